@@ -1,0 +1,25 @@
+"""Energies: callables ``(n, *event) -> (n,)``, their composition, and neural energies.
+
+>>> import torch
+>>> from ebmlab.energies import MLPEnergy, Tempered
+>>> energy = Tempered(MLPEnergy(dim=2), beta=0.5)
+>>> energy(torch.zeros(4, 2)).shape
+torch.Size([4])
+"""
+
+from ebmlab.energies.base import Energy, EnergyFn, energy_and_grad, evaluate_energy
+from ebmlab.energies.compose import Conditioned, LatentPullback, SumEnergy, Tempered
+from ebmlab.energies.neural import ConvEnergy, MLPEnergy
+
+__all__ = [
+    "Conditioned",
+    "ConvEnergy",
+    "Energy",
+    "EnergyFn",
+    "LatentPullback",
+    "MLPEnergy",
+    "SumEnergy",
+    "Tempered",
+    "energy_and_grad",
+    "evaluate_energy",
+]

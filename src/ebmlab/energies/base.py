@@ -1,0 +1,69 @@
+"""The energy protocol: any callable mapping ``(n, *event_shape) -> (n,)``.
+
+An energy E defines the Boltzmann density p(x) = exp(-E(x)) / Z with Z = ∫ exp(-E(x)) dx.
+(Seed 000 writes ``Z = ∫ E dx``; the normaliser of exp(-E) is ∫ exp(-E).)
+
+Energies may optionally provide ``energy_and_grad(x) -> (E, ∇ₓE)`` with an analytic
+gradient; samplers use it when present and fall back to autograd otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from ebmlab.errors import ShapeError
+
+__all__ = ["Energy", "EnergyFn", "energy_and_grad", "evaluate_energy"]
+
+EnergyFn = Callable[[Tensor], Tensor]
+
+
+@runtime_checkable
+class Energy(Protocol):
+    """Structural type of an energy: ``energy(x)`` with ``x`` of shape ``(n, *event)`` returns ``(n,)``."""
+
+    def __call__(self, x: Tensor) -> Tensor: ...
+
+
+def _name(energy: object) -> str:
+    return getattr(energy, "name", None) or type(energy).__name__
+
+
+def _check_energy_shape(energy: object, x: Tensor, e: Tensor) -> None:
+    if e.shape != x.shape[:1]:
+        raise ShapeError(
+            f"energy {_name(energy)!r} returned shape {tuple(e.shape)} for input of shape "
+            f"{tuple(x.shape)}; expected ({x.shape[0]},), one energy per chain. "
+            "Reduce over the event dimensions (e.g. `.sum(dim=-1)`), keeping the batch dimension."
+        )
+
+
+def evaluate_energy(energy: EnergyFn, x: Tensor) -> Tensor:
+    """E(x) of shape ``(n,)``, checked for shape."""
+    e = energy(x)
+    _check_energy_shape(energy, x, e)
+    return e
+
+
+def energy_and_grad(energy: EnergyFn, x: Tensor) -> tuple[Tensor, Tensor]:
+    """Return ``(E(x), ∇ₓE(x))``, both detached.
+
+    Uses ``energy.energy_and_grad`` when the energy has an analytic gradient; otherwise
+    differentiates with autograd **with respect to x only**, so no gradient is accumulated
+    into the energy's parameters (``torch.autograd.grad`` with ``inputs=x``).
+    """
+    analytic = getattr(energy, "energy_and_grad", None)
+    if analytic is not None:
+        e, g = analytic(x)
+        _check_energy_shape(energy, x, e)
+        return e, g
+    with torch.enable_grad():
+        xg = x.detach().requires_grad_(True)
+        e = energy(xg)
+        _check_energy_shape(energy, x, e)
+        (g,) = torch.autograd.grad(e.sum(), xg)
+    return e.detach(), g

@@ -1,0 +1,57 @@
+"""MCMC samplers over batched chains, with a functional core and a thin driver.
+
+>>> import torch
+>>> from ebmlab.samplers import MALA, sample
+>>> energy = lambda x: 0.5 * x.square().sum(-1)
+>>> result = sample(energy, MALA(step_size=0.5), torch.zeros(64, 2), n_steps=200, warmup=100, seed=0)
+>>> result.samples.shape
+torch.Size([200, 64, 2])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ebmlab.errors import ConfigError
+from ebmlab.samplers.adaptation import DualAveraging, DualAveragingState
+from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
+from ebmlab.samplers.driver import SampleResult, sample
+from ebmlab.samplers.gibbs import BlockGibbs
+from ebmlab.samplers.hmc import HMC
+from ebmlab.samplers.kinetic import KineticLangevin
+from ebmlab.samplers.langevin import MALA, ULA
+
+__all__ = [
+    "HMC",
+    "MALA",
+    "SAMPLER_NAMES",
+    "ULA",
+    "BlockGibbs",
+    "DualAveraging",
+    "DualAveragingState",
+    "KineticLangevin",
+    "SampleResult",
+    "Sampler",
+    "SamplerState",
+    "StepInfo",
+    "get_sampler",
+    "sample",
+]
+
+_REGISTRY: dict[str, type[Sampler]] = {
+    "ula": ULA,
+    "mala": MALA,
+    "hmc": HMC,
+    "kinetic": KineticLangevin,
+    "gibbs": BlockGibbs,
+}
+SAMPLER_NAMES = tuple(_REGISTRY)
+
+
+def get_sampler(name: str, **kwargs: Any) -> Sampler:
+    """Build a sampler by name (``ula``, ``mala``, ``hmc``, ``kinetic``, ``gibbs``)."""
+    try:
+        cls = _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown sampler {name!r}; valid samplers: {', '.join(SAMPLER_NAMES)}.") from None
+    return cls(**kwargs)

@@ -1,0 +1,157 @@
+"""Sampler state, per-step info and the base class shared by every MCMC kernel.
+
+Every kernel is a small object holding hyper-parameters, with a functional core::
+
+    state = kernel.init(energy, x0)                  # x, E(x), ∇E(x) cached
+    state, info = kernel.step(energy, state, gen)    # one transition, all chains at once
+
+The state is explicit and immutable; the energy and ∇E at the current point are cached
+in it so that no kernel evaluates them twice. Targets are p_T(x) ∝ exp(-E(x)/T) with
+temperature ``T`` (``T = 1`` is the Boltzmann distribution of E).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
+
+import torch
+from torch import Tensor
+
+from ebmlab.energies.base import EnergyFn, energy_and_grad
+from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
+
+__all__ = ["Sampler", "SamplerState", "StepInfo", "finite_rows"]
+
+
+@dataclass(frozen=True)
+class SamplerState:
+    """State of a batch of chains: positions and cached energy/gradient.
+
+    Attributes:
+        x: positions ``(n, *event)``.
+        energy: E(x), shape ``(n,)``.
+        grad: ∇ₓE(x), shape ``(n, *event)`` (``None`` for gradient-free kernels).
+        step_size: current step size (changed only by adaptation).
+        iteration: number of transitions taken so far.
+        momentum: velocities for kinetic Langevin (``None`` otherwise).
+    """
+
+    x: Tensor
+    energy: Tensor
+    grad: Tensor | None
+    step_size: float
+    iteration: int = 0
+    momentum: Tensor | None = None
+
+    def replace(self, **changes: object) -> SamplerState:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """Per-chain information about one transition.
+
+    Attributes:
+        accept_prob: Metropolis–Hastings acceptance probability ``(n,)`` (ones if unadjusted).
+        accepted: whether the proposal was accepted ``(n,)``.
+        nonfinite: the proposal had a NaN/inf energy or gradient and was rejected ``(n,)``.
+        divergent: non-finite, or an energy error above the kernel's divergence threshold ``(n,)``.
+    """
+
+    accept_prob: Tensor
+    accepted: Tensor
+    nonfinite: Tensor
+    divergent: Tensor
+
+
+def finite_rows(energy: Tensor, grad: Tensor | None) -> Tensor:
+    """Chains whose energy and gradient are all finite, shape ``(n,)``.
+
+    One reduction: a NaN/inf anywhere in a row of ∇E makes the row sum non-finite.
+    """
+    if grad is None:
+        return torch.isfinite(energy)
+    return torch.isfinite(energy + grad.reshape(grad.shape[0], -1).sum(dim=1))
+
+
+def _positive(name: str, value: float, kernel: str) -> float:
+    value = float(value)
+    if not value > 0 or value != value or value == float("inf"):
+        raise ConfigError(f"{kernel}: {name} must be a positive finite number, got {value!r}.")
+    return value
+
+
+class Sampler(ABC):
+    """Base class of MCMC kernels over batched chains (first dimension = chain)."""
+
+    name: str = "sampler"
+    #: whether the kernel has a Metropolis–Hastings correction (step-size adaptation applies)
+    metropolis_adjusted: bool = False
+    #: acceptance rate targeted by step-size adaptation (dual averaging)
+    default_target_accept: float = 0.65
+    #: whether the kernel needs ∇E in its state
+    uses_gradient: bool = True
+
+    def __init__(self, step_size: float, temperature: float = 1.0) -> None:
+        self.step_size = _positive("step_size", step_size, self.name)
+        self.temperature = _positive("temperature", temperature, self.name)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({params})"
+
+    def init(self, energy: EnergyFn, x0: Tensor, step_size: float | None = None) -> SamplerState:
+        """Evaluate E and ∇E at the starting points; they must be finite."""
+        if not isinstance(x0, Tensor) or x0.dim() < 1 or x0.shape[0] == 0:
+            raise ShapeError(
+                f"{self.name}: x0 must be a tensor of shape (n_chains, *event_shape) with n_chains >= 1, "
+                f"got {getattr(x0, 'shape', type(x0).__name__)}."
+            )
+        x0 = x0.detach()
+        if self.uses_gradient:
+            e, g = energy_and_grad(energy, x0)
+        else:
+            with torch.no_grad():
+                e, g = energy(x0), None
+        ok = finite_rows(e, g)
+        if not bool(ok.all()):
+            bad = (~ok).nonzero().flatten()
+            raise NonFiniteError(
+                f"{self.name}: {bad.numel()} of {x0.shape[0]} starting points have a non-finite energy or "
+                f"gradient (first chains: {bad[:5].tolist()}). Start the chains inside the support of the "
+                "energy, or check the energy for overflow."
+            )
+        return self._make_state(x0, e, g, self.step_size if step_size is None else step_size)
+
+    def _make_state(self, x: Tensor, e: Tensor, g: Tensor | None, step_size: float) -> SamplerState:
+        return SamplerState(x=x, energy=e, grad=g, step_size=float(step_size))
+
+    @abstractmethod
+    def step(
+        self, energy: EnergyFn, state: SamplerState, generator: torch.Generator | None = None
+    ) -> tuple[SamplerState, StepInfo]:
+        """One transition of every chain."""
+
+    def sample(self, energy: EnergyFn, x0: Tensor, n_steps: int, **kwargs: object):
+        """Run chains with :func:`ebmlab.samplers.sample` (see there for the options)."""
+        from ebmlab.samplers.driver import sample
+
+        return sample(energy, self, x0, n_steps, **kwargs)  # type: ignore[arg-type]
+
+
+def mh_accept(log_alpha: Tensor, ok: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
+    """Metropolis–Hastings decision: non-finite proposals (``~ok``) are always rejected.
+
+    Returns ``(accept_prob, accepted, log_alpha)``.
+    """
+    log_alpha = torch.where(ok, log_alpha, torch.full_like(log_alpha, -float("inf")))
+    log_alpha = torch.nan_to_num(log_alpha, nan=-float("inf")).clamp(max=0.0)
+    u = torch.rand(log_alpha.shape, generator=generator, dtype=log_alpha.dtype, device=log_alpha.device)
+    accepted = torch.log(u) < log_alpha
+    return log_alpha.exp(), accepted, log_alpha
+
+
+def select(mask: Tensor, new: Tensor, old: Tensor) -> Tensor:
+    """Row-wise choice between ``new`` and ``old`` for a per-chain boolean ``mask``."""
+    return torch.where(mask.reshape(mask.shape + (1,) * (new.dim() - 1)), new, old)
