@@ -1,0 +1,3 @@
+from ebmlab.cli import main
+
+raise SystemExit(main())

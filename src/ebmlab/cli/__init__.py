@@ -1,0 +1,61 @@
+"""The ``ebmlab`` command line.
+
+Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and ``run(args) -> int``;
+the CLI only wires arguments to library calls, so everything it does is one import away in Python.
+Errors raised on purpose (:class:`~ebmlab.errors.EbmlabError`) are printed as one line, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ebmlab import __version__
+from ebmlab.errors import EbmlabError
+
+__all__ = ["build_parser", "main"]
+
+#: subcommand modules, in the order shown by ``ebmlab --help``
+SUBCOMMANDS = ("demo", "sample", "logz", "train")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        self.exit(2, f"ebmlab: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ebmlab", description="Learn, sample and measure Boltzmann distributions p(x) ∝ exp(-E(x)).")
+    parser.add_argument("--version", action="version", version=f"ebmlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"ebmlab.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"ebmlab.cli.{name}":
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.run(args) or 0)
+    except EbmlabError as exc:
+        print(f"ebmlab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ebmlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
