@@ -1,0 +1,110 @@
+"""Build an experiment from its config, run it, and reload a finished run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ebmlab.config import to_dict
+from ebmlab.errors import ConfigError
+from ebmlab.experiments.config import ExperimentConfig, load_experiment_config, resolve_device
+from ebmlab.experiments.registry import bind, get_factory
+from ebmlab.training import Evaluate, Run, derive_seed, fit, load_weights
+
+__all__ = ["Experiment", "build_experiment", "load_experiment", "load_run", "run_experiment"]
+
+
+@dataclass
+class Experiment:
+    """The objects an :class:`ExperimentConfig` describes, built and wired together."""
+
+    config: ExperimentConfig
+    data: Any
+    energy: Any
+    sampler: Any
+    method: nn.Module
+    evaluate: Evaluate | None
+    device: torch.device
+
+
+def _event_shape(data: Any, energy: Any) -> tuple[int, ...] | None:
+    if isinstance(data, Tensor):
+        return tuple(data.shape[1:])
+    shape = getattr(energy, "event_shape", None)
+    if shape is not None:
+        return tuple(shape)
+    dim = getattr(energy, "dim", None)  # e.g. MLPEnergy
+    return (dim,) if isinstance(dim, int) else None
+
+
+def build_experiment(config: ExperimentConfig) -> Experiment:
+    """Build data → energy → sampler → method → evaluator in that order, each by its registered factory.
+
+    Weight initialisation uses the global torch RNG seeded from ``train.seed`` inside
+    ``torch.random.fork_rng``, so building is reproducible and leaves the caller's RNG untouched.
+    """
+    seed = config.train.seed
+    device = resolve_device(config.device)
+    context: dict[str, Any] = dict.fromkeys(("data", "energy", "sampler", "event_shape"))
+    context |= {"seed": seed, "device": device, "config": config}
+    built: dict[str, Any] = {}
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(derive_seed(seed, "init"))
+        for kind in ("data", "energy", "sampler", "method", "eval"):
+            section = getattr(config, kind)
+            if section is None:
+                built[kind] = None
+                continue
+            factory = get_factory(kind, section.name, f"{kind}.name")
+            context["generator"] = torch.Generator().manual_seed(derive_seed(seed, "build", kind))
+            obj = factory(**bind(kind, section.name, factory, section.params, context, kind))
+            if isinstance(obj, nn.Module) or (kind == "data" and isinstance(obj, Tensor)):
+                obj = obj.to(device)
+            built[kind] = obj
+            if kind != "eval":
+                context[kind] = obj
+            context["event_shape"] = _event_shape(context["data"], context["energy"])
+    method = built["method"]
+    if not isinstance(method, nn.Module) or not callable(getattr(method, "losses", None)):
+        raise ConfigError(
+            f"method.name: {config.method.name!r} built a {type(method).__name__}, not an nn.Module with "  # type: ignore[union-attr]
+            "losses(batch, generator); check its factory."
+        )
+    return Experiment(config, built["data"], built["energy"], built["sampler"], method, built["eval"], device)
+
+
+def run_experiment(config: ExperimentConfig, run_dir: str | Path, *, resume: bool = False) -> Run:
+    """Build the experiment and :func:`~ebmlab.training.fit` it into ``run_dir``."""
+    experiment = build_experiment(config)
+    return fit(
+        experiment.method,
+        experiment.data,
+        config.train,
+        evaluate=experiment.evaluate,
+        run_dir=run_dir,
+        resume=resume,
+        experiment_config=to_dict(config),
+    )
+
+
+def load_experiment(run_dir: str | Path) -> Experiment:
+    """Rebuild a run's experiment from its ``config.yaml`` and load the latest checkpoint into the method."""
+    run_dir = Path(run_dir)
+    config_file = run_dir / "config.yaml"
+    if not config_file.exists():
+        raise ConfigError(f"{run_dir} is not a run directory (no config.yaml); pass the --out directory of a run.")
+    experiment = build_experiment(load_experiment_config(config_file))
+    load_weights(experiment.method, run_dir)
+    experiment.method.eval()
+    return experiment
+
+
+def load_run(run_dir: str | Path) -> tuple[ExperimentConfig, nn.Module]:
+    """``(config, method)`` of a run directory, the method holding the latest checkpoint's weights
+    (in eval mode). Sample from it with ``method.sample(n, generator)`` where the method has one."""
+    experiment = load_experiment(run_dir)
+    return experiment.config, experiment.method

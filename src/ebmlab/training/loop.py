@@ -1,0 +1,602 @@
+"""``fit``: the one training loop every method uses.
+
+Each step: draw the next mini-batch, call ``method.losses(batch, generator)``, check the values
+with the divergence monitor, differentiate each optimised loss w.r.t. its own parameter group,
+clip, step the optimisers; then log, evaluate and checkpoint on schedule. See ``docs/training.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import logging
+import math
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ebmlab.config import atomic_write_text, dump_yaml, from_dict, suggest, to_dict
+from ebmlab.errors import CheckpointError, ConfigError, NonFiniteError, ShapeError
+from ebmlab.training.checkpoint import (
+    Checkpoint,
+    CheckpointManager,
+    optimizer_from_flat,
+    optimizer_to_flat,
+    tensors_for_saving,
+)
+from ebmlab.training.config import GroupConfig, TrainConfig
+from ebmlab.training.data import BatchIterator, derive_seed
+from ebmlab.training.logs import MetricsLogger
+from ebmlab.training.monitor import Divergence, DivergenceMonitor
+from ebmlab.training.protocol import GROUP_KEYS, resolve_groups
+
+__all__ = ["Callback", "Evaluate", "Run", "build_optimizer", "fit"]
+
+log = logging.getLogger("ebmlab.training")
+
+#: ``evaluate(method, step) -> {name: value}``, logged with an ``eval/`` prefix
+Evaluate = Callable[[nn.Module, int], Mapping[str, float]]
+#: ``callback(step, values)`` after every step (after its checkpoint); raising stops the run
+Callback = Callable[[int, dict[str, float]], None]
+
+SUMMARY_FILE = "summary.json"
+CONFIG_YAML = "config.yaml"
+
+
+@dataclass
+class Run:
+    """The outcome of :func:`fit`.
+
+    Attributes:
+        method: the trained method (same object as passed in).
+        run_dir: the run directory (None when ``fit`` used a temporary one).
+        step: steps completed.
+        status: ``"completed"``.
+        history: all logged records (``{"step", "time", key: value}``), evaluation and event records included.
+        summary: the content of ``summary.json`` (versions, seed, wall time, final metrics, rollbacks).
+    """
+
+    method: nn.Module
+    run_dir: Path | None
+    step: int
+    status: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final_metrics(self) -> dict[str, float]:
+        """The last logged value of every metric (training and ``eval/``)."""
+        return dict(self.summary.get("final_metrics", {}))
+
+    def series(self, key: str) -> tuple[list[int], list[float]]:
+        """``(steps, values)`` of one logged key."""
+        rows = [r for r in self.history if key in r and "event" not in r]
+        return [int(r["step"]) for r in rows], [math.nan if r[key] is None else float(r[key]) for r in rows]
+
+
+def build_optimizer(params: Sequence[nn.Parameter], settings: Mapping[str, Any]) -> torch.optim.Optimizer:
+    """Adam / AdamW / SGD over ``params`` with ``lr``, ``betas``, ``momentum``, ``weight_decay``."""
+    name, lr, wd = settings["optimizer"], settings["lr"], settings["weight_decay"]
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=tuple(settings["betas"]), weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=tuple(settings["betas"]), weight_decay=wd)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=settings["momentum"], weight_decay=wd)
+    raise ConfigError(f"train.optimizer: expected one of 'adam', 'adamw', 'sgd', got {name!r}")
+
+
+def _device(method: nn.Module) -> torch.device:
+    for tensor in (*method.parameters(), *method.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _versions() -> dict[str, str]:
+    from ebmlab import __version__
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "ebmlab": __version__}
+
+
+def _finite_or_none(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+class _Trainer:
+    """State and steps of one :func:`fit` call (kept private; ``fit`` is the API)."""
+
+    def __init__(
+        self,
+        method: nn.Module,
+        data: Any,
+        config: TrainConfig,
+        evaluate: Evaluate | None,
+        run_dir: Path,
+        callbacks: Sequence[Callback],
+        *,
+        persist: bool = True,
+    ) -> None:
+        self.method, self.config, self.evaluate, self.callbacks = method, config, evaluate, list(callbacks)
+        self.run_dir, self.persist = run_dir, persist
+        self.device = _device(method)
+        self.groups = resolve_groups(method)
+        self.settings = self._group_settings()
+        self.optimizers = {g: build_optimizer(e["params"], self.settings[g]) for g, e in self.groups.items()}
+        self.single = "default" in self.groups and getattr(method, "optimizer_groups", None) is None
+        self.generator = torch.Generator(device=self.device)
+        self.data = BatchIterator(
+            data, config.batch_size, config.seed, shuffle=config.shuffle, drop_last=config.drop_last, device=self.device
+        )
+        self.monitor = DivergenceMonitor(config)
+        self.ckpts = CheckpointManager(run_dir / "checkpoints", keep=config.keep_checkpoints)
+        self.logger: MetricsLogger | None = None
+        self.bar: Any = None
+        self.step = 0
+        self.method_seed = derive_seed(config.seed, "method")
+        self.lr_scale = 1.0
+        self.rollbacks: list[dict[str, Any]] = []
+        self.sums: dict[str, float] = {}
+        self.count = 0
+        self.elapsed = 0.0
+        self.t0 = time.perf_counter()
+        self.resumed_from: int | None = None
+        self.last_values: dict[str, float] = {}
+
+    # -- set-up --------------------------------------------------------------------------------
+    def _group_settings(self) -> dict[str, dict[str, Any]]:
+        c, name = self.config, type(self.method).__name__
+        for g in c.groups:
+            if g not in self.groups:
+                raise ConfigError(
+                    f"train.groups.{g}: unknown parameter group; {suggest(g, self.groups)}"
+                    f"groups of {name}: {', '.join(self.groups)}"
+                )
+        base: dict[str, Any] = {"optimizer": c.optimizer, "lr": c.lr, "betas": c.betas, "momentum": c.momentum}
+        base |= {"weight_decay": c.weight_decay, "grad_clip": c.grad_clip}
+        settings = {}
+        for g, entry in self.groups.items():
+            own = from_dict(
+                GroupConfig, {k: entry[k] for k in GROUP_KEYS if k in entry}, f"{name}.optimizer_groups.{g}"
+            )
+            merged = dict(base)
+            for layer in (own, c.groups.get(g)):
+                if layer is not None:
+                    merged |= {k: v for k, v in to_dict(layer).items() if v is not None}
+            settings[g] = merged
+        return settings
+
+    def _apply_hyperparameters(self) -> None:
+        """Config hyper-parameters (× the rollback lr scale) win over those stored in a checkpoint."""
+        for g, opt in self.optimizers.items():
+            s = self.settings[g]
+            for pg in opt.param_groups:
+                pg["lr"] = s["lr"] * self.lr_scale
+                pg["weight_decay"] = s["weight_decay"]
+                if "betas" in pg:
+                    pg["betas"] = tuple(s["betas"])
+                if "momentum" in pg:
+                    pg["momentum"] = s["momentum"]
+
+    def _prepare(self, resume: bool, experiment_config: Mapping[str, Any] | None) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "figures").mkdir(exist_ok=True)
+        self.ckpts.remove_temporary()
+        existing = self.ckpts.steps()
+        if existing and not resume:
+            raise ConfigError(
+                f"{self.run_dir} already holds checkpoints (latest: step {existing[-1][0]}); resume it with "
+                f"`ebmlab train --resume {self.run_dir}` (fit(..., resume=True)) or choose a new run directory."
+            )
+        if experiment_config is not None:
+            dump_yaml(experiment_config, self.run_dir / CONFIG_YAML)
+        elif not (self.run_dir / CONFIG_YAML).exists():
+            dump_yaml({"train": to_dict(self.config)}, self.run_dir / CONFIG_YAML)
+
+    def _start(self, resume: bool) -> None:
+        latest = self.ckpts.latest() if resume else None
+        self.logger = MetricsLogger(self.run_dir, tensorboard=self.config.tensorboard)
+        if latest is not None:
+            ckpt = self.ckpts.load(latest)
+            removed = self.ckpts.remove_after(ckpt.step)
+            if removed:
+                log.info("removed checkpoints newer than the latest pointer: %s", [p.name for p in removed])
+            self._restore(ckpt, monitor=True)
+            self.resumed_from = ckpt.step
+            log.info("resumed %s from step %d", self.run_dir, ckpt.step)
+            return
+        if resume:
+            log.info("no checkpoint in %s; starting from step 0", self.run_dir)
+        self.logger.truncate(-1)
+        torch.default_generator.manual_seed(derive_seed(self.config.seed, "torch"))
+        self.generator.manual_seed(self.method_seed)
+        self._save()
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def _save(self) -> None:
+        model = tensors_for_saving(self.method.state_dict(), f"{type(self.method).__name__}.state_dict()")
+        state: dict[str, Tensor] = {}
+        optim_meta = {}
+        for g, opt in self.optimizers.items():
+            tensors, optim_meta[g] = optimizer_to_flat(g, opt)
+            state |= tensors
+        state["rng/method"] = self.generator.get_state()
+        state["rng/torch"] = torch.get_rng_state()
+        extra = getattr(self.method, "extra_state", None)
+        if extra is not None:
+            state |= {f"extra/{k}": v for k, v in extra().items()}
+        meta = {
+            "data": self.data.state(),
+            "optimizers": optim_meta,
+            "log": {"sums": self.sums, "count": self.count},
+            "elapsed": self._elapsed(),
+            "monitor": {"rollbacks": self.rollbacks, "lr_scale": self.lr_scale, "method_seed": self.method_seed},
+            "method": type(self.method).__name__,
+            "versions": _versions(),
+        }
+        config_file = self.run_dir / CONFIG_YAML
+        config_text = config_file.read_text(encoding="utf-8") if config_file.exists() else None
+        self.ckpts.save(self.step, model, tensors_for_saving(state, "checkpoint state"), meta, config_text)
+        assert self.logger is not None
+        self.logger.write_csv()
+
+    def _restore(self, ckpt: Checkpoint, *, monitor: bool) -> None:
+        name = type(self.method).__name__
+        try:
+            self.method.load_state_dict(ckpt.model)
+        except RuntimeError as exc:
+            raise CheckpointError(
+                f"{ckpt.path / 'model.safetensors'} does not fit {name}: {' '.join(str(exc).split())}. "
+                "Was the method's config changed since the checkpoint was written?"
+            ) from None
+        try:
+            for g, opt in self.optimizers.items():
+                optimizer_from_flat(g, opt, ckpt.state, ckpt.meta["optimizers"][g])
+            self.generator.set_state(ckpt.state["rng/method"])
+            torch.set_rng_state(ckpt.state["rng/torch"])
+            extra = {k[len("extra/") :]: v for k, v in ckpt.state.items() if k.startswith("extra/")}
+            if extra:
+                loader = getattr(self.method, "load_extra_state", None)
+                if loader is None:
+                    raise CheckpointError(f"{ckpt.path} holds extra state but {name} has no load_extra_state().")
+                loader({k: v.to(self.device) for k, v in extra.items()})
+            self.data.load_state(ckpt.meta["data"])
+            self.sums = {k: float(v) for k, v in ckpt.meta["log"]["sums"].items()}
+            self.count = int(ckpt.meta["log"]["count"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CheckpointError(
+                f"{ckpt.path} does not match this training set-up ({type(exc).__name__}: {exc}); "
+                "were the method's parameter groups changed since it was written?"
+            ) from None
+        self.step = ckpt.step
+        if monitor:
+            self.elapsed = float(ckpt.meta.get("elapsed", 0.0))
+            self.t0 = time.perf_counter()
+            m = ckpt.meta.get("monitor", {})
+            self.rollbacks = list(m.get("rollbacks", []))
+            self.lr_scale = float(m.get("lr_scale", 1.0))
+            self.method_seed = int(m.get("method_seed", self.method_seed))
+        self._apply_hyperparameters()
+        assert self.logger is not None
+        self.logger.truncate(self.step)
+
+    # -- one step ------------------------------------------------------------------------------
+    def _objectives(self, out: Any) -> dict[str, Tensor]:
+        name = type(self.method).__name__
+        if not isinstance(out, Mapping):
+            raise ConfigError(f"{name}.losses() must return a dict of scalar tensors, got {type(out).__name__}.")
+        if self.single:
+            if "loss" not in out:
+                raise ConfigError(f"{name}.losses() returned keys {sorted(out)} without 'loss', the value to minimise.")
+            objectives = {"default": out["loss"]}
+        else:
+            objectives = {}
+            for key, value in out.items():
+                if key.startswith("loss/"):
+                    g = key[len("loss/") :]
+                    if g not in self.groups:
+                        raise ConfigError(
+                            f"{name}.losses() returned {key!r} but there is no parameter group {g!r}; "
+                            f"{suggest(g, self.groups)}groups: {', '.join(self.groups)}."
+                        )
+                    objectives[g] = value
+            if not objectives:
+                wanted = ", ".join(f"loss/{g}" for g in self.groups)
+                raise ConfigError(f"{name}.losses() returned none of {wanted} (keys: {sorted(out)}).")
+        for g, loss in objectives.items():
+            if not isinstance(loss, Tensor) or loss.numel() != 1:
+                raise ShapeError(f"{name}.losses(): the loss of group {g!r} must be a scalar tensor, got {loss!r}.")
+            if not loss.requires_grad:
+                raise ConfigError(
+                    f"{name}.losses(): the loss of group {g!r} does not depend on any trainable parameter "
+                    "(requires_grad is False); omit the key on steps where the group should not move."
+                )
+        return objectives
+
+    def _values(self, out: Mapping[str, Any]) -> dict[str, float]:
+        values = {}
+        for key, value in out.items():
+            if isinstance(value, Tensor):
+                if value.numel() != 1:
+                    raise ShapeError(
+                        f"{type(self.method).__name__}.losses()[{key!r}] has shape {tuple(value.shape)}; "
+                        "logged values must be scalars (reduce with .mean())."
+                    )
+                value = value.detach()
+            values[key] = float(value)
+        return values
+
+    def _train_step(self) -> Divergence | None:
+        step = self.step + 1
+        batch = self.data.next()
+        out = self.method.losses(batch, self.generator)  # type: ignore[operator]
+        objectives = self._objectives(out)
+        values = self._values(out)
+        hook = getattr(self.method, "divergence_signals", None)
+        signals = {k: float(v) for k, v in hook(out).items()} if hook is not None else {}
+        loss_keys = ["loss"] if self.single else [f"loss/{g}" for g in objectives]
+        divergence = self.monitor.check(step, {**values, **signals}, always=loss_keys)
+        if divergence is not None:
+            return divergence
+        norms = self._gradients(objectives)
+        for key, norm in norms.items():
+            if not math.isfinite(norm):
+                self.method.zero_grad(set_to_none=True)
+                return Divergence(step, key, norm, "non-finite gradient")
+        for g in objectives:
+            self.optimizers[g].step()
+        self.method.zero_grad(set_to_none=True)
+        self.step = step
+        values |= norms
+        for g, opt in self.optimizers.items():
+            values["lr" if self.single else f"lr/{g}"] = float(opt.param_groups[0]["lr"])
+        self.last_values = values
+        return None
+
+    def _gradients(self, objectives: Mapping[str, Tensor]) -> dict[str, float]:
+        """∂loss_g/∂θ_g for every group at the same parameters, clipped per group; returns the norms."""
+        self.method.zero_grad(set_to_none=True)
+        norms = {}
+        items = list(objectives.items())
+        for i, (g, loss) in enumerate(items):
+            params = self.groups[g]["params"]
+            grads = torch.autograd.grad(loss, params, retain_graph=i < len(items) - 1, allow_unused=True)
+            for p, grad in zip(params, grads, strict=True):
+                p.grad = grad
+            present = [p for p in params if p.grad is not None]
+            clip = self.settings[g]["grad_clip"]
+            if present:
+                norm = torch.nn.utils.clip_grad_norm_(present, clip if clip is not None else math.inf)
+            else:
+                norm = torch.zeros(())
+            norms["grad_norm" if self.single else f"grad_norm/{g}"] = float(norm)
+        return norms
+
+    # -- after a step --------------------------------------------------------------------------
+    def _elapsed(self) -> float:
+        return self.elapsed + (time.perf_counter() - self.t0)
+
+    def _after_step(self) -> None:
+        c, step = self.config, self.step
+        for key, value in self.last_values.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value
+        self.count += 1
+        last = step == c.steps
+        if step % c.log_every == 0 or last:
+            record = {"step": step, "time": round(self._elapsed(), 3)}
+            record |= {k: v / self.count for k, v in self.sums.items()}
+            record |= {k: v for k, v in self.last_values.items() if k == "lr" or k.startswith("lr/")}
+            self.sums, self.count = {}, 0
+            assert self.logger is not None
+            self.logger.log(record)
+            if self.bar is not None:
+                shown = {k: f"{v:.4g}" for k, v in record.items() if k not in ("step", "time") and v is not None}
+                self.bar.set_postfix(dict(list(shown.items())[:5]), refresh=False)
+        if self.evaluate is not None and ((c.eval_every and step % c.eval_every == 0) or last):
+            self._evaluate()
+        if (c.checkpoint_every and step % c.checkpoint_every == 0) or last:
+            self._save()
+        if self.bar is not None:
+            self.bar.update(1)
+        for callback in self.callbacks:
+            callback(step, dict(self.last_values))
+
+    def _evaluate(self) -> None:
+        assert self.evaluate is not None and self.logger is not None
+        was_training = self.method.training
+        self.method.eval()
+        try:
+            result = self.evaluate(self.method, self.step)
+        finally:
+            self.method.train(was_training)
+        if not isinstance(result, Mapping):
+            raise ConfigError(f"evaluate(method, step) must return a dict name -> float, got {type(result).__name__}.")
+        record: dict[str, Any] = {"step": self.step, "time": round(self._elapsed(), 3)}
+        record |= {f"eval/{k}": float(v) for k, v in result.items()}
+        self.logger.log(record)
+
+    # -- divergence ----------------------------------------------------------------------------
+    def _on_divergence(self, d: Divergence) -> None:
+        self.method.zero_grad(set_to_none=True)
+        c = self.config
+        latest = self.ckpts.latest()
+        lr = ", ".join(f"{opt.param_groups[0]['lr']:g}" for opt in self.optimizers.values())
+        if c.on_divergence == "stop":
+            resume = (
+                f" The last good checkpoint is step {latest.name[5:].lstrip('0') or '0'}: resume it with "
+                "`ebmlab train --resume RUN_DIR --set train.lr=...`."
+                if latest is not None and self.persist
+                else ""
+            )
+            raise NonFiniteError(
+                f"training diverged at step {d.step}: {d.describe()}. Lower train.lr (now {lr}), add an energy "
+                "regulariser to the method (e.g. a penalty on E²), clip gradients (train.grad_clip), or set "
+                f"train.on_divergence: rollback to restart from the last good checkpoint.{resume}"
+            )
+        if len(self.rollbacks) >= c.max_rollbacks or latest is None:
+            raise NonFiniteError(
+                f"training diverged at step {d.step}: {d.describe()}, after {len(self.rollbacks)} rollbacks "
+                f"(train.max_rollbacks = {c.max_rollbacks}; learning rates now {lr}). Lower train.lr, add an "
+                "energy regulariser to the method, or allow more rollbacks."
+            )
+        ckpt = self.ckpts.load(latest)
+        self._restore(ckpt, monitor=False)
+        n = len(self.rollbacks) + 1
+        self.method_seed = derive_seed(c.seed, "rollback", n)
+        self.generator.manual_seed(self.method_seed)
+        self.lr_scale *= c.rollback_lr_factor
+        self._apply_hyperparameters()
+        event = {"step": ckpt.step, "event": "rollback", "diverged_at": d.step, "signal": d.signal}
+        event |= {"value": _finite_or_none(d.value), "reason": d.reason, "rollback": n}
+        event |= {"seed": self.method_seed, "lr_scale": self.lr_scale}
+        self.rollbacks.append(event)
+        assert self.logger is not None
+        self.logger.log(event)
+        log.warning(
+            "step %d: %s; rolled back to step %d (rollback %d/%d, new seed %d, lr x%g)",
+            d.step, d.describe(), ckpt.step, n, c.max_rollbacks, self.method_seed, self.lr_scale,
+        )  # fmt: skip
+        if self.bar is not None:
+            self.bar.n = self.step
+            self.bar.refresh()
+
+    # -- the run -------------------------------------------------------------------------------
+    def summary(self, status: str) -> dict[str, Any]:
+        history = self.logger.history if self.logger is not None else []
+        final: dict[str, Any] = {}
+        for record in history:
+            if "event" not in record:
+                final |= {k: v for k, v in record.items() if k not in ("step", "time")}
+        return {
+            "status": status,
+            "steps": self.step,
+            "planned_steps": self.config.steps,
+            "seed": self.config.seed,
+            "wall_time_s": round(self._elapsed(), 3),
+            "resumed_from": self.resumed_from,
+            "rollbacks": self.rollbacks,
+            "final_metrics": final,
+            "method": type(self.method).__name__,
+            "device": str(self.device),
+            "versions": _versions(),
+            "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    def _write_summary(self, status: str) -> dict[str, Any]:
+        summary = self.summary(status)
+        text = json.dumps(summary, indent=2, default=str)
+        atomic_write_text(self.run_dir / SUMMARY_FILE, text + "\n")
+        return summary
+
+    def run(self, resume: bool, experiment_config: Mapping[str, Any] | None) -> Run:
+        self._prepare(resume, experiment_config)
+        status = "failed"
+        try:
+            self._start(resume)
+            self.bar = _progress_bar(self.config, self.step)
+            while self.step < self.config.steps:
+                divergence = self._train_step()
+                if divergence is not None:
+                    self._on_divergence(divergence)
+                    continue
+                self._after_step()
+            status = "completed"
+        except NonFiniteError:
+            status = "diverged"
+            raise
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+            summary = self._write_summary(status)
+            if self.logger is not None:
+                with contextlib.suppress(OSError):
+                    self.logger.write_csv()
+                self.logger.close()
+        history = list(self.logger.history) if self.logger is not None else []
+        return Run(self.method, self.run_dir, self.step, status, history, summary)
+
+
+def _progress_bar(config: TrainConfig, initial: int) -> Any:
+    if not (config.progress and sys.stderr.isatty()):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=config.steps, initial=initial, desc="training", unit="step", dynamic_ncols=True)
+
+
+def _as_config(config: TrainConfig | Mapping[str, Any] | None) -> TrainConfig:
+    if config is None:
+        return TrainConfig()
+    if isinstance(config, TrainConfig):
+        return config
+    if isinstance(config, Mapping):
+        return from_dict(TrainConfig, config, "train")
+    raise ConfigError(f"config must be a TrainConfig or a dict of train settings, got {type(config).__name__}.")
+
+
+def fit(
+    method: nn.Module,
+    data: Tensor | Iterable[Any] | None = None,
+    config: TrainConfig | Mapping[str, Any] | None = None,
+    *,
+    evaluate: Evaluate | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Callback] = (),
+    experiment_config: Mapping[str, Any] | None = None,
+) -> Run:
+    """Train ``method`` by minimising its ``losses`` for ``config.steps`` optimiser steps.
+
+    Args:
+        method: an ``nn.Module`` following the :class:`~ebmlab.training.Method` protocol.
+        data: a tensor ``(n, *event)`` (seeded mini-batches of ``config.batch_size``, reshuffled every
+            epoch), a DataLoader-like iterable of batches, or ``None`` (energy-only methods get
+            ``batch=None``).
+        config: a :class:`TrainConfig` (or a dict of its fields); default ``TrainConfig()``.
+        evaluate: ``evaluate(method, step) -> {name: float}``, called every ``config.eval_every``
+            steps and at the end (method in eval mode); logged with an ``eval/`` prefix. It must use
+            its own randomness, not the training generator.
+        run_dir: directory for ``config.yaml``, ``metrics.jsonl``, ``metrics.csv``, ``checkpoints/``,
+            ``figures/``, ``summary.json``; ``None`` uses a temporary directory removed at the end.
+        resume: continue from the latest checkpoint in ``run_dir`` (exactly: same parameters,
+            optimiser moments, RNG streams, data position and metric accumulators as a run never
+            stopped). Without a checkpoint the run starts at step 0.
+        callbacks: ``callback(step, values)`` after each step and its checkpoint; an exception from
+            one stops the run (the checkpoints written so far remain resumable).
+        experiment_config: the resolved experiment config written to ``config.yaml`` and into every
+            checkpoint (default: ``{"train": config}``).
+
+    Returns:
+        A :class:`Run` with the history of logged metrics and the summary.
+
+    Raises:
+        NonFiniteError: the run diverged and ``on_divergence`` is ``"stop"`` (or rollbacks ran out).
+        CheckpointError: a checkpoint could not be written or read.
+        ConfigError: invalid settings, or a method that breaks the protocol.
+    """
+    config = _as_config(config)
+    if not isinstance(method, nn.Module) or not callable(getattr(method, "losses", None)):
+        raise ConfigError(
+            f"fit needs an nn.Module with a losses(batch, generator) method, got {type(method).__name__}."
+        )
+    with contextlib.ExitStack() as stack:
+        persist = run_dir is not None
+        if run_dir is None:
+            run_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="ebmlab-run-"))
+        stack.enter_context(torch.random.fork_rng(devices=[]))
+        trainer = _Trainer(method, data, config, evaluate, Path(run_dir), callbacks, persist=persist)
+        result = trainer.run(resume, experiment_config)
+        if not persist:
+            result.run_dir = None
+        return result
