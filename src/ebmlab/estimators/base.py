@@ -1,0 +1,130 @@
+"""Estimates with uncertainty, and the weight statistics shared by the importance-sampling estimators.
+
+For importance weights wᵢ = exp(ℓᵢ) with E[w] = Z:
+
+* log Ẑ = log (1/n Σ wᵢ), computed as a log-sum-exp (stable for any range of ℓ);
+* its standard error by the delta method, SE(log Ẑ) = SE(Ẑ)/Ẑ = s_w / (w̄ √n), with s_w the sample
+  standard deviation of the weights (equivalently ≈ √(1/ESS − 1/n));
+* the Kish effective sample size ESS = (Σ wᵢ)² / Σ wᵢ².
+
+log Ẑ is biased low by about SE²/2 (Jensen); the delta-method SE is itself noisy and too small when the
+weights are heavy-tailed, which the generalised-Pareto shape k̂ of the largest weights diagnoses
+(Vehtari et al., "Pareto smoothed importance sampling": k̂ > 0.7 means the SE cannot be trusted).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ebmlab.errors import NonFiniteError, ShapeError
+
+__all__ = ["Estimate", "kish_ess", "log_mean_exp", "pareto_k"]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A scalar estimate with its uncertainty.
+
+    Attributes:
+        value: the estimate.
+        stderr: its standard error (Monte Carlo), or an error bound for deterministic rules (see
+            ``method``'s documentation); 0 for exact enumeration up to float64 rounding.
+        ess: effective sample size of the weights or samples behind it, where that applies.
+        n: number of samples / chains / grid points used.
+        method: name of the estimator.
+        exact: True when the value is exact up to floating-point rounding (enumeration).
+        details: extra diagnostics (acceptance rates, Pareto k̂, schedule, ...).
+    """
+
+    value: float
+    stderr: float
+    ess: float | None = None
+    n: int | None = None
+    method: str = ""
+    exact: bool = False
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def interval(self, z: float = 1.96) -> tuple[float, float]:
+        """value ± z·stderr."""
+        return self.value - z * self.stderr, self.value + z * self.stderr
+
+    def z_score(self, truth: float) -> float:
+        """(value − truth) / stderr (inf when stderr is 0 and the value differs)."""
+        diff = self.value - truth
+        if self.stderr > 0:
+            return diff / self.stderr
+        return 0.0 if diff == 0 else math.copysign(math.inf, diff)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        ess = "" if self.ess is None else f", ESS {self.ess:.1f}"
+        return f"{self.value:.6g} ± {self.stderr:.2g}{ess}" + (f" ({self.method})" if self.method else "")
+
+
+def _check_log_weights(log_w: Tensor, who: str) -> Tensor:
+    if log_w.dim() != 1 or log_w.numel() < 2:
+        raise ShapeError(f"{who}: expected a 1-D tensor of at least 2 log-weights, got shape {tuple(log_w.shape)}.")
+    log_w = log_w.detach().to(torch.float64)
+    if torch.isnan(log_w).any() or torch.isposinf(log_w).any():
+        bad = int((torch.isnan(log_w) | torch.isposinf(log_w)).sum())
+        raise NonFiniteError(
+            f"{who}: {bad} of {log_w.numel()} log-weights are NaN or +inf; expected finite values (or -inf for "
+            "zero weight). Check the energy and the proposal's log_prob for overflow."
+        )
+    if not torch.isfinite(log_w).any():
+        raise NonFiniteError(
+            f"{who}: all {log_w.numel()} weights are zero (log-weight -inf); the proposal puts no mass where "
+            "exp(-E) does. Use a broader proposal."
+        )
+    return log_w
+
+
+def log_mean_exp(log_w: Tensor) -> tuple[float, float, float]:
+    """``(log mean exp(ℓ), delta-method SE, Kish ESS)`` of log-weights ℓ, in float64."""
+    log_w = _check_log_weights(log_w, "log_mean_exp")
+    n = log_w.numel()
+    m = log_w.max()
+    w = (log_w - m).exp()  # in [0, 1], max = 1
+    mean = w.mean()
+    value = float(m + mean.log())
+    stderr = float(w.std(unbiased=True) / (mean * math.sqrt(n)))
+    return value, stderr, kish_ess(log_w)
+
+
+def kish_ess(log_w: Tensor) -> float:
+    """Kish effective sample size (Σw)²/Σw² of weights given as logs."""
+    log_w = log_w.detach().to(torch.float64)
+    return float((2 * torch.logsumexp(log_w, 0) - torch.logsumexp(2 * log_w, 0)).exp())
+
+
+def pareto_k(log_w: Tensor) -> float:
+    """Shape k̂ of a generalised Pareto fitted to the largest weights (PSIS diagnostic).
+
+    The tail is the M = min(n/5, 3√n) largest weights above the (M+1)-th largest; k̂ < 0.5: the weights
+    have finite variance and the SE is reliable; 0.5–0.7: usable with caution; > 0.7: the SE is unreliable.
+    Returns nan when fewer than 5 tail weights are available.
+    """
+    from scipy.stats import genpareto
+
+    log_w = log_w.detach().to(torch.float64).flatten()
+    log_w = log_w[torch.isfinite(log_w)]
+    n = log_w.numel()
+    m = int(min(n / 5, 3 * math.sqrt(n)))
+    if m < 5:
+        return math.nan
+    top = torch.topk(log_w, m + 1).values
+    w = (top - top[0]).exp()
+    exceed = (w[:m] - w[m]).numpy()
+    if not (exceed > 0).any():
+        return math.nan
+    scale0 = float(exceed.mean())
+    k, _, _ = genpareto.fit(exceed / scale0, floc=0.0)
+    return float(k)
