@@ -1,0 +1,107 @@
+"""One contract every sampler passes: shapes, determinism, no parameter gradients, non-finite handling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ebmlab.energies import MLPEnergy
+from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
+from ebmlab.samplers import SAMPLER_NAMES, BlockGibbs, get_sampler, sample
+
+CONTINUOUS = ("ula", "mala", "hmc", "kinetic")
+
+
+def quadratic(x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * x.reshape(x.shape[0], -1).square().sum(1)
+
+
+def make(name: str):
+    return BlockGibbs() if name == "gibbs" else get_sampler(name, step_size=0.1)
+
+
+def start(name: str, n: int = 16, event: tuple[int, ...] = (3,)) -> torch.Tensor:
+    g = torch.Generator().manual_seed(123)
+    if name == "gibbs":
+        return (torch.rand((n, *event), generator=g) < 0.5).float()
+    return torch.randn((n, *event), generator=g)
+
+
+def ising(x: torch.Tensor) -> torch.Tensor:
+    s = 2 * x - 1
+    return -(s[:, 1:] * s[:, :-1]).sum(1) * 0.3
+
+
+@pytest.mark.parametrize("name", SAMPLER_NAMES)
+def test_shapes_and_determinism(name: str) -> None:
+    energy = ising if name == "gibbs" else quadratic
+    event = (5,) if name == "gibbs" else (2, 3)
+    x0 = start(name, 8, event)
+    a = sample(energy, make(name), x0, n_steps=20, thin=2, seed=7, diagnostics=False)
+    b = sample(energy, make(name), x0, n_steps=20, thin=2, seed=7, diagnostics=False)
+    c = sample(energy, make(name), x0, n_steps=20, thin=2, seed=8, diagnostics=False)
+    assert a.samples.shape == (10, 8, *event)
+    assert a.energies.shape == (10, 8)
+    assert a.accept_trace.shape == (20,)
+    assert torch.equal(a.samples, b.samples)
+    assert not torch.equal(a.samples, c.samples)
+    assert torch.allclose(a.energies[-1], energy(a.samples[-1]))
+
+
+@pytest.mark.parametrize("name", CONTINUOUS)
+def test_no_gradient_leaks_into_energy_parameters(name: str) -> None:
+    energy = MLPEnergy(dim=3, hidden=(16,))
+    sample(energy, make(name), start(name), n_steps=5, seed=0, diagnostics=False)
+    assert all(p.grad is None for p in energy.parameters())
+
+
+@pytest.mark.parametrize("name", ("mala", "hmc"))
+def test_metropolis_samplers_reject_and_flag_nonfinite_proposals(name: str) -> None:
+    def walled(x: torch.Tensor) -> torch.Tensor:  # NaN beyond |x| > 1.5 in the first coordinate
+        e = quadratic(x)
+        return torch.where(x[:, 0].abs() > 1.5, torch.full_like(e, float("nan")), e)
+
+    x0 = torch.zeros(64, 3)
+    result = sample(walled, get_sampler(name, step_size=0.8), x0, n_steps=50, seed=1, diagnostics=False)
+    assert result.nonfinite > 0
+    assert torch.isfinite(result.samples).all()
+    assert (result.samples[..., 0].abs() <= 1.5).all()
+
+
+@pytest.mark.parametrize("name", ("ula", "kinetic"))
+def test_unadjusted_samplers_stop_with_a_clear_error(name: str) -> None:
+    def cliff(x: torch.Tensor) -> torch.Tensor:
+        e = quadratic(x)
+        return torch.where(x[:, 0] > 2.0, torch.full_like(e, float("inf")), e)
+
+    x0 = torch.zeros(32, 2)
+    with pytest.raises(NonFiniteError) as info:
+        sample(cliff, get_sampler(name, step_size=1.0), x0, n_steps=200, seed=0, diagnostics=False)
+    message = str(info.value)
+    assert name in message and "step" in message and "of 32 chains" in message
+
+
+@pytest.mark.parametrize("name", CONTINUOUS)
+def test_nonfinite_start_and_bad_shapes_are_rejected(name: str) -> None:
+    x0 = torch.zeros(4, 2)
+    x0[2, 0] = float("nan")
+    with pytest.raises(NonFiniteError, match="1 of 4 starting points"):
+        make(name).init(quadratic, x0)
+    with pytest.raises(ShapeError, match=r"expected \(4,\)"):
+        make(name).init(lambda x: x, torch.zeros(4, 2))
+
+
+def test_gibbs_rejects_non_binary_start() -> None:
+    with pytest.raises(ConfigError, match="binary"):
+        BlockGibbs().init(ising, torch.full((2, 3), 0.5))
+
+
+def test_bad_configuration_errors() -> None:
+    with pytest.raises(ConfigError, match="valid samplers"):
+        get_sampler("nuts")
+    with pytest.raises(ConfigError, match="step_size"):
+        get_sampler("mala", step_size=-1.0)
+    with pytest.raises(ConfigError, match="n_leapfrog"):
+        get_sampler("hmc", step_size=0.1, n_leapfrog=0)
+    with pytest.raises(ConfigError, match="no accept step"):
+        sample(quadratic, get_sampler("ula", step_size=0.1), torch.zeros(2, 1), 5, adapt_step_size=True)
