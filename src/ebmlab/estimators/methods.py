@@ -191,3 +191,25 @@ register_logz_method(
 register_logz_method(
     LogZMethod("ais", _run_ais, _sampleable, "a continuous target with exact samples to fit the base", 256, "chains")
 )
+
+
+def _run_flow(target: Any, samples: int | None, seed: int) -> Estimate:
+    from ebmlab.methods.boltzmann_generator import log_z_flow  # lazy: training machinery is heavy
+
+    return log_z_flow(target, samples, seed)
+
+
+def _continuous(target: Any) -> bool:
+    return not _is_discrete(target) and callable(getattr(target, "energy", None))
+
+
+register_logz_method(
+    LogZMethod(
+        "flow",
+        _run_flow,
+        _continuous,
+        "a continuous target (trains a NICE Boltzmann generator by reverse KL, then importance-samples)",
+        100_000,
+        "importance-sampling draws after training",
+    )
+)
