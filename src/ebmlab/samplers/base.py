@@ -114,6 +114,10 @@ class Sampler(ABC):
         else:
             with torch.no_grad():
                 e, g = energy(x0), None
+        return self._start(x0, e, g, step_size)
+
+    def _start(self, x0: Tensor, e: Tensor, g: Tensor | None, step_size: float | None = None) -> SamplerState:
+        """The initial state from E and ∇E at the starting points, which must be finite."""
         ok = finite_rows(e, g)
         if not bool(ok.all()):
             bad = (~ok).nonzero().flatten()
@@ -140,14 +144,19 @@ class Sampler(ABC):
         return sample(energy, self, x0, n_steps, **kwargs)  # type: ignore[arg-type]
 
 
-def mh_accept(log_alpha: Tensor, ok: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
+def mh_accept(
+    log_alpha: Tensor, ok: Tensor, generator: torch.Generator | None, uniform: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
     """Metropolis–Hastings decision: non-finite proposals (``~ok``) are always rejected.
 
+    Accepts where log u < min(0, log α), u ~ U(0, 1) drawn from ``generator`` unless given as ``uniform``.
     Returns ``(accept_prob, accepted, log_alpha)``.
     """
     log_alpha = torch.where(ok, log_alpha, torch.full_like(log_alpha, -float("inf")))
     log_alpha = torch.nan_to_num(log_alpha, nan=-float("inf")).clamp(max=0.0)
-    u = torch.rand(log_alpha.shape, generator=generator, dtype=log_alpha.dtype, device=log_alpha.device)
+    u = uniform
+    if u is None:
+        u = torch.rand(log_alpha.shape, generator=generator, dtype=log_alpha.dtype, device=log_alpha.device)
     accepted = torch.log(u) < log_alpha
     return log_alpha.exp(), accepted, log_alpha
 

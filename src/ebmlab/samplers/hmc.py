@@ -50,7 +50,9 @@ class HMC(Sampler):
         state: SamplerState,
         generator: torch.Generator | None = None,
         noise: Tensor | None = None,
+        uniform: Tensor | None = None,
     ) -> tuple[SamplerState, StepInfo]:
+        """One HMC iteration; the momentum (``noise``) and MH ``uniform`` come from ``generator`` unless given."""
         x0, e0, g0, eps = state.x, state.energy, state.grad, state.step_size
         assert g0 is not None
         inv_t = 1.0 / self.temperature
@@ -68,7 +70,7 @@ class HMC(Sampler):
         kinetic0 = 0.5 * p0.reshape(p0.shape[0], -1).square().sum(1)
         kinetic1 = 0.5 * p.reshape(p.shape[0], -1).square().sum(1)
         delta_h = (e - e0) * inv_t + kinetic1 - kinetic0
-        accept_prob, accepted, _ = mh_accept(-delta_h, ok, generator)
+        accept_prob, accepted, _ = mh_accept(-delta_h, ok, generator, uniform)
         divergent = ~ok | (delta_h > self.divergence_threshold)
         new = SamplerState(
             x=select(accepted, x, x0),

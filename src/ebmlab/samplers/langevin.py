@@ -19,7 +19,15 @@ from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.errors import NonFiniteError
-from ebmlab.samplers.base import Sampler, SamplerState, StepInfo, _positive, finite_rows, mh_accept, select
+from ebmlab.samplers.base import (
+    Sampler,
+    SamplerState,
+    StepInfo,
+    _positive,
+    finite_rows,
+    mh_accept,
+    select,
+)
 
 __all__ = ["MALA", "ULA"]
 
@@ -102,7 +110,9 @@ class MALA(Sampler):
         state: SamplerState,
         generator: torch.Generator | None = None,
         noise: Tensor | None = None,
+        uniform: Tensor | None = None,
     ) -> tuple[SamplerState, StepInfo]:
+        """One MALA step; ``noise`` (ξ) and ``uniform`` (the MH draw) are drawn from ``generator`` unless given."""
         x, e, g, lam, temp = state.x, state.energy, state.grad, state.step_size, self.temperature
         assert g is not None
         if noise is None:
@@ -113,7 +123,7 @@ class MALA(Sampler):
         # log q(x|y) − log q(y|x); ‖y − x + λ∇E(x)‖² / (4λT) = ‖ξ‖²/2.
         back = x - y + lam * g_y
         log_alpha = (e - e_y) / temp - _sq_norm(back) / (4.0 * lam * temp) + 0.5 * _sq_norm(noise)
-        accept_prob, accepted, _ = mh_accept(log_alpha, ok, generator)
+        accept_prob, accepted, _ = mh_accept(log_alpha, ok, generator, uniform)
         new = SamplerState(
             x=select(accepted, y, x),
             energy=torch.where(accepted, e_y, e),

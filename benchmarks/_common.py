@@ -1,0 +1,128 @@
+"""Shared helpers for the benchmark scripts: robust timing and side-by-side tables.
+
+Timing protocol (the one BENCHMARKS.md uses): run the workload once or more to warm up (allocator,
+lazy initialisation, compiled kernels), then time ``repeats`` runs and report the median, with the
+spread (min, max) so that a loaded machine shows up in the numbers instead of hiding in them.
+
+>>> t = time_median(lambda: sum(range(1000)), repeats=3, warmup=1)
+>>> t.median > 0 and t.low <= t.median <= t.high
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = [
+    "Timing",
+    "format_rate",
+    "format_table",
+    "machine_info",
+    "ratio",
+    "time_median",
+    "write_json",
+]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock seconds of ``repeats`` timed runs: median, min and max."""
+
+    median: float
+    low: float
+    high: float
+    runs: tuple[float, ...]
+
+    def rate(self, work: float) -> float:
+        """Units of work per second at the median time, ``work / median``."""
+        return work / self.median if self.median > 0 else math.inf
+
+    @property
+    def spread(self) -> float:
+        """(max − min) / median: how noisy the runs were (0.1 = 10 %)."""
+        return (self.high - self.low) / self.median if self.median > 0 else 0.0
+
+
+def time_median(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> Timing:
+    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` untimed runs."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"time_median needs repeats >= 1 and warmup >= 0, got {repeats}, {warmup}.")
+    for _ in range(warmup):
+        fn()
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return Timing(statistics.median(runs), min(runs), max(runs), tuple(runs))
+
+
+def ratio(ours: float, reference: float) -> float:
+    """``ours / reference`` (NaN when the reference is missing or zero)."""
+    if reference is None or reference == 0 or reference != reference:
+        return math.nan
+    return ours / reference
+
+
+def format_rate(value: float | None) -> str:
+    """A rate with a k/M suffix: 12.4M, 621k, 950; '—' when missing."""
+    if value is None or value != value:
+        return "—"
+    if value >= 1e6:
+        return f"{value / 1e6:.2f}M"
+    if value >= 1e3:
+        return f"{value / 1e3:.0f}k"
+    return f"{value:.0f}"
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table (also readable as plain text)."""
+    cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def machine_info() -> dict[str, Any]:
+    """What the numbers were measured on: CPU, cores, threads, torch version, load average."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "load_average": None if load is None else [round(v, 2) for v in load],
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+    }
+
+
+def write_json(path: str | Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` (dataclasses allowed) as indented JSON."""
+
+    def default(obj: object) -> object:
+        if hasattr(obj, "__dataclass_fields__"):
+            return asdict(obj)  # type: ignore[arg-type]
+        raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+    Path(path).write_text(json.dumps(payload, indent=2, default=default) + "\n")
