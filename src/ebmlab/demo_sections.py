@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from ebmlab.report import Row, Section
+from ebmlab.report import Row, Section, SectionFn
 from ebmlab.samplers import HMC, MALA, sample
 
 
@@ -16,7 +17,7 @@ def sampling_double_well(out: Path, quick: bool, seed: int, progress: bool) -> S
     from ebmlab.plotting import plot_samples_vs_density
     from ebmlab.targets import get_target
 
-    target = get_target("double-well")
+    target: Any = get_target("double-well")
     n = 1000 if quick else 4000
     g = torch.Generator().manual_seed(seed)
     x0 = 3 * torch.rand(n, 1, generator=g, dtype=torch.float64) - 1.5
@@ -51,7 +52,7 @@ def sampling_gaussian_50(out: Path, quick: bool, seed: int, progress: bool) -> S
     """HMC on the 50-D Gaussian with condition number 100: moments against the truth."""
     from ebmlab.targets import get_target
 
-    target = get_target("gaussian-50")
+    target: Any = get_target("gaussian-50")
     n = 1000 if quick else 3000
     g = torch.Generator().manual_seed(seed)
     x0 = torch.randn(n, 50, generator=g, dtype=torch.float64)
@@ -118,7 +119,7 @@ def boltzmann_generator(out: Path, quick: bool, seed: int, progress: bool) -> Se
     from ebmlab.plotting import _pyplot
     from ebmlab.targets import get_target
 
-    target = get_target("double-well")
+    target: Any = get_target("double-well")
     steps = 400 if quick else 3000
     bg = BoltzmannGenerator(target, latent_dim=2, anneal_steps=steps // 2, beta0=0.1, seed=seed)
     train_boltzmann_generator(bg, steps, lr=1e-3, seed=seed, progress=progress)
@@ -177,4 +178,4 @@ def boltzmann_generator(out: Path, quick: bool, seed: int, progress: bool) -> Se
     )
 
 
-SECTIONS = [sampling_double_well, sampling_gaussian_50, log_z_estimates, boltzmann_generator]
+SECTIONS: list[SectionFn] = [sampling_double_well, sampling_gaussian_50, log_z_estimates, boltzmann_generator]

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ebmlab import __version__
 from ebmlab.errors import EbmlabError
@@ -22,7 +23,7 @@ SUBCOMMANDS = ("demo", "sample", "logz", "train")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage dump
+    def error(self, message: str) -> NoReturn:  # one line, no usage dump
         self.exit(2, f"ebmlab: error: {message} (see `{self.prog} --help`)\n")
 
 

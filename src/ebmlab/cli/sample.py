@@ -105,7 +105,8 @@ def _sample_run_dir(args: argparse.Namespace) -> int:
         from ebmlab.experiments import load_run
     except ImportError as exc:  # pragma: no cover - only while the training package is absent
         raise ConfigError(f"cannot sample from a run directory: {exc}") from None
-    _, method = load_run(args.target)
+    _, loaded = load_run(args.target)
+    method: Any = loaded
     if not hasattr(method, "sample"):
         raise ConfigError(f"the method in {args.target} cannot draw samples (it has no `sample`).")
     generator = torch.Generator().manual_seed(args.seed)

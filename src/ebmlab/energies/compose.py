@@ -31,6 +31,8 @@ def _has_grad(energy: EnergyFn) -> bool:
 class Tempered(nn.Module):
     """β·E(x): the Boltzmann distribution of E at inverse temperature β (T = 1/β)."""
 
+    base: EnergyFn
+
     def __init__(self, energy: EnergyFn, beta: float) -> None:
         super().__init__()
         if not float(beta) >= 0:
@@ -85,6 +87,9 @@ class Conditioned(nn.Module):
     clamping observed coordinates.
     """
 
+    joint: Callable[[Tensor, Tensor], Tensor]
+    y: Tensor
+
     def __init__(self, energy_xy: Callable[[Tensor, Tensor], Tensor], y: Tensor, shared: bool = False) -> None:
         super().__init__()
         _register(self, "joint", energy_xy)  # type: ignore[arg-type]
@@ -111,6 +116,9 @@ class LatentPullback(nn.Module):
 
     E_z(z) = E(G(z)) + ½‖z‖²,   i.e. ν(z) ∝ N(z; 0, I)·exp(−E(G(z))).
     """
+
+    energy: EnergyFn
+    generator: Callable[[Tensor], Tensor]
 
     def __init__(self, energy: EnergyFn, generator: Callable[[Tensor], Tensor]) -> None:
         super().__init__()

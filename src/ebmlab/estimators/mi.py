@@ -176,7 +176,7 @@ def train_critic(
     bar = _progress(steps, bound) if progress else None
     for _ in range(steps):
         idx = torch.randperm(x.shape[0], generator=gen)[:batch_size]
-        s = critic.scores(x[idx], y[idx])
+        s = critic.scores(x[idx], y[idx])  # type: ignore[operator]
         value = fn(s)
         objective = value
         if bound == "mine" and ema is not None:
@@ -216,7 +216,7 @@ def estimate_mi(critic: nn.Module, x: Tensor, y: Tensor, bound: str = "nwj", bat
     per_batch, joint, marg = [], [], []
     for b in range(n_batches):
         sl = slice(b * batch_size, (b + 1) * batch_size)
-        s = critic.scores(x[sl], y[sl]).to(torch.float64)
+        s = critic.scores(x[sl], y[sl]).to(torch.float64)  # type: ignore[operator]
         per_batch.append(float(fn(s)))
         joint.append(float(s.diagonal().mean()))
         marg.append(float(_off_diagonal(s).exp().mean()))

@@ -191,7 +191,7 @@ class DoubleWell(Target):
         return e, (4.0 * x2 + 2.0 * self.b) * x + self.c
 
     def log_z(self) -> float:
-        return self._well.log_z
+        return float(self._well.log_z)
 
     def _sample(self, n: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
         return self._well.sample(n, generator, device)[:, None]

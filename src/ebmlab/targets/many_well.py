@@ -42,11 +42,11 @@ class ManyWell(Target):
 
     def left_well_mass(self) -> float:
         """P(x₁ < barrier) for one pair, exact (quadrature)."""
-        return self._well.left_mass
+        return float(self._well.left_mass)
 
     def pair_log_z(self) -> float:
         """log Z of one pair: log ∫ exp(−x⁴ − b x² − c x) dx + ½ log 2π."""
-        return self._well.log_z + 0.5 * math.log(2 * math.pi)
+        return float(self._well.log_z) + 0.5 * math.log(2 * math.pi)
 
     def energy(self, x: Tensor) -> Tensor:
         x = self._check(x)
