@@ -44,7 +44,7 @@ _FIT_SAMPLES = 4096
 #: is interleaved, and a moderate isotropic base is used instead of the fitted one (x has std ≈ 9.5 but
 #: median scale ≈ 1).
 AIS_SETTINGS: dict[str, dict[str, Any]] = {
-    "funnel-10": {"std": 3.0, "step_ladder": (1.0, 0.3, 0.1, 0.03)},
+    "funnel-10": {"std": 3.0, "step_ladder": (1.0, 0.3, 0.1, 0.03), "n_steps": 3},
 }
 
 
