@@ -1,0 +1,65 @@
+"""The command line: help, one-line errors, `sample` outputs, and the demo report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ebmlab.cli import main
+
+
+def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("demo", "sample", "logz", "train"):
+        assert name in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["sample", "no-such-target"], "valid targets: gaussian-50"),
+        (["sample", "mog8", "--steps", "-3"], "expected a positive integer"),
+        (["sample", "mog8", "--sampler", "nuts"], "invalid choice"),
+        (["logz", "many-well-32", "--method", "quadrature"], "methods that apply"),
+    ],
+)
+def test_bad_input_is_one_line(argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse errors exit directly
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert expected in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_sample_writes_samples_diagnostics_and_plot(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "dw"
+    code = main(["sample", "double-well", "--steps", "200", "--chains", "64", "--warmup", "50", "--out", str(out)])
+    assert code == 0
+    samples = np.load(out / "samples.npy")
+    assert samples.shape == (100, 64, 1)
+    diagnostics = json.loads((out / "diagnostics.json").read_text())
+    assert diagnostics["target"] == "double-well" and 0.3 < diagnostics["accept_rate"] < 0.9
+    assert diagnostics["exact_log_z"] == pytest.approx(5.032284, abs=1e-6)
+    assert (out / "samples.png").stat().st_size > 1000
+
+
+def test_demo_quick_writes_a_report_with_every_section_ok(tmp_path) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sections"], "no sections ran"
+    failed = [s["title"] for s in summary["sections"] if s["error"]]
+    assert not failed, failed
+    html = (out / "report.html").read_text()
+    assert "<table>" in html
+    for section in summary["sections"]:
+        for figure in section["figures"]:
+            assert (out / figure).exists()
