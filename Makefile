@@ -21,6 +21,9 @@ demo: $(STAMP)
 	$(BIN)/ebmlab demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
