@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -178,4 +179,75 @@ def boltzmann_generator(out: Path, quick: bool, seed: int, progress: bool) -> Se
     )
 
 
-SECTIONS: list[SectionFn] = [sampling_double_well, sampling_gaussian_50, log_z_estimates, boltzmann_generator]
+def contrastive_divergence(out: Path, quick: bool, seed: int, progress: bool) -> Section:
+    """Maximum likelihood with MCMC negatives on eight-gaussians: exact test NLL by quadrature."""
+    from ebmlab.data import get_dataset
+    from ebmlab.energies import MLPEnergy
+    from ebmlab.methods import ContrastiveDivergence
+    from ebmlab.metrics import toy_quality
+    from ebmlab.plotting import plot_samples_vs_density
+    from ebmlab.targets import get_target
+    from ebmlab.training import TrainConfig, fit
+
+    torch.manual_seed(seed)
+    data = get_dataset("eight-gaussians", "train").x
+    steps = 150 if quick else 1000
+    method = ContrastiveDivergence(
+        MLPEnergy(2, (64, 64)),
+        MALA(step_size=0.01),
+        negatives="persistent",
+        n_steps=10,
+        init="uniform",
+        init_scale=3.4,
+        buffer_size=2000,
+    )
+    config = TrainConfig(steps=steps, batch_size=128, lr=5e-3, betas=(0.0, 0.999), seed=seed, progress=progress)
+    run_dir = out / "cd_run"
+    if run_dir.exists():  # each demo starts afresh; `ebmlab train --resume` is the way to continue runs
+        shutil.rmtree(run_dir)
+    fit(method, data, config, run_dir=run_dir)
+    long_run = 300 if quick else 1000
+    quality = toy_quality(
+        method, "eight-gaussians", n_samples=1000, n_steps=(long_run,), seed=seed, return_samples=True
+    )
+    nll = quality["nll"]
+    sampled = quality["samples"][str(long_run)]
+    fig = plot_samples_vs_density(
+        get_target("eight-gaussians"),
+        sampled["x"],
+        out / "figures" / "cd_eight_gaussians.png",
+        title=f"CD-trained EBM: {long_run}-step MALA samples over the true density",
+    )
+    coverage = sampled["coverage"]["covered"] if sampled.get("coverage") else float("nan")
+    return Section(
+        title="Learning: contrastive divergence on eight-gaussians",
+        text=(
+            f"An MLP energy trained {steps} Adam steps by maximum likelihood with persistent MALA negatives "
+            "(10 steps per update, replay buffer) through the shared fit loop, with atomic checkpoints in "
+            "cd_run/. The learned density is normalised by quadrature on the data box, so its test NLL is exact; "
+            f"the gap to the true density's NLL estimates KL(data ‖ model). Samples: {long_run} MALA steps from "
+            "uniform noise. A short demo run: docs/results_cd.md has the full experiments."
+        ),
+        rows=[
+            Row(
+                "test NLL of the learned EBM (quadrature)",
+                nll["nll"],
+                nll["reference_nll"],
+                nll["gap_se"],
+                "reference: true density's NLL; z uses the paired SE of the gap",
+            ),
+            Row("NLL gap ≈ KL(data ‖ model)", nll["gap"], 0.0, nll["gap_se"]),
+            Row("fraction of the 8 modes covered by samples", coverage, 1.0),
+            Row("MMD² samples vs test data (unbiased)", sampled["mmd"]["value"], 0.0, sampled["mmd"].get("se")),
+        ],
+        figures=[str(fig.relative_to(out))],
+    )
+
+
+SECTIONS: list[SectionFn] = [
+    sampling_double_well,
+    sampling_gaussian_50,
+    log_z_estimates,
+    contrastive_divergence,
+    boltzmann_generator,
+]
