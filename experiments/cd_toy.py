@@ -272,8 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     json_path = ROOT / args.json
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(payload, indent=1) + "\n")
-    figure([r for r in results if r["seed"] == args.seeds[0] and "diverged" not in r], ROOT / args.figure)
-    print(f"wrote {json_path} and {ROOT / args.figure}")
+    shown = [r for r in results if r["seed"] == args.seeds[0] and "diverged" not in r]
+    if shown:
+        figure(shown, ROOT / args.figure)
+    print(f"wrote {json_path}" + (f" and {ROOT / args.figure}" if shown else " (no run to plot)"))
     return 0
 
 
