@@ -117,7 +117,7 @@ def log_z_estimates(out: Path, quick: bool, seed: int, progress: bool) -> Sectio
 def boltzmann_generator(out: Path, quick: bool, seed: int, progress: bool) -> Section:
     """Seed 004's example: a NICE Boltzmann generator for U(x) = x⁴ − 4x² + x with z ∈ R²."""
     from ebmlab.methods.boltzmann_generator import BoltzmannGenerator, recover_potential, train_boltzmann_generator
-    from ebmlab.plotting import _pyplot
+    from ebmlab.plotting import pyplot
     from ebmlab.targets import get_target
 
     target: Any = get_target("double-well")
@@ -129,7 +129,7 @@ def boltzmann_generator(out: Path, quick: bool, seed: int, progress: bool) -> Se
     with torch.no_grad():
         curves = recover_potential(bg, 50_000 if quick else 200_000, bins=60, value_range=(-2.5, 2.5), generator=g)
         bound = bg.free_energy_bound(50_000, generator=g)
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
     grid = torch.linspace(-2.5, 2.5, 400, dtype=torch.float64)
     for ax, u, title in zip(

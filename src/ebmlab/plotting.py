@@ -11,10 +11,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["plot_samples_vs_density"]
+__all__ = ["plot_samples_vs_density", "pyplot"]
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot with the headless Agg backend selected."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,7 +41,7 @@ def plot_samples_vs_density(
     1-D: histogram over exp(−E)/Z. 2-D: scatter over the density's contours. Higher dimensions:
     the first two coordinates, against exact samples when the target has ``sample``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     x = samples.detach().reshape(samples.shape[0], -1).double().cpu()
     dim = x.shape[1]
     fig, ax = plt.subplots(figsize=(5.5, 4.5))

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
+
+if TYPE_CHECKING:
+    from ebmlab.samplers.driver import SampleResult
 
 __all__ = ["Sampler", "SamplerState", "StepInfo", "finite_rows"]
 
@@ -137,7 +141,7 @@ class Sampler(ABC):
     ) -> tuple[SamplerState, StepInfo]:
         """One transition of every chain."""
 
-    def sample(self, energy: EnergyFn, x0: Tensor, n_steps: int, **kwargs: object):
+    def sample(self, energy: EnergyFn, x0: Tensor, n_steps: int, **kwargs: object) -> SampleResult:
         """Run chains with :func:`ebmlab.samplers.sample` (see there for the options)."""
         from ebmlab.samplers.driver import sample
 
