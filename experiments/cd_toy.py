@@ -1,6 +1,6 @@
 """Contrastive divergence on 2-D toys: short-run Langevin from noise vs persistent chains.
 
-Trains the six configs ``configs/cd_{eight_gaussians,rings}_{short_run,persistent,annealed}.yaml`` with
+Trains the eight configs ``configs/cd_{eight_gaussians,rings}_{short_run,persistent,annealed,tempered}.yaml`` with
 the training loop, then evaluates each learned energy:
 
 * exact test NLL of the box-normalised EBM by quadrature and its paired gap to the true NLL;
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = [
     f"configs/cd_{target}_{kind}.yaml"
     for target in ("eight_gaussians", "rings")
-    for kind in ("short_run", "persistent", "annealed")
+    for kind in ("short_run", "persistent", "annealed", "tempered")
 ]
 
 
@@ -109,6 +109,7 @@ def oracle(path: Path, out: Path, overrides: list[str], seed: int = 0) -> dict[s
     from ebmlab.data import toy_target
     from ebmlab.experiments import build_experiment, load_experiment_config
     from ebmlab.metrics import grid_nll
+    from ebmlab.metrics.evaluators import grid_mode_weights
     from ebmlab.training import fit
 
     config = load_experiment_config(path, [*overrides, f"train.seed={seed}", "train.progress=false", "eval=null"])
@@ -123,7 +124,11 @@ def oracle(path: Path, out: Path, overrides: list[str], seed: int = 0) -> dict[s
 
     test = load_toy(target.name, "test").x
     nll = grid_nll(method.energy, test, target.bounds, 401, reference_log_prob=target.log_prob)
-    return {"train_seconds": run.summary.get("wall_time_s"), "nll": nll.as_dict()}
+    return {
+        "train_seconds": run.summary.get("wall_time_s"),
+        "nll": nll.as_dict(),
+        "model_modes": grid_mode_weights(method.energy, target, 401),
+    }
 
 
 def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -232,7 +237,7 @@ def figure(results: list[dict[str, Any]], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", nargs="*", default=CONFIGS, help="experiment YAMLs (default: the six toy runs)")
+    parser.add_argument("--configs", nargs="*", default=CONFIGS, help="experiment YAMLs (default: the eight toy runs)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override KEY=VALUE")
     parser.add_argument("--out", default="runs/cd_toy", help="parent of the run directories")
     parser.add_argument("--json", default="docs/results_cd_toy.json", help="results file")
@@ -260,7 +265,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             if args.oracle and r["negatives"] == "persistent" and seed == args.seeds[0]:
                 oracles[r["target"]] = oracle(path, ROOT / args.out, args.overrides, seed)
-                print(f"  oracle (grid MLE, same net/optimiser/steps): gap {oracles[r['target']]['nll']['gap']:.3f}")
+                o = oracles[r["target"]]
+                print(
+                    f"  oracle (grid MLE, same net/optimiser/steps): gap {o['nll']['gap']:.3f}; "
+                    f"mode-mass TV {o['model_modes']['tv']:.3f}"
+                )
     payload = {
         "command": "OMP_NUM_THREADS=1 python experiments/cd_toy.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "torch": torch.__version__,

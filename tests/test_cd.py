@@ -271,3 +271,56 @@ def test_fit_resume_restores_the_replay_buffer_exactly(tmp_path) -> None:
     fit(resumed, data, TrainConfig(steps=10, **cfg), run_dir=tmp_path / "b", resume=True)
     assert torch.equal(resumed.buffer.buffer, straight.buffer.buffer)
     assert all(torch.equal(p, q) for p, q in zip(resumed.parameters(), straight.parameters(), strict=True))
+
+
+def test_tempered_negatives_follow_the_model_mode_weights() -> None:
+    """With the true 0.8/0.2 mixture as the energy, the persistent replicas' β = 1 rung (the negatives) puts 0.2
+    of its chains on the right mode within 4 SE (time averages of i.i.d. columns), and the logs are sane."""
+    from ebmlab.targets.gmm import GaussianMixture
+
+    target = GaussianMixture([[-3.0], [3.0]], 0.3, [0.8, 0.2])
+    method = ContrastiveDivergence(
+        target, MALA(0.05), "tempered", n_steps=5, init="gaussian", init_scale=3.0, n_rungs=6, beta_min=0.02
+    )
+    gen = torch.Generator().manual_seed(0)
+    batch = torch.zeros(200, 1)
+    fractions = []
+    for t in range(60):
+        out = method.losses(batch, gen)
+        if t >= 10:
+            fractions.append(method.replicas.x[-1, :, 0] > 0)
+    right = torch.stack(fractions).double().mean(0)
+    se = float(right.std()) / math.sqrt(right.numel())
+    assert abs(float(right.mean()) - 0.2) < 4 * se
+    assert {"swap_accept", "swap_accept_min", "accept"} <= set(out)
+    assert 0 < float(out["swap_accept_min"]) <= float(out["swap_accept"]) <= 1
+    assert method.sample(50, gen, n_steps=20, start="tempered").shape == (50, 1)
+    with pytest.raises(ConfigError, match="init='gaussian'"):
+        ContrastiveDivergence(MLPEnergy(1, (8,)), negatives="tempered")
+    with pytest.raises(ConfigError, match="keep n_negatives"):
+        method.losses(torch.zeros(10, 1), gen)
+
+
+def test_fit_resume_restores_the_replicas_exactly(tmp_path) -> None:
+    """Tempered negatives through the training loop: stopped at step 5 and resumed equals 10 steps straight."""
+    from ebmlab.training import TrainConfig, fit
+
+    def make(n_rungs: int = 4) -> ContrastiveDivergence:
+        torch.manual_seed(0)
+        return ContrastiveDivergence(
+            MLPEnergy(2, (16,)), MALA(0.05), "tempered", n_steps=3, init="gaussian", init_scale=2.0, n_rungs=n_rungs
+        )
+
+    data = torch.randn(128, 2, generator=torch.Generator().manual_seed(0))
+    cfg = dict(batch_size=32, lr=1e-2, checkpoint_every=5, progress=False, log_every=1)
+    straight = make()
+    fit(straight, data, TrainConfig(steps=10, **cfg), run_dir=tmp_path / "a")
+    fit(make(), data, TrainConfig(steps=5, **cfg), run_dir=tmp_path / "b")
+    resumed = make()
+    fit(resumed, data, TrainConfig(steps=10, **cfg), run_dir=tmp_path / "b", resume=True)
+    assert torch.equal(resumed.replicas.x, straight.replicas.x) and resumed.replicas.round == straight.replicas.round
+    assert all(torch.equal(p, q) for p, q in zip(resumed.parameters(), straight.parameters(), strict=True))
+    with pytest.raises(ConfigError, match="n_rungs must match"):
+        make(n_rungs=5).load_extra_state(straight.extra_state())
+    with pytest.raises(ConfigError, match="replica-exchange chains"):
+        ContrastiveDivergence(MLPEnergy(2, (8,)), negatives="persistent").load_extra_state(straight.extra_state())

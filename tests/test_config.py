@@ -233,3 +233,12 @@ def test_docs_hold_the_current_config_reference():
     assert reference_markdown() in docs.read_text(encoding="utf-8"), (
         "docs/training.md is out of date: paste the output of `python -m ebmlab.experiments.reference`"
     )
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_config_loads_and_builds(path: Path):
+    """A config in ``configs/`` that no longer matches the code fails here, not in a user's hands."""
+    from ebmlab.experiments import build_experiment, load_experiment_config
+
+    experiment = build_experiment(load_experiment_config(path))
+    assert experiment.method is not None

@@ -25,7 +25,15 @@ Negatives (``negatives=``):
   self-normalised Σ_j w̃_j E_θ(x̃_j). AIS weights are valid whether or not the chains mix between modes
   (they only need each step to leave π_t invariant: use MALA or HMC, not ULA), so the relative weights of
   separated modes are learned — which short-run and persistent Langevin chains cannot do. Costs two
-  energy-and-gradient evaluations per step; logs the relative effective sample size ``ess`` = 1/(n Σ w̃²).
+  energy-and-gradient evaluations per step; logs the relative effective sample size ``ess`` = 1/(n Σ w̃²);
+* ``"tempered"``: persistent replica exchange (:class:`~ebmlab.samplers.ReplicaExchange`) on the same path,
+  R rungs of ``n_negatives`` chains kept between training steps, K rounds (one kernel step at every rung, an
+  exact redraw of the β = 0 rung from q, one round of neighbour swaps) per training step; the negatives are
+  the β = 1 rung, unweighted. Swaps carry chains between modes, so — unlike persistent Langevin chains —
+  the chains' split between modes follows the model's mode masses, and unlike AIS no self-normalised
+  weights bias the estimate towards the base. Logs ``swap_accept`` (mean over proposed pairs) and
+  ``swap_accept_min`` (the worst pair: a rung gap that chains cannot cross). Costs R − 1 + 1/R times the
+  gradient evaluations of ``persistent`` at the same K.
 
 The sampler is any :mod:`ebmlab.samplers` kernel. Seed 001's update x − (δ²/2)∇U + δ·N(0, I) and seed
 000's x − λ∇E + √(2λ)·N(0, I) are both ``ULA(step_size=λ)`` with λ = δ²/2. Sampling differentiates E
@@ -41,6 +49,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 import torch
 from torch import Tensor, nn
@@ -50,13 +59,16 @@ from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.samplers.base import Sampler
 from ebmlab.samplers.buffer import ReplayBuffer
 from ebmlab.samplers.langevin import ULA
+from ebmlab.samplers.tempering import ReplicaExchange, ReplicaState
 
 __all__ = ["NEGATIVES", "ContrastiveDivergence", "cd_method", "noise_init"]
 
-NEGATIVES = ("short_run", "persistent", "cd_k", "annealed")
+NEGATIVES = ("short_run", "persistent", "cd_k", "annealed", "tempered")
 INITS = ("uniform", "gaussian")
 InitFn = Callable[[int, torch.Generator], Tensor]
 _BUFFER_PREFIX = "replay_buffer."
+_REPLICA_PREFIX = "replicas."
+_BASE_NEGATIVES = ("annealed", "tempered")  # need the Gaussian base q = N(0, s²I)
 
 
 def noise_init(kind: str, event_shape: Sequence[int], scale: float = 1.0) -> InitFn:
@@ -89,7 +101,8 @@ class ContrastiveDivergence(nn.Module):
         energy: the energy E_θ, an ``nn.Module`` mapping ``(n, *event) -> (n,)``.
         sampler: MCMC kernel for the negatives; default ``ULA(step_size=0.01)`` (σ = √(2λ) = 0.141).
             A Metropolis-adjusted kernel (MALA, HMC) also reports its acceptance rate as ``"accept"``.
-        negatives: ``"short_run"``, ``"persistent"``, ``"cd_k"`` or ``"annealed"`` (needs ``init="gaussian"``).
+        negatives: ``"short_run"``, ``"persistent"``, ``"cd_k"``, ``"annealed"`` or ``"tempered"`` (the last two
+            need ``init="gaussian"``: the base of the path).
         n_steps: K, sampler steps per training step.
         n_negatives: negatives per step (default: the batch size).
         init: ``"uniform"`` on [−init_scale, init_scale]ᵈ, ``"gaussian"`` N(0, init_scale²I), or a callable
@@ -105,6 +118,8 @@ class ContrastiveDivergence(nn.Module):
             ``reinit_prob``, filled from ``init``).
         buffer_size, reinit_prob: settings of the default buffer.
         clamp: ``(low, high)``: clip negatives to this range after sampling (e.g. the pixel range); None.
+        n_rungs, beta_min: ladder of ``"tempered"``: R rungs, 0 then geometric from β_min to 1
+            (:func:`~ebmlab.samplers.geometric_ladder`).
     """
 
     def __init__(
@@ -123,6 +138,8 @@ class ContrastiveDivergence(nn.Module):
         buffer_size: int = 10_000,
         reinit_prob: float = 0.05,
         clamp: tuple[float, float] | None = None,
+        n_rungs: int = 8,
+        beta_min: float = 0.01,
     ) -> None:
         super().__init__()
         if not callable(energy):
@@ -155,10 +172,13 @@ class ContrastiveDivergence(nn.Module):
         self.buffer_size = _positive_int("buffer_size", buffer_size)
         self.reinit_prob = float(reinit_prob)
         self.buffer = buffer
-        if negatives == "annealed" and init != "gaussian":
+        if negatives in _BASE_NEGATIVES and init != "gaussian":
             raise ConfigError(
-                f"negatives='annealed' anneals from the Gaussian base: set init='gaussian', got {init!r}."
+                f"negatives={negatives!r} anneals from the Gaussian base: set init='gaussian', got {init!r}."
             )
+        self.tempering = ReplicaExchange(self.sampler, n_rungs, self.init_scale, beta_min)
+        self.replicas: ReplicaState | None = None
+        self._last_swap = torch.full((self.tempering.n_rungs - 1,), float("nan"))
         if buffer is not None and negatives != "persistent":
             raise ConfigError(f"a replay buffer is only used with negatives='persistent', got {negatives!r}.")
         dim = getattr(energy, "dim", None)
@@ -248,11 +268,55 @@ class ContrastiveDivergence(nn.Module):
             x = x.clamp(*self.clamp)
         return x.detach(), log_w, accept / max(n_steps, 1)
 
+    def run_tempered(
+        self, state: ReplicaState, n_rounds: int, generator: torch.Generator, progress: bool = False
+    ) -> tuple[ReplicaState, float, Tensor]:
+        """``n_rounds`` replica-exchange rounds from ``state``: new state, mean acceptance at β = 1, and the mean
+        swap acceptance per neighbouring pair ``(R − 1,)``."""
+        accept = 0.0
+        swaps = []
+        rounds = range(n_rounds)
+        if progress:
+            from tqdm.auto import tqdm
+
+            rounds = tqdm(rounds, desc=f"tempering ({self.sampler.name})", unit="round", leave=False)
+        for _ in rounds:
+            state, info = self.tempering.step(self.energy, state, generator)
+            accept += float(info.accept[-1])
+            swaps.append(info.swap_accept)
+        swap = torch.stack(swaps).nanmean(0) if swaps else torch.full((self.tempering.n_rungs - 1,), float("nan"))
+        return state, accept / max(n_rounds, 1), swap
+
+    def _tempered_negatives(
+        self, n: int, dtype: torch.dtype, generator: torch.Generator
+    ) -> tuple[Tensor, float, Tensor]:
+        assert self.event_shape is not None
+        x0 = None if self.replicas is None else self.replicas.x.to(dtype)
+        if x0 is not None and x0.shape[1] != n:
+            raise ConfigError(
+                f"the persistent replicas hold {x0.shape[1]} chains per rung but {n} negatives are asked for; "
+                "keep n_negatives (or the batch size) fixed during a run."
+            )
+        state = self.tempering.init(self.energy, n, self.event_shape, generator, x0)  # E changed since the last step
+        if self.replicas is not None:
+            state = replace(state, round=self.replicas.round)
+        state, accept, swap = self.run_tempered(state, self.n_steps, generator)
+        self.replicas = state
+        x = self.tempering.target_samples(state)
+        if self.clamp is not None:
+            x = x.clamp(*self.clamp)
+        return x.detach(), accept, swap
+
     def _negatives(self, data: Tensor, generator: torch.Generator) -> tuple[Tensor, float, Tensor | None]:
         """Negatives, mean acceptance, and self-normalised importance weights (``annealed`` only)."""
         if self.negatives == "annealed":
             x, log_w, accept = self.run_annealed(self.n_negatives or data.shape[0], self.n_steps, generator)
             return x, accept, torch.softmax(log_w, 0).to(x.dtype)
+        if self.negatives == "tempered":
+            x, accept, self._last_swap = self._tempered_negatives(
+                self.n_negatives or data.shape[0], data.dtype, generator
+            )
+            return x, accept, None
         x, accept = self._unweighted_negatives(data, generator)
         return x, accept, None
 
@@ -320,6 +384,9 @@ class ContrastiveDivergence(nn.Module):
         }
         if self.negatives == "annealed":
             out["ess"] = 1.0 / (w.square().sum() * w.shape[0])
+        if self.negatives == "tempered":
+            out["swap_accept"] = self._last_swap.nanmean().to(e_neg.dtype)
+            out["swap_accept_min"] = self._last_swap.nan_to_num(nan=1.0).min().to(e_neg.dtype)
         if self.sampler.metropolis_adjusted:
             out["accept"] = torch.tensor(accept)
         return out
@@ -337,11 +404,19 @@ class ContrastiveDivergence(nn.Module):
         """``n`` model samples: ``n_steps`` (default: the training K) sampler steps from ``start``.
 
         ``start``: ``"noise"`` (the ``init`` distribution), ``"buffer"`` (random replay-buffer entries,
-        persistent mode only) or ``"annealed"`` (AIS over ``n_steps`` temperatures from the Gaussian base, then
-        multinomial resampling by the importance weights); an explicit ``x0`` overrides ``start``.
+        persistent mode only), ``"annealed"`` (AIS over ``n_steps`` temperatures from the Gaussian base, then
+        multinomial resampling by the importance weights) or ``"tempered"`` (``n_steps`` replica-exchange rounds
+        from the Gaussian base, fresh replicas of ``n`` chains per rung; the β = 1 rung is returned); an explicit
+        ``x0`` overrides ``start``.
         """
         n = _positive_int("n", n)
         steps = self.n_steps if n_steps is None else _positive_int("n_steps", n_steps, 0)
+        if x0 is None and start == "tempered":
+            if self.event_shape is None:
+                raise ConfigError("sample(start='tempered') needs the event shape; pass event_shape= to the method.")
+            state = self.tempering.init(self.energy, n, self.event_shape, generator)
+            state = self.run_tempered(state, steps, generator, progress)[0]
+            return self.tempering.target_samples(state).detach().clone()
         if x0 is None and start == "annealed":
             x, log_w, _ = self.run_annealed(n, max(steps, 1), generator, progress)
             idx = torch.multinomial(torch.softmax(log_w, 0), n, replacement=True, generator=generator)
@@ -354,7 +429,9 @@ class ContrastiveDivergence(nn.Module):
                     raise ConfigError("sample(start='buffer') needs a filled replay buffer (negatives='persistent').")
                 x0 = self.buffer.buffer[torch.randint(self.buffer.capacity, (n,), generator=generator)]  # type: ignore[index]
             else:
-                raise ConfigError(f"start must be 'noise', 'buffer' or 'annealed' (or pass x0), got {start!r}.")
+                raise ConfigError(
+                    f"start must be 'noise', 'buffer', 'annealed' or 'tempered' (or pass x0), got {start!r}."
+                )
         if steps == 0:
             return x0.detach().clone()
         return self.run_chains(x0, steps, generator, progress)[0]
@@ -362,13 +439,33 @@ class ContrastiveDivergence(nn.Module):
     # ------------------------------------------------------------------ persistent state
 
     def extra_state(self) -> dict[str, Tensor]:
-        """Replay-buffer state (persistent mode), keys ``replay_buffer.{buffer, ptr, count}``; else empty."""
+        """Persistent chains: the replay buffer (``replay_buffer.{buffer, ptr, count}``) or the replicas
+        (``replicas.{x, round}``); empty for the other negatives."""
+        if self.negatives == "tempered" and self.replicas is not None:
+            return {
+                _REPLICA_PREFIX + "x": self.replicas.x,
+                _REPLICA_PREFIX + "round": torch.tensor(self.replicas.round),
+            }
         if self.negatives != "persistent" or self.buffer is None:
             return {}
         return {_BUFFER_PREFIX + k: v for k, v in self.buffer.state_dict().items()}
 
     def load_extra_state(self, state: Mapping[str, Tensor]) -> None:
         """Restore :meth:`extra_state` (the persistent chains survive a resume)."""
+        if _REPLICA_PREFIX + "x" in state:
+            if self.negatives != "tempered":
+                raise ConfigError(f"checkpoint holds replica-exchange chains but negatives={self.negatives!r}.")
+            x = state[_REPLICA_PREFIX + "x"]
+            if x.dim() < 3 or x.shape[0] != self.tempering.n_rungs:
+                raise ConfigError(
+                    f"checkpoint replicas have shape {tuple(x.shape)}, expected ({self.tempering.n_rungs}, n, *event): "
+                    "n_rungs must match the run that wrote the checkpoint."
+                )
+            self._set_event_shape(tuple(x.shape[2:]))
+            # D and ∇D are recomputed at the start of every training step, so zeros are placeholders here.
+            zeros = torch.zeros(x.shape[:2], dtype=x.dtype)
+            self.replicas = ReplicaState(x.clone(), zeros, torch.zeros_like(x), int(state[_REPLICA_PREFIX + "round"]))
+            return
         sub = {k[len(_BUFFER_PREFIX) :]: v for k, v in state.items() if k.startswith(_BUFFER_PREFIX)}
         if not sub:
             return
@@ -394,6 +491,8 @@ def cd_method(
     buffer_size: int = 10_000,
     reinit_prob: float = 0.05,
     clamp: tuple[float, float] | None = None,
+    n_rungs: int = 8,
+    beta_min: float = 0.01,
 ) -> ContrastiveDivergence:
     """Config factory of ``method: {name: cd, ...}``; ``energy`` and ``sampler`` come from their sections."""
     if energy is None:
@@ -412,6 +511,8 @@ def cd_method(
         buffer_size=buffer_size,
         reinit_prob=reinit_prob,
         clamp=clamp,
+        n_rungs=n_rungs,
+        beta_min=beta_min,
     )
 
 

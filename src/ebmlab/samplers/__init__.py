@@ -20,6 +20,7 @@ from ebmlab.samplers.gibbs import BlockGibbs
 from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA
+from ebmlab.samplers.tempering import GeometricPathEnergy, ReplicaExchange, ReplicaInfo, ReplicaState, geometric_ladder
 
 __all__ = [
     "HMC",
@@ -29,11 +30,16 @@ __all__ = [
     "BlockGibbs",
     "DualAveraging",
     "DualAveragingState",
+    "GeometricPathEnergy",
     "KineticLangevin",
+    "ReplicaExchange",
+    "ReplicaInfo",
+    "ReplicaState",
     "SampleResult",
     "Sampler",
     "SamplerState",
     "StepInfo",
+    "geometric_ladder",
     "get_sampler",
     "sample",
 ]
