@@ -1,6 +1,6 @@
 """Contrastive divergence on 2-D toys: short-run Langevin from noise vs persistent chains.
 
-Trains the eight configs ``configs/cd_{eight_gaussians,rings}_{short_run,persistent,annealed,tempered}.yaml`` with
+Trains the ten configs ``configs/cd_{eight_gaussians,rings}_{short_run,persistent,annealed,tempered,tempered_long}.yaml`` with
 the training loop, then evaluates each learned energy:
 
 * exact test NLL of the box-normalised EBM by quadrature and its paired gap to the true NLL;
@@ -8,9 +8,9 @@ the training loop, then evaluates each learned energy:
 * MMD² to the test split and mode coverage of samples after K (training length) and 1000 steps of the
   run's sampler from its initial noise;
 * a baseline without MCMC: the same network, optimiser and steps trained by exact maximum likelihood
-  with log Z by quadrature (:class:`GridMLE`), once per target.
+  with log Z by quadrature (:class:`GridMLE`), once per target and training length/schedule.
 
-Run (≈ 45 min on 2 shared CPU cores; each config ≤ 5 min per seed)::
+Run (≈ 90 min on 2 shared CPU cores; each config ≤ 5 min per seed)::
 
     OMP_NUM_THREADS=1 python experiments/cd_toy.py
 
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = [
     f"configs/cd_{target}_{kind}.yaml"
     for target in ("eight_gaussians", "rings")
-    for kind in ("short_run", "persistent", "annealed", "tempered")
+    for kind in ("short_run", "persistent", "annealed", "tempered", "tempered_long")
 ]
 
 
@@ -77,6 +77,7 @@ def train_and_evaluate(path: Path, out: Path, overrides: list[str], n_samples: i
         "sampler": run.method.sampler.name,
         "n_steps": run.method.n_steps,
         "train_steps": run.step,
+        "lr_schedule": config.train.lr_schedule,
         "train_seconds": run.summary.get("wall_time_s"),
         "eval_seconds": time.perf_counter() - start,
         "final_train_metrics": {k: v for k, v in run.final_metrics.items() if not k.startswith("eval/")},
@@ -116,7 +117,7 @@ def oracle(path: Path, out: Path, overrides: list[str], seed: int = 0) -> dict[s
     experiment = build_experiment(config)
     target = toy_target(config.data.params["target"])  # type: ignore[union-attr]
     method = GridMLE(experiment.energy, target.bounds)
-    run_dir = out / f"{path.stem}_oracle"
+    run_dir = out / f"{path.stem}_oracle"  # named after the first config with these training settings
     if (run_dir / "config.yaml").exists():
         shutil.rmtree(run_dir)
     run = fit(method, experiment.data, config.train, run_dir=run_dir)
@@ -129,6 +130,11 @@ def oracle(path: Path, out: Path, overrides: list[str], seed: int = 0) -> dict[s
         "nll": nll.as_dict(),
         "model_modes": grid_mode_weights(method.energy, target, 401),
     }
+
+
+def oracle_key(r: dict[str, Any]) -> str:
+    """One oracle per target and training length/schedule, e.g. ``eight-gaussians, 2000 steps, constant lr``."""
+    return f"{r['target']}, {r['train_steps']} steps, {r['lr_schedule']} lr"
 
 
 def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -189,6 +195,13 @@ def _grid_density(energy: Any, bounds: Any, n: int = 200) -> torch.Tensor:
     return torch.softmax(logp, 0).reshape(n, n)
 
 
+def _kind(r: dict[str, Any]) -> str:
+    """The config's variant: ``cd_rings_tempered_long`` -> ``tempered_long``."""
+    prefix = "cd_" + r["target"].replace("-", "_") + "_"
+    stem = Path(r["config"]).stem
+    return stem[len(prefix) :] if stem.startswith(prefix) else stem
+
+
 def figure(results: list[dict[str, Any]], path: Path) -> None:
     """Rows: targets. Columns: data, then per negatives kind the model density and 1000-step samples."""
     import matplotlib
@@ -199,7 +212,7 @@ def figure(results: list[dict[str, Any]], path: Path) -> None:
     from ebmlab.data import load_toy
 
     targets = list(dict.fromkeys(r["target"] for r in results))
-    kinds = list(dict.fromkeys(r["negatives"] for r in results))
+    kinds = list(dict.fromkeys(_kind(r) for r in results))
     fig, axes = plt.subplots(len(targets), 1 + 2 * len(kinds), figsize=(2.1 * (1 + 2 * len(kinds)), 2.2 * len(targets)))
     axes = axes.reshape(len(targets), -1)
     for i, target in enumerate(targets):
@@ -213,7 +226,7 @@ def figure(results: list[dict[str, Any]], path: Path) -> None:
         ax.scatter(data[:, 0], data[:, 1], s=0.5, alpha=0.4, color="k")
         ax.set_title(f"{target}: data", fontsize=7)
         for j, kind in enumerate(kinds):
-            r = next((r for r in results if r["target"] == target and r["negatives"] == kind), None)
+            r = next((r for r in results if r["target"] == target and _kind(r) == kind), None)
             if r is None:
                 continue
             dens = _grid_density(r["method"].energy, bounds)
@@ -235,9 +248,33 @@ def figure(results: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def _merge(
+    old: dict[str, Any], results: list[dict[str, Any]], oracles: dict[str, Any], command: str
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[str]]:
+    """Earlier results of the configs not run now, then the new ones, in the order of CONFIGS."""
+    rerun = {r["config"] for r in results}
+    merged = [r for r in old["results"] if r["config"] not in rerun] + results
+    for r in merged:  # results written before the lr schedule existed used a constant lr
+        r.setdefault("lr_schedule", "constant")
+    # oracles written before they were keyed by training settings: keyed by target, 2000 constant-lr steps
+    old_oracles = {(k if ", " in k else f"{k}, 2000 steps, constant lr"): v for k, v in old.get("oracle", {}).items()}
+    order = {c: i for i, c in enumerate(CONFIGS)}
+    merged.sort(key=lambda r: (order.get(r["config"], len(order)), r["seed"]))
+    return merged, {**old_oracles, **oracles}, [*old["command"].split(" && "), command]
+
+
+def _reload(r: dict[str, Any], out: Path, n_samples: int) -> None:
+    """Attach the method and its 1000-step samples (same seed as the evaluation, so the same draws)."""
+    from ebmlab.experiments import load_run
+    from ebmlab.metrics.evaluators import _sample
+
+    _, r["method"] = load_run(out / Path(r["config"]).stem / f"seed{r['seed']}")
+    r["quality"]["samples"]["1000"]["x"] = _sample(r["method"], n_samples, 1000, 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", nargs="*", default=CONFIGS, help="experiment YAMLs (default: the eight toy runs)")
+    parser.add_argument("--configs", nargs="*", default=CONFIGS, help="experiment YAMLs (default: the ten toy runs)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override KEY=VALUE")
     parser.add_argument("--out", default="runs/cd_toy", help="parent of the run directories")
     parser.add_argument("--json", default="docs/results_cd_toy.json", help="results file")
@@ -245,6 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-oracle", dest="oracle", action="store_false", help="skip the grid-MLE baseline")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="train.seed values per config")
     parser.add_argument("--n-samples", type=int, default=2000, help="model samples per evaluation")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the results of configs not run now from the existing --json (their run directories under --out "
+        "are reloaded for the figure)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     results, oracles = [], {}
@@ -263,25 +306,32 @@ def main(argv: list[str] | None = None) -> int:
                 f"gap {q['nll']['gap']:.3f} ± {q['nll']['gap_se']:.3f}); mode-mass TV {q['model_modes']['tv']:.3f}",
                 flush=True,
             )
-            if args.oracle and r["negatives"] == "persistent" and seed == args.seeds[0]:
-                oracles[r["target"]] = oracle(path, ROOT / args.out, args.overrides, seed)
-                o = oracles[r["target"]]
+            key = oracle_key(r)
+            if args.oracle and key not in oracles and seed == args.seeds[0]:
+                o = oracles[key] = oracle(path, ROOT / args.out, args.overrides, seed)
                 print(
                     f"  oracle (grid MLE, same net/optimiser/steps): gap {o['nll']['gap']:.3f}; "
                     f"mode-mass TV {o['model_modes']['tv']:.3f}"
                 )
+    command = "OMP_NUM_THREADS=1 python experiments/cd_toy.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    commands = [command]
+    json_path = ROOT / args.json
+    if args.merge and json_path.exists():
+        results, oracles, commands = _merge(json.loads(json_path.read_text()), results, oracles, command)
     payload = {
-        "command": "OMP_NUM_THREADS=1 python experiments/cd_toy.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": " && ".join(commands),
         "torch": torch.__version__,
         "summary": summarize(results),
         "oracle": oracles,
         "results": [_jsonable({k: v for k, v in r.items() if k != "method"}) for r in results],
     }
     print(table(payload["summary"]))
-    json_path = ROOT / args.json
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(payload, indent=1) + "\n")
     shown = [r for r in results if r["seed"] == args.seeds[0] and "diverged" not in r]
+    for r in shown:
+        if "method" not in r:  # merged from an earlier invocation: reload the run for the figure
+            _reload(r, ROOT / args.out, args.n_samples)
     if shown:
         figure(shown, ROOT / args.figure)
     print(f"wrote {json_path}" + (f" and {ROOT / args.figure}" if shown else " (no run to plot)"))

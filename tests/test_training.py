@@ -261,3 +261,23 @@ def test_tensorboard_is_optional(tmp_path: Path, caplog):
         assert not (tmp_path / "tensorboard").exists()
     else:
         assert (tmp_path / "tensorboard").is_dir()
+
+
+def test_lr_schedules_warm_up_and_decay_and_are_logged(tmp_path: Path):
+    from ebmlab.training import lr_factor
+
+    cos = _cfg(steps=110, lr_schedule="cosine", warmup_steps=10, final_lr_fraction=0.1)
+    assert [lr_factor(s, cos) for s in (1, 5, 10)] == pytest.approx([0.1, 0.5, 1.0])
+    assert lr_factor(60, cos) == pytest.approx(0.1 + 0.9 * 0.5)  # half-way: (1 + cos π/2)/2 = 1/2
+    assert lr_factor(110, cos) == pytest.approx(0.1)
+    lin = _cfg(steps=100, lr_schedule="linear")
+    assert [lr_factor(s, lin) for s in (1, 50, 100)] == pytest.approx([0.99, 0.5, 0.0])
+    assert all(lr_factor(s, _cfg(steps=100)) == 1.0 for s in (1, 50, 100))
+    data = _gaussian_data(256, torch.zeros(2), torch.ones(2))
+    run = fit(GaussianMLE(dim=2), data, _cfg(steps=20, batch_size=32, lr=0.1, lr_schedule="linear", log_every=1))
+    lrs = [r["lr"] for r in run.history]
+    assert lrs == pytest.approx([0.1 * (1 - s / 20) for s in range(1, 21)])
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        _cfg(lr_schedule="step")
+    with pytest.raises(ConfigError, match="final_lr_fraction"):
+        _cfg(final_lr_fraction=1.5)

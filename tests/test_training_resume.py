@@ -66,7 +66,19 @@ def _method() -> NoisyRegression:
     return NoisyRegression()
 
 
-CFG = TrainConfig(steps=24, batch_size=16, lr=0.01, checkpoint_every=5, log_every=3, keep_checkpoints=2, progress=False)
+# a warm-up + cosine schedule, so a resume that lost track of the step would also change the learning rate
+CFG = TrainConfig(
+    steps=24,
+    batch_size=16,
+    lr=0.01,
+    checkpoint_every=5,
+    log_every=3,
+    keep_checkpoints=2,
+    progress=False,
+    lr_schedule="cosine",
+    warmup_steps=4,
+    final_lr_fraction=0.1,
+)
 
 
 def _records(path: Path) -> list[dict]:

@@ -15,7 +15,7 @@ True
 """
 
 from ebmlab.training.checkpoint import Checkpoint, CheckpointManager
-from ebmlab.training.config import GroupConfig, TrainConfig
+from ebmlab.training.config import GroupConfig, TrainConfig, lr_factor
 from ebmlab.training.data import BatchIterator, derive_seed
 from ebmlab.training.logs import read_metrics
 from ebmlab.training.loop import Callback, Evaluate, Run, build_optimizer, fit
@@ -40,6 +40,7 @@ __all__ = [
     "fit",
     "latest_checkpoint",
     "load_weights",
+    "lr_factor",
     "read_metrics",
     "resolve_groups",
 ]

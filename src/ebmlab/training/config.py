@@ -6,14 +6,16 @@ optimiser settings of one parameter group of a multi-objective method.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 from ebmlab.config import at_least, interval, meta, nonnegative, positive, validate
 
-__all__ = ["DEFAULT_MAX_ABS", "GroupConfig", "OptimizerName", "TrainConfig"]
+__all__ = ["DEFAULT_MAX_ABS", "GroupConfig", "LRSchedule", "OptimizerName", "TrainConfig", "lr_factor"]
 
 OptimizerName = Literal["adam", "adamw", "sgd"]
+LRSchedule = Literal["constant", "cosine", "linear"]
 
 #: default runaway thresholds: a logged value whose magnitude exceeds these is a divergence
 DEFAULT_MAX_ABS: dict[str, float] = {"energy_data": 1e4, "energy_neg": 1e4, "gap": 1e4}
@@ -63,6 +65,16 @@ class TrainConfig:
     grad_clip: float | None = field(
         default=None, metadata=meta(help="clip each group's gradient to this global norm", check=positive())
     )
+    lr_schedule: LRSchedule = field(
+        default="constant",
+        metadata=meta(help="learning-rate decay after warm-up: constant, cosine or linear down to final_lr_fraction"),
+    )
+    warmup_steps: int = field(
+        default=0, metadata=meta(help="linear learning-rate warm-up over this many steps", check=at_least(0))
+    )
+    final_lr_fraction: float = field(
+        default=0.0, metadata=meta(help="lr at the last step, as a fraction of lr (cosine/linear)", check=_UNIT)
+    )
     groups: dict[str, GroupConfig] = field(
         default_factory=dict, metadata=meta(help="per-group optimiser overrides for multi-objective methods")
     )
@@ -111,3 +123,22 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+
+
+def lr_factor(step: int, config: TrainConfig) -> float:
+    """Multiplier of every group's lr at optimisation step ``step`` (1-based): a pure function of the step, so a
+    resumed run follows the same schedule.
+
+    Warm-up: step/w for step ≤ w = ``warmup_steps``. Then, with progress u = (step − w)/(steps − w) ∈ [0, 1] and
+    f = ``final_lr_fraction``: constant 1; linear 1 − (1 − f)·u; cosine f + (1 − f)·(1 + cos πu)/2.
+    """
+    w = config.warmup_steps
+    if step <= w:
+        return step / w
+    if config.lr_schedule == "constant":
+        return 1.0
+    u = min(1.0, (step - w) / max(config.steps - w, 1))
+    f = config.final_lr_fraction
+    if config.lr_schedule == "linear":
+        return 1.0 - (1.0 - f) * u
+    return f + (1.0 - f) * 0.5 * (1.0 + math.cos(math.pi * u))

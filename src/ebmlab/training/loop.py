@@ -33,7 +33,7 @@ from ebmlab.training.checkpoint import (
     optimizer_to_flat,
     tensors_for_saving,
 )
-from ebmlab.training.config import GroupConfig, TrainConfig
+from ebmlab.training.config import GroupConfig, TrainConfig, lr_factor
 from ebmlab.training.data import BatchIterator, derive_seed
 from ebmlab.training.logs import MetricsLogger
 from ebmlab.training.monitor import Divergence, DivergenceMonitor
@@ -351,7 +351,10 @@ class _Trainer:
             if not math.isfinite(norm):
                 self.method.zero_grad(set_to_none=True)
                 return Divergence(step, key, norm, "non-finite gradient")
+        factor = lr_factor(step, self.config)
         for g in objectives:
+            for pg in self.optimizers[g].param_groups:
+                pg["lr"] = self.settings[g]["lr"] * self.lr_scale * factor
             self.optimizers[g].step()
         self.method.zero_grad(set_to_none=True)
         self.step = step
