@@ -77,3 +77,23 @@ def test_main_quick_writes_json(bench, tmp_path: Path) -> None:
     assert bench.main(["--table-from", str(out)]) == 0
     with pytest.raises(SystemExit):
         bench.main(["--only", "nuts"])
+
+
+def test_tempering_benchmark_runs_with_tiny_settings(tmp_path: Path) -> None:
+    """benchmarks/tempering.py runs end to end and writes well-formed JSON (no timing assertions)."""
+    spec = importlib.util.spec_from_file_location("bench_tempering", ROOT / "benchmarks" / "tempering.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    threads = torch.get_num_threads()
+    try:
+        spec.loader.exec_module(module)
+        out = tmp_path / "pt.json"
+        assert (
+            module.main(["--rounds", "4", "--repeats", "2", "--chains", "8", "--rungs", "3", "--json", str(out)]) == 0
+        )
+        payload = json.loads(out.read_text())
+        assert len(payload["timing"]) == 6 and len(payload["tv"]["pt"]) == 2
+        assert all(0 <= v <= 1 for v in payload["tv"]["pt"] + payload["tv"]["mala"])
+    finally:
+        torch.set_num_threads(threads)
+        sys.modules.pop(spec.name, None)

@@ -103,3 +103,22 @@ def test_sigkill_mid_run_then_resume_matches_straight_run(tmp_path: Path):
     for (name, p), q in zip(straight.method.state_dict().items(), method.state_dict().values(), strict=True):
         assert torch.equal(p, q), name
     assert _records(out) == _records(tmp_path / "straight")
+
+
+def test_sample_a_run_directory_with_start_and_steps(tmp_path: Path, capsys):
+    """`ebmlab sample RUN_DIR`: the method's own sampler, or chains started as asked; bad starts are one line."""
+    import numpy as np
+
+    out = tmp_path / "cd"
+    config = ROOT / "configs" / "cd_eight_gaussians_tempered.yaml"
+    argv = ["train", str(config), "--out", str(out), "--no-progress", "--set", "train.steps=3", "--set", "eval=null"]
+    assert main([*argv, "--set", "method.n_rungs=3", "--set", "train.batch_size=16"]) == 0
+    assert (
+        main(["sample", str(out), "-n", "12", "--start", "tempered", "--steps", "4", "--out", str(tmp_path / "s")]) == 0
+    )
+    assert np.load(tmp_path / "s" / "samples.npy").shape == (12, 2)
+    assert main(["sample", str(out), "-n", "5"]) == 0  # default: the training K steps from noise
+    assert np.load(out / "samples" / "samples.npy").shape == (5, 2)
+    capsys.readouterr()
+    assert main(["sample", str(out), "-n", "5", "--start", "buffer"]) == 2
+    assert "filled replay buffer" in capsys.readouterr().err

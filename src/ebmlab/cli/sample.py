@@ -1,7 +1,7 @@
 """``ebmlab sample``: run MCMC on a named target, or draw from a trained run.
 
     ebmlab sample TARGET [--sampler NAME] [--steps N] [--chains C] [--seed S] [--out DIR]
-    ebmlab sample RUN_DIR -n N [--out DIR]
+    ebmlab sample RUN_DIR -n N [--start noise|buffer|annealed|tempered] [--steps N] [--out DIR]
 
 Writes ``samples.npy``, ``diagnostics.json`` and ``samples.png`` (samples against the exact density).
 """
@@ -35,12 +35,22 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("target", help="target name (see `ebmlab sample --list`) or a run directory")
     p.add_argument("--sampler", choices=[s for s in SAMPLER_NAMES if s != "gibbs"], default="mala")
-    p.add_argument("--steps", type=positive_int, default=1000, help="post-warm-up steps (default 1000)")
+    p.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        help="post-warm-up steps (default 1000); for a run directory, sampler steps (default: the training K)",
+    )
     p.add_argument("--warmup", type=non_negative_int, default=200, help="warm-up steps, step size adapted for mala/hmc")
     p.add_argument("--chains", type=positive_int, default=256, help="number of chains (default 256)")
     p.add_argument("--step-size", type=positive_float, default=None, help="initial step size")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-n", "--num", type=positive_int, default=1000, help="samples to draw from a run directory")
+    p.add_argument(
+        "--start",
+        default=None,
+        help="run directory of a CD model: where chains start, noise (default), buffer, annealed or tempered",
+    )
     p.add_argument("--out", type=Path, default=None, help="output directory (default runs/sample-TARGET-SAMPLER)")
     p.set_defaults(run=run)
 
@@ -63,13 +73,14 @@ def run(args: argparse.Namespace) -> int:
     from ebmlab.targets import get_target
 
     target = get_target(args.target)
+    steps = 1000 if args.steps is None else args.steps
     step = args.step_size or DEFAULT_STEP[args.sampler]
     kernel = get_sampler(args.sampler, step_size=step)
     generator = torch.Generator().manual_seed(args.seed)
     x0 = _initial_points(target, args.chains, generator)
-    thin = max(1, args.steps // 100)
+    thin = max(1, steps // 100)
     result = sample(
-        target, kernel, x0, args.steps, warmup=args.warmup, thin=thin, generator=generator, progress=sys.stderr.isatty()
+        target, kernel, x0, steps, warmup=args.warmup, thin=thin, generator=generator, progress=sys.stderr.isatty()
     )
     out = args.out or Path("runs") / f"sample-{args.target}-{args.sampler}"
     out.mkdir(parents=True, exist_ok=True)
@@ -77,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "target": args.target,
         "sampler": args.sampler,
-        "steps": args.steps,
+        "steps": steps,
         "warmup": args.warmup,
         "chains": args.chains,
         "thin": thin,
@@ -110,8 +121,21 @@ def _sample_run_dir(args: argparse.Namespace) -> int:
     if not hasattr(method, "sample"):
         raise ConfigError(f"the method in {args.target} cannot draw samples (it has no `sample`).")
     generator = torch.Generator().manual_seed(args.seed)
-    with torch.no_grad():
-        x = method.sample(args.num, generator=generator)
+    options: dict[str, Any] = {}
+    if args.start is not None:
+        options["start"] = args.start
+    if args.steps is not None:
+        options["n_steps"] = args.steps
+    try:
+        with torch.no_grad():
+            x = method.sample(args.num, generator=generator, **options)
+    except TypeError as exc:
+        if not options:
+            raise
+        raise ConfigError(
+            f"the method in {args.target} ({type(method).__name__}) does not take "
+            f"{' or '.join('--' + k.replace('n_', '') for k in options)}: {exc}"
+        ) from None
     out = args.out or Path(args.target) / "samples"
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "samples.npy", x.detach().cpu().numpy())
