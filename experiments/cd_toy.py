@@ -1,6 +1,7 @@
 """Contrastive divergence on 2-D toys: short-run Langevin from noise vs persistent chains.
 
-Trains the ten configs ``configs/cd_{eight_gaussians,rings}_{short_run,persistent,annealed,tempered,tempered_long}.yaml`` with
+Trains the twelve configs
+``configs/cd_{eight_gaussians,rings}_{short_run,persistent,persistent_long,annealed,tempered,tempered_long}.yaml`` with
 the training loop, then evaluates each learned energy:
 
 * exact test NLL of the box-normalised EBM by quadrature and its paired gap to the true NLL;
@@ -10,7 +11,7 @@ the training loop, then evaluates each learned energy:
 * a baseline without MCMC: the same network, optimiser and steps trained by exact maximum likelihood
   with log Z by quadrature (:class:`GridMLE`), once per target and training length/schedule.
 
-Run (≈ 90 min on 2 shared CPU cores; each config ≤ 5 min per seed)::
+Run (≈ 100 min on 2 shared CPU cores; each config ≤ 5 min per seed)::
 
     OMP_NUM_THREADS=1 python experiments/cd_toy.py
 
@@ -36,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = [
     f"configs/cd_{target}_{kind}.yaml"
     for target in ("eight_gaussians", "rings")
-    for kind in ("short_run", "persistent", "annealed", "tempered", "tempered_long")
+    for kind in ("short_run", "persistent", "persistent_long", "annealed", "tempered", "tempered_long")
 ]
 
 
@@ -203,40 +204,41 @@ def _kind(r: dict[str, Any]) -> str:
 
 
 def figure(results: list[dict[str, Any]], path: Path) -> None:
-    """Rows: targets. Columns: data, then per negatives kind the model density and 1000-step samples."""
+    """Two rows per target: the true density, then per config the model density exp(−E) (both on the box,
+    square-root colour scale); below, the data, then per config 2,000 samples after 1000 sampler steps."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ebmlab.data import load_toy
+    from ebmlab.data import load_toy, toy_target
 
     targets = list(dict.fromkeys(r["target"] for r in results))
     kinds = list(dict.fromkeys(_kind(r) for r in results))
-    fig, axes = plt.subplots(len(targets), 1 + 2 * len(kinds), figsize=(2.1 * (1 + 2 * len(kinds)), 2.2 * len(targets)))
-    axes = axes.reshape(len(targets), -1)
+    ncol = 1 + len(kinds)
+    fig, axes = plt.subplots(2 * len(targets), ncol, figsize=(1.9 * ncol, 2.0 * 2 * len(targets)))
+    axes = axes.reshape(2 * len(targets), ncol)
     for i, target in enumerate(targets):
+        top, bottom = axes[2 * i], axes[2 * i + 1]
+        truth = toy_target(target)
+        (x0, x1), (y0, y1) = bounds = truth.bounds
+        true_density = _grid_density(truth.energy, bounds)
+        top[0].imshow(true_density.T.sqrt(), origin="lower", extent=(x0, x1, y0, y1), cmap="viridis")
+        top[0].set_title(f"{target}: true density", fontsize=7)
         data = load_toy(target, "test").x[:2000]
-        bounds = results[0]["quality"]["bounds"] if len(targets) == 1 else None
-        for r in results:
-            if r["target"] == target:
-                bounds = r["quality"]["bounds"]
-        (x0, x1), (y0, y1) = bounds
-        ax = axes[i, 0]
-        ax.scatter(data[:, 0], data[:, 1], s=0.5, alpha=0.4, color="k")
-        ax.set_title(f"{target}: data", fontsize=7)
-        for j, kind in enumerate(kinds):
+        bottom[0].scatter(data[:, 0], data[:, 1], s=0.5, alpha=0.4, color="k")
+        bottom[0].set_title("test data", fontsize=7)
+        for j, kind in enumerate(kinds, start=1):
             r = next((r for r in results if r["target"] == target and _kind(r) == kind), None)
             if r is None:
                 continue
             dens = _grid_density(r["method"].energy, bounds)
-            axes[i, 1 + 2 * j].imshow(dens.T.sqrt(), origin="lower", extent=(x0, x1, y0, y1), cmap="viridis")
-            gap = r["quality"]["nll"]["gap"]
-            axes[i, 1 + 2 * j].set_title(f"{kind}: exp(-E)  (NLL gap {gap:.2f})", fontsize=7)
+            top[j].imshow(dens.T.sqrt(), origin="lower", extent=(x0, x1, y0, y1), cmap="viridis")
+            top[j].set_title(f"{kind}\nNLL gap {r['quality']['nll']['gap']:.2f}", fontsize=7)
             xs = r["quality"]["samples"]["1000"]["x"]
-            axes[i, 2 + 2 * j].scatter(xs[:, 0], xs[:, 1], s=0.5, alpha=0.4, color="C1")
-            axes[i, 2 + 2 * j].set_title(f"{kind}: 1000 {r['sampler']} steps", fontsize=7)
-        for ax in axes[i]:
+            bottom[j].scatter(xs[:, 0], xs[:, 1], s=0.5, alpha=0.4, color="C1")
+            bottom[j].set_title(f"1000 {r['sampler']} steps", fontsize=7)
+        for ax in (*top, *bottom):
             ax.set_xlim(x0, x1)
             ax.set_ylim(y0, y1)
             ax.set_xticks([])
@@ -274,7 +276,7 @@ def _reload(r: dict[str, Any], out: Path, n_samples: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", nargs="*", default=CONFIGS, help="experiment YAMLs (default: the ten toy runs)")
+    parser.add_argument("--configs", nargs="*", default=CONFIGS, help="experiment YAMLs (default: the twelve toy runs)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override KEY=VALUE")
     parser.add_argument("--out", default="runs/cd_toy", help="parent of the run directories")
     parser.add_argument("--json", default="docs/results_cd_toy.json", help="results file")
