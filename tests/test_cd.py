@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
@@ -254,13 +256,11 @@ def test_bad_input_errors() -> None:
         ContrastiveDivergence(energy, negatives="cd_k", n_negatives=9).losses(torch.randn(5, 2), torch.Generator())
 
 
-def test_fit_resume_restores_the_replay_buffer_exactly(tmp_path) -> None:
-    """Through the training loop: a run stopped and resumed equals a run never stopped (weights and chains)."""
+def _straight_and_resumed(
+    make: Callable[[], ContrastiveDivergence], tmp_path: Path
+) -> tuple[ContrastiveDivergence, ContrastiveDivergence]:
+    """Through ``fit``: a 10-step run, and a run stopped at step 5 (checkpointed) then resumed to step 10."""
     from ebmlab.training import TrainConfig, fit
-
-    def make() -> ContrastiveDivergence:
-        torch.manual_seed(0)
-        return ContrastiveDivergence(MLPEnergy(2, (16,)), ULA(0.01), "persistent", n_steps=3, buffer_size=64)
 
     data = torch.randn(128, 2, generator=torch.Generator().manual_seed(0))
     cfg = dict(batch_size=32, lr=1e-2, checkpoint_every=5, progress=False, log_every=1)
@@ -269,6 +269,17 @@ def test_fit_resume_restores_the_replay_buffer_exactly(tmp_path) -> None:
     fit(make(), data, TrainConfig(steps=5, **cfg), run_dir=tmp_path / "b")
     resumed = make()
     fit(resumed, data, TrainConfig(steps=10, **cfg), run_dir=tmp_path / "b", resume=True)
+    return straight, resumed
+
+
+def test_fit_resume_restores_the_replay_buffer_exactly(tmp_path) -> None:
+    """Through the training loop: a run stopped and resumed equals a run never stopped (weights and chains)."""
+
+    def make() -> ContrastiveDivergence:
+        torch.manual_seed(0)
+        return ContrastiveDivergence(MLPEnergy(2, (16,)), ULA(0.01), "persistent", n_steps=3, buffer_size=64)
+
+    straight, resumed = _straight_and_resumed(make, tmp_path)
     assert torch.equal(resumed.buffer.buffer, straight.buffer.buffer)
     assert all(torch.equal(p, q) for p, q in zip(resumed.parameters(), straight.parameters(), strict=True))
 
@@ -303,7 +314,6 @@ def test_tempered_negatives_follow_the_model_mode_weights() -> None:
 
 def test_fit_resume_restores_the_replicas_exactly(tmp_path) -> None:
     """Tempered negatives through the training loop: stopped at step 5 and resumed equals 10 steps straight."""
-    from ebmlab.training import TrainConfig, fit
 
     def make(n_rungs: int = 4) -> ContrastiveDivergence:
         torch.manual_seed(0)
@@ -311,13 +321,7 @@ def test_fit_resume_restores_the_replicas_exactly(tmp_path) -> None:
             MLPEnergy(2, (16,)), MALA(0.05), "tempered", n_steps=3, init="gaussian", init_scale=2.0, n_rungs=n_rungs
         )
 
-    data = torch.randn(128, 2, generator=torch.Generator().manual_seed(0))
-    cfg = dict(batch_size=32, lr=1e-2, checkpoint_every=5, progress=False, log_every=1)
-    straight = make()
-    fit(straight, data, TrainConfig(steps=10, **cfg), run_dir=tmp_path / "a")
-    fit(make(), data, TrainConfig(steps=5, **cfg), run_dir=tmp_path / "b")
-    resumed = make()
-    fit(resumed, data, TrainConfig(steps=10, **cfg), run_dir=tmp_path / "b", resume=True)
+    straight, resumed = _straight_and_resumed(make, tmp_path)
     assert torch.equal(resumed.replicas.x, straight.replicas.x) and resumed.replicas.round == straight.replicas.round
     assert all(torch.equal(p, q) for p, q in zip(resumed.parameters(), straight.parameters(), strict=True))
     with pytest.raises(ConfigError, match="n_rungs must match"):

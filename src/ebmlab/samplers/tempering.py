@@ -40,6 +40,7 @@ from torch import Tensor
 from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.errors import ConfigError, ShapeError
 from ebmlab.samplers.base import Sampler, SamplerState, _positive
+from ebmlab.samplers.langevin import _sq_norm
 
 __all__ = ["GeometricPathEnergy", "ReplicaExchange", "ReplicaInfo", "ReplicaState", "geometric_ladder"]
 
@@ -56,10 +57,6 @@ def geometric_ladder(n_rungs: int, beta_min: float = 0.01) -> Tensor:
     return torch.cat([torch.zeros(1, dtype=torch.float64), hot])
 
 
-def _flat_sq(x: Tensor) -> Tensor:
-    return x.reshape(x.shape[0], -1).square().sum(1)
-
-
 class GeometricPathEnergy:
     """E_β(x) = Q(x) + β (E(x) − Q(x)) with Q(x) = ½‖x‖²/s², one β per chain (``betas`` of shape (n,))."""
 
@@ -74,12 +71,12 @@ class GeometricPathEnergy:
         return self.betas.to(x.dtype)
 
     def __call__(self, x: Tensor) -> Tensor:
-        q = 0.5 * self.inv_var * _flat_sq(x)
+        q = 0.5 * self.inv_var * _sq_norm(x)
         return q + self._beta(x) * (self.energy(x) - q)
 
     def energy_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
         e, g = energy_and_grad(self.energy, x)
-        q, gq = 0.5 * self.inv_var * _flat_sq(x), self.inv_var * x
+        q, gq = 0.5 * self.inv_var * _sq_norm(x), self.inv_var * x
         b = self._beta(x)
         return q + b * (e - q), gq + b.reshape(-1, *([1] * (x.dim() - 1))) * (g - gq)
 
@@ -165,7 +162,7 @@ class ReplicaExchange:
         """D(x) = E(x) − Q(x) and ∇D(x) for a flat batch ``(m, *event)``."""
         e, g = energy_and_grad(energy, x)
         inv_var = 1.0 / self.base_scale**2
-        return e - 0.5 * inv_var * _flat_sq(x), g - inv_var * x
+        return e - 0.5 * inv_var * _sq_norm(x), g - inv_var * x
 
     def init(
         self,
@@ -207,7 +204,7 @@ class ReplicaExchange:
         x = state.x[1:].reshape(hot, *event)
         b = betas[1:].repeat_interleave(n)
         bx = b.reshape(-1, *([1] * len(event)))
-        q, gq = 0.5 * inv_var * _flat_sq(x), inv_var * x
+        q, gq = 0.5 * inv_var * _sq_norm(x), inv_var * x
         d, gd = state.log_ratio[1:].reshape(hot), state.log_ratio_grad[1:].reshape(hot, *event)
         path = GeometricPathEnergy(energy, self.base_scale, b)
         ks: SamplerState = self.kernel._start(x, q + b * d, gq + bx * gd)
@@ -217,7 +214,7 @@ class ReplicaExchange:
             accept += info.accept_prob.to(torch.float64)
         assert ks.grad is not None
         x = ks.x
-        q, gq = 0.5 * inv_var * _flat_sq(x), inv_var * x
+        q, gq = 0.5 * inv_var * _sq_norm(x), inv_var * x
         d, gd = (ks.energy - q) / b, (ks.grad - gq) / bx
         x0 = self._base_draw(n, event, generator, dtype)
         d0, gd0 = self._log_ratio(energy, x0)
