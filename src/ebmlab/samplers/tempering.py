@@ -197,38 +197,43 @@ class ReplicaExchange:
         """Kernel moves at rungs ≥ 1, an exact draw at rung 0, then one even or odd round of swaps."""
         n_rungs, n = state.log_ratio.shape
         event = tuple(state.x.shape[2:])
-        dtype = state.x.dtype
-        betas = self.betas.to(dtype=dtype, device=state.x.device)
-        inv_var = 1.0 / self.base_scale**2
-        hot = (n_rungs - 1) * n
-        x = state.x[1:].reshape(hot, *event)
-        b = betas[1:].repeat_interleave(n)
-        bx = b.reshape(-1, *([1] * len(event)))
-        q, gq = 0.5 * inv_var * _sq_norm(x), inv_var * x
-        d, gd = state.log_ratio[1:].reshape(hot), state.log_ratio_grad[1:].reshape(hot, *event)
-        path = GeometricPathEnergy(energy, self.base_scale, b)
-        ks: SamplerState = self.kernel._start(x, q + b * d, gq + bx * gd)
-        accept = torch.zeros(hot, dtype=torch.float64, device=x.device)
-        for _ in range(self.steps_per_swap):
-            ks, info = self.kernel.step(path, ks, generator)
-            accept += info.accept_prob.to(torch.float64)
-        assert ks.grad is not None
-        x = ks.x
-        q, gq = 0.5 * inv_var * _sq_norm(x), inv_var * x
-        d, gd = (ks.energy - q) / b, (ks.grad - gq) / bx
-        x0 = self._base_draw(n, event, generator, dtype)
+        betas = self.betas.to(dtype=state.x.dtype, device=state.x.device)
+        x, d, gd, accept = self._move_hot_rungs(energy, state, betas, generator)
+        x0 = self._base_draw(n, event, generator, state.x.dtype)
         d0, gd0 = self._log_ratio(energy, x0)
         xs = torch.cat([x0, x]).reshape(n_rungs, n, *event)
         ds = torch.cat([d0, d]).reshape(n_rungs, n)
         gds = torch.cat([gd0, gd]).reshape(n_rungs, n, *event)
         xs, ds, gds, swap = self._swap(xs, ds, gds, betas, state.round % 2, generator)
-        rung_accept = torch.cat(
-            [
-                torch.full((1,), float("nan"), dtype=torch.float64),
-                (accept / self.steps_per_swap).reshape(n_rungs - 1, n).mean(1).cpu(),
-            ]
-        )
+        rung_accept = torch.cat([torch.full((1,), float("nan"), dtype=torch.float64), accept])
         return ReplicaState(xs, ds, gds, state.round + 1), ReplicaInfo(rung_accept, swap)
+
+    def _move_hot_rungs(
+        self, energy: EnergyFn, state: ReplicaState, betas: Tensor, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``steps_per_swap`` kernel transitions of rungs 1..R−1 in one batch, starting from the cached D, ∇D.
+
+        Returns the flat positions ``((R−1)·n, *event)``, their D and ∇D recovered from the kernel's cached
+        E_β = Q + βD and ∇E_β, and the mean acceptance per rung ``(R − 1,)``.
+        """
+        n_rungs, n = state.log_ratio.shape
+        event = tuple(state.x.shape[2:])
+        hot = (n_rungs - 1) * n
+        inv_var = 1.0 / self.base_scale**2
+        b = betas[1:].repeat_interleave(n)
+        bx = b.reshape(-1, *([1] * len(event)))
+        x = state.x[1:].reshape(hot, *event)
+        d, gd = state.log_ratio[1:].reshape(hot), state.log_ratio_grad[1:].reshape(hot, *event)
+        ks: SamplerState = self.kernel._start(x, 0.5 * inv_var * _sq_norm(x) + b * d, inv_var * x + bx * gd)
+        path = GeometricPathEnergy(energy, self.base_scale, b)
+        accept = torch.zeros(hot, dtype=torch.float64, device=x.device)
+        for _ in range(self.steps_per_swap):
+            ks, info = self.kernel.step(path, ks, generator)
+            accept += info.accept_prob.to(torch.float64)
+        assert ks.grad is not None
+        q, gq = 0.5 * inv_var * _sq_norm(ks.x), inv_var * ks.x
+        rung_accept = (accept / self.steps_per_swap).reshape(n_rungs - 1, n).mean(1).cpu()
+        return ks.x, (ks.energy - q) / b, (ks.grad - gq) / bx, rung_accept
 
     @staticmethod
     def _swap(
