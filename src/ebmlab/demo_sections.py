@@ -86,6 +86,81 @@ def sampling_gaussian_50(out: Path, quick: bool, seed: int, progress: bool) -> S
     )
 
 
+def sampling_replica_exchange(out: Path, quick: bool, seed: int, progress: bool) -> Section:
+    """Mode weights of an unequal 8-mode mixture: replica exchange vs MALA at the same gradient budget."""
+    from ebmlab.plotting import pyplot
+    from ebmlab.samplers import ReplicaExchange
+    from ebmlab.targets.gmm import GaussianMixture, circle_means
+
+    w = torch.tensor([2.0 ** (-k / 2) for k in range(8)], dtype=torch.float64)
+    w = w / w.sum()
+    target = GaussianMixture(circle_means(8, 2.0), 0.2, w.tolist())
+    n, rungs, rounds = (64, 8, 300) if quick else (256, 8, 1000)
+    g = torch.Generator().manual_seed(seed)
+    pt = ReplicaExchange(MALA(0.02), n_rungs=rungs, base_scale=2.0)
+    state = pt.init(target, n, 2, g)
+    kept = []
+    for t in range(rounds):
+        state, _ = pt.step(target, state, g)
+        if t >= rounds // 2:
+            kept.append(pt.target_samples(state))
+    pt_x = torch.stack(kept)  # (T, n, 2): columns are independent chains
+    kernel = MALA(0.02)
+    mstate = kernel.init(target, 2.0 * torch.randn(n * rungs, 2, generator=g))
+    mala_kept = []
+    for t in range(rounds):
+        mstate, _ = kernel.step(target, mstate, g)
+        if t >= rounds // 2:
+            mala_kept.append(mstate.x)
+    mala_x = torch.stack(mala_kept)
+
+    def weights(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mode fractions and their SEs from per-chain time averages (independent chains)."""
+        nearest = torch.cdist(x.reshape(-1, 2).double(), target.means).argmin(1).reshape(x.shape[:2])
+        per_chain = torch.stack([(nearest == k).double().mean(0) for k in range(8)], 1)  # (chains, 8)
+        return per_chain.mean(0), per_chain.std(0) / math.sqrt(per_chain.shape[0])
+
+    pt_w, pt_se = weights(pt_x)
+    mala_w, mala_se = weights(mala_x)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3))
+    k = torch.arange(8, dtype=torch.float64)
+    ax.bar((k - 0.27).tolist(), w.tolist(), 0.27, label="exact weights")
+    ax.bar(k.tolist(), pt_w.tolist(), 0.27, yerr=(2 * pt_se).tolist(), label="replica exchange (β = 1 rung)")
+    ax.bar((k + 0.27).tolist(), mala_w.tolist(), 0.27, yerr=(2 * mala_se).tolist(), label="MALA alone")
+    ax.set_xlabel("mode k (weight ∝ 2^(−k/2))")
+    ax.set_ylabel("mass")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "figures" / "replica_exchange.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Section(
+        title="Sampling: replica exchange on a mixture with unequal weights",
+        text=(
+            f"8 Gaussians (σ = 0.2) on a circle of radius 2 with weights ∝ 2^(−k/2); chains start from N(0, 2²I). "
+            f"Replica exchange: {rungs} rungs from the base (β = 0, drawn exactly) to the target, {n} chains each, "
+            f"one MALA step per rung and one round of swaps per round, {rounds} rounds. MALA alone: {n * rungs} "
+            "chains, the same number of gradient evaluations. Mode masses are averaged over the second half; "
+            "standard errors come from the spread between independent chains."
+        ),
+        rows=[
+            Row("heaviest mode's mass, replica exchange", float(pt_w[0]), float(w[0]), float(pt_se[0])),
+            Row(
+                "heaviest mode's mass, MALA alone",
+                float(mala_w[0]),
+                float(w[0]),
+                float(mala_se[0]),
+                "chains keep the split of their starting points: |z| ≫ 3 expected",
+            ),
+            Row("lightest mode's mass, replica exchange", float(pt_w[7]), float(w[7]), float(pt_se[7])),
+            Row("mode-weight TV, replica exchange", 0.5 * float((pt_w - w).abs().sum())),
+            Row("mode-weight TV, MALA alone", 0.5 * float((mala_w - w).abs().sum())),
+        ],
+        figures=[str(path.relative_to(out))],
+    )
+
+
 def log_z_estimates(out: Path, quick: bool, seed: int, progress: bool) -> Section:
     """log Z of the double well and many-well-32 by several estimators, against exact values."""
     from ebmlab.estimators.methods import estimate_log_z
@@ -258,6 +333,7 @@ def contrastive_divergence(out: Path, quick: bool, seed: int, progress: bool) ->
 SECTIONS: list[SectionFn] = [
     sampling_double_well,
     sampling_gaussian_50,
+    sampling_replica_exchange,
     log_z_estimates,
     contrastive_divergence,
     boltzmann_generator,
