@@ -24,8 +24,8 @@ Negatives (``negatives=``):
   log w = Σ_t −(β_t − β_{t−1}) (E_θ(x_{t−1}) + ½‖x_{t−1}‖²/s²); the negative term becomes the
   self-normalised Σ_j w̃_j E_θ(x̃_j). AIS weights are valid whether or not the chains mix between modes
   (they only need each step to leave π_t invariant: use MALA or HMC, not ULA), so the relative weights of
-  separated modes are learned — which short-run and persistent Langevin chains cannot do. Costs two
-  energy-and-gradient evaluations per step; logs the relative effective sample size ``ess`` = 1/(n Σ w̃²);
+  separated modes are learned — which short-run and persistent Langevin chains cannot do. Costs one
+  energy-and-gradient evaluation per temperature; logs the relative effective sample size ``ess`` = 1/(n Σ w̃²);
 * ``"tempered"``: persistent replica exchange (:class:`~ebmlab.samplers.ReplicaExchange`) on the same path,
   R rungs of ``n_negatives`` chains kept between training steps, K rounds (one kernel step at every rung, an
   exact redraw of the β = 0 rung from q, one round of neighbour swaps) per training step; the negatives are
@@ -59,7 +59,7 @@ from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.samplers.base import Sampler
 from ebmlab.samplers.buffer import ReplayBuffer
 from ebmlab.samplers.langevin import ULA
-from ebmlab.samplers.tempering import ReplicaExchange, ReplicaState
+from ebmlab.samplers.tempering import ReplicaExchange, ReplicaState, log_ratio_and_grad, path_moves
 
 __all__ = ["NEGATIVES", "ContrastiveDivergence", "cd_method", "noise_init"]
 
@@ -240,9 +240,14 @@ class ContrastiveDivergence(nn.Module):
     def run_annealed(
         self, n: int, n_steps: int, generator: torch.Generator, progress: bool = False
     ) -> tuple[Tensor, Tensor, float]:
-        """AIS from N(0, s²I) to exp(−E) in ``n_steps`` temperatures: final points, log-weights, acceptance."""
-        scale2 = self.init_scale**2
+        """AIS from N(0, s²I) to exp(−E) in ``n_steps`` temperatures: final points, log-weights, acceptance.
+
+        With D = E − ½‖x‖²/s², the weight increment at temperature t is −(β_t − β_{t−1}) D(x_{t−1}); the move is
+        one sampler step targeting π_{β_t} (:func:`ebmlab.samplers.tempering.path_moves`, which reuses the cached
+        D and ∇D: one energy-and-gradient evaluation per temperature).
+        """
         x = self.init_fn()(n, generator)
+        d, gd = log_ratio_and_grad(self.energy, x, self.init_scale)
         log_w = torch.zeros(n, dtype=torch.float64, device=x.device)
         accept = 0.0
         steps = range(1, n_steps + 1)
@@ -251,19 +256,10 @@ class ContrastiveDivergence(nn.Module):
 
             steps = tqdm(steps, desc=f"annealing ({self.sampler.name})", unit="step", leave=False)
         for t in steps:
-            beta = t / n_steps
-
-            def annealed(z: Tensor, beta: float = beta) -> Tensor:
-                e = evaluate_energy(self.energy, z)
-                return beta * e + (1.0 - beta) * 0.5 * z.reshape(z.shape[0], -1).square().sum(1) / scale2
-
-            state = self.sampler.init(annealed, x)
-            q = 0.5 * x.reshape(n, -1).square().sum(1) / scale2
-            e = (state.energy - (1.0 - beta) * q) / beta  # E(x_{t−1}) from E_β(x_{t−1})
-            log_w -= (1.0 / n_steps) * (e - q).to(torch.float64)
-            state, info = self.sampler.step(annealed, state, generator)
-            accept += float(info.accept_prob.mean())
-            x = state.x
+            beta = torch.full((n,), t / n_steps, dtype=x.dtype, device=x.device)
+            log_w -= (1.0 / n_steps) * d.to(torch.float64)
+            x, d, gd, acc = path_moves(self.sampler, self.energy, self.init_scale, x, d, gd, beta, generator)
+            accept += float(acc.mean())
         if self.clamp is not None:
             x = x.clamp(*self.clamp)
         return x.detach(), log_w, accept / max(n_steps, 1)

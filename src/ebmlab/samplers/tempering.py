@@ -42,7 +42,15 @@ from ebmlab.errors import ConfigError, ShapeError
 from ebmlab.samplers.base import Sampler, SamplerState, _positive
 from ebmlab.samplers.langevin import _sq_norm
 
-__all__ = ["GeometricPathEnergy", "ReplicaExchange", "ReplicaInfo", "ReplicaState", "geometric_ladder"]
+__all__ = [
+    "GeometricPathEnergy",
+    "ReplicaExchange",
+    "ReplicaInfo",
+    "ReplicaState",
+    "geometric_ladder",
+    "log_ratio_and_grad",
+    "path_moves",
+]
 
 
 def geometric_ladder(n_rungs: int, beta_min: float = 0.01) -> Tensor:
@@ -79,6 +87,45 @@ class GeometricPathEnergy:
         q, gq = 0.5 * self.inv_var * _sq_norm(x), self.inv_var * x
         b = self._beta(x)
         return q + b * (e - q), gq + b.reshape(-1, *([1] * (x.dim() - 1))) * (g - gq)
+
+
+def log_ratio_and_grad(energy: EnergyFn, x: Tensor, base_scale: float) -> tuple[Tensor, Tensor]:
+    """D(x) = E(x) − ½‖x‖²/s² and ∇D(x) for a flat batch ``(m, *event)`` (one energy-and-gradient call)."""
+    e, g = energy_and_grad(energy, x)
+    inv_var = 1.0 / float(base_scale) ** 2
+    return e - 0.5 * inv_var * _sq_norm(x), g - inv_var * x
+
+
+def path_moves(
+    kernel: Sampler,
+    energy: EnergyFn,
+    base_scale: float,
+    x: Tensor,
+    log_ratio: Tensor,
+    log_ratio_grad: Tensor,
+    betas: Tensor,
+    generator: torch.Generator | None,
+    n_steps: int = 1,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``n_steps`` kernel transitions of each chain targeting π_β ∝ q^{1−β} exp(−βE), one β > 0 per chain.
+
+    Starts from the cached D = E − Q and ∇D at ``x`` (no energy evaluation to start: E_β = Q + βD), and returns
+    the new positions, their D and ∇D recovered from the kernel's cached E_β and ∇E_β as (E_β − Q)/β, and the
+    summed acceptance probability per chain. Shared by replica exchange and annealed importance sampling.
+    """
+    inv_var = 1.0 / float(base_scale) ** 2
+    bx = betas.reshape(-1, *([1] * (x.dim() - 1)))
+    state: SamplerState = kernel._start(
+        x, 0.5 * inv_var * _sq_norm(x) + betas * log_ratio, inv_var * x + bx * log_ratio_grad
+    )
+    path = GeometricPathEnergy(energy, base_scale, betas)
+    accept = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
+    for _ in range(n_steps):
+        state, info = kernel.step(path, state, generator)
+        accept += info.accept_prob.to(torch.float64)
+    assert state.grad is not None
+    q, gq = 0.5 * inv_var * _sq_norm(state.x), inv_var * state.x
+    return state.x, (state.energy - q) / betas, (state.grad - gq) / bx, accept
 
 
 @dataclass(frozen=True)
@@ -158,12 +205,6 @@ class ReplicaExchange:
         x = torch.randn((n, *event), generator=generator, dtype=dtype, device=generator.device)
         return x.mul_(self.base_scale)
 
-    def _log_ratio(self, energy: EnergyFn, x: Tensor) -> tuple[Tensor, Tensor]:
-        """D(x) = E(x) − Q(x) and ∇D(x) for a flat batch ``(m, *event)``."""
-        e, g = energy_and_grad(energy, x)
-        inv_var = 1.0 / self.base_scale**2
-        return e - 0.5 * inv_var * _sq_norm(x), g - inv_var * x
-
     def init(
         self,
         energy: EnergyFn,
@@ -181,7 +222,7 @@ class ReplicaExchange:
                 f"ReplicaExchange.init: x0 must have shape ({self.n_rungs}, {n}, *{event}), got {tuple(x0.shape)}."
             )
         x0 = x0.detach().reshape(self.n_rungs * n, *event)
-        d, gd = self._log_ratio(energy, x0)
+        d, gd = log_ratio_and_grad(energy, x0, self.base_scale)
         shape = (self.n_rungs, n)
         return ReplicaState(x0.reshape(*shape, *event), d.reshape(shape), gd.reshape(*shape, *event))
 
@@ -200,7 +241,7 @@ class ReplicaExchange:
         betas = self.betas.to(dtype=state.x.dtype, device=state.x.device)
         x, d, gd, accept = self._move_hot_rungs(energy, state, betas, generator)
         x0 = self._base_draw(n, event, generator, state.x.dtype)
-        d0, gd0 = self._log_ratio(energy, x0)
+        d0, gd0 = log_ratio_and_grad(energy, x0, self.base_scale)
         xs = torch.cat([x0, x]).reshape(n_rungs, n, *event)
         ds = torch.cat([d0, d]).reshape(n_rungs, n)
         gds = torch.cat([gd0, gd]).reshape(n_rungs, n, *event)
@@ -211,29 +252,24 @@ class ReplicaExchange:
     def _move_hot_rungs(
         self, energy: EnergyFn, state: ReplicaState, betas: Tensor, generator: torch.Generator
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """``steps_per_swap`` kernel transitions of rungs 1..R−1 in one batch, starting from the cached D, ∇D.
-
-        Returns the flat positions ``((R−1)·n, *event)``, their D and ∇D recovered from the kernel's cached
-        E_β = Q + βD and ∇E_β, and the mean acceptance per rung ``(R − 1,)``.
-        """
+        """``steps_per_swap`` kernel transitions of rungs 1..R−1 in one batch (:func:`path_moves`): flat positions
+        ``((R−1)·n, *event)``, their D and ∇D, and the mean acceptance per rung ``(R − 1,)``."""
         n_rungs, n = state.log_ratio.shape
         event = tuple(state.x.shape[2:])
         hot = (n_rungs - 1) * n
-        inv_var = 1.0 / self.base_scale**2
-        b = betas[1:].repeat_interleave(n)
-        bx = b.reshape(-1, *([1] * len(event)))
-        x = state.x[1:].reshape(hot, *event)
-        d, gd = state.log_ratio[1:].reshape(hot), state.log_ratio_grad[1:].reshape(hot, *event)
-        ks: SamplerState = self.kernel._start(x, 0.5 * inv_var * _sq_norm(x) + b * d, inv_var * x + bx * gd)
-        path = GeometricPathEnergy(energy, self.base_scale, b)
-        accept = torch.zeros(hot, dtype=torch.float64, device=x.device)
-        for _ in range(self.steps_per_swap):
-            ks, info = self.kernel.step(path, ks, generator)
-            accept += info.accept_prob.to(torch.float64)
-        assert ks.grad is not None
-        q, gq = 0.5 * inv_var * _sq_norm(ks.x), inv_var * ks.x
+        x, d, gd, accept = path_moves(
+            self.kernel,
+            energy,
+            self.base_scale,
+            state.x[1:].reshape(hot, *event),
+            state.log_ratio[1:].reshape(hot),
+            state.log_ratio_grad[1:].reshape(hot, *event),
+            betas[1:].repeat_interleave(n),
+            generator,
+            self.steps_per_swap,
+        )
         rung_accept = (accept / self.steps_per_swap).reshape(n_rungs - 1, n).mean(1).cpu()
-        return ks.x, (ks.energy - q) / b, (ks.grad - gq) / bx, rung_accept
+        return x, d, gd, rung_accept
 
     @staticmethod
     def _swap(
