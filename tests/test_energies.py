@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -112,3 +114,54 @@ def test_spectral_norm_bounds_the_lipschitz_constant() -> None:
     g = autograd_grad(energy, x)
     # ‖W‖₂ = 1 per layer and SiLU' ≤ 1.0999, so ‖∇E‖ ≤ 1.0999² for two hidden layers.
     assert float(g.norm(dim=1).max()) <= 1.0999**2
+
+
+def test_clamped_samples_the_exact_gaussian_conditional() -> None:
+    """N(μ, Σ) in 2-D, x₂ clamped at c (shared mask) or x₁ clamped per chain: MALA's free coordinate matches
+    the closed-form conditional N(μ₁ + Σ₁₂/Σ₂₂ (c − μ₂), Σ₁₁ − Σ₁₂²/Σ₂₂) within 4 SE (i.i.d. final states)."""
+    from ebmlab.energies import Clamped
+    from ebmlab.samplers import MALA
+
+    mu = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    cov = torch.tensor([[1.0, 0.8], [0.8, 2.0]], dtype=torch.float64)
+    prec = torch.linalg.inv(cov)
+
+    def gaussian(x: torch.Tensor) -> torch.Tensor:
+        d = x - mu
+        return 0.5 * ((d @ prec) * d).sum(-1)
+
+    n, c = 4000, 0.5
+    gen = torch.Generator().manual_seed(0)
+
+    def run(energy: Clamped) -> torch.Tensor:
+        kernel = MALA(0.3)
+        state = kernel.init(energy, torch.zeros(n, 2, dtype=torch.float64))
+        for _ in range(300):
+            state, _ = kernel.step(energy, state, gen)
+        return energy.fill(state.x)
+
+    # shared mask: x₂ observed
+    x = run(Clamped(gaussian, torch.tensor([0.0, c], dtype=torch.float64), torch.tensor([False, True])))
+    assert bool((x[:, 1] == c).all())
+    m1, v1 = 1.0 + 0.8 / 2.0 * (c + 1.0), 1.0 - 0.8**2 / 2.0
+    assert abs(float(x[:, 0].mean()) - m1) < 4 * math.sqrt(v1 / n)
+    assert abs(float(x[:, 0].var()) - v1) < 4 * v1 * math.sqrt(2 / n)
+    # per-chain mask: the first half observes x₁ = c, the second half x₂ = c
+    mask = torch.zeros(n, 2, dtype=torch.bool)
+    mask[: n // 2, 0] = True
+    mask[n // 2 :, 1] = True
+    x = run(Clamped(gaussian, torch.full((n, 2), c, dtype=torch.float64), mask))
+    m2, v2 = -1.0 + 0.8 / 1.0 * (c - 1.0), 2.0 - 0.8**2 / 1.0
+    half = n // 2
+    assert abs(float(x[:half, 1].mean()) - m2) < 4 * math.sqrt(v2 / half)
+    assert abs(float(x[half:, 0].mean()) - m1) < 4 * math.sqrt(v1 / half)
+    # the gradient ignores observed coordinates, with and without an analytic gradient
+    clamped = Clamped(gaussian, torch.tensor([0.0, c], dtype=torch.float64), torch.tensor([False, True]))
+    _, g = energy_and_grad(clamped, torch.randn(5, 2, dtype=torch.float64))
+    assert bool((g[:, 1] == 0).all())
+    with pytest.raises(ConfigError, match="boolean"):
+        Clamped(gaussian, torch.zeros(2), torch.zeros(2))
+    with pytest.raises(ShapeError, match="same shape"):
+        Clamped(gaussian, torch.zeros(3), torch.zeros(2, dtype=torch.bool))
+    with pytest.raises(ShapeError, match="one row per chain"):
+        clamped.fill(torch.zeros(4, 3, dtype=torch.float64))

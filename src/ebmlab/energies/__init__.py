@@ -8,10 +8,11 @@ torch.Size([4])
 """
 
 from ebmlab.energies.base import Energy, EnergyFn, energy_and_grad, evaluate_energy
-from ebmlab.energies.compose import Conditioned, LatentPullback, SumEnergy, Tempered
+from ebmlab.energies.compose import Clamped, Conditioned, LatentPullback, SumEnergy, Tempered
 from ebmlab.energies.neural import ConvEnergy, MLPEnergy
 
 __all__ = [
+    "Clamped",
     "Conditioned",
     "ConvEnergy",
     "Energy",

@@ -1,4 +1,4 @@
-"""Composition of energies: tempering, sums, conditioning and latent pull-backs.
+"""Composition of energies: tempering, sums, conditioning, clamping and latent pull-backs.
 
 All of these are ``nn.Module`` so that parameters of the wrapped energies are registered, and
 each forwards an analytic ``energy_and_grad`` when every part has one.
@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor, nn
 
 from ebmlab.energies.base import EnergyFn, energy_and_grad, evaluate_energy
 from ebmlab.errors import ConfigError, ShapeError
 
-__all__ = ["Conditioned", "LatentPullback", "SumEnergy", "Tempered"]
+__all__ = ["Clamped", "Conditioned", "LatentPullback", "SumEnergy", "Tempered"]
 
 
 def _register(module: nn.Module, name: str, energy: EnergyFn) -> None:
@@ -109,6 +110,53 @@ class Conditioned(nn.Module):
         if e.shape != x.shape[:1]:
             raise ShapeError(f"Conditioned: E(x, y) returned shape {tuple(e.shape)}, expected ({x.shape[0]},).")
         return e
+
+
+class Clamped(nn.Module):
+    """The conditional p(x_free | x_obs) ∝ exp(−E(x)) with the observed coordinates held at given values.
+
+    E_c(x) = E(m ⊙ x_obs + (1 − m) ⊙ x) for a boolean ``mask`` m (True = observed), shared ``(*event)`` or one
+    per chain ``(n, *event)``, and ``observed`` values of the same shapes. Any sampler can then run on the full
+    x: the energy and its gradient ignore the observed coordinates, so the free ones are sampled from the exact
+    conditional and the observed ones only diffuse, harmlessly (for MALA their proposal is a symmetric random
+    walk that cancels in the acceptance ratio). :meth:`fill` writes the observed values into samples, e.g. for
+    image completion.
+    """
+
+    energy: EnergyFn
+
+    def __init__(self, energy: EnergyFn, observed: Tensor, mask: Tensor) -> None:
+        super().__init__()
+        if mask.dtype != torch.bool:
+            raise ConfigError(f"Clamped: mask must be a boolean tensor (True = observed), got dtype {mask.dtype}.")
+        if observed.shape != mask.shape:
+            raise ShapeError(
+                f"Clamped: observed {tuple(observed.shape)} and mask {tuple(mask.shape)} must have the same shape."
+            )
+        _register(self, "energy", energy)
+        self.register_buffer("observed", observed.detach())
+        self.register_buffer("mask", mask)
+        if _has_grad(energy):
+            self.energy_and_grad = self._energy_and_grad
+
+    def fill(self, x: Tensor) -> Tensor:
+        """x with its observed coordinates replaced by the observed values."""
+        mask: Tensor = self.mask  # type: ignore[assignment]
+        observed: Tensor = self.observed  # type: ignore[assignment]
+        if mask.shape not in (x.shape[1:], x.shape):
+            raise ShapeError(
+                f"Clamped: x has shape {tuple(x.shape)} but the mask has {tuple(mask.shape)}; it must be one "
+                "event (shared by all chains) or one row per chain."
+            )
+        return torch.where(mask, observed.to(x.dtype), x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return evaluate_energy(self.energy, self.fill(x))
+
+    def _energy_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        e, g = energy_and_grad(self.energy, self.fill(x))
+        mask: Tensor = self.mask  # type: ignore[assignment]
+        return e, g.masked_fill(mask, 0.0)
 
 
 class LatentPullback(nn.Module):
