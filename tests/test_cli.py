@@ -26,6 +26,8 @@ def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None
         (["sample", "mog8", "--steps", "-3"], "expected a positive integer"),
         (["sample", "mog8", "--sampler", "nuts"], "invalid choice"),
         (["logz", "many-well-32", "--method", "quadrature"], "methods that apply"),
+        (["sample", "mog8", "--rungs", "1"], "--rungs must be >= 2"),
+        (["sample", "mog8", "--rungs", "3", "--beta-min", "2"], "--beta-min must be below 1"),
     ],
 )
 def test_bad_input_is_one_line(argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -63,3 +65,14 @@ def test_demo_quick_writes_a_report_with_every_section_ok(tmp_path) -> None:
     for section in summary["sections"]:
         for figure in section["figures"]:
             assert (out / figure).exists()
+
+
+def test_sample_with_replica_exchange(tmp_path) -> None:
+    """`--rungs R`: the β = 1 rung is kept; diagnostics carry the ladder and one swap rate per pair."""
+    out = tmp_path / "pt"
+    argv = ["sample", "mog8", "--rungs", "4", "--steps", "50", "--warmup", "10", "--chains", "16", "--out", str(out)]
+    assert main(argv) == 0
+    assert np.load(out / "samples.npy").shape == (50, 16, 2)
+    diagnostics = json.loads((out / "diagnostics.json").read_text())
+    assert diagnostics["betas"][0] == 0 and diagnostics["betas"][-1] == 1 and len(diagnostics["swap_accept"]) == 3
+    assert all(0 <= a <= 1 for a in diagnostics["swap_accept"]) and diagnostics["base_scale"] == pytest.approx(3.75)
