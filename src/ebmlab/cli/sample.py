@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "initial_step_size": step,
         "exact_log_z": target.log_z(),
+        **_coverage(target, result.samples),
         **result.summary(),
     }
     (out / "diagnostics.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -119,9 +120,17 @@ def run(args: argparse.Namespace) -> int:
         f"{args.sampler} on {args.target}: accept {result.accept_rate:.3f}, step {result.step_size:.4g}, "
         f"min ESS {summary.get('ess_bulk_min', float('nan')):.1f}, max R-hat {summary.get('rhat_max', float('nan')):.3f}, "
         f"{result.seconds:.2f} s"
+        + (f", modes covered {summary['mode_coverage']:.2f}" if "mode_coverage" in summary else "")
     )
     print(f"wrote {out}/samples.npy, diagnostics.json, samples.png")
     return 0
+
+
+def _coverage(target: Any, kept: torch.Tensor) -> dict[str, float]:
+    """For mixtures, ``{"mode_coverage": ...}``: the fraction of components with a kept sample within the
+    target's default radius of their mean (:meth:`GaussianMixture.mode_coverage`)."""
+    coverage = getattr(target, "mode_coverage", None)
+    return {} if coverage is None else {"mode_coverage": coverage(kept.reshape(-1, kept.shape[-1]))}
 
 
 def _run_tempering(args: argparse.Namespace, target: Any, kernel: Any, steps: int, generator: torch.Generator) -> int:
@@ -171,6 +180,7 @@ def _run_tempering(args: argparse.Namespace, target: Any, kernel: Any, steps: in
         "exact_log_z": target.log_z(),
         "swap_accept": swap.tolist(),
         "accept_per_rung": torch.stack(accepts).nanmean(0).tolist()[1:],
+        **_coverage(target, trace),
         **summarize(trace),
     }
     (out / "diagnostics.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -181,6 +191,7 @@ def _run_tempering(args: argparse.Namespace, target: Any, kernel: Any, steps: in
         f"replica exchange ({args.rungs} rungs, {kernel.name}) on {args.target}: swap accept "
         f"{float(swap.min()):.2f}–{float(swap.max()):.2f}, min ESS {summary.get('ess_bulk_min') or float('nan'):.1f}, "
         f"max R-hat {summary.get('rhat_max') or float('nan'):.3f}"
+        + (f", modes covered {summary['mode_coverage']:.2f}" if "mode_coverage" in summary else "")
     )
     print(f"wrote {out}/samples.npy, diagnostics.json, samples.png")
     return 0
