@@ -53,13 +53,7 @@ def run_tempering(target: Any, n: int, rungs: int, rounds: int, step: float, see
     """β = 1 samples of the last half of the rounds."""
     pt = ReplicaExchange(MALA(step), n_rungs=rungs, base_scale=2.0)
     gen = torch.Generator().manual_seed(seed)
-    state = pt.init(target, n, 2, gen)
-    kept = []
-    for t in range(rounds):
-        state, _ = pt.step(target, state, gen)
-        if t >= rounds // 2:
-            kept.append(pt.target_samples(state))
-    return torch.cat(kept)
+    return pt.sample(target, n, 2, rounds - rounds // 2, gen, burn_in=rounds // 2).samples.reshape(-1, 2)
 
 
 def run_mala(target: Any, n: int, rounds: int, step: float, seed: int) -> torch.Tensor:

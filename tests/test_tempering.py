@@ -121,3 +121,20 @@ def test_path_energy_and_bad_input() -> None:
     pt = ReplicaExchange(MALA(0.1), n_rungs=3)
     with pytest.raises(ShapeError, match=r"x0 must have shape \(3, 4"):
         pt.init(energy, 4, 2, torch.Generator(), x0=torch.zeros(2, 4, 2))
+
+
+def test_sample_keeps_the_target_rung_after_burn_in() -> None:
+    target = GaussianMixture([[-2.0, 0.0], [2.0, 0.0]], 0.4)
+    pt = ReplicaExchange(MALA(step_size=0.05), n_rungs=4, base_scale=2.0)
+    result = pt.sample(target, 16, 2, 30, torch.Generator().manual_seed(0), burn_in=10, thin=3)
+    assert result.samples.shape == (10, 16, 2)
+    assert result.swap_accept.shape == (3,) and result.accept.shape == (4,) and math.isnan(float(result.accept[0]))
+    assert result.final_state.round == 40 and torch.equal(result.samples[-1], result.final_state.x[-1])
+    # continuing from the final state equals one longer run with the same generator
+    gen_a, gen_b = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    one = pt.sample(target, 8, 2, 20, gen_a)
+    first = pt.sample(target, 8, 2, 10, gen_b)
+    second = pt.sample(target, 8, 2, 10, gen_b, state=first.final_state)
+    assert torch.equal(one.final_state.x, second.final_state.x)
+    with pytest.raises(ConfigError, match="thin"):
+        pt.sample(target, 8, 2, 10, gen_a, thin=0)

@@ -98,13 +98,7 @@ def sampling_replica_exchange(out: Path, quick: bool, seed: int, progress: bool)
     n, rungs, rounds = (64, 8, 300) if quick else (256, 8, 1000)
     g = torch.Generator().manual_seed(seed)
     pt = ReplicaExchange(MALA(0.02), n_rungs=rungs, base_scale=2.0)
-    state = pt.init(target, n, 2, g)
-    kept = []
-    for t in range(rounds):
-        state, _ = pt.step(target, state, g)
-        if t >= rounds // 2:
-            kept.append(pt.target_samples(state))
-    pt_x = torch.stack(kept)  # (T, n, 2): columns are independent chains
+    pt_x = pt.sample(target, n, 2, rounds - rounds // 2, g, burn_in=rounds // 2).samples  # (T, n, 2)
     kernel = MALA(0.02)
     mstate = kernel.init(target, 2.0 * torch.randn(n * rungs, 2, generator=g))
     mala_kept = []

@@ -146,26 +146,15 @@ def _run_tempering(args: argparse.Namespace, target: Any, kernel: Any, steps: in
     bounds = getattr(target, "bounds", None)
     scale = args.base_scale or (0.5 * max(max(abs(lo), abs(hi)) for lo, hi in bounds) if bounds else 1.0)
     pt = ReplicaExchange(kernel, n_rungs=args.rungs, base_scale=scale, beta_min=args.beta_min)
-    state = pt.init(target, args.chains, target.event_shape, generator)
     thin = max(1, steps // 100)
-    kept, swaps, accepts = [], [], []
-    rounds = range(args.warmup + steps)
-    if sys.stderr.isatty():
-        from tqdm.auto import tqdm
-
-        rounds = tqdm(rounds, desc=f"replica exchange ({kernel.name})", unit="round")
-    for t in rounds:
-        state, info = pt.step(target, state, generator)
-        if t >= args.warmup:
-            swaps.append(info.swap_accept)
-            accepts.append(info.accept)
-            if (t - args.warmup + 1) % thin == 0:
-                kept.append(pt.target_samples(state))
-    trace = torch.stack(kept)
+    result = pt.sample(
+        target, args.chains, target.event_shape, steps, generator, args.warmup, thin, progress=sys.stderr.isatty()
+    )
+    trace = result.samples
     out = args.out or Path("runs") / f"sample-{args.target}-{kernel.name}-pt{args.rungs}"
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "samples.npy", trace.numpy())
-    swap = torch.stack(swaps).nanmean(0)
+    swap = result.swap_accept
     summary = {
         "target": args.target,
         "sampler": f"replica exchange ({kernel.name})",
@@ -179,7 +168,7 @@ def _run_tempering(args: argparse.Namespace, target: Any, kernel: Any, steps: in
         "seed": args.seed,
         "exact_log_z": target.log_z(),
         "swap_accept": swap.tolist(),
-        "accept_per_rung": torch.stack(accepts).nanmean(0).tolist()[1:],
+        "accept_per_rung": result.accept.tolist()[1:],
         **_coverage(target, trace),
         **summarize(trace),
     }

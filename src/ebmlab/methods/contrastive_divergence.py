@@ -268,20 +268,15 @@ class ContrastiveDivergence(nn.Module):
         self, state: ReplicaState, n_rounds: int, generator: torch.Generator, progress: bool = False
     ) -> tuple[ReplicaState, float, Tensor]:
         """``n_rounds`` replica-exchange rounds from ``state``: new state, mean acceptance at β = 1, and the mean
-        swap acceptance per neighbouring pair ``(R − 1,)``."""
-        accept = 0.0
-        swaps = []
-        rounds = range(n_rounds)
-        if progress:
-            from tqdm.auto import tqdm
-
-            rounds = tqdm(rounds, desc=f"tempering ({self.sampler.name})", unit="round", leave=False)
-        for _ in rounds:
-            state, info = self.tempering.step(self.energy, state, generator)
-            accept += float(info.accept[-1])
-            swaps.append(info.swap_accept)
-        swap = torch.stack(swaps).nanmean(0) if swaps else torch.full((self.tempering.n_rungs - 1,), float("nan"))
-        return state, accept / max(n_rounds, 1), swap
+        swap acceptance per neighbouring pair ``(R − 1,)`` (NaN when no round is run)."""
+        if n_rounds == 0:
+            return state, float("nan"), torch.full((self.tempering.n_rungs - 1,), float("nan"))
+        assert self.event_shape is not None
+        n = state.x.shape[1]
+        result = self.tempering.sample(
+            self.energy, n, self.event_shape, n_rounds, generator, thin=n_rounds, state=state, progress=progress
+        )
+        return result.final_state, float(result.accept[-1]), result.swap_accept
 
     def _tempered_negatives(
         self, n: int, dtype: torch.dtype, generator: torch.Generator

@@ -20,7 +20,14 @@ from ebmlab.samplers.gibbs import BlockGibbs
 from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA
-from ebmlab.samplers.tempering import GeometricPathEnergy, ReplicaExchange, ReplicaInfo, ReplicaState, geometric_ladder
+from ebmlab.samplers.tempering import (
+    GeometricPathEnergy,
+    ReplicaExchange,
+    ReplicaInfo,
+    ReplicaState,
+    TemperingResult,
+    geometric_ladder,
+)
 
 __all__ = [
     "HMC",
@@ -39,6 +46,7 @@ __all__ = [
     "Sampler",
     "SamplerState",
     "StepInfo",
+    "TemperingResult",
     "geometric_ladder",
     "get_sampler",
     "sample",

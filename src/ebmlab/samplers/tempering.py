@@ -47,6 +47,7 @@ __all__ = [
     "ReplicaExchange",
     "ReplicaInfo",
     "ReplicaState",
+    "TemperingResult",
     "geometric_ladder",
     "log_ratio_and_grad",
     "path_moves",
@@ -146,6 +147,24 @@ class ReplicaState:
 
 
 @dataclass(frozen=True)
+class TemperingResult:
+    """Output of :meth:`ReplicaExchange.sample`.
+
+    Attributes:
+        samples: the β = 1 rung every ``thin`` rounds after ``burn_in``, ``(n_kept, n, *event)``; the columns
+            (second dimension) are independent chains.
+        swap_accept: mean swap acceptance per neighbouring pair over the kept rounds, ``(R − 1,)``.
+        accept: mean kernel acceptance per rung over the kept rounds, ``(R,)`` (NaN at the exact β = 0 rung).
+        final_state: the state after the last round (to continue sampling).
+    """
+
+    samples: Tensor
+    swap_accept: Tensor
+    accept: Tensor
+    final_state: ReplicaState
+
+
+@dataclass(frozen=True)
 class ReplicaInfo:
     """One round: the kernel's mean acceptance per rung ``(R,)`` (NaN at rung 0, which is drawn exactly) and
     the swap acceptance probability per neighbouring pair ``(R − 1,)`` (NaN for pairs not proposed this round)."""
@@ -229,6 +248,45 @@ class ReplicaExchange:
     def target_samples(self, state: ReplicaState) -> Tensor:
         """The β = 1 rung, ``(n, *event)``: samples of exp(−E)."""
         return state.x[-1]
+
+    def sample(
+        self,
+        energy: EnergyFn,
+        n: int,
+        event_shape: int | Sequence[int],
+        n_rounds: int,
+        generator: torch.Generator,
+        burn_in: int = 0,
+        thin: int = 1,
+        state: ReplicaState | None = None,
+        progress: bool = False,
+    ) -> TemperingResult:
+        """``burn_in + n_rounds`` rounds from ``state`` (default: fresh chains from the base); keeps the β = 1 rung
+        every ``thin`` rounds after the burn-in, with the mean acceptance and swap rates of those rounds."""
+        for name, value, low in (("n_rounds", n_rounds, 1), ("burn_in", burn_in, 0), ("thin", thin, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"ReplicaExchange.sample: {name} must be an int >= {low}, got {value!r}.")
+        if state is None:
+            state = self.init(energy, n, event_shape, generator)
+        rounds = range(burn_in + n_rounds)
+        if progress:
+            from tqdm.auto import tqdm
+
+            rounds = tqdm(rounds, desc=f"replica exchange ({self.kernel.name})", unit="round")
+        kept, swaps, accepts = [], [], []
+        for t in rounds:
+            state, info = self.step(energy, state, generator)
+            if t >= burn_in:
+                swaps.append(info.swap_accept)
+                accepts.append(info.accept)
+                if (t - burn_in + 1) % thin == 0:
+                    kept.append(self.target_samples(state))
+        return TemperingResult(
+            torch.stack(kept) if kept else state.x[:0],
+            torch.stack(swaps).nanmean(0),
+            torch.stack(accepts).nanmean(0),
+            state,
+        )
 
     # ------------------------------------------------------------------ one round
 
