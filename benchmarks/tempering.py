@@ -102,6 +102,33 @@ def timing_rows(energy: object, label: str, n: int, r: int, t: int, lam: float, 
     ]
 
 
+def many_well_ladder(rounds: int = 600, seed: int = 0) -> None:
+    """many-well-32, 32 rungs, MALA(0.05), 512 chains per rung: acceptance per rung with one step size and after
+    300 rounds of :meth:`ReplicaExchange.adapt`, and the β = 1 rung's left-well fraction against the exact one."""
+    from ebmlab.targets import get_target
+
+    target = get_target("many-well-32")
+    exact = float((target.sample(20000, generator=torch.Generator().manual_seed(1))[:, 0::2] < 0).double().mean())
+    for adapt in (0, 300):
+        pt = ReplicaExchange(MALA(0.05), n_rungs=32, base_scale=1.5, beta_min=0.01)
+        gen = torch.Generator().manual_seed(seed)
+        state = pt.init(target, 512, 32, gen)
+        if adapt:
+            state = pt.adapt(target, state, adapt, gen)
+        result = pt.sample(target, 512, 32, rounds, gen, state=state)
+        left = float((result.samples[-1][:, 0::2] < 0).double().mean())
+        steps = (
+            "one step 0.05"
+            if pt.step_sizes is None
+            else f"steps {float(pt.step_sizes[0]):.3f} … {float(pt.step_sizes[-1]):.3f}"
+        )
+        print(
+            f"many-well-32, {adapt} adaptation rounds ({steps}): acceptance per rung "
+            f"{float(result.accept[1:].max()):.2f} … {float(result.accept[-1]):.2f} (β = 1); "
+            f"left-well fraction at β = 1 after {rounds} rounds {left:.3f} (exact {exact:.3f})"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chains", type=int, default=256, help="chains per rung (MALA gets rungs × chains)")
@@ -110,8 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", type=float, default=0.02, help="MALA step size λ")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--many-well", action="store_true", help="only the per-rung step-size check on many-well-32")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.many_well:
+        many_well_ladder()
+        return 0
     target = make_target()
     n, r, t, lam = args.chains, args.rungs, args.rounds, args.step
     torch.manual_seed(0)

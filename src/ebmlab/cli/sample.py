@@ -138,13 +138,13 @@ def _run_tempering(args: argparse.Namespace, target: Any, kernel: Any, steps: in
     from ebmlab.diagnostics import summarize
     from ebmlab.plotting import plot_samples_vs_density
     from ebmlab.samplers import ReplicaExchange
+    from ebmlab.samplers.tempering import default_base_scale
 
     if args.rungs < 2:
         raise ConfigError(f"--rungs must be >= 2 (the base and the target), got {args.rungs}.")
     if not args.beta_min < 1:
         raise ConfigError(f"--beta-min must be below 1, got {args.beta_min}.")
-    bounds = getattr(target, "bounds", None)
-    scale = args.base_scale or (0.5 * max(max(abs(lo), abs(hi)) for lo, hi in bounds) if bounds else 1.0)
+    scale = args.base_scale or default_base_scale(target)
     pt = ReplicaExchange(kernel, n_rungs=args.rungs, base_scale=scale, beta_min=args.beta_min)
     thin = max(1, steps // 100)
     result = pt.sample(

@@ -45,6 +45,7 @@ from ebmlab.estimators.mi import (
 )
 from ebmlab.estimators.proposals import GaussianProposal, Proposal
 from ebmlab.estimators.spaces import BinarySpace, EnergySpectrum, Grid, energy_spectrum
+from ebmlab.estimators.stepping_stone import log_z_stepping_stone
 
 __all__ = [
     "AISResult",
@@ -77,6 +78,7 @@ __all__ = [
     "log_z_enumerate",
     "log_z_importance",
     "log_z_quadrature",
+    "log_z_stepping_stone",
     "make_schedule",
     "nwj_bound",
     "pareto_k",

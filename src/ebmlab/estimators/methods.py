@@ -28,6 +28,8 @@ from ebmlab.estimators.proposals import GaussianProposal
 __all__ = [
     "AIS_SETTINGS",
     "LOGZ_METHODS",
+    "PT_DEFAULTS",
+    "PT_SETTINGS",
     "LogZMethod",
     "ais_base",
     "applicable_methods",
@@ -193,6 +195,19 @@ register_logz_method(
 )
 
 
+#: per-target settings of the ``pt`` (stepping-stone) method, overriding :data:`PT_DEFAULTS`
+PT_SETTINGS: dict[str, dict[str, Any]] = {"funnel-10": {"base_scale": 3.0}}
+PT_DEFAULTS: dict[str, Any] = {"n_rungs": 16, "n_rounds": 1000, "burn_in": 200, "adapt_rounds": 300}
+
+
+def _run_pt(target: Any, samples: int | None, seed: int) -> Estimate:
+    from ebmlab.estimators.stepping_stone import log_z_stepping_stone
+    from ebmlab.samplers.tempering import default_base_scale
+
+    settings = {**PT_DEFAULTS, "base_scale": default_base_scale(target), **PT_SETTINGS.get(target.name, {})}
+    return log_z_stepping_stone(target, target.event_shape, samples or 256, seed=seed, **settings)
+
+
 def _run_flow(target: Any, samples: int | None, seed: int) -> Estimate:
     from ebmlab.methods.boltzmann_generator import log_z_flow  # lazy: training machinery is heavy
 
@@ -211,5 +226,30 @@ register_logz_method(
         "a continuous target (trains a NICE Boltzmann generator by reverse KL, then importance-samples)",
         100_000,
         "importance-sampling draws after training",
+    )
+)
+
+
+def _finite_on_base(target: Any) -> bool:
+    """Continuous, and E finite at 64 draws of the ladder's base (not an energy infinite outside a support)."""
+    if not _continuous(target):
+        return False
+    from ebmlab.samplers.tempering import default_base_scale
+
+    scale = PT_SETTINGS.get(target.name, {}).get("base_scale", default_base_scale(target))
+    x = scale * torch.randn((64, *target.event_shape), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return bool(torch.isfinite(target.energy(x)).all())
+
+
+register_logz_method(
+    LogZMethod(
+        "pt",
+        _run_pt,
+        _finite_on_base,
+        "a continuous target whose energy is finite everywhere (stepping-stone identity on a replica-exchange "
+        "ladder from N(0, s²I), s = half its box)",
+        256,
+        "chains per rung",
     )
 )

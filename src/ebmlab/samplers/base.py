@@ -12,6 +12,7 @@ temperature ``T`` (``T = 1`` is the Boltzmann distribution of E).
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -36,7 +37,8 @@ class SamplerState:
         x: positions ``(n, *event)``.
         energy: E(x), shape ``(n,)``.
         grad: ∇ₓE(x), shape ``(n, *event)`` (``None`` for gradient-free kernels).
-        step_size: current step size (changed only by adaptation).
+        step_size: current step size (changed only by adaptation); a float, or one value per chain ``(n,)``
+            for the kernels with ``per_chain_step_size`` (replica exchange gives each rung its own).
         iteration: number of transitions taken so far.
         momentum: velocities for kinetic Langevin (``None`` otherwise).
     """
@@ -44,7 +46,7 @@ class SamplerState:
     x: Tensor
     energy: Tensor
     grad: Tensor | None
-    step_size: float
+    step_size: float | Tensor
     iteration: int = 0
     momentum: Tensor | None = None
 
@@ -96,6 +98,8 @@ class Sampler(ABC):
     default_target_accept: float = 0.65
     #: whether the kernel needs ∇E in its state
     uses_gradient: bool = True
+    #: whether ``SamplerState.step_size`` may be a tensor with one step size per chain
+    per_chain_step_size: bool = False
 
     def __init__(self, step_size: float, temperature: float = 1.0) -> None:
         self.step_size = _positive("step_size", step_size, self.name)
@@ -120,7 +124,7 @@ class Sampler(ABC):
                 e, g = energy(x0), None
         return self._start(x0, e, g, step_size)
 
-    def _start(self, x0: Tensor, e: Tensor, g: Tensor | None, step_size: float | None = None) -> SamplerState:
+    def _start(self, x0: Tensor, e: Tensor, g: Tensor | None, step_size: float | Tensor | None = None) -> SamplerState:
         """The initial state from E and ∇E at the starting points, which must be finite."""
         ok = finite_rows(e, g)
         if not bool(ok.all()):
@@ -132,7 +136,16 @@ class Sampler(ABC):
             )
         return self._make_state(x0, e, g, self.step_size if step_size is None else step_size)
 
-    def _make_state(self, x: Tensor, e: Tensor, g: Tensor | None, step_size: float) -> SamplerState:
+    def _make_state(self, x: Tensor, e: Tensor, g: Tensor | None, step_size: float | Tensor) -> SamplerState:
+        if isinstance(step_size, Tensor):
+            if not self.per_chain_step_size:
+                raise ConfigError(f"{self.name}: one step size per chain is not supported; pass a float.")
+            if step_size.shape != (x.shape[0],) or not bool((step_size > 0).all()):
+                raise ShapeError(
+                    f"{self.name}: per-chain step sizes must be positive with shape ({x.shape[0]},), "
+                    f"got shape {tuple(step_size.shape)}."
+                )
+            return SamplerState(x=x, energy=e, grad=g, step_size=step_size)
         return SamplerState(x=x, energy=e, grad=g, step_size=float(step_size))
 
     @abstractmethod
@@ -163,6 +176,18 @@ def mh_accept(
         u = torch.rand(log_alpha.shape, generator=generator, dtype=log_alpha.dtype, device=log_alpha.device)
     accepted = torch.log(u) < log_alpha
     return log_alpha.exp(), accepted, log_alpha
+
+
+def axpy(y: Tensor, x: Tensor, alpha: float | Tensor) -> Tensor:
+    """y + α·x with α a scalar or one value per chain ``(n,)`` (broadcast over the event dimensions)."""
+    if isinstance(alpha, Tensor):
+        return y + alpha.reshape(-1, *([1] * (x.dim() - 1))).to(x.dtype) * x
+    return y.add(x, alpha=alpha)
+
+
+def sqrt(v: float | Tensor) -> float | Tensor:
+    """√v for a scalar or a per-chain tensor."""
+    return torch.sqrt(v) if isinstance(v, Tensor) else math.sqrt(v)
 
 
 def select(mask: Tensor, new: Tensor, old: Tensor) -> Tensor:

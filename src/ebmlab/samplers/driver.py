@@ -161,7 +161,7 @@ def sample(
         accept_trace=run.accept_trace,
         nonfinite=run.count_nonfinite(),
         divergent=run.count_divergent(),
-        step_size=state.step_size,
+        step_size=float(state.step_size),
         final_state=state,
         seconds=time.perf_counter() - start,
     )
@@ -225,7 +225,7 @@ class _Run:
 
     @property
     def step_size(self) -> float:
-        return self.state.step_size
+        return float(self.state.step_size)
 
     def set_step_size(self, step_size: float) -> None:
         if self.native is not None:

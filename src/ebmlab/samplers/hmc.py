@@ -11,7 +11,7 @@ from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.errors import ConfigError
-from ebmlab.samplers.base import Sampler, SamplerState, StepInfo, finite_rows, mh_accept, select
+from ebmlab.samplers.base import Sampler, SamplerState, StepInfo, axpy, finite_rows, mh_accept, select
 
 __all__ = ["HMC"]
 
@@ -29,6 +29,7 @@ class HMC(Sampler):
 
     name = "hmc"
     metropolis_adjusted = True
+    per_chain_step_size = True
     default_target_accept = 0.65
 
     def __init__(
@@ -60,12 +61,12 @@ class HMC(Sampler):
             noise if noise is not None else torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
         )
         x, g, e = x0, g0, e0
-        p = p0.add(g, alpha=-0.5 * eps * inv_t)
+        p = axpy(p0, g, -0.5 * eps * inv_t)
         for i in range(self.n_leapfrog):
-            x = x.add(p, alpha=eps)
+            x = axpy(x, p, eps)
             e, g = energy_and_grad(energy, x)
             half = 0.5 if i == self.n_leapfrog - 1 else 1.0
-            p = p.add(g, alpha=-half * eps * inv_t)
+            p = axpy(p, g, -half * eps * inv_t)
         ok = finite_rows(e, g)
         kinetic0 = 0.5 * p0.reshape(p0.shape[0], -1).square().sum(1)
         kinetic1 = 0.5 * p.reshape(p.shape[0], -1).square().sum(1)

@@ -35,9 +35,9 @@ class KineticLangevin(Sampler):
         super().__init__(step_size, temperature)
         self.friction = _positive("friction", friction, self.name)
 
-    def _make_state(self, x: Tensor, e: Tensor, g: Tensor | None, step_size: float) -> SamplerState:
+    def _make_state(self, x: Tensor, e: Tensor, g: Tensor | None, step_size: float | Tensor) -> SamplerState:
         # Velocities start at zero; the O step thermalises them within ~1/γ time units.
-        return SamplerState(x=x, energy=e, grad=g, step_size=float(step_size), momentum=torch.zeros_like(x))
+        return super()._make_state(x, e, g, step_size).replace(momentum=torch.zeros_like(x))
 
     def step(
         self,
@@ -46,7 +46,7 @@ class KineticLangevin(Sampler):
         generator: torch.Generator | None = None,
         noise: Tensor | None = None,
     ) -> tuple[SamplerState, StepInfo]:
-        h, x, v, g = state.step_size, state.x, state.momentum, state.grad
+        h, x, v, g = float(state.step_size), state.x, state.momentum, state.grad
         assert v is not None and g is not None
         if noise is None:
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)

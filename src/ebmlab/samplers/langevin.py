@@ -12,8 +12,6 @@ MALA adds a Metropolis–Hastings correction so p_T is exactly invariant.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
@@ -24,9 +22,11 @@ from ebmlab.samplers.base import (
     SamplerState,
     StepInfo,
     _positive,
+    axpy,
     finite_rows,
     mh_accept,
     select,
+    sqrt,
 )
 
 __all__ = ["MALA", "ULA"]
@@ -49,16 +49,17 @@ class ULA(Sampler):
     """
 
     name = "ula"
+    per_chain_step_size = True
 
     def __init__(self, step_size: float, temperature: float = 1.0, noise_std: float | None = None) -> None:
         super().__init__(step_size, temperature)
         self.noise_std = None if noise_std is None else _positive("noise_std", noise_std, self.name)
 
-    def noise_scale(self, step_size: float) -> float:
-        """σ for a given step size."""
+    def noise_scale(self, step_size: float | Tensor) -> float | Tensor:
+        """σ for a given step size (a float, or one per chain)."""
         if self.noise_std is not None:
             return self.noise_std
-        return math.sqrt(2.0 * step_size * self.temperature)
+        return sqrt(2.0 * step_size * self.temperature)
 
     def step(
         self,
@@ -71,7 +72,7 @@ class ULA(Sampler):
         assert g is not None
         if noise is None:
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        x_new = x.add(g, alpha=-state.step_size).add_(noise, alpha=self.noise_scale(state.step_size))
+        x_new = axpy(axpy(x, g, -state.step_size), noise, self.noise_scale(state.step_size))
         e_new, g_new = energy_and_grad(energy, x_new)
         ok = finite_rows(e_new, g_new)
         if not bool(ok.all()):
@@ -82,8 +83,10 @@ class ULA(Sampler):
         return SamplerState(x_new, e_new, g_new, state.step_size, state.iteration + 1), info
 
 
-def _raise_diverged(name: str, step: int, ok: Tensor, step_size: float) -> None:
+def _raise_diverged(name: str, step: int, ok: Tensor, step_size: float | Tensor) -> None:
     bad = (~ok).nonzero().flatten()
+    if isinstance(step_size, Tensor):
+        step_size = float(step_size.max())
     raise NonFiniteError(
         f"{name} diverged at step {step}: {bad.numel()} of {ok.numel()} chains have a non-finite energy "
         f"or gradient (first chains: {bad[:5].tolist()}). Reduce step_size (now {step_size:g}), start "
@@ -102,6 +105,7 @@ class MALA(Sampler):
 
     name = "mala"
     metropolis_adjusted = True
+    per_chain_step_size = True
     default_target_accept = 0.574
 
     def step(
@@ -117,11 +121,12 @@ class MALA(Sampler):
         assert g is not None
         if noise is None:
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        y = x.add(g, alpha=-lam).add_(noise, alpha=math.sqrt(2.0 * lam * temp))
+        y = axpy(axpy(x, g, -lam), noise, sqrt(2.0 * lam * temp))
         e_y, g_y = energy_and_grad(energy, y)
         ok = finite_rows(e_y, g_y)
         # log q(x|y) − log q(y|x); ‖y − x + λ∇E(x)‖² / (4λT) = ‖ξ‖²/2.
-        back = x - y + lam * g_y
+        lam_x = lam.reshape(-1, *([1] * (x.dim() - 1))).to(x.dtype) if isinstance(lam, Tensor) else lam
+        back = x - y + lam_x * g_y
         log_alpha = (e - e_y) / temp - _sq_norm(back) / (4.0 * lam * temp) + 0.5 * _sq_norm(noise)
         accept_prob, accepted, _ = mh_accept(log_alpha, ok, generator, uniform)
         new = SamplerState(

@@ -38,8 +38,8 @@ import torch
 from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn, energy_and_grad
-from ebmlab.errors import ConfigError, ShapeError
-from ebmlab.samplers.base import Sampler, SamplerState, _positive
+from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
+from ebmlab.samplers.base import Sampler, SamplerState, _positive, finite_rows
 from ebmlab.samplers.langevin import _sq_norm
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "ReplicaInfo",
     "ReplicaState",
     "TemperingResult",
+    "default_base_scale",
     "geometric_ladder",
     "log_ratio_and_grad",
     "path_moves",
@@ -64,6 +65,15 @@ def geometric_ladder(n_rungs: int, beta_min: float = 0.01) -> Tensor:
         return torch.tensor([0.0, 1.0], dtype=torch.float64)
     hot = torch.logspace(math.log10(beta_min), 0.0, n_rungs - 1, dtype=torch.float64)
     return torch.cat([torch.zeros(1, dtype=torch.float64), hot])
+
+
+def default_base_scale(target: object, fallback: float = 1.0) -> float:
+    """Half the largest |coordinate bound| of a target with ``bounds`` (its box), else ``fallback``: a base
+    N(0, s²I) wide enough that the hot end of the ladder covers the target's support."""
+    bounds = getattr(target, "bounds", None)
+    if not bounds:
+        return float(fallback)
+    return 0.5 * max(max(abs(float(lo)), abs(float(hi))) for lo, hi in bounds)
 
 
 class GeometricPathEnergy:
@@ -107,17 +117,19 @@ def path_moves(
     betas: Tensor,
     generator: torch.Generator | None,
     n_steps: int = 1,
+    step_size: float | Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``n_steps`` kernel transitions of each chain targeting π_β ∝ q^{1−β} exp(−βE), one β > 0 per chain.
 
     Starts from the cached D = E − Q and ∇D at ``x`` (no energy evaluation to start: E_β = Q + βD), and returns
     the new positions, their D and ∇D recovered from the kernel's cached E_β and ∇E_β as (E_β − Q)/β, and the
     summed acceptance probability per chain. Shared by replica exchange and annealed importance sampling.
+    ``step_size``: the kernel's own (None), or one per chain for kernels with ``per_chain_step_size``.
     """
     inv_var = 1.0 / float(base_scale) ** 2
     bx = betas.reshape(-1, *([1] * (x.dim() - 1)))
     state: SamplerState = kernel._start(
-        x, 0.5 * inv_var * _sq_norm(x) + betas * log_ratio, inv_var * x + bx * log_ratio_grad
+        x, 0.5 * inv_var * _sq_norm(x) + betas * log_ratio, inv_var * x + bx * log_ratio_grad, step_size
     )
     path = GeometricPathEnergy(energy, base_scale, betas)
     accept = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
@@ -183,6 +195,9 @@ class ReplicaExchange:
         beta_min: smallest positive β of the default geometric ladder.
         betas: an explicit increasing ladder starting at 0 and ending at 1.
         steps_per_swap: kernel transitions between swap rounds.
+        step_sizes: one kernel step size per rung β > 0 (R − 1 values, hot to cold), for kernels that take
+            per-chain step sizes (MALA, ULA, HMC); default: the kernel's step size at every rung. Hot rungs
+            are broad and want large steps, cold rungs narrow ones: :meth:`adapt` tunes them.
     """
 
     def __init__(
@@ -193,6 +208,7 @@ class ReplicaExchange:
         beta_min: float = 0.01,
         betas: Sequence[float] | Tensor | None = None,
         steps_per_swap: int = 1,
+        step_sizes: Sequence[float] | Tensor | None = None,
     ) -> None:
         if not isinstance(kernel, Sampler):
             raise ConfigError(f"kernel must be an ebmlab.samplers kernel (MALA, HMC, ...), got {kernel!r}.")
@@ -207,6 +223,24 @@ class ReplicaExchange:
         if isinstance(steps_per_swap, bool) or not isinstance(steps_per_swap, int) or steps_per_swap < 1:
             raise ConfigError(f"steps_per_swap must be an int >= 1, got {steps_per_swap!r}.")
         self.steps_per_swap = steps_per_swap
+        self.step_sizes: Tensor | None = None
+        if step_sizes is not None:
+            self.set_step_sizes(step_sizes)
+
+    def set_step_sizes(self, step_sizes: Sequence[float] | Tensor) -> None:
+        """One step size per rung β > 0 (R − 1 values, positive and finite)."""
+        if not self.kernel.per_chain_step_size:
+            raise ConfigError(
+                f"ReplicaExchange: the {self.kernel.name} kernel takes one step size for all chains; per-rung "
+                "step sizes need mala, ula or hmc."
+            )
+        steps = torch.as_tensor(step_sizes, dtype=torch.float64).flatten()
+        if steps.numel() != self.n_rungs - 1 or not bool(torch.isfinite(steps).all() and (steps > 0).all()):
+            raise ConfigError(
+                f"step_sizes must be {self.n_rungs - 1} positive finite numbers (one per rung β > 0), got "
+                f"{steps.tolist()}."
+            )
+        self.step_sizes = steps
 
     @property
     def n_rungs(self) -> int:
@@ -243,6 +277,13 @@ class ReplicaExchange:
         x0 = x0.detach().reshape(self.n_rungs * n, *event)
         d, gd = log_ratio_and_grad(energy, x0, self.base_scale)
         shape = (self.n_rungs, n)
+        bad = ~finite_rows(d, gd).reshape(shape)[1:]  # rung 0 is redrawn every round and never moved
+        if bool(bad.any()):
+            raise NonFiniteError(
+                f"ReplicaExchange.init: {int(bad.sum())} of {bad.numel()} starting points of the rungs β > 0 have a "
+                "non-finite energy or gradient (an energy that is infinite outside its support, or overflows far "
+                "from the origin). Pass x0 inside the support, or a smaller base_scale."
+            )
         return ReplicaState(x0.reshape(*shape, *event), d.reshape(shape), gd.reshape(*shape, *event))
 
     def target_samples(self, state: ReplicaState) -> Tensor:
@@ -288,6 +329,35 @@ class ReplicaExchange:
             state,
         )
 
+    def adapt(
+        self,
+        energy: EnergyFn,
+        state: ReplicaState,
+        n_rounds: int,
+        generator: torch.Generator,
+        target_accept: float | None = None,
+    ) -> ReplicaState:
+        """Warm-up that tunes one step size per rung to the kernel's target acceptance (MALA 0.574, HMC 0.65).
+
+        Stochastic approximation on log λ_r: after each round, log λ_r += (a_r − a*)/√(t + 1) with a_r the
+        rung's mean acceptance. Starts from :attr:`step_sizes` (default: the kernel's). The rounds are warm-up,
+        not samples (the kernel changes while they run); the tuned sizes stay fixed afterwards.
+        """
+        if isinstance(n_rounds, bool) or not isinstance(n_rounds, int) or n_rounds < 1:
+            raise ConfigError(f"ReplicaExchange.adapt: n_rounds must be an int >= 1, got {n_rounds!r}.")
+        target = self.kernel.default_target_accept if target_accept is None else float(target_accept)
+        if not 0 < target < 1:
+            raise ConfigError(f"target_accept must lie in (0, 1), got {target_accept!r}.")
+        if self.step_sizes is None:
+            self.set_step_sizes(torch.full((self.n_rungs - 1,), self.kernel.step_size, dtype=torch.float64))
+        assert self.step_sizes is not None
+        log_steps = self.step_sizes.log()
+        for t in range(n_rounds):
+            state, info = self.step(energy, state, generator)
+            log_steps = log_steps + (info.accept[1:].to(torch.float64) - target) / math.sqrt(t + 1)
+            self.step_sizes = log_steps.exp()
+        return state
+
     # ------------------------------------------------------------------ one round
 
     def step(
@@ -325,6 +395,7 @@ class ReplicaExchange:
             betas[1:].repeat_interleave(n),
             generator,
             self.steps_per_swap,
+            None if self.step_sizes is None else self.step_sizes.to(state.x.dtype).repeat_interleave(n),
         )
         rung_accept = (accept / self.steps_per_swap).reshape(n_rungs - 1, n).mean(1).cpu()
         return x, d, gd, rung_accept
