@@ -275,13 +275,7 @@ def section_many_well(quick: bool, n: int) -> dict[str, Any]:
         out["variants"][name] = res
         rows.append(
             [
-                name,
-                f"{res['log_z_error']:+.3f}",
-                f"{res['log_z_se']:.4f}",
-                f"{res['z_score']:+.0f}",
-                f"{res['ess_fraction']:.3f}",
-                f"{res['pareto_k']:.2f}",
-                f"{res['J_R']:.3f}",
+                *_estimate_cells(name, res),
                 f"{stats['pairs_both_wells']}/16",
                 f"{stats['occupancy_mae']:.3f}",
                 f"{stats['distinct_modes']}",
@@ -296,13 +290,7 @@ def section_many_well(quick: bool, n: int) -> dict[str, Any]:
     print(
         format_table(
             [
-                "model",
-                "log Z err",
-                "SE",
-                "z",
-                "ESS/n",
-                "k̂",
-                "J_R (KL bound)",
+                *ESTIMATE_HEADER,
                 "pairs w/ both wells",
                 "occupancy MAE",
                 "distinct modes",
@@ -344,13 +332,7 @@ def section_gmm(quick: bool, n: int) -> dict[str, Any]:
         out["variants"][name] = res
         rows.append(
             [
-                name,
-                f"{res['log_z_error']:+.3f}",
-                f"{res['log_z_se']:.4f}",
-                f"{res['z_score']:+.0f}",
-                f"{res['ess_fraction']:.3f}",
-                f"{res['pareto_k']:.2f}",
-                f"{res['J_R']:.3f}",
+                *_estimate_cells(name, res),
                 f"{res['mode_coverage']:.3f}",
                 f"{res['modes_with_10pct_share']}/40",
                 f"{seconds:.0f}",
@@ -360,13 +342,7 @@ def section_gmm(quick: bool, n: int) -> dict[str, Any]:
     print(
         format_table(
             [
-                "model",
-                "log Z err",
-                "SE",
-                "z",
-                "ESS/n",
-                "k̂",
-                "J_R (KL bound)",
+                *ESTIMATE_HEADER,
                 "mode coverage",
                 "modes ≥ 10% of share",
                 "train s",
@@ -375,6 +351,22 @@ def section_gmm(quick: bool, n: int) -> dict[str, Any]:
         )
     )
     return out
+
+
+#: the columns the many-well-32 and gmm-40 tables start with, and their cells
+ESTIMATE_HEADER = ["model", "log Z err", "SE", "z", "ESS/n", "k̂", "J_R (KL bound)"]
+
+
+def _estimate_cells(name: str, res: dict[str, Any]) -> list[str]:
+    return [
+        name,
+        f"{res['log_z_error']:+.3f}",
+        f"{res['log_z_se']:.4f}",
+        f"{res['z_score']:+.0f}",
+        f"{res['ess_fraction']:.3f}",
+        f"{res['pareto_k']:.2f}",
+        f"{res['J_R']:.3f}",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

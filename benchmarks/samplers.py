@@ -273,9 +273,32 @@ class Row:
 
     @property
     def reached(self) -> str:
-        if self.blackjax is None:
-            return "—"
-        return "yes" if self.ours >= self.blackjax else "no"
+        return reached(self.ours, self.blackjax)
+
+
+def reached(ours: float, blackjax: float | None) -> str:
+    """Whether our rate reaches BlackJAX's figure ("—" where there is none)."""
+    if blackjax is None:
+        return "—"
+    return "yes" if ours >= blackjax else "no"
+
+
+#: the columns both tables start with, and their cells
+LEAD_HEADER = ["sampler", "energy / chains", "ours", "bare loop", "ours / bare", "floor", "cost ours"]
+
+
+def lead_cells(
+    sampler: str, energy: str, chains: int, ours: float, bare: float, floor: float, cost: float
+) -> list[str]:
+    return [
+        sampler,
+        f"{energy} / {chains}",
+        format_rate(ours),
+        format_rate(bare),
+        f"{ratio(ours, bare):.2f}",
+        format_rate(floor),
+        f"{cost:.2f}",
+    ]
 
 
 @dataclass
@@ -371,33 +394,13 @@ def run_benchmark(
 
 
 def table(rows: Sequence[Row]) -> str:
-    header = [
-        "sampler",
-        "energy / chains",
-        "ours",
-        "bare loop",
-        "ours / bare",
-        "floor",
-        "cost ours",
-        "cost bare",
-        "BlackJAX†",
-        "reached",
-        "TorchEBM†",
-        "ebmkit†",
-        "bare (BENCHMARKS.md)†",
-    ]
+    header = [*LEAD_HEADER, "cost bare", "BlackJAX†", "reached", "TorchEBM†", "ebmkit†", "bare (BENCHMARKS.md)†"]
     body = []
     for r in rows:
         p = r.peers
         body.append(
             [
-                r.sampler,
-                f"{r.energy} / {r.chains}",
-                format_rate(r.ours),
-                format_rate(r.bare),
-                f"{r.speedup:.2f}",
-                format_rate(r.floor),
-                f"{r.ours_cost:.2f}",
+                *lead_cells(r.sampler, r.energy, r.chains, r.ours, r.bare, r.floor, r.ours_cost),
                 f"{r.bare_cost:.2f}",
                 format_rate(p.get("BlackJAX")),
                 r.reached,
@@ -415,32 +418,15 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> str:
     for r in rows:
         peers = r.get("peers", {})
         bj = peers.get("BlackJAX")
-        reached = "—" if bj is None else ("**yes**" if r["ours"] >= bj else "no")
+        mark = reached(r["ours"], bj)
         body.append(
             [
-                r["sampler"],
-                f"{r['energy']} / {r['chains']}",
-                format_rate(r["ours"]),
-                format_rate(r["bare"]),
-                f"{r['ours'] / r['bare']:.2f}",
-                format_rate(r["floor"]),
-                f"{r['ours_cost']:.2f}",
+                *lead_cells(r["sampler"], r["energy"], r["chains"], r["ours"], r["bare"], r["floor"], r["ours_cost"]),
                 format_rate(bj),
-                reached,
+                "**yes**" if mark == "yes" else mark,
             ]
         )
-    header = [
-        "sampler",
-        "energy / chains",
-        "ours",
-        "bare loop",
-        "ours / bare",
-        "floor",
-        "cost ours",
-        "BlackJAX†",
-        "reached",
-    ]
-    return format_table(header, body)
+    return format_table([*LEAD_HEADER, "BlackJAX†", "reached"], body)
 
 
 LEGEND = (
