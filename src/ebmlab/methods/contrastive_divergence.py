@@ -21,7 +21,7 @@ Negatives (``negatives=``):
 * ``"cd_k"``: K steps started at the data batch (Hinton 2002);
 * ``"annealed"``: annealed importance sampling (Neal 2001) from the Gaussian base q = N(0, s²I) to p_θ
   along π_β ∝ q^{1−β} exp(−βE_θ), β_t = t/K, one sampler step per temperature, with importance weights
-  log w = Σ_t −(β_t − β_{t−1}) (E_θ(x_{t−1}) + ½‖x_{t−1}‖²/s²); the negative term becomes the
+  log w = Σ_t −(β_t − β_{t−1}) (E_θ(x_{t−1}) − ½‖x_{t−1}‖²/s²); the negative term becomes the
   self-normalised Σ_j w̃_j E_θ(x̃_j). AIS weights are valid whether or not the chains mix between modes
   (they only need each step to leave π_t invariant: use MALA or HMC, not ULA), so the relative weights of
   separated modes are learned — which short-run and persistent Langevin chains cannot do. Costs one
@@ -32,8 +32,9 @@ Negatives (``negatives=``):
   the β = 1 rung, unweighted. Swaps carry chains between modes, so — unlike persistent Langevin chains —
   the chains' split between modes follows the model's mode masses, and unlike AIS no self-normalised
   weights bias the estimate towards the base. Logs ``swap_accept`` (mean over proposed pairs) and
-  ``swap_accept_min`` (the worst pair: a rung gap that chains cannot cross). Costs R − 1 + 1/R times the
-  gradient evaluations of ``persistent`` at the same K.
+  ``swap_accept_min`` (the worst pair: a rung gap that chains cannot cross). Costs R times the gradient
+  evaluations of ``persistent`` at the same K, plus one evaluation of all R·n chains per training step (the
+  energy changed since the last one).
 
 The sampler is any :mod:`ebmlab.samplers` kernel. Seed 001's update x − (δ²/2)∇U + δ·N(0, I) and seed
 000's x − λ∇E + √(2λ)·N(0, I) are both ``ULA(step_size=λ)`` with λ = δ²/2. Sampling differentiates E
