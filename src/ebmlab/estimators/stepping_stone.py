@@ -44,10 +44,11 @@ def log_z_stepping_stone(
     adapt_rounds: int = 300,
     generator: torch.Generator | None = None,
     seed: int | None = None,
+    progress: bool = False,
 ) -> Estimate:
     """log ∫ exp(−E) from ``n_rounds`` replica-exchange rounds (after ``adapt_rounds`` of per-rung step-size
     tuning and ``burn_in`` more), ``n_chains`` chains per rung (module doc). ``kernel`` defaults to
-    ``MALA(0.05)``; its step size only starts the adaptation."""
+    ``MALA(0.05)``; its step size only starts the adaptation. ``progress``: a tqdm bar over the rounds."""
     for name, number, low in (("n_chains", n_chains, 2), ("n_rounds", n_rounds, 1), ("burn_in", burn_in, 0)):
         if isinstance(number, bool) or not isinstance(number, int) or number < low:
             raise ConfigError(f"log_z_stepping_stone: {name} must be an int >= {low}, got {number!r}.")
@@ -59,7 +60,12 @@ def log_z_stepping_stone(
     if adapt_rounds > 0:
         state = pt.adapt(energy, state, adapt_rounds, generator)
     ratios, swaps = [], []
-    for t in range(burn_in + n_rounds):
+    rounds = range(burn_in + n_rounds)
+    if progress:
+        from tqdm.auto import tqdm
+
+        rounds = tqdm(rounds, desc="stepping stone", unit="round", leave=False)
+    for t in rounds:
         state, info = pt.step(energy, state, generator)
         if t >= burn_in:
             ratios.append(state.log_ratio[:-1].to(torch.float64))
