@@ -183,3 +183,8 @@ def test_stepping_stone_log_z_is_calibrated() -> None:
     est = log_z_stepping_stone(target, 1, 256, 1000, 200, n_rungs=8, base_scale=1.5, seed=0)
     assert abs(est.value - exact) < 4 * est.stderr and est.stderr < 0.01
     assert "pt" in applicable_methods(get_target("mog8")) and "pt" not in applicable_methods(get_target("checkerboard"))
+    with pytest.raises(ConfigError, match="n_chains must be an int >= 2"):
+        log_z_stepping_stone(target, 1, 1)
+    pt = ReplicaExchange(MALA(0.1), n_rungs=3)
+    with pytest.raises(ConfigError, match="target_accept"):
+        pt.adapt(target, pt.init(target, 4, 1, torch.Generator()), 2, torch.Generator(), target_accept=1.5)
