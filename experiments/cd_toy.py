@@ -291,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         "are reloaded for the figure)",
     )
     args = parser.parse_args(argv)
+    from ebmlab.config import atomic_write_text
+
     torch.set_num_threads(1)
     results, oracles = [], {}
     for cfg in args.configs:
@@ -329,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(table(payload["summary"]))
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(payload, indent=1) + "\n")
+    atomic_write_text(json_path, json.dumps(payload, indent=1) + "\n")  # hours of runs: never half-written
     shown = [r for r in results if r["seed"] == args.seeds[0] and "diverged" not in r]
     for r in shown:
         if "method" not in r:  # merged from an earlier invocation: reload the run for the figure

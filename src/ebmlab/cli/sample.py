@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ebmlab.cli._args import non_negative_int, positive_float, positive_int
+from ebmlab.config import atomic_write_text
 from ebmlab.errors import ConfigError
 from ebmlab.samplers import SAMPLER_NAMES, get_sampler, sample
 
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         **_coverage(target, result.samples),
         **result.summary(),
     }
-    (out / "diagnostics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / "diagnostics.json", json.dumps(summary, indent=2) + "\n")
     final = result.final_state.x
     plot_samples_vs_density(
         target, final, out / "samples.png", title=f"{args.sampler} on {args.target}: {args.chains} chains, final states"
@@ -172,7 +173,7 @@ def _run_tempering(args: argparse.Namespace, target: Any, kernel: Any, steps: in
         **_coverage(target, trace),
         **summarize(trace),
     }
-    (out / "diagnostics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / "diagnostics.json", json.dumps(summary, indent=2) + "\n")
     plot_samples_vs_density(
         target, trace[-1], out / "samples.png", title=f"replica exchange on {args.target}: β = 1 rung, final states"
     )
