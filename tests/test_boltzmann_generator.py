@@ -18,6 +18,7 @@ from ebmlab.methods.boltzmann_generator import (
     train_boltzmann_generator,
 )
 from ebmlab.targets.double_well import DoubleWell
+from ebmlab.training import StepContext
 
 LOG_C = 5.032284  # seed 004: log ∫ exp(−(x⁴ − 4x² + x)) dx (checked against the target's quadrature below)
 H1 = 0.5 * (1 + math.log(2 * math.pi))  # entropy of N(0, 1)
@@ -60,7 +61,7 @@ def test_exact_model_has_constant_weights_and_loss_at_floor() -> None:
     bg = BoltzmannGenerator(target, batch_size=512, log_z=target.log_c())
     with torch.no_grad():
         bg.linear.log_s.copy_(-0.5 * torch.log(target.a))
-    out = {k: float(v.detach()) for k, v in bg.losses(generator=torch.Generator().manual_seed(0)).items()}
+    out = {k: float(v.detach()) for k, v in bg.objective(generator=torch.Generator().manual_seed(0)).items()}
     assert math.isclose(out["free_energy_bound"], -target.log_c(), abs_tol=1e-5)
     assert abs(out["kl_bound"]) < 1e-5
     # Ĵ = −log|det S| + mean U: mean U = ½ mean ‖z‖² has SE √(3/2)/√512 per the χ²₃ variance
@@ -75,7 +76,7 @@ def test_redundant_latents_exact_model_reaches_minus_log_c() -> None:
     """D > d with P(y|x) = P̂(y|x) = N(0, 1): J_R = KL = 0, so L = −log C per sample; Ĵ_R's floor shifts."""
     target = Quadratic([1.0])
     bg = BoltzmannGenerator(target, latent_dim=3, batch_size=256, log_z=target.log_c())
-    out = {k: float(v.detach()) for k, v in bg.losses(generator=torch.Generator().manual_seed(0)).items()}
+    out = {k: float(v.detach()) for k, v in bg.objective(generator=torch.Generator().manual_seed(0)).items()}
     assert math.isclose(out["free_energy_bound"], -target.log_c(), abs_tol=1e-5)
     # Ĵ_R = mean[½ x² + ½ y₁² + ½ y₂²] here: mean D/2 = 1.5, SE √(1.5/256); L = Ĵ_R + log 2π − H(z)
     assert abs(out["J_hat"] - 1.5) < 4 * math.sqrt(1.5 / 256)
@@ -90,7 +91,7 @@ def test_forward_nll_is_exact_when_head_is_exact() -> None:
     x = torch.randn(100, 2, generator=torch.Generator().manual_seed(2))
     ref = -torch.distributions.Normal(0.0, 1.0).log_prob(x).sum(1).mean()
     assert torch.allclose(bg.forward_nll(x, torch.Generator().manual_seed(3)), ref, atol=1e-5)
-    out = bg.losses(x, torch.Generator().manual_seed(4))
+    out = bg.objective(x, torch.Generator().manual_seed(4))
     assert torch.allclose(out["loss"], out["J_hat"] + 0.5 * out["forward_kl"])
     out["loss"].backward()
     assert bg.head.net[-1].weight.grad.abs().sum() > 0
@@ -199,11 +200,11 @@ def test_bad_input() -> None:
     with pytest.raises(ConfigError, match="dim or event_shape"):
         BoltzmannGenerator(lambda x: x.sum(1))
     with pytest.raises(ConfigError, match="batch"):
-        BoltzmannGenerator(target, forward_kl_weight=1.0).losses()
+        BoltzmannGenerator(target, forward_kl_weight=1.0).objective()
     with pytest.raises(ShapeError):
-        BoltzmannGenerator(target, forward_kl_weight=1.0).losses(torch.zeros(5, 3))
+        BoltzmannGenerator(target, forward_kl_weight=1.0).objective(torch.zeros(5, 3))
     with pytest.raises(ShapeError):
-        BoltzmannGenerator(lambda x: x, dim=2).losses()
+        BoltzmannGenerator(lambda x: x, dim=2).objective()
     with pytest.raises(NonFiniteError):
         train_boltzmann_generator(BoltzmannGenerator(lambda x: x.sum(1) * float("nan"), dim=2), 5, progress=False)
     with pytest.raises(ConfigError, match="beta0"):
@@ -212,18 +213,16 @@ def test_bad_input() -> None:
         recover_potential(BoltzmannGenerator(target), 10)
 
 
-def test_annealing_schedule_and_counter() -> None:
-    """β_t = beta0^(1 − t/T) for the first T training calls, then 1; eval mode and no-grad calls use β = 1."""
+def test_annealing_schedule_is_a_function_of_the_step() -> None:
+    """β_t = beta0^(1 − t/T) at training step t + 1 for t < T, then 1; eval mode uses β = 1; no hidden counter."""
     bg = BoltzmannGenerator(Quadratic([1.0]), anneal_steps=4, beta0=0.01, batch_size=8)
     gen = torch.Generator().manual_seed(0)
-    betas = [float(bg.losses(None, gen)["beta"]) for _ in range(6)]
+    betas = [float(bg.losses(None, StepContext(step, gen)).log["beta"]) for step in range(1, 7)]
     assert betas == pytest.approx([0.01 ** (1 - t / 4) for t in range(4)] + [1.0, 1.0])
-    assert int(bg.steps_done) == 6 and "steps_done" in bg.state_dict()
-    bg.steps_done.zero_()
-    with torch.no_grad():
-        bg.losses(None, gen)
+    assert float(bg.losses(None, StepContext(2, gen)).log["beta"]) == pytest.approx(0.01**0.75)  # no state
+    assert not any("step" in k for k in bg.state_dict())
     bg.eval()
-    assert float(bg.losses(None, gen)["beta"]) == 1.0 and int(bg.steps_done) == 0
+    assert float(bg.losses(None, StepContext(1, gen)).log["beta"]) == 1.0
 
 
 def test_log_z_flow_registry_entry() -> None:

@@ -15,6 +15,13 @@ from ebmlab.energies import MLPEnergy
 from ebmlab.errors import ConfigError, ShapeError
 from ebmlab.methods.contrastive_divergence import ContrastiveDivergence
 from ebmlab.samplers import MALA, ULA
+from ebmlab.training import StepContext
+
+
+def _cd(method: ContrastiveDivergence, batch: Tensor, generator: torch.Generator, step: int = 1) -> dict[str, Tensor]:
+    """One ``losses`` call, flattened: the minimised value as ``"loss"`` beside the logged values."""
+    out = method.losses(batch, StepContext(step, generator))
+    return {"loss": out.minimize["model"], **{k: torch.as_tensor(v) for k, v in out.log.items()}}
 
 
 class GaussianEnergy(nn.Module):
@@ -79,7 +86,7 @@ def test_gradient_identity_with_exact_negatives() -> None:
         method._buffer().load_state_dict({"buffer": x0, "ptr": torch.tensor(0), "count": torch.tensor(0)})
         method.n_negatives = 256
         energy.zero_grad()
-        method.losses(data, gen)["loss"].backward()
+        _cd(method, data, gen)["loss"].backward()
         reps.append(_grads(energy).clone())
     g = torch.stack(reps).double()
     se = g.std(0) / math.sqrt(len(reps))
@@ -93,7 +100,7 @@ def test_sampling_touches_x_gradients_only() -> None:
     energy = MLPEnergy(2, (16, 16))
     for negatives in ("short_run", "persistent", "cd_k"):
         method = ContrastiveDivergence(energy, ULA(0.01), negatives, n_steps=5, buffer_size=64)
-        out = method.losses(torch.randn(32, 2), torch.Generator().manual_seed(0))
+        out = _cd(method, torch.randn(32, 2), torch.Generator().manual_seed(0))
         assert all(p.grad is None for p in energy.parameters())
         out["loss"].backward()
         assert all(p.grad is not None for p in energy.parameters())
@@ -123,7 +130,7 @@ def test_cd_with_mala_converges_to_the_gaussian_mle() -> None:
     gen = torch.Generator().manual_seed(4)
     trace, accept = [], []
     for _ in range(1500):
-        out = method.losses(data, gen)
+        out = _cd(method, data, gen)
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
@@ -147,8 +154,8 @@ def test_losses_keys_shapes_and_determinism(negatives: str) -> None:
         )
         gen = torch.Generator().manual_seed(3)
         batch = torch.randn(20, 2, generator=gen)
-        method.losses(batch, gen)
-        return method.losses(batch, gen)
+        _cd(method, batch, gen)
+        return _cd(method, batch, gen)
 
     a, b = run(), run()
     assert set(a) == {"loss", "energy_data", "energy_neg", "gap", "neg_norm", "accept"}
@@ -158,8 +165,8 @@ def test_losses_keys_shapes_and_determinism(negatives: str) -> None:
     assert float(a["gap"]) == pytest.approx(e_n - e_d, abs=1e-6)
     # With α > 0 the loss exceeds the contrastive term by α·(E_d² + E_n²) means ≥ α·(ē_d² + ē_n²).
     assert float(a["loss"].detach()) >= e_d - e_n + 0.1 * (e_d**2 + e_n**2) - 1e-6
-    assert "accept" not in ContrastiveDivergence(MLPEnergy(2, (8,)), ULA(0.01)).losses(
-        torch.randn(4, 2), torch.Generator().manual_seed(0)
+    assert "accept" not in _cd(
+        ContrastiveDivergence(MLPEnergy(2, (8,)), ULA(0.01)), torch.randn(4, 2), torch.Generator().manual_seed(0)
     )
 
 
@@ -186,8 +193,10 @@ def test_annealed_negatives_weight_separated_modes_correctly() -> None:
     assert abs(float(w.mean()) - 0.2) < 4 * float(w.std()) / 4.0  # 16 replicates: SE = std/4
     assert abs(sum(unweighted) / 16 - 0.2) > 0.15  # the chains alone are far off
     assert accept > 0.5
-    out = ContrastiveDivergence(MLPEnergy(1, (8,)), MALA(0.02), "annealed", n_steps=5, init="gaussian").losses(
-        torch.randn(32, 1), gen
+    out = _cd(
+        ContrastiveDivergence(MLPEnergy(1, (8,)), MALA(0.02), "annealed", n_steps=5, init="gaussian"),
+        torch.randn(32, 1),
+        gen,
     )
     assert 0 < float(out["ess"]) <= 1 and "accept" in out
     with pytest.raises(ConfigError, match="init='gaussian'"):
@@ -202,15 +211,15 @@ def test_persistent_chains_survive_a_resume() -> None:
     data = torch.randn(16, 2, generator=torch.Generator().manual_seed(9))
     straight, gen = make(), torch.Generator().manual_seed(1)
     for _ in range(3):
-        straight.losses(data, gen)
+        _cd(straight, data, gen)
     saved, gen_state = straight.extra_state(), gen.get_state()
     assert set(saved) == {"replay_buffer.buffer", "replay_buffer.ptr", "replay_buffer.count"}
-    expected = straight.losses(data, gen)
+    expected = _cd(straight, data, gen)
     resumed = make()
     resumed.load_extra_state(saved)
     gen2 = torch.Generator()
     gen2.set_state(gen_state)
-    got = resumed.losses(data, gen2)
+    got = _cd(resumed, data, gen2)
     assert all(torch.equal(expected[k], got[k]) for k in expected)
     assert torch.equal(resumed.buffer.buffer, straight.buffer.buffer)
     assert ContrastiveDivergence(MLPEnergy(2, (8,)), negatives="short_run").extra_state() == {}
@@ -222,7 +231,7 @@ def test_sample_starts_and_clamp() -> None:
     gen = torch.Generator().manual_seed(0)
     with pytest.raises(ConfigError, match="filled replay buffer"):
         method.sample(5, gen, start="buffer")
-    method.losses(torch.randn(4, 2), gen)
+    _cd(method, torch.randn(4, 2), gen)
     assert method.sample(7, gen, start="buffer").shape == (7, 2)
     x = method.sample(50, gen, n_steps=20)
     assert x.shape == (50, 2) and float(x.abs().max()) <= 1.0
@@ -247,13 +256,13 @@ def test_bad_input_errors() -> None:
         ContrastiveDivergence(energy, negatives="persistent", reinit_prob=1.5)
     method = ContrastiveDivergence(energy, n_steps=1)
     with pytest.raises(ShapeError, match="data batch"):
-        method.losses(torch.randn(5), torch.Generator())
+        _cd(method, torch.randn(5), torch.Generator())
     with pytest.raises(ShapeError, match="event shape"):
-        method.losses(torch.randn(5, 3), torch.Generator())
-    with pytest.raises(ConfigError, match=r"explicit torch\.Generator"):
-        method.losses(torch.randn(5, 2), None)  # type: ignore[arg-type]
+        _cd(method, torch.randn(5, 3), torch.Generator())
+    with pytest.raises(ConfigError, match=r"StepContext with a torch\.Generator"):
+        method.losses(torch.randn(5, 2), None)  # type: ignore[arg-type]  # no StepContext
     with pytest.raises(ConfigError, match="n_negatives"):
-        ContrastiveDivergence(energy, negatives="cd_k", n_negatives=9).losses(torch.randn(5, 2), torch.Generator())
+        _cd(ContrastiveDivergence(energy, negatives="cd_k", n_negatives=9), torch.randn(5, 2), torch.Generator())
 
 
 def _straight_and_resumed(
@@ -297,7 +306,7 @@ def test_tempered_negatives_follow_the_model_mode_weights() -> None:
     batch = torch.zeros(200, 1)
     fractions = []
     for t in range(60):
-        out = method.losses(batch, gen)
+        out = _cd(method, batch, gen)
         if t >= 10:
             fractions.append(method.replicas.x[-1, :, 0] > 0)
     right = torch.stack(fractions).double().mean(0)
@@ -309,7 +318,7 @@ def test_tempered_negatives_follow_the_model_mode_weights() -> None:
     with pytest.raises(ConfigError, match="init='gaussian'"):
         ContrastiveDivergence(MLPEnergy(1, (8,)), negatives="tempered")
     with pytest.raises(ConfigError, match="keep n_negatives"):
-        method.losses(torch.zeros(10, 1), gen)
+        _cd(method, torch.zeros(10, 1), gen)
 
 
 def test_fit_resume_restores_the_replicas_exactly(tmp_path) -> None:

@@ -20,7 +20,7 @@ from ebmlab.experiments import (
     registered,
 )
 from ebmlab.experiments import registry as reg
-from ebmlab.training import GroupConfig, TrainConfig
+from ebmlab.training import GroupConfig, Losses, Method, TrainConfig
 
 
 def _error(fn, *args, **kwargs) -> str:
@@ -184,13 +184,13 @@ def test_build_experiment_injects_components_and_is_seeded():
 
 
 # ------------------------------------------------------------------------------------- registries
-class _Const(nn.Module):
+class _Const(Method):
     def __init__(self, value: float) -> None:
         super().__init__()
         self.value = nn.Parameter(torch.tensor(value))
 
-    def losses(self, batch, generator):
-        return {"loss": self.value.square()}
+    def losses(self, batch, ctx):
+        return Losses({"model": self.value.square()})
 
 
 def _const_factory(value: float = 1.0) -> _Const:

@@ -11,7 +11,17 @@ import torch
 from torch import nn
 
 from ebmlab.errors import ConfigError, ShapeError
-from ebmlab.training import BatchIterator, GroupConfig, TrainConfig, build_optimizer, fit, read_metrics
+from ebmlab.training import (
+    BatchIterator,
+    GroupConfig,
+    Losses,
+    Method,
+    StepContext,
+    TrainConfig,
+    build_optimizer,
+    fit,
+    read_metrics,
+)
 from ebmlab.training.examples import GaussianMLE, ReverseKLGaussian
 
 
@@ -71,12 +81,12 @@ def test_grad_clip_bounds_the_update():
             super().__init__()
             self.theta = nn.Parameter(torch.zeros(4))
 
-        def losses(self, batch, generator):
-            return {"loss": 0.5 * (self.theta - 5.0).square().sum()}
+        def losses(self, batch, ctx):
+            return Losses({"model": 0.5 * (self.theta - 5.0).square().sum()})
 
     method = Quadratic()
     run = fit(method, None, _cfg(steps=1, optimizer="sgd", lr=1.0, grad_clip=1.0))
-    assert run.history[0]["grad_norm"] == pytest.approx(10.0)  # logged before clipping
+    assert run.history[0]["grad_norm/model"] == pytest.approx(10.0)  # logged before clipping
     assert float(method.theta.detach().norm()) == pytest.approx(1.0, rel=1e-6)
 
 
@@ -91,25 +101,23 @@ def test_build_optimizer_settings():
 
 
 # ------------------------------------------------------------------------------- parameter groups
-class MinMax(nn.Module):
-    """min_a max_b a·b as two objectives: loss/a = a·b, loss/b = -a·b; b skips odd steps if asked."""
+class MinMax(Method):
+    """min_a max_b a·b as two objectives: minimise a·b over a and −a·b over b; b skips odd steps if asked."""
 
     def __init__(self, skip_b_on_odd: bool = False) -> None:
         super().__init__()
         self.a = nn.Parameter(torch.tensor(1.0))
         self.b = nn.Parameter(torch.tensor(2.0))
-        self.calls = 0
         self.skip = skip_b_on_odd
 
-    def optimizer_groups(self):
+    def param_groups(self):
         return {"a": [self.a], "b": {"params": [self.b], "lr": 0.5}}
 
-    def losses(self, batch, generator):
-        self.calls += 1
-        out = {"loss/a": self.a * self.b, "value": (self.a * self.b).detach()}
-        if not (self.skip and self.calls % 2 == 1):
-            out["loss/b"] = -self.a * self.b
-        return out
+    def losses(self, batch, ctx):
+        minimize = {"a": self.a * self.b}
+        if not (self.skip and not ctx.every(2)):
+            minimize["b"] = -self.a * self.b
+        return Losses(minimize, {"value": (self.a * self.b).detach()})
 
 
 def test_groups_simultaneous_updates_with_own_lr():
@@ -121,6 +129,56 @@ def test_groups_simultaneous_updates_with_own_lr():
     record = run.history[0]
     assert record["lr/a"] == 0.1 and record["lr/b"] == 0.5
     assert record["grad_norm/a"] == pytest.approx(2.0) and record["grad_norm/b"] == pytest.approx(1.0)
+    assert record["loss"] == pytest.approx(record["loss/a"] + record["loss/b"])
+
+
+class SequentialMinMax(MinMax):
+    """The same objectives updated in turn: b (the critic) first, then a against the new b."""
+
+    stages = (("b",), ("a",))
+
+    def losses(self, batch, ctx):
+        self.seen = [*getattr(self, "seen", []), ctx.stage]
+        if ctx.stage == ("b",):
+            return Losses({"b": -self.a * self.b})
+        return Losses({"a": self.a * self.b})
+
+
+def test_groups_sequential_updates_see_the_earlier_stage():
+    method = SequentialMinMax()
+    fit(method, None, _cfg(steps=1, optimizer="sgd", lr=0.1))
+    b1 = 2.0 + 0.5 * 1.0  # the critic moves first
+    assert float(method.b.detach()) == pytest.approx(b1)
+    assert float(method.a.detach()) == pytest.approx(1.0 - 0.1 * b1)  # a's gradient at the updated b
+    assert method.seen == [("b",), ("a",)]
+
+
+def test_logged_keys_are_stable_with_and_without_groups():
+    run = fit(GaussianMLE(2), torch.randn(16, 2), _cfg(steps=1, batch_size=8))
+    assert {"loss", "loss/model", "grad_norm/model", "lr/model", "nll"} <= set(run.history[0])
+    run = fit(MinMax(), None, _cfg(steps=1))
+    assert {"loss", "loss/a", "loss/b", "grad_norm/a", "lr/b"} <= set(run.history[0])
+
+
+def test_step_context_every_and_stage():
+    seen: list[tuple[int, bool]] = []
+
+    class Probe(GaussianMLE):
+        def losses(self, batch, ctx):
+            seen.append((ctx.step, ctx.every(3)))
+            assert (ctx.rank, ctx.world_size, ctx.stage) == (0, 1, ("model",)) and ctx.updates("model")
+            return super().losses(batch, ctx)
+
+    fit(Probe(2), torch.randn(16, 2), _cfg(steps=6, batch_size=8))
+    assert seen == [(1, False), (2, False), (3, True), (4, False), (5, False), (6, True)]
+    with pytest.raises(ConfigError, match="k must be an int >= 1"):
+        StepContext(1, torch.Generator()).every(0)
+    with pytest.raises(ConfigError, match="stages"):
+
+        class BadStages(MinMax):
+            stages = (("a",), ("c",))
+
+        fit(BadStages(), None, _cfg(steps=1))
 
 
 def test_config_group_overrides_method_defaults_and_absent_key_skips_group():
@@ -137,14 +195,14 @@ def test_group_errors():
         fit(MinMax(), None, _cfg(steps=1, groups={"c": GroupConfig(lr=0.1)}))
 
     class Typo(MinMax):
-        def losses(self, batch, generator):
-            return {"loss/a": self.a * self.b, "loss/bb": -self.a * self.b}
+        def losses(self, batch, ctx):
+            return Losses({"a": self.a * self.b, "bb": -self.a * self.b})
 
-    with pytest.raises(ConfigError, match=r"returned 'loss/bb' but there is no parameter group 'bb'; did you mean 'b'"):
+    with pytest.raises(ConfigError, match=r"minimises group 'bb', which is not a parameter group.*did you mean 'b'"):
         fit(Typo(), None, _cfg(steps=1))
 
     class Shared(MinMax):
-        def optimizer_groups(self):
+        def param_groups(self):
             return {"a": [self.a, self.b], "b": [self.b]}
 
     with pytest.raises(ConfigError, match="in both 'a' and 'b'"):
@@ -153,19 +211,19 @@ def test_group_errors():
 
 def test_protocol_errors():
     class NoLoss(GaussianMLE):
-        def losses(self, batch, generator):
-            return {"nll": super().losses(batch, generator)["loss"]}
+        def losses(self, batch, ctx):
+            return {"loss": super().losses(batch, ctx).minimize["model"]}
 
     class VectorLoss(GaussianMLE):
-        def losses(self, batch, generator):
-            return {"loss": -self.log_prob(batch)}
+        def losses(self, batch, ctx):
+            return Losses({"model": -self.log_prob(batch)})
 
     class Detached(GaussianMLE):
-        def losses(self, batch, generator):
-            return {"loss": super().losses(batch, generator)["loss"].detach()}
+        def losses(self, batch, ctx):
+            return Losses({"model": super().losses(batch, ctx).minimize["model"].detach()})
 
     x = torch.randn(8, 2)
-    with pytest.raises(ConfigError, match="without 'loss'"):
+    with pytest.raises(ConfigError, match=r"must return ebmlab\.training\.Losses"):
         fit(NoLoss(2), x, _cfg(steps=1, batch_size=4))
     with pytest.raises(ShapeError, match="must be a scalar"):
         fit(VectorLoss(2), x, _cfg(steps=1, batch_size=4))
@@ -206,7 +264,7 @@ def test_iterable_data_resumes_by_skipping_and_unwraps_singletons():
 
 
 # ------------------------------------------------------------------------------ logs, evaluation
-class Counter(nn.Module):
+class Counter(Method):
     """Logs its call count, so logged means are checkable."""
 
     def __init__(self) -> None:
@@ -214,9 +272,9 @@ class Counter(nn.Module):
         self.w = nn.Parameter(torch.zeros(1))
         self.calls = 0
 
-    def losses(self, batch, generator):
+    def losses(self, batch, ctx):
         self.calls += 1
-        return {"loss": self.w.square().sum(), "count": torch.tensor(float(self.calls))}
+        return Losses({"model": self.w.square().sum()}, {"count": torch.tensor(float(self.calls))})
 
 
 def test_metrics_files_eval_hook_and_summary(tmp_path: Path):
@@ -275,7 +333,7 @@ def test_lr_schedules_warm_up_and_decay_and_are_logged(tmp_path: Path):
     assert all(lr_factor(s, _cfg(steps=100)) == 1.0 for s in (1, 50, 100))
     data = _gaussian_data(256, torch.zeros(2), torch.ones(2))
     run = fit(GaussianMLE(dim=2), data, _cfg(steps=20, batch_size=32, lr=0.1, lr_schedule="linear", log_every=1))
-    lrs = [r["lr"] for r in run.history]
+    lrs = [r["lr/model"] for r in run.history]
     assert lrs == pytest.approx([0.1 * (1 - s / 20) for s in range(1, 21)])
     with pytest.raises(ConfigError, match="lr_schedule"):
         _cfg(lr_schedule="step")

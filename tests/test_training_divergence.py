@@ -11,14 +11,14 @@ import torch
 from torch import nn
 
 from ebmlab.errors import NonFiniteError
-from ebmlab.training import TrainConfig, fit, read_metrics
+from ebmlab.training import Losses, Method, TrainConfig, fit, read_metrics
 
 
 def _cfg(**kw) -> TrainConfig:
     return TrainConfig(**{"progress": False, "optimizer": "sgd", **kw})
 
 
-class NaNAt(nn.Module):
+class NaNAt(Method):
     """A finite quadratic until step ``at``, where the loss (or only the gradient) becomes NaN."""
 
     def __init__(self, at: int, where: str = "loss") -> None:
@@ -26,7 +26,7 @@ class NaNAt(nn.Module):
         self.w = nn.Parameter(torch.ones(2))
         self.at, self.where, self.calls = at, where, 0
 
-    def losses(self, batch, generator):
+    def losses(self, batch, ctx):
         self.calls += 1
         loss = self.w.square().sum()
         if self.calls == self.at:
@@ -34,7 +34,7 @@ class NaNAt(nn.Module):
                 loss = loss * float("nan")
             elif self.where == "grad":  # sqrt at 0: finite value, NaN gradient
                 loss = loss + (self.w - self.w.detach()).sum().sqrt()
-        return {"loss": loss, "energy_data": loss.detach() * 0, "aux": torch.tensor(0.0)}
+        return Losses({"model": loss}, {"energy_data": loss.detach() * 0, "aux": torch.tensor(0.0)})
 
 
 def test_nan_loss_stops_before_the_update_with_a_clear_message(tmp_path: Path):
@@ -42,7 +42,7 @@ def test_nan_loss_stops_before_the_update_with_a_clear_message(tmp_path: Path):
     with pytest.raises(NonFiniteError) as info:
         fit(method, None, _cfg(steps=20, lr=0.1, checkpoint_every=5), run_dir=tmp_path)
     message = str(info.value)
-    assert message.startswith("training diverged at step 7: loss = nan (non-finite)")
+    assert message.startswith("training diverged at step 7: loss/model = nan (non-finite)")
     assert "Lower train.lr (now 0.1)" in message and "train.on_divergence: rollback" in message
     assert "last good checkpoint is step 5" in message
     assert torch.isfinite(method.w).all()  # the NaN never reached the parameters
@@ -51,15 +51,15 @@ def test_nan_loss_stops_before_the_update_with_a_clear_message(tmp_path: Path):
 
 
 def test_nan_gradient_is_caught():
-    with pytest.raises(NonFiniteError, match=r"step 3: grad_norm = (nan|inf) \(non-finite gradient\)"):
+    with pytest.raises(NonFiniteError, match=r"step 3: grad_norm/model = (nan|inf) \(non-finite gradient\)"):
         fit(NaNAt(3, where="grad"), None, _cfg(steps=5, lr=0.1))
 
 
 def test_monitor_keys_are_configurable():
     class LogsNaN(NaNAt):
-        def losses(self, batch, generator):
-            out = super().losses(batch, generator)
-            out["aux"] = torch.tensor(float("nan"))
+        def losses(self, batch, ctx):
+            out = super().losses(batch, ctx)
+            out.log["aux"] = torch.tensor(float("nan"))
             return out
 
     with pytest.raises(NonFiniteError, match="step 1: aux = nan"):
@@ -68,7 +68,7 @@ def test_monitor_keys_are_configurable():
     assert run.status == "completed" and run.history[-1]["aux"] is None  # logged as null
 
 
-class Runaway(nn.Module):
+class Runaway(Method):
     """SGD on ½w² is stable for lr < 2 and blows up (w ← (1 - lr)·w) above; logs energy_data = ½w²."""
 
     def __init__(self) -> None:
@@ -76,10 +76,10 @@ class Runaway(nn.Module):
         self.w = nn.Parameter(torch.ones(()))
         self.noise = []
 
-    def losses(self, batch, generator):
-        self.noise.append(float(torch.rand((), generator=generator)))
+    def losses(self, batch, ctx):
+        self.noise.append(float(torch.rand((), generator=ctx.generator)))
         e = 0.5 * self.w.square()
-        return {"loss": e, "energy_data": e.detach()}
+        return Losses({"model": e}, {"energy_data": e.detach()})
 
 
 def test_runaway_energy_threshold():
@@ -102,7 +102,7 @@ def test_rollback_reloads_reseeds_and_lowers_lr(tmp_path: Path):
     assert (event["step"], event["diverged_at"], event["signal"], event["lr_scale"]) == (4, 7, "energy_data", 0.5)
     # after the rollback lr = 1.5 contracts w ← -0.5·w from the step-4 checkpoint (w = 16)
     assert float(method.w.detach()) == pytest.approx(16 * (-0.5) ** 26)
-    assert run.history[-1]["lr"] == 1.5
+    assert run.history[-1]["lr/model"] == 1.5
     # the generator was reseeded: the draws after the rollback differ from the first attempt's
     assert method.noise[4:6] != method.noise[7:9]
     steps = [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl") if "event" not in r]

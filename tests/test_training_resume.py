@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ebmlab.errors import CheckpointError
-from ebmlab.training import CheckpointManager, TrainConfig, fit, load_weights, read_metrics
+from ebmlab.training import CheckpointManager, Losses, Method, TrainConfig, fit, load_weights, read_metrics
 from ebmlab.training import checkpoint as ckpt_module
 
 
@@ -27,7 +27,7 @@ def kill_at(step: int):
     return callback
 
 
-class NoisyRegression(nn.Module):
+class NoisyRegression(Method):
     """Uses every kind of state a resume must restore: Adam moments, the loop's generator, the global
     RNG (dropout), the data order, and non-parameter extra state (a persistent-chain-like buffer)."""
 
@@ -37,7 +37,8 @@ class NoisyRegression(nn.Module):
         self.chains = torch.zeros(8, 3)
         self.pushes = 0
 
-    def losses(self, batch, generator):
+    def losses(self, batch, ctx):
+        generator = ctx.generator
         x, y = batch[:, :3], batch[:, 3:]
         x = x + 0.1 * torch.randn(x.shape, generator=generator)
         idx = torch.randint(8, (4,), generator=generator)
@@ -45,7 +46,7 @@ class NoisyRegression(nn.Module):
         self.pushes += 1
         reg = self.net(self.chains).square().mean()
         loss = (self.net(x) - y).square().mean() + 0.01 * reg
-        return {"loss": loss, "reg": reg.detach()}
+        return Losses({"model": loss}, {"reg": reg.detach()})
 
     def extra_state(self):
         return {"chains": self.chains.clone(), "pushes": torch.tensor(self.pushes)}

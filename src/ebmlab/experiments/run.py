@@ -72,7 +72,7 @@ def build_experiment(config: ExperimentConfig) -> Experiment:
     if not isinstance(method, nn.Module) or not callable(getattr(method, "losses", None)):
         raise ConfigError(
             f"method.name: {config.method.name!r} built a {type(method).__name__}, not an nn.Module with "  # type: ignore[union-attr]
-            "losses(batch, generator); check its factory."
+            "losses(batch, ctx) (an ebmlab.training.Method); check its factory."
         )
     return Experiment(config, built["data"], built["energy"], built["sampler"], method, built["eval"], device)
 

@@ -1,4 +1,4 @@
-"""Learning algorithms: each a small object with ``losses(batch, generator) -> dict of tensors``.
+"""Learning algorithms: each a small object with ``losses(batch, ctx) -> Losses`` (:class:`ebmlab.training.Method`).
 
 The training loop lives in :mod:`ebmlab.training`; methods own parameters, not loops.
 """

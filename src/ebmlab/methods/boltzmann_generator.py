@@ -67,6 +67,7 @@ from ebmlab.estimators.logz import log_z_importance
 from ebmlab.experiments.registry import register_evaluator, register_method
 from ebmlab.flows import FLOW_KINDS, Compose, FlowDistribution, LULinear, make_flow, make_mlp
 from ebmlab.training import Run, TrainConfig, fit
+from ebmlab.training.method import DEFAULT_GROUP, Losses, Method, StepContext
 
 __all__ = [
     "BoltzmannGenerator",
@@ -131,7 +132,7 @@ class ConditionalGaussian(nn.Module):
         return mean + (chol @ eps).squeeze(-1)
 
 
-class BoltzmannGenerator(nn.Module):
+class BoltzmannGenerator(Method):
     """Seed-004 Boltzmann generator for the energy U (see the module docstring for the math).
 
     Args:
@@ -150,7 +151,6 @@ class BoltzmannGenerator(nn.Module):
     """
 
     energy: EnergyFn
-    steps_done: Tensor
 
     def __init__(
         self,
@@ -204,8 +204,6 @@ class BoltzmannGenerator(nn.Module):
         self.forward_kl_weight = float(forward_kl_weight)
         self.log_z = None if log_z is None else float(log_z)
         self.anneal_steps, self.beta0 = int(anneal_steps), float(beta0)
-        # training steps taken (a buffer: saved in checkpoints, so an annealed run resumes exactly)
-        self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
         self.flow: FlowDistribution = make_flow(
             flow, self.latent_dim, n_couplings, hidden, depth, seed=seed, init_scale=init_scale
         )
@@ -232,9 +230,9 @@ class BoltzmannGenerator(nn.Module):
         u = self._energy(x)
         return u if self.head is None else u - self.head.log_prob(xy[:, self.dim :], x)
 
-    def current_beta(self) -> float:
-        """β of the training target μ_β ∝ exp(−βU): beta0^(1 − t/anneal_steps) for t < anneal_steps, else 1."""
-        t = int(self.steps_done)
+    def current_beta(self, t: int) -> float:
+        """β of the training target μ_β ∝ exp(−βU) at training call t = 0, 1, …:
+        beta0^(1 − t/anneal_steps) for t < anneal_steps, else 1 (a pure function of the step)."""
         return self.beta0 ** (1.0 - t / self.anneal_steps) if t < self.anneal_steps else 1.0
 
     def _terms(self, n: int, generator: torch.Generator | None, beta: float = 1.0) -> dict[str, Tensor]:
@@ -252,23 +250,31 @@ class BoltzmannGenerator(nn.Module):
         return out
 
     # -- objective ------------------------------------------------------------------------------------
-    def losses(self, batch: Tensor | None = None, generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """Ĵ (or Ĵ_R) on ``batch_size`` fresh latents, plus logged scalars.
+    def losses(self, batch: Tensor | None, ctx: StepContext) -> Losses:
+        """Ĵ (or Ĵ_R) on ``batch_size`` fresh latents, plus logged scalars (see :meth:`objective`).
+
+        In training mode, step ``ctx.step`` uses the target μ_β with β = :meth:`current_beta` (ctx.step − 1).
+        """
+        beta = self.current_beta(ctx.step - 1) if self.training else 1.0
+        out = self.objective(batch, ctx.generator, beta)
+        loss = out.pop("loss")
+        return Losses({DEFAULT_GROUP: loss}, {k: v.detach() for k, v in out.items()})
+
+    def objective(
+        self, batch: Tensor | None = None, generator: torch.Generator | None = None, beta: float = 1.0
+    ) -> dict[str, Tensor]:
+        """Ĵ (or Ĵ_R) on ``batch_size`` fresh latents at target μ_β, plus scalars.
 
         Keys: ``loss`` (minimised: J_hat + forward_kl_weight·forward_kl), ``J_hat`` (seed convention, U in
         place of log U), ``free_energy_bound`` (L ≥ −log C, nats, comparable across D), ``mean_U``,
         ``log_det_S``, ``log_det`` (all layers; = log_det_S for NICE), ``head_nll`` (E[−log P̂(y|x)], D > d),
         ``kl_bound`` (L + log C, only when ``log_z`` is known and β = 1), ``forward_kl`` (when used), ``beta``.
 
-        Annealing (not in seed 004; off by default): in training mode, call t uses the target μ_β with
-        β = :meth:`current_beta` (from ``beta0`` up to 1 over ``anneal_steps`` calls), and U in every key is
-        then β·U; the step counter advances once per call made with gradients enabled. Flatter early targets
+        Annealing (not in seed 004; off by default): training step t uses β = :meth:`current_beta` (from
+        ``beta0`` up to 1 over ``anneal_steps`` steps), and U in every key is then β·U. Flatter early targets
         keep every well populated, which plain reverse KL otherwise tends to drop. Non-finite values are
         left to the training loop's divergence monitor.
         """
-        beta = self.current_beta() if self.training else 1.0
-        if self.training and torch.is_grad_enabled():
-            self.steps_done.add_(1)
         t = self._terms(self.batch_size, generator, beta)
         j_hat = -t["log_det"].mean() + t["seed_terms"].mean()
         out = {
@@ -367,7 +373,7 @@ def train_boltzmann_generator(
     log_every: int = 10,
     run_dir: str | None = None,
 ) -> Run:
-    """Minimise ``bg.losses(...)["loss"]`` with Adam through :func:`ebmlab.training.fit`; returns the Run.
+    """Minimise ``bg.objective(...)["loss"]`` with Adam through :func:`ebmlab.training.fit`; returns the Run.
 
     ``batch_size`` sets the latent draws per step (``bg.batch_size``) and the mini-batch of ``data``
     (target samples for the forward-KL term). Gradients are clipped to norm ``grad_clip`` (quartic

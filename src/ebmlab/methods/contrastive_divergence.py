@@ -41,8 +41,8 @@ The sampler is any :mod:`ebmlab.samplers` kernel. Seed 001's update x − (δ²/
 with respect to x only (:func:`ebmlab.energies.energy_and_grad` uses ``torch.autograd.grad`` with
 ``inputs=x``), so no gradient reaches the parameters until the loop calls ``loss.backward()``.
 
-The method owns no loop: a training loop calls ``losses(batch, generator)`` and steps an optimiser on
-``"loss"``. The gradient norm of θ is not computed here (it would need a second backward pass); the
+The method owns no loop: :func:`~ebmlab.training.fit` calls ``losses(batch, ctx)`` and steps an optimiser
+on ``Losses.minimize["model"]``. The gradient norm of θ is not computed here (it would need a second backward pass); the
 loop logs it after its own ``backward``.
 """
 
@@ -61,6 +61,7 @@ from ebmlab.samplers.base import Sampler
 from ebmlab.samplers.buffer import ReplayBuffer
 from ebmlab.samplers.langevin import ULA
 from ebmlab.samplers.tempering import ReplicaExchange, ReplicaState, log_ratio_and_grad, path_moves
+from ebmlab.training.method import DEFAULT_GROUP, Losses, Method, StepContext
 
 __all__ = ["NEGATIVES", "ContrastiveDivergence", "cd_method", "noise_init"]
 
@@ -95,7 +96,7 @@ def _positive_int(name: str, value: object, minimum: int = 1) -> int:
     return value
 
 
-class ContrastiveDivergence(nn.Module):
+class ContrastiveDivergence(Method):
     """Contrastive divergence / persistent CD / short-run MCMC maximum likelihood for an energy (module doc).
 
     Args:
@@ -337,10 +338,10 @@ class ContrastiveDivergence(nn.Module):
 
     # ------------------------------------------------------------------ the method contract
 
-    def losses(self, batch: Tensor | None, generator: torch.Generator) -> dict[str, Tensor]:
-        """CD loss and logged signals for one data batch ``(n, *event)``.
+    def losses(self, batch: Tensor | None, ctx: StepContext) -> Losses:
+        """CD loss (``minimize["model"]``) and logged signals for one data batch ``(n, *event)``.
 
-        Keys: ``loss`` (to minimise), ``energy_data`` = mean E(x), ``energy_neg`` = mean E(x̃) (AIS-weighted for
+        Logged: ``energy_data`` = mean E(x), ``energy_neg`` = mean E(x̃) (AIS-weighted for
         ``annealed``), ``gap`` = energy_neg − energy_data (≈ 0 at the fixed point), ``accept`` (Metropolis-adjusted
         samplers only), ``neg_norm`` = mean ‖x̃‖ (a divergence signal), ``ess`` (``annealed`` only).
         """
@@ -349,8 +350,9 @@ class ContrastiveDivergence(nn.Module):
                 f"ContrastiveDivergence.losses needs a data batch of shape (n, *event), got "
                 f"{getattr(batch, 'shape', type(batch).__name__)}."
             )
+        generator = getattr(ctx, "generator", None)
         if not isinstance(generator, torch.Generator):
-            raise ConfigError(f"losses needs an explicit torch.Generator, got {type(generator).__name__}.")
+            raise ConfigError(f"losses needs a StepContext with a torch.Generator, got {type(ctx).__name__}.")
         self._set_event_shape(tuple(batch.shape[1:]))
         data = self._noisy(batch.detach(), generator)
         neg, accept, w = self._negatives(data, generator)
@@ -367,21 +369,20 @@ class ContrastiveDivergence(nn.Module):
         loss = e_data.mean() - mean_neg
         if self.energy_reg > 0:
             loss = loss + self.energy_reg * (e_data.square().mean() + (w * e_neg.square()).sum())
-        out = {
-            "loss": loss,
+        out: dict[str, Tensor | float] = {
             "energy_data": e_data.mean().detach(),
             "energy_neg": mean_neg.detach(),
             "gap": (mean_neg - e_data.mean()).detach(),
-            "neg_norm": (w * neg.reshape(neg.shape[0], -1).norm(dim=1)).sum(),
+            "neg_norm": (w * neg.reshape(neg.shape[0], -1).norm(dim=1)).sum().detach(),
         }
         if self.negatives == "annealed":
-            out["ess"] = 1.0 / (w.square().sum() * w.shape[0])
+            out["ess"] = (1.0 / (w.square().sum() * w.shape[0])).detach()
         if self.negatives == "tempered":
             out["swap_accept"] = self._last_swap.nanmean().to(e_neg.dtype)
             out["swap_accept_min"] = self._last_swap.nan_to_num(nan=1.0).min().to(e_neg.dtype)
         if self.sampler.metropolis_adjusted:
             out["accept"] = torch.tensor(accept)
-        return out
+        return Losses({DEFAULT_GROUP: loss}, out)
 
     @torch.no_grad()
     def sample(

@@ -19,11 +19,12 @@ from ebmlab.training.config import GroupConfig, TrainConfig, lr_factor
 from ebmlab.training.data import BatchIterator, derive_seed
 from ebmlab.training.logs import read_metrics
 from ebmlab.training.loop import Callback, Evaluate, Run, build_optimizer, fit
+from ebmlab.training.method import DEFAULT_GROUP, Losses, Method, StepContext, resolve_groups
 from ebmlab.training.monitor import Divergence, DivergenceMonitor
-from ebmlab.training.protocol import Method, resolve_groups
 from ebmlab.training.restore import latest_checkpoint, load_weights
 
 __all__ = [
+    "DEFAULT_GROUP",
     "BatchIterator",
     "Callback",
     "Checkpoint",
@@ -32,8 +33,10 @@ __all__ = [
     "DivergenceMonitor",
     "Evaluate",
     "GroupConfig",
+    "Losses",
     "Method",
     "Run",
+    "StepContext",
     "TrainConfig",
     "build_optimizer",
     "derive_seed",

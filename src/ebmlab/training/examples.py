@@ -1,4 +1,4 @@
-"""Two small reference methods: a worked example of the ``Method`` protocol and end-to-end checks
+"""Two small reference methods: a worked example of the :class:`~ebmlab.training.Method` contract and end-to-end checks
 of the loop, the configs and the CLI (registered as ``gaussian-mle`` and ``gaussian-reverse-kl``).
 """
 
@@ -11,13 +11,14 @@ from torch import Tensor, nn
 
 from ebmlab.energies.base import EnergyFn, evaluate_energy
 from ebmlab.errors import ConfigError, ShapeError
+from ebmlab.training.method import DEFAULT_GROUP, Losses, Method, StepContext
 
 __all__ = ["GaussianMLE", "ReverseKLGaussian"]
 
 _LOG_2PI = math.log(2 * math.pi)
 
 
-class _DiagonalGaussian(nn.Module):
+class _DiagonalGaussian(Method):
     """q(x) = N(x; μ, diag σ²) with learnable μ and log σ (zeros at the start)."""
 
     def __init__(self, dim: int) -> None:
@@ -51,12 +52,12 @@ class GaussianMLE(_DiagonalGaussian):
     (biased) standard deviation per coordinate.
     """
 
-    def losses(self, batch: Tensor | None, generator: torch.Generator) -> dict[str, Tensor]:
+    def losses(self, batch: Tensor | None, ctx: StepContext) -> Losses:
         if batch is None or batch.dim() != 2 or batch.shape[1] != self.dim:
             shape = None if batch is None else tuple(batch.shape)
             raise ShapeError(f"GaussianMLE(dim={self.dim}) needs data batches of shape (n, {self.dim}), got {shape}.")
         nll = -self.log_prob(batch).mean()
-        return {"loss": nll, "nll": nll.detach(), "sigma_mean": self.log_sigma.detach().exp().mean()}
+        return Losses({DEFAULT_GROUP: nll}, {"nll": nll.detach(), "sigma_mean": self.log_sigma.detach().exp().mean()})
 
 
 class ReverseKLGaussian(_DiagonalGaussian):
@@ -77,10 +78,10 @@ class ReverseKLGaussian(_DiagonalGaussian):
         self.__dict__["energy"] = energy  # not a submodule
         self.n_samples = n_samples
 
-    def losses(self, batch: Tensor | None, generator: torch.Generator) -> dict[str, Tensor]:
-        eps = torch.randn(self.n_samples, self.dim, generator=generator, device=self.mu.device)
+    def losses(self, batch: Tensor | None, ctx: StepContext) -> Losses:
+        eps = torch.randn(self.n_samples, self.dim, generator=ctx.generator, device=self.mu.device)
         x = self.mu + torch.exp(self.log_sigma) * eps
         e = evaluate_energy(self.energy, x)
         energy_mean, entropy = e.mean(), self.entropy()
         free_energy = energy_mean - entropy
-        return {"loss": free_energy, "energy": energy_mean.detach(), "entropy": entropy.detach()}
+        return Losses({DEFAULT_GROUP: free_energy}, {"energy": energy_mean.detach(), "entropy": entropy.detach()})

@@ -1,8 +1,9 @@
 """``fit``: the one training loop every method uses.
 
-Each step: draw the next mini-batch, call ``method.losses(batch, generator)``, check the values
-with the divergence monitor, differentiate each optimised loss w.r.t. its own parameter group,
-clip, step the optimisers; then log, evaluate and checkpoint on schedule. See ``docs/training.md``.
+Each step: draw the next mini-batch; for each update stage of the method call
+``method.losses(batch, ctx)`` (:class:`~ebmlab.training.method.StepContext`), check the values with the
+divergence monitor, differentiate each minimised loss w.r.t. its own parameter group, clip, step that
+stage's optimisers; then log, evaluate and checkpoint on schedule. See ``docs/training.md``.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from ebmlab.training.checkpoint import (
 from ebmlab.training.config import GroupConfig, TrainConfig, lr_factor
 from ebmlab.training.data import BatchIterator, derive_seed
 from ebmlab.training.logs import MetricsLogger
+from ebmlab.training.method import GROUP_KEYS, Losses, StepContext, resolve_groups, stages_of
 from ebmlab.training.monitor import Divergence, DivergenceMonitor
-from ebmlab.training.protocol import GROUP_KEYS, resolve_groups
 
 __all__ = ["Callback", "Evaluate", "Run", "build_optimizer", "fit"]
 
@@ -131,7 +132,8 @@ class _Trainer:
         self.groups = resolve_groups(method)
         self.settings = self._group_settings()
         self.optimizers = {g: build_optimizer(e["params"], self.settings[g]) for g, e in self.groups.items()}
-        self.single = "default" in self.groups and getattr(method, "optimizer_groups", None) is None
+        self.stages = stages_of(method, self.groups)
+        self.rank, self.world_size = _rank_and_world()
         self.generator = torch.Generator(device=self.device)
         self.data = BatchIterator(
             data, config.batch_size, config.seed, shuffle=config.shuffle, drop_last=config.drop_last, device=self.device
@@ -164,9 +166,7 @@ class _Trainer:
         base |= {"weight_decay": c.weight_decay, "grad_clip": c.grad_clip}
         settings = {}
         for g, entry in self.groups.items():
-            own = from_dict(
-                GroupConfig, {k: entry[k] for k in GROUP_KEYS if k in entry}, f"{name}.optimizer_groups.{g}"
-            )
+            own = from_dict(GroupConfig, {k: entry[k] for k in GROUP_KEYS if k in entry}, f"{name}.param_groups.{g}")
             merged = dict(base)
             for layer in (own, c.groups.get(g)):
                 if layer is not None:
@@ -289,45 +289,36 @@ class _Trainer:
         self.logger.truncate(self.step)
 
     # -- one step ------------------------------------------------------------------------------
-    def _objectives(self, out: Any) -> dict[str, Tensor]:
+    def _checked(self, out: Any, stage: tuple[str, ...]) -> Losses:
         name = type(self.method).__name__
-        if not isinstance(out, Mapping):
-            raise ConfigError(f"{name}.losses() must return a dict of scalar tensors, got {type(out).__name__}.")
-        if self.single:
-            if "loss" not in out:
-                raise ConfigError(f"{name}.losses() returned keys {sorted(out)} without 'loss', the value to minimise.")
-            objectives = {"default": out["loss"]}
-        else:
-            objectives = {}
-            for key, value in out.items():
-                if key.startswith("loss/"):
-                    g = key[len("loss/") :]
-                    if g not in self.groups:
-                        raise ConfigError(
-                            f"{name}.losses() returned {key!r} but there is no parameter group {g!r}; "
-                            f"{suggest(g, self.groups)}groups: {', '.join(self.groups)}."
-                        )
-                    objectives[g] = value
-            if not objectives:
-                wanted = ", ".join(f"loss/{g}" for g in self.groups)
-                raise ConfigError(f"{name}.losses() returned none of {wanted} (keys: {sorted(out)}).")
-        for g, loss in objectives.items():
+        if not isinstance(out, Losses):
+            raise ConfigError(
+                f"{name}.losses(batch, ctx) must return ebmlab.training.Losses(minimize={{group: loss}}, log={{...}}), "
+                f"got {type(out).__name__}."
+            )
+        for g, loss in out.minimize.items():
+            if g not in stage:
+                where = "this stage" if len(self.stages) > 1 else "the method"
+                raise ConfigError(
+                    f"{name}.losses() minimises group {g!r}, which is not a parameter group of {where}; "
+                    f"{suggest(g, stage)}groups: {', '.join(stage)}."
+                )
             if not isinstance(loss, Tensor) or loss.numel() != 1:
                 raise ShapeError(f"{name}.losses(): the loss of group {g!r} must be a scalar tensor, got {loss!r}.")
             if not loss.requires_grad:
                 raise ConfigError(
                     f"{name}.losses(): the loss of group {g!r} does not depend on any trainable parameter "
-                    "(requires_grad is False); omit the key on steps where the group should not move."
+                    "(requires_grad is False); leave the group out of minimize on steps where it should not move."
                 )
-        return objectives
+        return out
 
-    def _values(self, out: Mapping[str, Any]) -> dict[str, float]:
-        values = {}
-        for key, value in out.items():
+    def _values(self, out: Losses) -> dict[str, float]:
+        values = {f"loss/{g}": float(v.detach()) for g, v in out.minimize.items()}
+        for key, value in out.log.items():
             if isinstance(value, Tensor):
                 if value.numel() != 1:
                     raise ShapeError(
-                        f"{type(self.method).__name__}.losses()[{key!r}] has shape {tuple(value.shape)}; "
+                        f"{type(self.method).__name__}.losses().log[{key!r}] has shape {tuple(value.shape)}; "
                         "logged values must be scalars (reduce with .mean())."
                     )
                 value = value.detach()
@@ -337,30 +328,33 @@ class _Trainer:
     def _train_step(self) -> Divergence | None:
         step = self.step + 1
         batch = self.data.next()
-        out = self.method.losses(batch, self.generator)  # type: ignore[operator]
-        objectives = self._objectives(out)
-        values = self._values(out)
-        hook = getattr(self.method, "divergence_signals", None)
-        signals = {k: float(v) for k, v in hook(out).items()} if hook is not None else {}
-        loss_keys = ["loss"] if self.single else [f"loss/{g}" for g in objectives]
-        divergence = self.monitor.check(step, {**values, **signals}, always=loss_keys)
-        if divergence is not None:
-            return divergence
-        norms = self._gradients(objectives)
-        for key, norm in norms.items():
-            if not math.isfinite(norm):
-                self.method.zero_grad(set_to_none=True)
-                return Divergence(step, key, norm, "non-finite gradient")
+        ctx = StepContext(step, self.generator, self.rank, self.world_size)
+        values: dict[str, float] = {}
         factor = lr_factor(step, self.config)
-        for g in objectives:
-            for pg in self.optimizers[g].param_groups:
-                pg["lr"] = self.settings[g]["lr"] * self.lr_scale * factor
-            self.optimizers[g].step()
-        self.method.zero_grad(set_to_none=True)
-        self.step = step
-        values |= norms
+        for stage in self.stages:
+            out = self._checked(self.method.losses(batch, ctx.at_stage(stage)), stage)  # type: ignore[operator]
+            stage_values = self._values(out)
+            hook = getattr(self.method, "divergence_signals", None)
+            signals = {k: float(v) for k, v in hook(out).items()} if hook is not None else {}
+            loss_keys = [f"loss/{g}" for g in out.minimize]
+            divergence = self.monitor.check(step, {**stage_values, **signals}, always=loss_keys)
+            if divergence is not None:
+                return divergence
+            norms = self._gradients(out.minimize)
+            for key, norm in norms.items():
+                if not math.isfinite(norm):
+                    self.method.zero_grad(set_to_none=True)
+                    return Divergence(step, key, norm, "non-finite gradient")
+            for g in out.minimize:
+                for pg in self.optimizers[g].param_groups:
+                    pg["lr"] = self.settings[g]["lr"] * self.lr_scale * factor
+                self.optimizers[g].step()
+            self.method.zero_grad(set_to_none=True)
+            values |= stage_values | norms
+        values["loss"] = sum(v for k, v in values.items() if k.startswith("loss/"))
         for g, opt in self.optimizers.items():
-            values["lr" if self.single else f"lr/{g}"] = float(opt.param_groups[0]["lr"])
+            values[f"lr/{g}"] = float(opt.param_groups[0]["lr"])
+        self.step = step
         self.last_values = values
         return None
 
@@ -380,7 +374,7 @@ class _Trainer:
                 norm = torch.nn.utils.clip_grad_norm_(present, clip if clip is not None else math.inf)
             else:
                 norm = torch.zeros(())
-            norms["grad_norm" if self.single else f"grad_norm/{g}"] = float(norm)
+            norms[f"grad_norm/{g}"] = float(norm)
         return norms
 
     # -- after a step --------------------------------------------------------------------------
@@ -396,7 +390,7 @@ class _Trainer:
         if step % c.log_every == 0 or last:
             record = {"step": step, "time": round(self._elapsed(), 3)}
             record |= {k: v / self.count for k, v in self.sums.items()}
-            record |= {k: v for k, v in self.last_values.items() if k == "lr" or k.startswith("lr/")}
+            record |= {k: v for k, v in self.last_values.items() if k.startswith("lr/")}
             self.sums, self.count = {}, 0
             assert self.logger is not None
             self.logger.log(record)
@@ -530,6 +524,13 @@ class _Trainer:
         return Run(self.method, self.run_dir, self.step, status, history, summary)
 
 
+def _rank_and_world() -> tuple[int, int]:
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 def _progress_bar(config: TrainConfig, initial: int) -> Any:
     if not (config.progress and sys.stderr.isatty()):
         return None
@@ -562,7 +563,8 @@ def fit(
     """Train ``method`` by minimising its ``losses`` for ``config.steps`` optimiser steps.
 
     Args:
-        method: an ``nn.Module`` following the :class:`~ebmlab.training.Method` protocol.
+        method: an ``nn.Module`` with ``losses(batch, ctx) -> Losses``, usually a
+            :class:`~ebmlab.training.Method` subclass (its hooks have defaults).
         data: a tensor ``(n, *event)`` (seeded mini-batches of ``config.batch_size``, reshuffled every
             epoch), a DataLoader-like iterable of batches, or ``None`` (energy-only methods get
             ``batch=None``).
@@ -591,7 +593,8 @@ def fit(
     config = _as_config(config)
     if not isinstance(method, nn.Module) or not callable(getattr(method, "losses", None)):
         raise ConfigError(
-            f"fit needs an nn.Module with a losses(batch, generator) method, got {type(method).__name__}."
+            f"fit needs an nn.Module with a losses(batch, ctx) method (subclass ebmlab.training.Method), "
+            f"got {type(method).__name__}."
         )
     with contextlib.ExitStack() as stack:
         persist = run_dir is not None

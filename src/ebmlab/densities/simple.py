@@ -1,0 +1,106 @@
+"""Closed-form densities: standard and diagonal Gaussians, independent Bernoulli vectors."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from ebmlab.densities.base import check_event, positive_count
+from ebmlab.errors import ConfigError
+
+__all__ = ["Bernoulli", "DiagonalNormal", "StandardNormal"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+class DiagonalNormal(nn.Module):
+    """q(x) = N(x; μ, diag σ²) over ``event_shape = μ.shape``.
+
+    log q(x) = −½ Σ ((x − μ)/σ)² − Σ log σ − (d/2) log 2π. ``learnable=True`` makes μ and log σ
+    parameters (e.g. a trainable AIS base); otherwise they are buffers (moved with ``.to``).
+    """
+
+    def __init__(self, loc: Tensor, scale: Tensor | float, learnable: bool = False) -> None:
+        super().__init__()
+        loc = torch.as_tensor(loc, dtype=torch.get_default_dtype()).detach().clone()
+        if loc.dim() == 0:
+            raise ConfigError("DiagonalNormal: loc must have at least one dimension (the event shape).")
+        log_scale = torch.log(torch.as_tensor(scale, dtype=loc.dtype).expand_as(loc).clone())
+        if not bool(torch.isfinite(log_scale).all() & torch.isfinite(loc).all()):
+            raise ConfigError("DiagonalNormal: loc must be finite and scale positive and finite.")
+        if learnable:
+            self.loc, self.log_scale = nn.Parameter(loc), nn.Parameter(log_scale)
+        else:
+            self.register_buffer("loc", loc)
+            self.register_buffer("log_scale", log_scale)
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return tuple(self.loc.shape)
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        """x = μ + σ ε, ε ~ N(0, I) (reparameterised: differentiable in learnable μ, σ)."""
+        n = positive_count(n, "DiagonalNormal.sample")
+        eps = torch.randn((n, *self.event_shape), generator=generator, device=generator.device, dtype=self.loc.dtype)
+        return self.loc + self.log_scale.exp() * eps
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        check_event(x, self.event_shape, "DiagonalNormal.log_prob")
+        z = (x - self.loc) * torch.exp(-self.log_scale)
+        d = z[0].numel()
+        return (-0.5 * z.square() - self.log_scale).reshape(x.shape[0], -1).sum(1) - 0.5 * d * _LOG_2PI
+
+    def entropy(self) -> Tensor:
+        """H(q) = Σ log σ + (d/2)(1 + log 2π)."""
+        return self.log_scale.sum() + 0.5 * self.loc.numel() * (1.0 + _LOG_2PI)
+
+
+class StandardNormal(DiagonalNormal):
+    """N(0, I) over ``event_shape`` (or ``(dim,)``)."""
+
+    def __init__(self, event_shape: int | Sequence[int]) -> None:
+        shape = (event_shape,) if isinstance(event_shape, int) else tuple(event_shape)
+        if not shape or any(int(s) < 1 for s in shape):
+            raise ConfigError(f"StandardNormal: event_shape must be positive sizes, got {event_shape!r}.")
+        super().__init__(torch.zeros(shape), 1.0)
+
+
+class Bernoulli(nn.Module):
+    """Independent Bernoulli units on {0, 1}^shape with P(x_i = 1) = sigmoid(logits_i).
+
+    log q(x) = Σ x·l − softplus(l); the usual AIS base for binary models (logits from the data's marginals).
+    """
+
+    def __init__(self, logits: Tensor, learnable: bool = False) -> None:
+        super().__init__()
+        logits = torch.as_tensor(logits, dtype=torch.get_default_dtype()).detach().clone()
+        if logits.dim() == 0 or not bool(torch.isfinite(logits).all()):
+            raise ConfigError("Bernoulli: logits must be a finite tensor with at least one dimension.")
+        if learnable:
+            self.logits = nn.Parameter(logits)
+        else:
+            self.register_buffer("logits", logits)
+
+    @classmethod
+    def from_means(cls, means: Tensor, eps: float = 1e-3) -> Bernoulli:
+        """The base with P(x_i = 1) = mean_i clipped to [eps, 1 − eps] (e.g. the data's pixel means)."""
+        p = torch.as_tensor(means, dtype=torch.get_default_dtype()).clamp(eps, 1 - eps)
+        return cls(torch.log(p) - torch.log1p(-p))
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return tuple(self.logits.shape)
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        n = positive_count(n, "Bernoulli.sample")
+        u = torch.rand((n, *self.event_shape), generator=generator, device=generator.device, dtype=self.logits.dtype)
+        return (u < torch.sigmoid(self.logits)).to(self.logits.dtype)
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        check_event(x, self.event_shape, "Bernoulli.log_prob")
+        terms = x * self.logits - F.softplus(self.logits)
+        return terms.reshape(x.shape[0], -1).sum(1)
