@@ -17,6 +17,11 @@ __all__ = ["Bernoulli", "DiagonalNormal", "StandardNormal", "Uniform"]
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
+def _float_dtype(value: object) -> torch.dtype:
+    """The dtype of a floating tensor, else torch's default dtype."""
+    return value.dtype if isinstance(value, Tensor) and value.is_floating_point() else torch.get_default_dtype()
+
+
 class DiagonalNormal(nn.Module):
     """q(x) = N(x; μ, diag σ²) over ``event_shape = μ.shape``.
 
@@ -26,7 +31,7 @@ class DiagonalNormal(nn.Module):
 
     def __init__(self, loc: Tensor, scale: Tensor | float, learnable: bool = False, persistent: bool = True) -> None:
         super().__init__()
-        loc = torch.as_tensor(loc, dtype=torch.get_default_dtype()).detach().clone()
+        loc = torch.as_tensor(loc, dtype=_float_dtype(loc)).detach().clone()
         if loc.dim() == 0:
             raise ConfigError("DiagonalNormal: loc must have at least one dimension (the event shape).")
         log_scale = torch.log(torch.as_tensor(scale, dtype=loc.dtype).expand_as(loc).clone())
@@ -90,7 +95,7 @@ class Bernoulli(nn.Module):
 
     def __init__(self, logits: Tensor, learnable: bool = False) -> None:
         super().__init__()
-        logits = torch.as_tensor(logits, dtype=torch.get_default_dtype()).detach().clone()
+        logits = torch.as_tensor(logits, dtype=_float_dtype(logits)).detach().clone()
         if logits.dim() == 0 or not bool(torch.isfinite(logits).all()):
             raise ConfigError("Bernoulli: logits must be a finite tensor with at least one dimension.")
         if learnable:

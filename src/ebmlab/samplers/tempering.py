@@ -232,7 +232,7 @@ class ReplicaExchange:
         dtype = torch.get_default_dtype() if x0 is None else x0.dtype
         path = self.path(energy, event, dtype)
         if x0 is None:
-            x0 = path.base.sample(self.n_rungs * n, generator).to(dtype)
+            x0 = path.base.sample(self.n_rungs * n, generator)
         elif x0.shape[:2] != (self.n_rungs, n) or tuple(x0.shape[2:]) != event:
             raise ShapeError(
                 f"ReplicaExchange.init: x0 must have shape ({self.n_rungs}, {n}, *{event}), got {tuple(x0.shape)}."
