@@ -140,3 +140,28 @@ def test_replica_exchange_names_a_nan_energy_on_the_base_draws() -> None:
     with pytest.raises(NonFiniteError, match="draws from the base q"):
         for _ in range(5):
             state, _ = pt.step(energy, state, gen)
+
+
+def test_negatives_objects_are_reusable_pieces() -> None:
+    """An RBM-style ShortRun (Gibbs from a Bernoulli start) stays binary; a sample-only start (no log_prob, like a
+    VAE) works; FromData starts at the data; Annealed carries weights summing to one."""
+    from ebmlab.methods import Annealed, FromData, ShortRun
+    from ebmlab.samplers import ULA
+
+    model = FastBoltzmann()
+    gen = torch.Generator().manual_seed(0)
+    neg = ShortRun(BlockGibbs(), 3, Bernoulli(model.b.clone())).draw(model, 32, gen)
+    assert neg.x.shape == (32, D) and bool(((neg.x == 0) | (neg.x == 1)).all()) and neg.log_weights is None
+
+    class Decoder:  # sample-only start density
+        event_shape = (2,)
+
+        def sample(self, n: int, generator: torch.Generator) -> Tensor:
+            return torch.randn(n, 2, generator=generator)
+
+    energy = lambda x: 0.5 * x.square().sum(1)  # noqa: E731
+    assert ShortRun(ULA(0.01), 2, Decoder()).draw(energy, 8, gen).x.shape == (8, 2)
+    data = torch.randn(8, 2, generator=gen)
+    assert torch.equal(FromData(ULA(0.01), 1, None).draw(energy, 4, gen, data=data).x0, data[:4])
+    ann = Annealed(MALA(0.1), 5, DiagonalNormal(torch.zeros(2), 1.0)).draw(energy, 16, gen)
+    assert math.isclose(float(ann.weights().sum()), 1.0, rel_tol=1e-6) and "ess" in ann.stats

@@ -106,12 +106,13 @@ class ChainNegatives:
 
 
 class ShortRun(ChainNegatives):
-    """K kernel steps from n fresh draws of ``init`` (any Density: noise, a VAE, a Bernoulli)."""
+    """K kernel steps from n fresh draws of ``init``: any Density, or anything with ``event_shape`` and
+    ``sample(n, generator)`` (a VAE or generator whose log-density is intractable), e.g. a Bernoulli for an RBM."""
 
     def __init__(self, kernel: Sampler, n_steps: int, init: Density, clamp: tuple[float, float] | None = None) -> None:
         super().__init__(kernel, n_steps, clamp)
-        if not isinstance(init, Density):
-            raise ConfigError(f"init must be a Density (event_shape, sample, log_prob), got {type(init).__name__}.")
+        if not callable(getattr(init, "sample", None)) or getattr(init, "event_shape", None) is None:
+            raise ConfigError(f"init must have event_shape and sample(n, generator), got {type(init).__name__}.")
         self.init = init
 
     def draw(self, energy: EnergyFn, n: int, ctx: object, data: Tensor | None = None) -> NegativeBatch:
