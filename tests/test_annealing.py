@@ -101,12 +101,17 @@ def test_replica_exchange_with_gibbs_on_binary_units() -> None:
     states = ((torch.arange(2**D).unsqueeze(1) >> torch.arange(D)) & 1).to(torch.float64)
     p = torch.softmax(-model(states), 0)
     exact = p @ states
-    pt = ReplicaExchange(BlockGibbs(), n_rungs=4, base=Bernoulli(model.b.clone()))
-    result = pt.sample(model, 64, D, 60, torch.Generator().manual_seed(0), burn_in=20)
-    col = result.samples.mean(0)  # (n, D): one time average per independent column
-    se = col.std(0) / math.sqrt(col.shape[0])
-    assert bool(((col.mean(0) - exact).abs() < 4 * se + 1e-9).all())
-    assert result.nonfinite.sum() == 0 and bool((result.swap_accept > 0.1).all())
+
+    def max_z(temperature: float):
+        pt = ReplicaExchange(BlockGibbs(temperature=temperature), n_rungs=4, base=Bernoulli(model.b.clone()))
+        result = pt.sample(model, 64, D, 60, torch.Generator().manual_seed(0), burn_in=20)
+        col = result.samples.mean(0)  # (n, D): one time average per independent column
+        se = col.std(0) / math.sqrt(col.shape[0])
+        return float(((col.mean(0) - exact).abs() / se).max()), result
+
+    z, result = max_z(1.0)
+    assert z < 4 and result.nonfinite.sum() == 0 and bool((result.swap_accept > 0.1).all())
+    assert max_z(1.5)[0] > 8  # negative control: a kernel at the wrong temperature is caught
 
 
 def test_chains_frozen_by_a_nan_energy_raise_with_the_cause() -> None:

@@ -57,19 +57,20 @@ class DiagonalNormal(nn.Module):
         n = positive_count(n, "DiagonalNormal.sample")
         device = generator.device if generator is not None else self.loc.device
         eps = torch.randn((n, *self.event_shape), generator=generator, device=device, dtype=self.loc.dtype)
-        return self.loc + self.log_scale.exp() * eps
+        return self.loc.to(device) + self.log_scale.to(device).exp() * eps  # no-op unless q lives elsewhere
 
     def log_prob(self, x: Tensor) -> Tensor:
         check_event(x, self.event_shape, "DiagonalNormal.log_prob")
-        z = (x - self.loc) * torch.exp(-self.log_scale)
+        loc, log_scale = self.loc.to(x.device), self.log_scale.to(x.device)
+        z = (x - loc) * torch.exp(-log_scale)
         d = z[0].numel()
-        return (-0.5 * z.square() - self.log_scale).reshape(x.shape[0], -1).sum(1) - 0.5 * d * _LOG_2PI
+        return (-0.5 * z.square() - log_scale).reshape(x.shape[0], -1).sum(1) - 0.5 * d * _LOG_2PI
 
     def log_prob_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(log q(x), ∇ log q(x) = −(x − μ)/σ²) without autograd."""
         with torch.no_grad():
-            inv = torch.exp(-self.log_scale)
-            return self.log_prob(x), -(x - self.loc) * inv.square()
+            inv = torch.exp(-self.log_scale.to(x.device))
+            return self.log_prob(x), -(x - self.loc.to(x.device)) * inv.square()
 
     def entropy(self) -> Tensor:
         """H(q) = Σ log σ + (d/2)(1 + log 2π)."""
@@ -117,15 +118,16 @@ class Bernoulli(nn.Module):
         n = positive_count(n, "Bernoulli.sample")
         device = generator.device if generator is not None else self.logits.device
         u = torch.rand((n, *self.event_shape), generator=generator, device=device, dtype=self.logits.dtype)
-        return (u < torch.sigmoid(self.logits)).to(self.logits.dtype)
+        return (u < torch.sigmoid(self.logits.to(device))).to(self.logits.dtype)
 
     def conditional_logits(self, x: Tensor, index: Tensor) -> Tensor:
         """E₀(x; x_i = 0) − E₀(x; x_i = 1) = logit_i for E₀ = −log q (Gibbs on a path from this base), ``(n, |index|)``."""
-        return self.logits.reshape(-1)[index].to(x.dtype).expand(x.shape[0], -1)
+        return self.logits.reshape(-1)[index.to(self.logits.device)].to(x).expand(x.shape[0], -1)
 
     def log_prob(self, x: Tensor) -> Tensor:
         check_event(x, self.event_shape, "Bernoulli.log_prob")
-        terms = x * self.logits - F.softplus(self.logits)
+        logits = self.logits.to(x.device)
+        terms = x * logits - F.softplus(logits)
         return terms.reshape(x.shape[0], -1).sum(1)
 
 
@@ -162,10 +164,12 @@ class Uniform(nn.Module):
         n = positive_count(n, "Uniform.sample")
         device = generator.device if generator is not None else self.low.device
         u = torch.rand((n, *self.event_shape), generator=generator, device=device, dtype=self.low.dtype)
-        return u.mul_(self.high - self.low).add_(self.low)
+        low, high = self.low.to(device), self.high.to(device)
+        return u.mul_(high - low).add_(low)
 
     def log_prob(self, x: Tensor) -> Tensor:
         check_event(x, self.event_shape, "Uniform.log_prob")
-        inside = ((x >= self.low) & (x <= self.high)).reshape(x.shape[0], -1).all(1)
-        value = -torch.log(self.high - self.low).sum().to(x.dtype)
+        low, high = self.low.to(x.device), self.high.to(x.device)
+        inside = ((x >= low) & (x <= high)).reshape(x.shape[0], -1).all(1)
+        value = -torch.log(high - low).sum().to(x.dtype)
         return torch.where(inside, value, torch.full_like(value, -math.inf))
