@@ -74,7 +74,7 @@ def train_and_evaluate(path: Path, out: Path, overrides: list[str], n_samples: i
         "config": name,
         "seed": seed,
         "target": target,
-        "negatives": run.method.negatives,
+        "negatives": run.method.kind,
         "sampler": run.method.sampler.name,
         "n_steps": run.method.n_steps,
         "train_steps": run.step,

@@ -8,7 +8,7 @@ off — information that no single run's standard error carries.
 
 Reverse AIS is forward AIS with the roles swapped: its "base" is the set of target samples with
 unnormalised log-density −E (normaliser Z) and its "target" is −log q (normaliser 1), so the same
-:func:`~ebmlab.estimators.ais.ais` runs it and estimates log(1/Z).
+:func:`~ebmlab.estimators.ais.ais` on a :class:`~ebmlab.samplers.GeometricPath` runs it and estimates log(1/Z).
 
 The target samples come from an exact sampler only when the caller passes them (``exact_samples``,
 labelled ``"exact"``); otherwise from the forward run's weighted samples, resampled and then moved by
@@ -24,11 +24,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ebmlab.densities.base import Density
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError
 from ebmlab.estimators.ais import ais
 from ebmlab.estimators.base import Estimate
-from ebmlab.samplers import MALA, sample
+from ebmlab.samplers import MALA, GeometricPath, make_betas, sample
 
 __all__ = ["Bracket", "bidirectional_log_z"]
 
@@ -39,7 +40,11 @@ class _SamplesAsBase:
     def __init__(self, x: Tensor, energy: EnergyFn) -> None:
         self.x, self.energy = x, energy
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape[1:])
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
         if n != self.x.shape[0]:
             raise ConfigError(f"reverse AIS: {self.x.shape[0]} target samples given but {n} chains asked for.")
         return self.x
@@ -49,11 +54,11 @@ class _SamplesAsBase:
 
 
 class _NegLogQ:
-    def __init__(self, base: object) -> None:
+    def __init__(self, base: Density) -> None:
         self.base = base
 
     def __call__(self, x: Tensor) -> Tensor:
-        return -self.base.log_prob(x)  # type: ignore[attr-defined]
+        return -self.base.log_prob(x)
 
 
 @dataclass
@@ -76,17 +81,20 @@ class Bracket:
 
 def bidirectional_log_z(
     energy: EnergyFn,
-    base: object,
+    base: Density,
     generator: torch.Generator,
     *,
     n_chains: int = 256,
     n_temperatures: int = 500,
+    kernel: str = "hmc",
+    schedule: str = "sigmoid",
     exact_samples: Tensor | None = None,
     mcmc_steps: int = 500,
     **ais_kwargs: Any,
 ) -> Bracket:
     """Forward and reverse AIS between ``base`` and exp(−E) (module docstring)."""
-    forward = ais(energy, base, n_chains, n_temperatures, generator=generator, **ais_kwargs)  # type: ignore[arg-type]
+    betas = make_betas(schedule, n_temperatures)
+    forward = ais(GeometricPath(base, energy), kernel, n_chains, betas, generator, **ais_kwargs)
     lower = forward.estimate()
     if exact_samples is not None:
         x_rev, where = exact_samples[:n_chains].to(forward.samples.dtype), "exact"
@@ -98,9 +106,8 @@ def bidirectional_log_z(
         start = forward.samples[idx]
         x_rev = sample(energy, MALA(0.05), start, mcmc_steps, warmup=mcmc_steps // 2, generator=generator).final_state.x
         where = "mcmc"
-    reverse = ais(
-        _NegLogQ(base), _SamplesAsBase(x_rev, energy), n_chains, n_temperatures, generator=generator, **ais_kwargs
-    )  # type: ignore[arg-type]
+    reverse_path = GeometricPath(_SamplesAsBase(x_rev, energy), _NegLogQ(base))
+    reverse = ais(reverse_path, kernel, n_chains, betas, generator, **ais_kwargs)
     inv = reverse.estimate()  # estimates log(1/Z)
     upper = Estimate(-inv.value, inv.stderr, ess=inv.ess, n=inv.n, method="reverse-ais", details=inv.details)
     return Bracket(lower, upper, where)
