@@ -65,7 +65,6 @@ def _check_int(name: str, value: int, minimum: int) -> int:
     return int(value)
 
 
-_BACKENDS = ("auto", "torch", "native")
 #: random numbers drawn per block (noise of K steps at once): K = max(1, _BLOCK_ELEMENTS // (n · event size))
 _BLOCK_ELEMENTS = 1 << 20
 
@@ -84,7 +83,6 @@ def sample(
     seed: int | None = None,
     progress: bool = False,
     diagnostics: bool = True,
-    backend: str = "auto",
 ) -> SampleResult:
     """Run ``x0.shape[0]`` chains for ``warmup + n_steps`` transitions of ``sampler``.
 
@@ -100,20 +98,13 @@ def sample(
             the same seed and settings give identical chains.
         progress: show a tqdm progress bar.
         diagnostics: compute ESS and split-R̂ over the kept draws (needs ≥ 4 kept draws).
-        backend: ``"auto"`` runs ULA / MALA / HMC / kinetic Langevin on analytic Gaussian-mixture and
-            many-well targets in the compiled kernel of :mod:`ebmlab.samplers.native` when it is
-            available, and everything else in PyTorch; ``"torch"`` always uses PyTorch; ``"native"``
-            requires the compiled kernel (ConfigError if it cannot run).
 
     For ULA, MALA, HMC and kinetic Langevin the noise (HMC: momenta) of a block of K steps is drawn
-    at once, ``randn(K, n, *event)``, followed by the K·n MH uniforms for MALA / HMC; both backends
-    consume the generator in this order, so they run the same chains up to rounding.
+    at once, ``randn(K, n, *event)``, followed by the K·n MH uniforms for MALA / HMC.
     """
     n_steps = _check_int("n_steps", n_steps, 1)
     warmup = _check_int("warmup", warmup, 0)
     thin = _check_int("thin", thin, 1)
-    if backend not in _BACKENDS:
-        raise ConfigError(f"backend must be one of {', '.join(_BACKENDS)}, got {backend!r}.")
     if generator is None:
         generator = torch.Generator(device=x0.device)
         generator.manual_seed(0 if seed is None else int(seed))
@@ -129,9 +120,7 @@ def sample(
     controller = DualAveraging(target_accept or sampler.default_target_accept) if adapt_step_size else None
 
     start = time.perf_counter()
-    runner = _native_runner(energy, sampler, x0, backend)
-    state = runner.state() if runner is not None else sampler.init(energy, x0)
-    run = _Run(energy, sampler, state, generator, runner)
+    run = _Run(energy, sampler, sampler.init(energy, x0), generator)
     total = warmup + n_steps
     run.bar = _progress(total, sampler.name) if progress else None
     if controller is not None:
@@ -172,19 +161,6 @@ def sample(
     return result
 
 
-def _native_runner(energy: EnergyFn, sampler: Sampler, x0: Tensor, backend: str):
-    """The compiled-kernel runner for ``backend``, started at x0 (None: run in PyTorch)."""
-    if backend == "torch":
-        return None
-    from ebmlab.samplers import native
-
-    runner = native.make_runner(energy, sampler, x0)
-    if runner is None and backend == "native":
-        reason = native.unsupported_reason(energy, sampler, x0) or native.build_error() or "unknown reason"
-        raise ConfigError(f"backend='native' cannot run here: {reason}. Use backend='auto' or 'torch'.")
-    return runner
-
-
 def _draws(sampler: Sampler) -> tuple[bool, bool]:
     """(draws Gaussian noise per step, draws an MH uniform per step) for the block-drawing kernels."""
     from ebmlab.samplers.hmc import HMC
@@ -204,8 +180,8 @@ class _Run:
     Post-warm-up step ``i`` (0-based) is kept at ``samples[(i + 1) // thin − 1]`` when ``(i + 1) % thin == 0``.
     """
 
-    def __init__(self, energy: EnergyFn, sampler: Sampler, state: SamplerState, generator: torch.Generator, native):
-        self.energy, self.sampler, self.generator, self.native = energy, sampler, generator, native
+    def __init__(self, energy: EnergyFn, sampler: Sampler, state: SamplerState, generator: torch.Generator):
+        self.energy, self.sampler, self.generator = energy, sampler, generator
         self._state = state
         self.draw_noise, self.draw_uniform = _draws(sampler)
         self.n = state.x.shape[0]
@@ -221,25 +197,20 @@ class _Run:
 
     @property
     def state(self) -> SamplerState:
-        return self.native.state() if self.native is not None else self._state
+        return self._state
 
     @property
     def step_size(self) -> float:
         return float(self.state.step_size)
 
     def set_step_size(self, step_size: float) -> None:
-        if self.native is not None:
-            self.native.step_size = float(step_size)
-        else:
-            self._state = self._state.replace(step_size=float(step_size))
+        self._state = self._state.replace(step_size=float(step_size))
 
     def count_nonfinite(self) -> int:
-        extra = 0 if self.native is None else int(self.native.nonfinite.sum())
-        return int(self.nonfinite) + extra
+        return int(self.nonfinite)
 
     def count_divergent(self) -> int:
-        extra = 0 if self.native is None else int(self.native.divergent.sum())
-        return int(self.divergent) + extra
+        return int(self.divergent)
 
     def advance_many(self, total: int, record: bool = False) -> None:
         block = max(1, _BLOCK_ELEMENTS // (self.n * self.event_size)) if self.draw_noise else 1
@@ -258,10 +229,7 @@ class _Run:
     def advance(self, k: int, record: bool = False, adapting: bool = False) -> Tensor:
         """Run ``k`` steps; returns the mean acceptance probability of each, shape (k,)."""
         noise, uniform = self._draw(k)
-        if self.native is not None:
-            accept = self._advance_native(k, noise, uniform, record)
-        else:
-            accept = self._advance_torch(k, noise, uniform, record)
+        accept = self._advance_torch(k, noise, uniform, record)
         if record:
             assert self.accept_trace is not None
             self.accept_trace[self.done : self.done + k] = accept
@@ -271,27 +239,6 @@ class _Run:
             if record and self.accept_trace is not None:
                 self.bar.set_postfix(accept=f"{float(self.accept_trace[: self.done].mean()):.3f}", refresh=False)
         return accept
-
-    def _advance_native(self, k: int, noise: Tensor | None, uniform: Tensor | None, record: bool) -> Tensor:
-        from ebmlab.samplers.langevin import _raise_diverged
-
-        runner = self.native
-        assert noise is not None
-        iteration0 = runner.iteration
-        accept = runner.advance(
-            k,
-            noise,
-            uniform,
-            self.done if record else 0,
-            self.samples if record else None,
-            self.sample_energies if record else None,
-            self.thin,
-        )
-        bad = runner.first_bad_step()
-        if bad is not None:
-            step, ok = bad
-            _raise_diverged(self.sampler.name, iteration0 + step + 1, ok, runner.step_size)
-        return accept if accept is not None else torch.ones(1, dtype=runner.dtype).expand(k)
 
     def _advance_torch(self, k: int, noise: Tensor | None, uniform: Tensor | None, record: bool) -> Tensor:
         sampler, energy, state = self.sampler, self.energy, self._state
