@@ -31,7 +31,7 @@ from torch import Tensor
 from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.estimators.base import Estimate, log_mean_exp, pareto_k
-from ebmlab.estimators.logz import _check_n, _make_generator
+from ebmlab.estimators.logz import check_count, make_generator
 from ebmlab.estimators.proposals import Proposal
 from ebmlab.samplers import HMC, MALA, Sampler, SamplerState
 
@@ -52,12 +52,12 @@ __all__ = [
 
 def linear_schedule(n_temperatures: int) -> Tensor:
     """β_t = t/T, t = 0..T (``n_temperatures`` = T + 1 values)."""
-    return torch.linspace(0.0, 1.0, _check_n(n_temperatures, "n_temperatures"), dtype=torch.float64)
+    return torch.linspace(0.0, 1.0, check_count(n_temperatures, "n_temperatures"), dtype=torch.float64)
 
 
 def geometric_schedule(n_temperatures: int, beta_min: float = 1e-4) -> Tensor:
     """β_0 = 0, then β log-spaced from ``beta_min`` to 1 (dense near 0, where log Z_β changes fastest)."""
-    n = _check_n(n_temperatures, "n_temperatures", 3)
+    n = check_count(n_temperatures, "n_temperatures", 3)
     if not 0 < beta_min < 1:
         raise ConfigError(f"geometric_schedule: beta_min must lie in (0, 1), got {beta_min!r}.")
     tail = torch.logspace(math.log10(beta_min), 0.0, n - 1, dtype=torch.float64)
@@ -66,7 +66,7 @@ def geometric_schedule(n_temperatures: int, beta_min: float = 1e-4) -> Tensor:
 
 def sigmoid_schedule(n_temperatures: int, delta: float = 4.0) -> Tensor:
     """Sigmoid schedule (Grosse, Maddison & Salakhutdinov 2013): β̃_t = σ(δ(2t/T − 1)) rescaled to [0, 1]."""
-    n = _check_n(n_temperatures, "n_temperatures")
+    n = check_count(n_temperatures, "n_temperatures")
     s = torch.sigmoid(delta * (2.0 * torch.linspace(0.0, 1.0, n, dtype=torch.float64) - 1.0))
     return (s - s[0]) / (s[-1] - s[0])
 
@@ -248,13 +248,13 @@ def ais(
         generator / seed: source of randomness.
         progress: show a tqdm bar over temperatures.
     """
-    n_chains = _check_n(n_chains, "n_chains")
-    n_steps = _check_n(n_steps, "n_steps", 1)
+    n_chains = check_count(n_chains, "n_chains")
+    n_steps = check_count(n_steps, "n_steps", 1)
     betas = make_schedule(schedule, n_temperatures)
     ladder = tuple(float(f) for f in step_ladder)
     if not ladder or ladder[0] != 1.0 or any(not 0 < f <= 1 for f in ladder):
         raise ConfigError(f"step_ladder must start with 1.0 and hold factors in (0, 1], got {step_ladder!r}.")
-    generator = _make_generator(generator, seed)
+    generator = make_generator(generator, seed)
     start = time.perf_counter()
     x = base.sample(n_chains, generator)
     if x.shape[0] != n_chains:

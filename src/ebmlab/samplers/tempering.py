@@ -39,8 +39,8 @@ from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
-from ebmlab.samplers.base import Sampler, SamplerState, _positive, finite_rows
-from ebmlab.samplers.langevin import _sq_norm
+from ebmlab.samplers.base import Sampler, SamplerState, finite_rows, positive_finite
+from ebmlab.samplers.langevin import sq_norm
 
 __all__ = [
     "GeometricPathEnergy",
@@ -90,12 +90,12 @@ class GeometricPathEnergy:
         return self.betas.to(x.dtype)
 
     def __call__(self, x: Tensor) -> Tensor:
-        q = 0.5 * self.inv_var * _sq_norm(x)
+        q = 0.5 * self.inv_var * sq_norm(x)
         return q + self._beta(x) * (self.energy(x) - q)
 
     def energy_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
         e, g = energy_and_grad(self.energy, x)
-        q, gq = 0.5 * self.inv_var * _sq_norm(x), self.inv_var * x
+        q, gq = 0.5 * self.inv_var * sq_norm(x), self.inv_var * x
         b = self._beta(x)
         return q + b * (e - q), gq + b.reshape(-1, *([1] * (x.dim() - 1))) * (g - gq)
 
@@ -104,7 +104,7 @@ def log_ratio_and_grad(energy: EnergyFn, x: Tensor, base_scale: float) -> tuple[
     """D(x) = E(x) − ½‖x‖²/s² and ∇D(x) for a flat batch ``(m, *event)`` (one energy-and-gradient call)."""
     e, g = energy_and_grad(energy, x)
     inv_var = 1.0 / float(base_scale) ** 2
-    return e - 0.5 * inv_var * _sq_norm(x), g - inv_var * x
+    return e - 0.5 * inv_var * sq_norm(x), g - inv_var * x
 
 
 def path_moves(
@@ -129,7 +129,7 @@ def path_moves(
     inv_var = 1.0 / float(base_scale) ** 2
     bx = betas.reshape(-1, *([1] * (x.dim() - 1)))
     state: SamplerState = kernel._start(
-        x, 0.5 * inv_var * _sq_norm(x) + betas * log_ratio, inv_var * x + bx * log_ratio_grad, step_size
+        x, 0.5 * inv_var * sq_norm(x) + betas * log_ratio, inv_var * x + bx * log_ratio_grad, step_size
     )
     path = GeometricPathEnergy(energy, base_scale, betas)
     accept = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
@@ -137,7 +137,7 @@ def path_moves(
         state, info = kernel.step(path, state, generator)
         accept += info.accept_prob.to(torch.float64)
     assert state.grad is not None
-    q, gq = 0.5 * inv_var * _sq_norm(state.x), inv_var * state.x
+    q, gq = 0.5 * inv_var * sq_norm(state.x), inv_var * state.x
     return state.x, (state.energy - q) / betas, (state.grad - gq) / bx, accept
 
 
@@ -213,7 +213,7 @@ class ReplicaExchange:
         if not isinstance(kernel, Sampler):
             raise ConfigError(f"kernel must be an ebmlab.samplers kernel (MALA, HMC, ...), got {kernel!r}.")
         self.kernel = kernel
-        self.base_scale = _positive("base_scale", base_scale, "ReplicaExchange")
+        self.base_scale = positive_finite("base_scale", base_scale, "ReplicaExchange")
         ladder = geometric_ladder(n_rungs, beta_min) if betas is None else torch.as_tensor(betas, dtype=torch.float64)
         if ladder.dim() != 1 or ladder.numel() < 2 or ladder[0] != 0 or ladder[-1] != 1 or (ladder.diff() <= 0).any():
             raise ConfigError(
