@@ -23,7 +23,7 @@ from ebmlab.estimators import (
     make_schedule,
     sigmoid_schedule,
 )
-from ebmlab.estimators.logz_methods import AIS_SETTINGS, ais_base
+from ebmlab.experiments.logz_methods import AIS_SETTINGS, ais_base
 from ebmlab.samplers import MALA, ULA
 from ebmlab.targets import get_target
 

@@ -157,7 +157,7 @@ def sampling_replica_exchange(out: Path, quick: bool, seed: int, progress: bool)
 
 def log_z_estimates(out: Path, quick: bool, seed: int, progress: bool) -> Section:
     """log Z of the double well and many-well-32 by several estimators, against exact values."""
-    from ebmlab.estimators.logz_methods import estimate_log_z
+    from ebmlab.experiments.logz_methods import estimate_log_z
     from ebmlab.targets import get_target
 
     rows = []

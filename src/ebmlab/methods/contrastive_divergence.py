@@ -507,14 +507,3 @@ def cd_method(
         n_rungs=n_rungs,
         beta_min=beta_min,
     )
-
-
-def _register() -> None:
-    try:
-        from ebmlab.experiments.registry import register_method
-    except ImportError:  # the experiments layer is optional for library use
-        return
-    register_method("cd", cd_method)
-
-
-_register()

@@ -136,9 +136,11 @@ def digits_quality(
 
 
 # -- experiment evaluators: evaluate(method, step) -> {name: float} ----------------------------------
-def _toy_evaluator(
+def toy_evaluator(
     target: str, n_samples: int = 1000, n_steps: int | None = None, n_points: int = 201, seed: int = 0
 ) -> Callable[[nn.Module, int], dict[str, float]]:
+    """``evaluate(method, step)``: grid NLL, MMD² and mode coverage of samples on the toy ``target``."""
+
     def evaluate(method: nn.Module, step: int) -> dict[str, float]:
         r = toy_quality(method, target, n_samples, (n_steps,), n_points, seed)
         out: dict[str, float] = {}
@@ -153,9 +155,11 @@ def _toy_evaluator(
     return evaluate
 
 
-def _digits_evaluator(
+def digits_evaluator(
     n_samples: int = 450, n_steps: int | None = None, scale: str = "symmetric", seed: int = 0
 ) -> Callable[[nn.Module, int], dict[str, float]]:
+    """``evaluate(method, step)``: FD/KID of samples against the digits test split, with the floors."""
+
     def evaluate(method: nn.Module, step: int) -> dict[str, float]:
         r = digits_quality(method, n_samples, n_steps, scale, seed)
         return {
@@ -167,15 +171,3 @@ def _digits_evaluator(
         }
 
     return evaluate
-
-
-def _register() -> None:
-    try:
-        from ebmlab.experiments.registry import register_evaluator
-    except ImportError:  # the experiments layer is optional for library use
-        return
-    register_evaluator("toy-quality", _toy_evaluator)
-    register_evaluator("digits-quality", _digits_evaluator)
-
-
-_register()
