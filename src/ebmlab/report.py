@@ -27,7 +27,11 @@ __all__ = ["Row", "Section", "run_demo"]
 
 @dataclass
 class Row:
-    """One reported number and what it is compared with."""
+    """One reported number and what it is compared with.
+
+    A ``reference`` with a ``stderr`` claims that the value estimates the reference: the demo test
+    requires |z| < 4 for such rows. Contrasts and bounds put their comparison in ``note`` instead.
+    """
 
     name: str
     value: float
