@@ -13,6 +13,7 @@ import datetime
 import json
 import logging
 import math
+import os
 import platform
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from ebmlab.training.checkpoint import (
 )
 from ebmlab.training.config import GroupConfig, TrainConfig, lr_factor
 from ebmlab.training.data import BatchIterator, derive_seed
+from ebmlab.training.distributed import Strategy, strategy_from_env
 from ebmlab.training.logs import MetricsLogger
 from ebmlab.training.method import GROUP_KEYS, Losses, StepContext, resolve_groups, stages_of
 from ebmlab.training.monitor import Divergence, DivergenceMonitor
@@ -112,6 +114,25 @@ def _finite_or_none(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
+class _NullLogger:
+    """The metrics logger of ranks other than 0: keeps the history in memory, writes nothing."""
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, Any]] = []
+
+    def log(self, record: dict[str, Any]) -> None:
+        self.history.append(record)
+
+    def truncate(self, step: int) -> None:
+        self.history = [r for r in self.history if int(r.get("step", 0)) <= step]
+
+    def write_csv(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class _Trainer:
     """State and steps of one :func:`fit` call (kept private; ``fit`` is the API)."""
 
@@ -133,17 +154,24 @@ class _Trainer:
         self.settings = self._group_settings()
         self.optimizers = {g: build_optimizer(e["params"], self.settings[g]) for g, e in self.groups.items()}
         self.stages = stages_of(method, self.groups)
-        self.rank, self.world_size = _rank_and_world()
+        self.strategy: Strategy = strategy_from_env(self.device, config.dist_timeout_s)
+        self.rank, self.world_size = self.strategy.rank, self.strategy.world_size
         self.generator = torch.Generator(device=self.device)
+        # every rank draws the same global batch of batch_size × world_size rows and keeps its own shard
         self.data = BatchIterator(
-            data, config.batch_size, config.seed, shuffle=config.shuffle, drop_last=config.drop_last, device=self.device
+            data,
+            config.batch_size * self.world_size,
+            config.seed,
+            shuffle=config.shuffle,
+            drop_last=config.drop_last,
+            device=self.device,
         )
         self.monitor = DivergenceMonitor(config)
         self.ckpts = CheckpointManager(run_dir / "checkpoints", keep=config.keep_checkpoints)
-        self.logger: MetricsLogger | None = None
+        self.logger: MetricsLogger | _NullLogger | None = None
         self.bar: Any = None
         self.step = 0
-        self.method_seed = derive_seed(config.seed, "method")
+        self.method_seed = _method_seed(config.seed, self.rank)
         self.lr_scale = 1.0
         self.rollbacks: list[dict[str, Any]] = []
         self.sums: dict[str, float] = {}
@@ -187,6 +215,9 @@ class _Trainer:
                     pg["momentum"] = s["momentum"]
 
     def _prepare(self, resume: bool, experiment_config: Mapping[str, Any] | None) -> None:
+        if not self.strategy.is_main:  # rank 0 owns the run directory
+            self.strategy.barrier()
+            return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "figures").mkdir(exist_ok=True)
         self.ckpts.remove_temporary()
@@ -200,13 +231,16 @@ class _Trainer:
             dump_yaml(experiment_config, self.run_dir / CONFIG_YAML)
         elif not (self.run_dir / CONFIG_YAML).exists():
             dump_yaml({"train": to_dict(self.config)}, self.run_dir / CONFIG_YAML)
+        self.strategy.barrier()
 
     def _start(self, resume: bool) -> None:
         latest = self.ckpts.latest() if resume else None
-        self.logger = MetricsLogger(self.run_dir, tensorboard=self.config.tensorboard)
+        self.logger = (
+            MetricsLogger(self.run_dir, tensorboard=self.config.tensorboard) if self.strategy.is_main else _NullLogger()
+        )
         if latest is not None:
             ckpt = self.ckpts.load(latest)
-            removed = self.ckpts.remove_after(ckpt.step)
+            removed = self.ckpts.remove_after(ckpt.step) if self.strategy.is_main else []
             if removed:
                 log.info("removed checkpoints newer than the latest pointer: %s", [p.name for p in removed])
             self._restore(ckpt, monitor=True)
@@ -228,25 +262,29 @@ class _Trainer:
         for g, opt in self.optimizers.items():
             tensors, optim_meta[g] = optimizer_to_flat(g, opt)
             state |= tensors
-        state["rng/method"] = self.generator.get_state()
-        state["rng/torch"] = torch.get_rng_state()
+        # per-rank state: this rank's random streams and chains (prefixed rank<r>/ when distributed)
+        own = {"rng/method": self.generator.get_state(), "rng/torch": torch.get_rng_state()}
         extra = getattr(self.method, "extra_state", None)
         if extra is not None:
-            state |= {f"extra/{k}": v for k, v in extra().items()}
+            own |= {f"extra/{k}": v for k, v in extra().items()}
+        state |= own if self.world_size == 1 else self.strategy.gather_state(own)
         meta = {
-            "data": self.data.state(),
+            "data": self.data.state() | {"global_batch": self.data.batch_size},
             "optimizers": optim_meta,
             "log": {"sums": self.sums, "count": self.count},
             "elapsed": self._elapsed(),
             "monitor": {"rollbacks": self.rollbacks, "lr_scale": self.lr_scale, "method_seed": self.method_seed},
             "method": type(self.method).__name__,
+            "world_size": self.world_size,
             "versions": _versions(),
         }
-        config_file = self.run_dir / CONFIG_YAML
-        config_text = config_file.read_text(encoding="utf-8") if config_file.exists() else None
-        self.ckpts.save(self.step, model, tensors_for_saving(state, "checkpoint state"), meta, config_text)
-        assert self.logger is not None
-        self.logger.write_csv()
+        if self.strategy.is_main:
+            config_file = self.run_dir / CONFIG_YAML
+            config_text = config_file.read_text(encoding="utf-8") if config_file.exists() else None
+            self.ckpts.save(self.step, model, tensors_for_saving(state, "checkpoint state"), meta, config_text)
+            assert self.logger is not None
+            self.logger.write_csv()
+        self.strategy.barrier()
 
     def _restore(self, ckpt: Checkpoint, *, monitor: bool) -> None:
         name = type(self.method).__name__
@@ -260,15 +298,19 @@ class _Trainer:
         try:
             for g, opt in self.optimizers.items():
                 optimizer_from_flat(g, opt, ckpt.state, ckpt.meta["optimizers"][g])
-            self.generator.set_state(ckpt.state["rng/method"])
-            torch.set_rng_state(ckpt.state["rng/torch"])
-            extra = {k[len("extra/") :]: v for k, v in ckpt.state.items() if k.startswith("extra/")}
+            own = self.strategy.local_state(ckpt.state)
+            if "rng/method" in own:
+                self.generator.set_state(own["rng/method"])
+                torch.set_rng_state(own["rng/torch"])
+            else:  # a rank the checkpoint did not have (the world size grew): fresh streams
+                self.generator.manual_seed(derive_seed(self.method_seed, "joined", ckpt.step))
+            extra = {k[len("extra/") :]: v for k, v in own.items() if k.startswith("extra/")}
             if extra:
                 loader = getattr(self.method, "load_extra_state", None)
                 if loader is None:
                     raise CheckpointError(f"{ckpt.path} holds extra state but {name} has no load_extra_state().")
                 loader({k: v.to(self.device) for k, v in extra.items()})
-            self.data.load_state(ckpt.meta["data"])
+            self.data.load_state(_rescaled_position(ckpt.meta["data"], self.data.batch_size))
             self.sums = {k: float(v) for k, v in ckpt.meta["log"]["sums"].items()}
             self.count = int(ckpt.meta["log"]["count"])
         except (KeyError, ValueError, TypeError) as exc:
@@ -283,7 +325,8 @@ class _Trainer:
             m = ckpt.meta.get("monitor", {})
             self.rollbacks = list(m.get("rollbacks", []))
             self.lr_scale = float(m.get("lr_scale", 1.0))
-            self.method_seed = int(m.get("method_seed", self.method_seed))
+            if self.rank == 0:
+                self.method_seed = int(m.get("method_seed", self.method_seed))
         self._apply_hyperparameters()
         assert self.logger is not None
         self.logger.truncate(self.step)
@@ -328,6 +371,8 @@ class _Trainer:
     def _train_step(self) -> Divergence | None:
         step = self.step + 1
         batch = self.data.next()
+        if isinstance(batch, Tensor):
+            batch = self.strategy.shard(batch)
         ctx = StepContext(step, self.generator, self.rank, self.world_size)
         values: dict[str, float] = {}
         factor = lr_factor(step, self.config)
@@ -338,8 +383,8 @@ class _Trainer:
             signals = {k: float(v) for k, v in hook(out).items()} if hook is not None else {}
             loss_keys = [f"loss/{g}" for g in out.minimize]
             divergence = self.monitor.check(step, {**stage_values, **signals}, always=loss_keys)
-            if divergence is not None:
-                return divergence
+            if self.strategy.any(divergence is not None):  # every rank rolls back (or stops) together
+                return divergence or Divergence(step, "another rank", math.nan, "diverged on another rank")
             norms = self._gradients(out.minimize)
             for key, norm in norms.items():
                 if not math.isfinite(norm):
@@ -368,6 +413,7 @@ class _Trainer:
             grads = torch.autograd.grad(loss, params, retain_graph=i < len(items) - 1, allow_unused=True)
             for p, grad in zip(params, grads, strict=True):
                 p.grad = grad
+            self.strategy.reduce_gradients(params)
             present = [p for p in params if p.grad is not None]
             clip = self.settings[g]["grad_clip"]
             if present:
@@ -389,7 +435,8 @@ class _Trainer:
         last = step == c.steps
         if step % c.log_every == 0 or last:
             record = {"step": step, "time": round(self._elapsed(), 3)}
-            record |= {k: v / self.count for k, v in self.sums.items()}
+            means = {k: v / self.count for k, v in self.sums.items()}
+            record |= self.strategy.reduce_values(means, getattr(self.method, "log_domain_keys", ()))
             record |= {k: v for k, v in self.last_values.items() if k.startswith("lr/")}
             self.sums, self.count = {}, 0
             assert self.logger is not None
@@ -408,6 +455,8 @@ class _Trainer:
 
     def _evaluate(self) -> None:
         assert self.evaluate is not None and self.logger is not None
+        if not self.strategy.is_main:
+            return
         was_training = self.method.training
         self.method.eval()
         try:
@@ -447,7 +496,9 @@ class _Trainer:
         ckpt = self.ckpts.load(latest)
         self._restore(ckpt, monitor=False)
         n = len(self.rollbacks) + 1
-        self.method_seed = derive_seed(c.seed, "rollback", n)
+        self.method_seed = (
+            derive_seed(c.seed, "rollback", n) if self.rank == 0 else derive_seed(c.seed, "rollback", n, self.rank)
+        )
         self.generator.manual_seed(self.method_seed)
         self.lr_scale *= c.rollback_lr_factor
         self._apply_hyperparameters()
@@ -489,6 +540,8 @@ class _Trainer:
 
     def _write_summary(self, status: str) -> dict[str, Any]:
         summary = self.summary(status)
+        if not self.strategy.is_main:
+            return summary
         text = json.dumps(summary, indent=2, default=str)
         atomic_write_text(self.run_dir / SUMMARY_FILE, text + "\n")
         return summary
@@ -498,7 +551,7 @@ class _Trainer:
         status = "failed"
         try:
             self._start(resume)
-            self.bar = _progress_bar(self.config, self.step)
+            self.bar = _progress_bar(self.config, self.step) if self.strategy.is_main else None
             while self.step < self.config.steps:
                 divergence = self._train_step()
                 if divergence is not None:
@@ -524,11 +577,15 @@ class _Trainer:
         return Run(self.method, self.run_dir, self.step, status, history, summary)
 
 
-def _rank_and_world() -> tuple[int, int]:
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+def _rescaled_position(state: Mapping[str, Any], global_batch: int) -> dict[str, int]:
+    """The data position of a checkpoint, in batches of this run's global size (the world size may differ)."""
+    old = int(state.get("global_batch", global_batch))
+    return {"epoch": int(state["epoch"]), "position": int(state["position"]) * old // global_batch}
+
+
+def _method_seed(seed: int, rank: int) -> int:
+    """Rank 0 keeps the single-process stream (so one process is unchanged); rank r > 0 its own."""
+    return derive_seed(seed, "method") if rank == 0 else derive_seed(seed, "method", "rank", rank)
 
 
 def _progress_bar(config: TrainConfig, initial: int) -> Any:
@@ -601,6 +658,10 @@ def fit(
         if run_dir is None:
             run_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="ebmlab-run-"))
         stack.enter_context(torch.random.fork_rng(devices=[]))
+        if not persist and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise ConfigError(
+                "fit under torchrun needs a run_dir (on a filesystem every rank can read) for checkpoints."
+            )
         trainer = _Trainer(method, data, config, evaluate, Path(run_dir), callbacks, persist=persist)
         result = trainer.run(resume, experiment_config)
         if not persist:
