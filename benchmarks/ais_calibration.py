@@ -17,7 +17,7 @@ import time
 import torch
 
 from ebmlab.estimators import ais, log_mean_exp
-from ebmlab.estimators.methods import AIS_SETTINGS, ais_base
+from ebmlab.experiments.logz_methods import AIS_SETTINGS, ais_base
 from ebmlab.samplers import GeometricPath
 from ebmlab.targets import get_target
 

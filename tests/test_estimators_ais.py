@@ -13,7 +13,7 @@ import torch
 
 from ebmlab.errors import ConfigError
 from ebmlab.estimators import GaussianProposal, ais, log_mean_exp, log_z_ais
-from ebmlab.estimators.methods import AIS_SETTINGS, ais_base
+from ebmlab.experiments.logz_methods import AIS_SETTINGS, ais_base
 from ebmlab.samplers import MALA, ULA, GeometricPath, geometric_betas, linear_betas, make_betas, sigmoid_betas
 from ebmlab.targets import get_target
 

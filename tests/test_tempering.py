@@ -172,7 +172,7 @@ def test_stepping_stone_log_z_is_calibrated() -> None:
     """Double well (exact log Z 5.032284): over 8 seeds the errors divided by the reported SEs have mean square
     near 1 (< 2.5: a χ²₈/8 exceeds it with probability ≈ 1 %), and a longer run lands within 4 SE."""
     from ebmlab.estimators import log_z_stepping_stone
-    from ebmlab.estimators.methods import applicable_methods
+    from ebmlab.experiments.logz_methods import applicable_methods
     from ebmlab.targets import get_target
 
     target = get_target("double-well")

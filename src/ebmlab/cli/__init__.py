@@ -3,6 +3,10 @@
 Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and ``run(args) -> int``;
 the CLI only wires arguments to library calls, so everything it does is one import away in Python.
 Errors raised on purpose (:class:`~ebmlab.errors.EbmlabError`) are printed as one line, not a traceback.
+
+Every subcommand takes ``--allow-import MODULE|FILE.py`` (repeatable): the only way to run a user's
+code, which registers its components (``register_energy(...)`` ...) before the command runs. Configs
+and run directories never name code to import.
 """
 
 from __future__ import annotations
@@ -39,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.add_parser(sub)
+        sub.choices[name].add_argument(
+            "--allow-import",
+            action="append",
+            default=[],
+            metavar="MODULE|FILE.py",
+            help="import your module (or file) first so that it registers its components (repeatable)",
+        )
     return parser
 
 
@@ -49,6 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        if args.allow_import:
+            from ebmlab.experiments.registry import allow_import
+
+            for spec in args.allow_import:
+                allow_import(spec)
         return int(args.run(args) or 0)
     except EbmlabError as exc:
         print(f"ebmlab {args.command}: error: {exc}", file=sys.stderr)

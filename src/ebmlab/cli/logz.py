@@ -3,7 +3,7 @@
 With ``--json`` prints exactly one JSON object
 ``{"target", "method", "log_z", "stderr", "exact", "ess", "seconds"}`` (``exact`` is the target's
 known log Z, null where unknown); otherwise a short table. Methods come from
-:data:`ebmlab.estimators.methods.LOGZ_METHODS`, so a new method needs no change here.
+:data:`ebmlab.experiments.logz_methods.LOGZ_METHODS`, so a new method needs no change here.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from ebmlab.estimators.methods import LOGZ_METHODS
+    from ebmlab.experiments.logz_methods import LOGZ_METHODS
 
     parser = subparsers.add_parser(
         "logz",
@@ -44,7 +44,7 @@ def _finite_or_none(v: float | None) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ebmlab.estimators.methods import estimate_log_z
+    from ebmlab.experiments.logz_methods import estimate_log_z
     from ebmlab.targets import get_target
 
     target = get_target(args.target)

@@ -26,8 +26,8 @@ def _register(module: nn.Module, name: str, energy: EnergyFn) -> None:
 
 
 def _has_grad(energy: EnergyFn) -> bool:
-    """Whether ``energy_and_grad`` avoids autograd for this energy (analytic or hand-written gradient)."""
-    return getattr(energy, "energy_and_grad", None) is not None or getattr(energy, "input_grad", None) is not None
+    """Whether ``energy_and_grad`` avoids autograd for this energy (it has an analytic gradient)."""
+    return getattr(energy, "energy_and_grad", None) is not None
 
 
 class Tempered(nn.Module):

@@ -21,7 +21,6 @@ from ebmlab.estimators.boltzmann import (
     beta_for_mean_energy,
     beta_for_mean_energy_from_samples,
 )
-from ebmlab.estimators.ising import IsingChain
 from ebmlab.estimators.logz import log_z_enumerate, log_z_importance, log_z_quadrature
 from ebmlab.estimators.mi import (
     ConcatCritic,
@@ -47,7 +46,6 @@ __all__ = [
     "Estimate",
     "GaussianProposal",
     "Grid",
-    "IsingChain",
     "Proposal",
     "SeparableCritic",
     "Thermodynamics",

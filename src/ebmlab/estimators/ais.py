@@ -31,7 +31,7 @@ from ebmlab.densities import Density
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.estimators.base import Estimate, log_mean_exp, pareto_k
-from ebmlab.estimators.logz import _check_n, _make_generator
+from ebmlab.estimators.logz import check_count, make_generator
 from ebmlab.samplers import HMC, MALA, Sampler, SamplerState
 from ebmlab.samplers.chains import run_chains
 from ebmlab.samplers.path import AnnealingPath, GeometricPath, make_betas, track
@@ -152,10 +152,10 @@ def ais(
         generator / seed: source of randomness.
         progress: a tqdm bar over temperatures.
     """
-    n_chains = _check_n(n_chains, "n_chains")
-    n_steps = _check_n(n_steps, "n_steps", 1)
+    n_chains = check_count(n_chains, "n_chains")
+    n_steps = check_count(n_steps, "n_steps", 1)
     betas = make_betas("sigmoid", betas) if isinstance(betas, int) else make_betas(betas)
-    generator = _make_generator(generator, seed)
+    generator = make_generator(generator, seed)
     start = time.perf_counter()
     x = path.base.sample(n_chains, generator)
     if x.shape[0] != n_chains:

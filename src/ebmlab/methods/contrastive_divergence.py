@@ -260,14 +260,3 @@ def cd_method(
         raise ConfigError("method: cd needs an energy section, e.g. `energy: {name: mlp, hidden: [128, 128]}`.")
     keys = {k: v for k, v in locals().items() if k not in ("energy", "sampler")}
     return ContrastiveDivergence(energy, sampler, **keys)
-
-
-def _register() -> None:
-    try:
-        from ebmlab.experiments.registry import register_method
-    except ImportError:  # the experiments layer is optional for library use
-        return
-    register_method("cd", cd_method)
-
-
-_register()
