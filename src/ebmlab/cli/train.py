@@ -46,6 +46,7 @@ def _default_run_dir(config_path: str, name: str | None) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from ebmlab.experiments import load_experiment_config, run_experiment
+    from ebmlab.training import run_config
 
     if (args.config is None) == (args.resume is None):
         raise ConfigError("give either a CONFIG file to start a run or --resume RUN_DIR to continue one (not both).")
@@ -53,15 +54,16 @@ def run(args: argparse.Namespace) -> int:
         if args.out is not None:
             raise ConfigError("--out cannot be combined with --resume (the run continues in RUN_DIR).")
         run_dir = Path(args.resume)
-        config_file = run_dir / "config.yaml"
-        if not config_file.exists():
+        if not run_dir.is_dir():
             raise ConfigError(
                 f"--resume {run_dir}: no config.yaml there; pass the directory of a run started by `ebmlab train`."
             )
-        config = load_experiment_config(config_file, args.overrides)
+        config = load_experiment_config(run_config(run_dir), args.overrides)  # the checkpoint's copy wins
     else:
         config = load_experiment_config(args.config, args.overrides)
         run_dir = Path(args.out) if args.out else _default_run_dir(args.config, config.name)
+        if run_dir.exists() and not run_dir.is_dir():
+            raise ConfigError(f"--out {run_dir}: a file of that name exists; choose a directory path for the run.")
     if args.no_progress:
         config.train.progress = False
     result = run_experiment(config, run_dir, resume=args.resume is not None)

@@ -4,7 +4,6 @@ energies, the MCMC kernels, and the two example methods of :mod:`ebmlab.training
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -45,23 +44,9 @@ def target_data(target: str, n: int, generator: torch.Generator) -> Tensor:
 def file_data(path: str, key: str = "data") -> Tensor:
     """A float32 tensor ``(n, *event)`` from ``path``: a ``.safetensors`` file (tensor ``key``) or ``.npy``
     (loaded with ``allow_pickle=False``: no code runs)."""
-    file = Path(path)
-    if not file.exists():
-        raise ConfigError(f"data.path: file {path!r} not found")
-    if file.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    from ebmlab.data.files import load_array_file
 
-        tensors = load_file(str(file))
-        if key not in tensors:
-            raise ConfigError(f"data.key: {path!r} has no tensor {key!r}; it holds: {', '.join(sorted(tensors))}")
-        x = tensors[key]
-    elif file.suffix == ".npy":
-        import numpy as np
-
-        x = torch.from_numpy(np.load(file, allow_pickle=False))
-    else:
-        raise ConfigError(f"data.path: expected a .safetensors or .npy file, got {path!r}")
-    return x.to(torch.float32)
+    return load_array_file(path, key)  # checked: dtype, shape, finite values (file and row named)
 
 
 register_data("target", target_data)

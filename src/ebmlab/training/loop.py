@@ -36,6 +36,7 @@ from ebmlab.training.checkpoint import (
 )
 from ebmlab.training.config import GroupConfig, TrainConfig, lr_factor
 from ebmlab.training.data import BatchIterator, derive_seed
+from ebmlab.training.lock import RunLock
 from ebmlab.training.logs import MetricsLogger
 from ebmlab.training.method import GROUP_KEYS, Losses, StepContext, resolve_groups, stages_of
 from ebmlab.training.monitor import Divergence, DivergenceMonitor
@@ -186,30 +187,38 @@ class _Trainer:
                 if "momentum" in pg:
                     pg["momentum"] = s["momentum"]
 
-    def _prepare(self, resume: bool, experiment_config: Mapping[str, Any] | None) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "figures").mkdir(exist_ok=True)
-        self.ckpts.remove_temporary()
+    def _validate(self, resume: bool) -> Checkpoint | None:
+        """Everything that can fail on the user's input, before anything in the run directory is written:
+        checkpoints vs ``resume``, and the latest checkpoint loaded (verified) into this set-up."""
         existing = self.ckpts.steps()
         if existing and not resume:
             raise ConfigError(
                 f"{self.run_dir} already holds checkpoints (latest: step {existing[-1][0]}); resume it with "
                 f"`ebmlab train --resume {self.run_dir}` (fit(..., resume=True)) or choose a new run directory."
             )
+        latest = self.ckpts.latest() if resume else None
+        if latest is None:
+            return None
+        ckpt = self.ckpts.load(latest)
+        self._restore(ckpt, monitor=True)
+        return ckpt
+
+    def _prepare(self, experiment_config: Mapping[str, Any] | None) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "figures").mkdir(exist_ok=True)
+        self.ckpts.remove_temporary()
         if experiment_config is not None:
             dump_yaml(experiment_config, self.run_dir / CONFIG_YAML)
         elif not (self.run_dir / CONFIG_YAML).exists():
             dump_yaml({"train": to_dict(self.config)}, self.run_dir / CONFIG_YAML)
 
-    def _start(self, resume: bool) -> None:
-        latest = self.ckpts.latest() if resume else None
+    def _start(self, ckpt: Checkpoint | None, resume: bool) -> None:
         self.logger = MetricsLogger(self.run_dir, tensorboard=self.config.tensorboard)
-        if latest is not None:
-            ckpt = self.ckpts.load(latest)
+        if ckpt is not None:
             removed = self.ckpts.remove_after(ckpt.step)
             if removed:
                 log.info("removed checkpoints newer than the latest pointer: %s", [p.name for p in removed])
-            self._restore(ckpt, monitor=True)
+            self.logger.truncate(self.step)
             self.resumed_from = ckpt.step
             log.info("resumed %s from step %d", self.run_dir, ckpt.step)
             return
@@ -285,8 +294,8 @@ class _Trainer:
             self.lr_scale = float(m.get("lr_scale", 1.0))
             self.method_seed = int(m.get("method_seed", self.method_seed))
         self._apply_hyperparameters()
-        assert self.logger is not None
-        self.logger.truncate(self.step)
+        if self.logger is not None:  # None while validating a resume (nothing written yet)
+            self.logger.truncate(self.step)
 
     # -- one step ------------------------------------------------------------------------------
     def _checked(self, out: Any, stage: tuple[str, ...]) -> Losses:
@@ -494,10 +503,11 @@ class _Trainer:
         return summary
 
     def run(self, resume: bool, experiment_config: Mapping[str, Any] | None) -> Run:
-        self._prepare(resume, experiment_config)
+        ckpt = self._validate(resume)  # validate first, write after: a refused resume leaves RUN_DIR untouched
+        self._prepare(experiment_config)
         status = "failed"
         try:
-            self._start(resume)
+            self._start(ckpt, resume)
             self.bar = _progress_bar(self.config, self.step)
             while self.step < self.config.steps:
                 divergence = self._train_step()
@@ -600,6 +610,8 @@ def fit(
         persist = run_dir is not None
         if run_dir is None:
             run_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="ebmlab-run-"))
+        else:
+            stack.enter_context(RunLock(run_dir))  # one writer per run directory
         stack.enter_context(torch.random.fork_rng(devices=[]))
         trainer = _Trainer(method, data, config, evaluate, Path(run_dir), callbacks, persist=persist)
         result = trainer.run(resume, experiment_config)
