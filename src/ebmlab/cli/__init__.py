@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -22,9 +23,18 @@ __all__ = ["build_parser", "main"]
 SUBCOMMANDS = ("demo", "sample", "logz", "train")
 
 
+def plain_text(text: str) -> str:
+    """Help text without reST markup: ``code`` → code, :role:`~a.b.Name` → Name."""
+    text = re.sub(r":[a-z]+:`~?([^`]*?)`", lambda m: m.group(1).rsplit(".", 1)[-1], text)
+    return text.replace("``", "")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, no usage dump
         self.exit(2, f"ebmlab: error: {message} (see `{self.prog} --help`)\n")
+
+    def format_help(self) -> str:  # docstrings are reST; the terminal gets plain text
+        return plain_text(super().format_help())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except EbmlabError as exc:
         print(f"ebmlab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(
+            f"ebmlab {args.command}: error: out of memory; lower the size options (--chains, --samples, -n).",
+            file=sys.stderr,
+        )
+        return 2
+    except OSError as exc:  # a file the user named cannot be read or written (permissions, disk full, ...)
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"ebmlab {args.command}: error:{where}: {exc.strerror or exc}.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ebmlab {args.command}: interrupted", file=sys.stderr)
