@@ -40,6 +40,7 @@ from ebmlab.training.lock import RunLock
 from ebmlab.training.logs import MetricsLogger
 from ebmlab.training.method import GROUP_KEYS, Losses, StepContext, resolve_groups, stages_of
 from ebmlab.training.monitor import Divergence, DivergenceMonitor
+from ebmlab.training.watch import check_watched_keys
 
 __all__ = ["Callback", "Evaluate", "Run", "build_optimizer", "fit"]
 
@@ -153,6 +154,7 @@ class _Trainer:
         self.t0 = time.perf_counter()
         self.resumed_from: int | None = None
         self.last_values: dict[str, float] = {}
+        self.logged_keys: set[str] | None = None  # keys seen in the first step, to check train.monitor/max_abs
 
     # -- set-up --------------------------------------------------------------------------------
     def _group_settings(self) -> dict[str, dict[str, Any]]:
@@ -346,6 +348,9 @@ class _Trainer:
             hook = getattr(self.method, "divergence_signals", None)
             signals = {k: float(v) for k, v in hook(out).items()} if hook is not None else {}
             loss_keys = [f"loss/{g}" for g in out.minimize]
+            if self.logged_keys is not None:
+                self.logged_keys |= {*stage_values, *signals, "loss", *(f"grad_norm/{g}" for g in out.minimize)}
+                self.logged_keys |= {f"lr/{g}" for g in self.optimizers}
             divergence = self.monitor.check(step, {**stage_values, **signals}, always=loss_keys)
             if divergence is not None:
                 return divergence
@@ -510,7 +515,12 @@ class _Trainer:
             self._start(ckpt, resume)
             self.bar = _progress_bar(self.config, self.step)
             while self.step < self.config.steps:
+                first = self.logged_keys is None
+                if first:
+                    self.logged_keys = set()
                 divergence = self._train_step()
+                if first and divergence is None:
+                    check_watched_keys(self.config, self.logged_keys or (), type(self.method).__name__)
                 if divergence is not None:
                     self._on_divergence(divergence)
                     continue
