@@ -267,3 +267,21 @@ def test_torch_source_decision_and_cuda_detection():
     assert ts.cuda_packages(cuda) == ["nvidia-cublas-cu12", "triton"]
     assert ts.cuda_packages([("torch", "2.13.0+cu128")]) == ["torch==2.13.0+cu128"]
     assert ts.cuda_packages([("torch", "2.13.0+cpu"), ("sympy", "1.14")]) == []
+
+
+def test_throughput_watch_says_when_the_rate_collapses():
+    from ebmlab.training.throughput import ThroughputWatch
+
+    now = [0.0]
+    watch = ThroughputWatch(window=1.0, ratio=0.33, clock=lambda: now[0])
+    said = []
+    step = 0
+    for rate in [5] * 3 + [100] * 3 + [60] * 2 + [20] * 3 + [100] * 2 + [10] * 2:  # steps per second, per window
+        for _ in range(rate):
+            step += 1
+            now[0] += 1.0 / rate
+            said.append(watch.update(step))
+    messages = [m for m in said if m]
+    assert len(messages) == 2  # once per collapse (20 and 10 steps/s against 100), not for 60 or warm-up 5
+    assert "throughput fell to 20 steps/s, 5.0x below this run's 100 steps/s" in messages[0]
+    assert "OMP_NUM_THREADS=1" in messages[0]

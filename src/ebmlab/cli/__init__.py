@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -52,6 +53,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def set_threads() -> None:
+    """One intra-op thread per process unless ``EBMLAB_NUM_THREADS`` (0: torch's default) or ``OMP_NUM_THREADS``
+    says otherwise: on a shared machine torch's default (one spinning thread per core) collapses when two jobs
+    run at once (measured in docs/performance.md), while one thread per process barely slows down."""
+    value = os.environ.get("EBMLAB_NUM_THREADS")
+    if value is None and "OMP_NUM_THREADS" in os.environ:
+        return
+    try:
+        n = 1 if value is None else int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise EbmlabError(f"EBMLAB_NUM_THREADS: expected an integer >= 0 (0: torch's default), got {value!r}.")
+    if n > 0:
+        import torch
+
+        torch.set_num_threads(n)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -59,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        set_threads()
         return int(args.run(args) or 0)
     except EbmlabError as exc:
         print(f"ebmlab {args.command}: error: {exc}", file=sys.stderr)

@@ -188,8 +188,8 @@ class CheckpointManager:
     def latest(self) -> Path | None:
         """The checkpoint named by the ``latest`` pointer, else the newest complete one, else None."""
         pointer = self.directory / POINTER_FILE
-        if pointer.exists():
-            target = self.directory / pointer.read_text(encoding="utf-8").strip()
+        if pointer.is_file():  # a damaged pointer (not text, not a step name) falls back to the newest checkpoint
+            target = self.directory / pointer.read_bytes().decode("utf-8", errors="replace").strip()
             if _STEP_DIR.match(target.name) and (target / META_FILE).exists():
                 return target
         steps = self.steps()
@@ -299,7 +299,7 @@ class CheckpointManager:
                 f"{path} was written by a newer ebmlab (checkpoint format {version}, this version "
                 f"reads {FORMAT_VERSION}); upgrade ebmlab."
             )
-        if version >= 2 and meta.get("meta_sha256") != meta_digest(meta):
+        if (version >= 2 or "meta_sha256" in meta) and meta.get("meta_sha256") != meta_digest(meta):
             raise self._corrupt(path, META_FILE, "its content does not match its own SHA-256 (edited or damaged)")
         named = _STEP_DIR.match(path.name) is not None
         if (

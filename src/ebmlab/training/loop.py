@@ -40,6 +40,7 @@ from ebmlab.training.lock import RunLock
 from ebmlab.training.logs import MetricsLogger
 from ebmlab.training.method import GROUP_KEYS, Losses, StepContext, resolve_groups, stages_of
 from ebmlab.training.monitor import Divergence, DivergenceMonitor
+from ebmlab.training.throughput import ThroughputWatch
 from ebmlab.training.watch import check_watched_keys
 
 __all__ = ["Callback", "Evaluate", "Run", "build_optimizer", "fit"]
@@ -154,6 +155,7 @@ class _Trainer:
         self.t0 = time.perf_counter()
         self.resumed_from: int | None = None
         self.last_values: dict[str, float] = {}
+        self.throughput = ThroughputWatch()
         self.logged_keys: set[str] | None = None  # keys seen in the first step, to check train.monitor/max_abs
 
     # -- set-up --------------------------------------------------------------------------------
@@ -417,6 +419,8 @@ class _Trainer:
             self._save()
         if self.bar is not None:
             self.bar.update(1)
+        if self.config.progress and (slow := self.throughput.update(step)) is not None:
+            log.warning("step %d: %s", step, slow)
         for callback in self.callbacks:
             callback(step, dict(self.last_values))
 
