@@ -433,7 +433,7 @@ def section_corruptions(tmp: Path) -> dict[str, Any]:
 def section_kills(tmp: Path, runs: int, kills_per_run: int, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     data = write_data(tmp / "data.safetensors", n=500)
-    steps = 60
+    steps = 100
     config = write_config(tmp / "k.yaml", data, steps, checkpoint_every=1, keep_checkpoints=2)
     reference = tmp / "k-reference"
     assert main(["train", str(config), "--out", str(reference), "--no-progress"]) == 0
@@ -476,16 +476,20 @@ def section_kills(tmp: Path, runs: int, kills_per_run: int, seed: int) -> dict[s
 def _concurrent_writer(tmp: Path, config: Path, env: dict[str, str], cmd: list[str]) -> dict[str, Any]:
     """Two writers on one run directory: the second is refused with the first's pid; the first completes."""
     run = tmp / "k-two-writers"
-    first = subprocess.Popen([*cmd, str(config), "--out", str(run), "--no-progress"], env=env, cwd=tmp,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    long = [str(config), "--out", str(run), "--no-progress", "--set", "train.steps=1000000"]  # outlives the second
+    first = subprocess.Popen(
+        [*cmd, *long], env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 300
     while _latest_step(run / "checkpoints" / "latest") < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
     second = subprocess.run([*cmd, "--resume", str(run), "--no-progress"], env=env, cwd=tmp,
                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    still_running = first.poll() is None
+    first.kill()
     first.communicate(timeout=600)
     refused = second.returncode == 2 and f"pid {first.pid}" in second.stderr and second.stderr.count("\n") == 1
-    return {"second_refused_naming_pid": refused, "first_completed": first.returncode == 0,
+    return {"second_refused_naming_pid": refused, "first_still_running_then": still_running,
             "second_stderr": second.stderr.strip()[-300:]}  # fmt: skip
 
 
@@ -543,7 +547,7 @@ def section_data(tmp: Path) -> dict[str, Any]:
 def main_suite(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="ebmlab fault suite (issue 11)")
     parser.add_argument("--json", default=None, help="write the summary JSON here")
-    parser.add_argument("--runs", type=int, default=7, help="runs killed with kill -9 (default 7)")
+    parser.add_argument("--runs", type=int, default=8, help="runs killed with kill -9 (default 8)")
     parser.add_argument("--kills-per-run", type=int, default=3, help="kills per run (default 3)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sections", default="invocations,corruptions,kills,data")
