@@ -30,9 +30,25 @@ from ebmlab.samplers.base import Sampler
 from ebmlab.samplers.langevin import ULA
 from ebmlab.training.method import Losses, Method, StepContext
 
-__all__ = ["VAE_TRAINING", "CooperativeLearning", "VAETraining", "coop_method", "langevin_revise", "vae_method"]
+__all__ = [
+    "VAE_TRAINING",
+    "CooperativeLearning",
+    "VAETraining",
+    "check_noise_switch",
+    "coop_method",
+    "langevin_revise",
+    "vae_method",
+]
 
 VAE_TRAINING = ("revised", "data", "frozen")
+
+
+def check_noise_switch(sampler: Sampler, noise: bool) -> None:
+    """Only ULA's noise term can be switched off (x' = x − λ∇U: gradient descent, as seed 001's official code)."""
+    if not noise and not isinstance(sampler, ULA):
+        raise ConfigError(
+            f"langevin_noise=False needs the ULA sampler (noise-free gradient descent), got {sampler.name}."
+        )
 
 
 def langevin_revise(
@@ -45,10 +61,7 @@ def langevin_revise(
     clamp: tuple[float, float] | None = None,
 ) -> Tensor:
     """``n_steps`` sampler steps on ``energy`` from ``x0`` (detached); ``noise=False`` zeroes ULA's noise term."""
-    if not noise and not isinstance(sampler, ULA):
-        raise ConfigError(
-            f"langevin_noise=False needs the ULA sampler (noise-free gradient descent), got {sampler.name}."
-        )
+    check_noise_switch(sampler, noise)
     state = sampler.init(energy, x0.detach())
     for _ in range(n_steps):
         if isinstance(sampler, ULA) and not noise:
@@ -132,9 +145,7 @@ class CooperativeLearning(Method):
         self.init_scale = float(init_scale)
         if vae_training == "frozen":
             vae.requires_grad_(False)
-        langevin_revise(
-            energy, torch.zeros(1, *vae.event_shape), self.sampler, 0, torch.Generator(), self.langevin_noise
-        )
+        check_noise_switch(self.sampler, self.langevin_noise)
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         groups = {"ebm": [p for p in self.energy.parameters() if p.requires_grad]}

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from ebmlab.energies import Clamped
 from ebmlab.errors import ConfigError, ShapeError
 from ebmlab.generators import ConditionalVAE
-from ebmlab.methods.cooperative import check_batch, ebm_loss, langevin_revise
+from ebmlab.methods.cooperative import check_batch, check_noise_switch, ebm_loss, langevin_revise
 from ebmlab.samplers.base import Sampler
 from ebmlab.samplers.langevin import ULA
 from ebmlab.training.method import Losses, Method, StepContext
@@ -90,6 +90,7 @@ class CooperativeCompletion(Method):
         self.n_steps, self.kl_weight, self.langevin_noise = n_steps, float(kl_weight), bool(langevin_noise)
         self.energy_reg, self.data_noise = float(energy_reg), float(data_noise)
         self.clamp = None if clamp is None else (float(clamp[0]), float(clamp[1]))
+        check_noise_switch(self.sampler, self.langevin_noise)
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"ebm": list(self.energy.parameters()), "vae": list(self.cvae.parameters())}
