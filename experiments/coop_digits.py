@@ -89,18 +89,22 @@ def figure(args: argparse.Namespace) -> None:
 
     plt = pyplot()
     panels = [(a, k) for a in args.arms if a != "C0" for k in args.ks] + [("C0", 0)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.0 * len(panels), 2.3), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.9), squeeze=False)
     for ax, (arm, k) in zip(axes[0], panels, strict=True):
         name = "C0" if arm == "C0" else f"{arm.replace(chr(39), 'p')}_K{k}"
         path = args.out / name / "seed0" / "samples.pt"
         ax.set_xticks([]), ax.set_yticks([])
         if not path.exists():
             continue
-        x = torch.load(path)["K"][:36].reshape(6, 6, 8, 8).permute(0, 2, 1, 3).reshape(48, 48)
-        ax.imshow(x.numpy(), cmap="gray_r", vmin=-1, vmax=1)
+        x = torch.load(path)["K"][:36].reshape(36, 8, 8)
+        grid = torch.full((53, 53), float("nan"))  # 6 × 6 digits with one-pixel gaps
+        for i in range(36):
+            r, c = divmod(i, 6)
+            grid[9 * r : 9 * r + 8, 9 * c : 9 * c + 8] = x[i]
+        ax.imshow(grid.numpy(), cmap="gray_r", vmin=-1, vmax=1)
         ax.set_title(arm if arm == "C0" else f"{arm}, K={k}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(ROOT / "docs/figures/coop_digits_samples.png", dpi=80)
+    fig.savefig(ROOT / "docs/figures/coop_digits_samples.png", dpi=90)
     plt.close(fig)
 
 
