@@ -7,7 +7,8 @@ Arms (one energy architecture, MLP 128-128, one sampler, ULA λ = 0.01, the same
 * C  — cooperative: K ULA steps from a VAE's samples g(z), the VAE taught by the revised samples
   (``configs/coop_eight_gaussians.yaml``);
 * C′ — the VAE of C0 (same seed) frozen, K ULA steps from its samples (isolates MCMC teaching);
-* C0 — the VAE alone, trained on data by its ELBO (``configs/coop_vae_eight_gaussians.yaml``).
+* C0 — the VAE alone, trained on data by its ELBO (``configs/coop_vae_eight_gaussians.yaml``);
+* Cn — C with the Langevin noise switched off (``langevin_noise: false``, as seed 001's official code).
 
 Metrics per run: exact test NLL of the box-normalised EBM by quadrature (201² nodes) and its gap to the true NLL;
 for C0 the VAE's log p(x) = log ∫ p(z) p(x|z) dz by quadrature over the 2-D latent (201² nodes on [−6, 6]²);
@@ -44,6 +45,7 @@ CONFIGS = {
     "C": "configs/coop_eight_gaussians.yaml",
     "C'": "configs/coop_eight_gaussians.yaml",
     "C0": "configs/coop_vae_eight_gaussians.yaml",
+    "Cn": "configs/coop_eight_gaussians.yaml",  # C with langevin_noise: false (the official code's setting)
 }
 TARGET = "eight-gaussians"
 
@@ -81,6 +83,8 @@ def run_one(arm: str, k: int, seed: int, args: argparse.Namespace) -> dict[str, 
     sets += ["train.progress=false", "eval=null", f"train.checkpoint_every={args.steps}"]
     if arm != "C0":
         sets += [f"method.n_steps={k}", f"energy.hidden={args.energy_hidden}"]
+    if arm == "Cn":
+        sets.append("method.langevin_noise=false")
     if arm == "C'":
         sets += ["method.vae_training=frozen", f"method.vae_from={args.out / 'C0' / f'seed{seed}'}", "train.groups={}"]
     try:
@@ -162,8 +166,9 @@ def figures(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arms", nargs="+", default=["C0", "A", "B", "C", "C'"])
+    p.add_argument("--arms", nargs="+", default=["C0", "A", "B", "C", "C'", "Cn"])
     p.add_argument("--ks", nargs="+", type=int, default=[2, 5, 10, 20])
+    p.add_argument("--noise-off-ks", nargs="+", type=int, default=[5, 10, 20], help="K values of arm Cn")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--batch-size", type=int, default=128)
@@ -177,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for seed in args.seeds:
         for arm in args.arms:
-            for k in [0] if arm == "C0" else args.ks:
+            for k in [0] if arm == "C0" else args.noise_off_ks if arm == "Cn" else args.ks:
                 r = run_one(arm, k, seed, args)
                 keys = ("arm", "K", "seed", "mmd2_K", "seconds_per_iteration", "diverged")
                 print(json.dumps({key: r.get(key) for key in keys} | {"nll": r.get("nll")}), flush=True)

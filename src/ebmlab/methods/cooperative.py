@@ -250,7 +250,8 @@ def coop_method(
     clamp: tuple[float, float] | None = None,
     init_scale: float = 1.0,
 ) -> CooperativeLearning:
-    """Config factory of ``method: {name: coop, ...}``; ``vae_from``: a ``vae`` run directory whose VAE is loaded."""
+    """Config factory of ``method: {name: coop, ...}``; ``vae_from``: a ``vae`` (or ``coop``) run directory whose
+    VAE is loaded (the VAE settings here are then ignored)."""
     if energy is None or event_shape is None:
         raise ConfigError("method: coop needs an energy section and a data section (e.g. `energy: {name: mlp}`).")
     if vae_from is not None:
@@ -258,7 +259,10 @@ def coop_method(
 
         vae = getattr(load_run(vae_from)[1], "vae", None)
         if not isinstance(vae, VAE) or vae.event_shape != tuple(event_shape):
-            raise ConfigError(f"method.vae_from: {vae_from} is not a `vae` run on data of shape {tuple(event_shape)}.")
+            raise ConfigError(
+                f"method.vae_from: {vae_from} holds no VAE on data of shape {tuple(event_shape)}; pass the run "
+                "directory of a `method: vae` (or `coop`) run on the same data."
+            )
         vae.train()
     else:
         vae = VAE(event_shape, latent_dim, hidden, likelihood, obs_scale, init_obs_scale)
