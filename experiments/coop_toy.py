@@ -143,6 +143,8 @@ def figures(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         if c0 is not None and key != "mmd2_1000":
             ax.axhline(c0[key if key != "mmd2_K" else "mmd2_K"]["mean"], color="k", ls="--", label="C0 (VAE)")
         ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel("K (Langevin steps per sample)"), ax.set_title(title)
+        ax.minorticks_off()
+        ax.set_xticks(args.ks, [str(k) for k in args.ks])
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(ROOT / "docs/figures/coop_toy_quality.png", dpi=80)
