@@ -225,7 +225,7 @@ class ContrastiveDivergence(Method):
     ) -> tuple[Tensor, float]:
         """Run ``n_steps`` sampler steps from ``x0``; return the final points and the mean acceptance."""
         state = self.sampler.init(self.energy, x0.detach())
-        accept = torch.zeros((), dtype=torch.float64)
+        accept = torch.zeros((), dtype=torch.float64, device=x0.device)
         steps = range(n_steps)
         if progress:
             from tqdm.auto import tqdm

@@ -85,6 +85,7 @@ def sample(
     progress: bool = False,
     diagnostics: bool = True,
     backend: str = "auto",
+    capture: str = "auto",
 ) -> SampleResult:
     """Run ``x0.shape[0]`` chains for ``warmup + n_steps`` transitions of ``sampler``.
 
@@ -104,6 +105,11 @@ def sample(
             many-well targets in the compiled kernel of :mod:`ebmlab.samplers.native` when it is
             available, and everything else in PyTorch; ``"torch"`` always uses PyTorch; ``"native"``
             requires the compiled kernel (ConfigError if it cannot run).
+        capture: how the PyTorch path runs blocks of ULA / MALA / HMC / kinetic steps
+            (:mod:`ebmlab.samplers.compiled`): ``"auto"`` (a CUDA graph on CUDA when it is measured
+            faster, else eager), ``"eager"``, ``"graph"``, ``"compile"`` (torch.compile; fused arithmetic,
+            equal up to rounding) or ``"off"`` (one ``kernel.step`` call per step). All consume the
+            random stream identically; "auto", "eager", "graph" and "off" give the same chains bit for bit.
 
     For ULA, MALA, HMC and kinetic Langevin the noise (HMC: momenta) of a block of K steps is drawn
     at once, ``randn(K, n, *event)``, followed by the K·n MH uniforms for MALA / HMC; both backends
@@ -132,6 +138,11 @@ def sample(
     runner = _native_runner(energy, sampler, x0, backend)
     state = runner.state() if runner is not None else sampler.init(energy, x0)
     run = _Run(energy, sampler, state, generator, runner)
+    if runner is None:
+        from ebmlab.samplers.compiled import make_block_runner
+
+        make_block_runner(energy, sampler, state, capture)  # validates capture (ConfigError) before any work
+        run.capture = capture
     total = warmup + n_steps
     run.bar = _progress(total, sampler.name) if progress else None
     if controller is not None:
@@ -148,7 +159,7 @@ def sample(
     x = run.state.x
     run.samples = torch.empty((n_kept, *x.shape), dtype=x.dtype, device=x.device)
     run.sample_energies = torch.empty((n_kept, x.shape[0]), dtype=run.state.energy.dtype, device=x.device)
-    run.accept_trace = torch.empty(n_steps, dtype=run.state.energy.dtype)
+    run.accept_trace = torch.empty(n_steps, dtype=run.state.energy.dtype, device=x.device)
     run.thin = thin
     run.advance_many(n_steps, record=True)
     if run.bar is not None:
@@ -216,8 +227,10 @@ class _Run:
         self.accept_trace: Tensor | None = None
         self.thin = 1
         self.done = 0  # post-warm-up steps taken
-        self.nonfinite = torch.zeros((), dtype=torch.long)
-        self.divergent = torch.zeros((), dtype=torch.long)
+        self.nonfinite = torch.zeros((), dtype=torch.long, device=state.x.device)
+        self.divergent = torch.zeros((), dtype=torch.long, device=state.x.device)
+        self.capture = "off"
+        self.blocks = None  # the BlockRunner for the current step size (ebmlab.samplers.compiled)
 
     @property
     def state(self) -> SamplerState:
@@ -246,7 +259,7 @@ class _Run:
         left = total
         while left > 0:
             k = min(block, left)
-            self.advance(k, record=record)
+            self.advance(k, record=record, blocks=True)
             left -= k
 
     def _draw(self, k: int) -> tuple[Tensor | None, Tensor | None]:
@@ -255,11 +268,13 @@ class _Run:
         uniform = torch.rand((k, self.n), generator=g, dtype=x.dtype, device=x.device) if self.draw_uniform else None
         return noise, uniform
 
-    def advance(self, k: int, record: bool = False, adapting: bool = False) -> Tensor:
+    def advance(self, k: int, record: bool = False, adapting: bool = False, blocks: bool = False) -> Tensor:
         """Run ``k`` steps; returns the mean acceptance probability of each, shape (k,)."""
         noise, uniform = self._draw(k)
         if self.native is not None:
             accept = self._advance_native(k, noise, uniform, record)
+        elif blocks and self.capture != "off" and noise is not None and self._block_runner() is not None:
+            accept = self._advance_blocks(noise, uniform, record)
         else:
             accept = self._advance_torch(k, noise, uniform, record)
         if record:
@@ -293,13 +308,46 @@ class _Run:
             _raise_diverged(self.sampler.name, iteration0 + step + 1, ok, runner.step_size)
         return accept if accept is not None else torch.ones(1, dtype=runner.dtype).expand(k)
 
+    def _block_runner(self):
+        from ebmlab.samplers.compiled import make_block_runner
+
+        step_size = self._state.step_size
+        if self.blocks is None or isinstance(step_size, Tensor) or self.blocks.step_size != step_size:
+            self.blocks = make_block_runner(self.energy, self.sampler, self._state, self.capture)
+        return self.blocks
+
+    def _advance_blocks(self, noise: Tensor, uniform: Tensor | None, record: bool) -> Tensor:
+        """k steps in one :class:`~ebmlab.samplers.compiled.BlockRunner` call; one host sync (ULA / kinetic)."""
+        from ebmlab.samplers.langevin import _raise_diverged
+
+        k, start = noise.shape[0], self._state
+        out = self.blocks.run(start, noise, uniform)
+        if not self.sampler.metropolis_adjusted:  # unadjusted kernels stop at the first non-finite step
+            bad = (~out.ok).any(dim=1)
+            if bool(bad.any()):
+                t = int(bad.nonzero()[0, 0])
+                _raise_diverged(self.sampler.name, start.iteration + t + 1, out.ok[t], start.step_size)
+        if record:
+            first = (-(self.done + 1)) % self.thin  # first kept step of the block
+            if first < k:
+                j = (self.done + first + 1) // self.thin - 1
+                kept = range(first, k, self.thin)
+                assert self.samples is not None and self.sample_energies is not None
+                self.samples[j : j + len(kept)] = out.xs[first :: self.thin]
+                self.sample_energies[j : j + len(kept)] = out.es[first :: self.thin]
+        self._state = out.state
+        if self.sampler.metropolis_adjusted:
+            self.nonfinite += (~out.ok).sum()
+            self.divergent += out.divergent.sum()
+        return out.accept.mean(1)
+
     def _advance_torch(self, k: int, noise: Tensor | None, uniform: Tensor | None, record: bool) -> Tensor:
         sampler, energy, state = self.sampler, self.energy, self._state
         # ULA / kinetic raise on non-finite values and always accept: nothing to track per step.
         track = sampler.metropolis_adjusted or not self.draw_noise
         rows = k if track else 0
-        accept = torch.empty((rows, self.n), dtype=state.energy.dtype)
-        flags = torch.empty((2, rows, self.n), dtype=torch.bool)  # non-finite, divergent
+        accept = torch.empty((rows, self.n), dtype=state.energy.dtype, device=state.x.device)
+        flags = torch.empty((2, rows, self.n), dtype=torch.bool, device=state.x.device)  # non-finite, divergent
         for t in range(k):
             kwargs = {}
             if noise is not None:
@@ -315,7 +363,7 @@ class _Run:
                 self._keep((self.done + t + 1) // self.thin - 1, state)
         self._state = state
         if not track:
-            return torch.ones(1, dtype=state.energy.dtype).expand(k)
+            return torch.ones(1, dtype=state.energy.dtype, device=state.x.device).expand(k)
         self.nonfinite += flags[0].sum()
         self.divergent += flags[1].sum()
         return accept.mean(1)
