@@ -55,8 +55,8 @@ class MLPEnergy(nn.Module):
 
         Forward: h₁ = W₁x + b₁, aᵢ = SiLU(hᵢ), hᵢ₊₁ = Wᵢ₊₁aᵢ + bᵢ₊₁, E = w·a_L + b.
         Backward: δ_L = w ⊙ SiLU'(h_L), δᵢ = (Wᵢ₊₁ᵀδᵢ₊₁) ⊙ SiLU'(hᵢ), ∇ₓE = W₁ᵀδ₁, with
-        SiLU'(h) = σ(h)(1 + h(1 − σ(h))). Rows go in chunks of ``grad_chunk`` so activations stay in
-        cache. Nothing is accumulated into parameter gradients. Spectral-norm layers (whose weights
+        SiLU'(h) = σ(h)(1 + h(1 − σ(h))). On CPU rows go in chunks of ``grad_chunk`` so activations stay
+        in cache (on other devices in one piece: fewer launches). Nothing is accumulated into parameter gradients. Spectral-norm layers (whose weights
         are recomputed on access) use autograd with respect to x instead.
         """
         if x.dim() != 2 or x.shape[1] != self.dim:
@@ -72,8 +72,9 @@ class MLPEnergy(nn.Module):
             x = x.detach()
             e = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
             g = torch.empty_like(x, memory_format=torch.contiguous_format)
-            for start in range(0, x.shape[0], self.grad_chunk):
-                rows = slice(start, start + self.grad_chunk)
+            chunk = self.grad_chunk if x.device.type == "cpu" else x.shape[0]  # chunks pay for CPU caches only
+            for start in range(0, x.shape[0], chunk):
+                rows = slice(start, start + chunk)
                 self._input_grad_rows(x[rows], linears, e[rows], g[rows])
         return e, g
 

@@ -11,8 +11,9 @@ so the random stream is the one of the step-by-step path whatever mode runs the 
   :func:`torch.func.vjp`); the update arithmetic is fused, so results agree with eager only up to
   rounding.
 
-``mode="auto"`` (the driver's default) is ``graph`` on CUDA when capture succeeds and a replay is
-measured faster than the eager block it replaces, else ``eager``; it never picks ``compile``
+``mode="auto"`` (the driver's default) on CUDA times the first ``BLOCK_STEPS`` steps eagerly and, when
+enough planned steps remain to repay a capture, captures the next ones and times their replay; it keeps
+the faster (see :meth:`BlockRunner._auto`); elsewhere it is ``eager``; it never picks ``compile``
 (which changes rounding and costs seconds of compile time, see docs/performance.md): the same seed
 gives the same chains whatever auto picks. No step inside a block synchronises with the host; ULA
 and kinetic Langevin check finiteness once per block and the driver raises at the exact first
@@ -41,6 +42,8 @@ __all__ = ["MODES", "BlockOutput", "BlockRunner", "func_energy_and_grad", "make_
 MODES = ("auto", "off", "eager", "graph", "compile")
 #: steps per captured block (graph / compile): long enough to amortise a launch, short enough to capture fast
 BLOCK_STEPS = 16
+#: auto tries a capture only when at least this many segments of BLOCK_STEPS remain (a capture ≈ 2 eager segments)
+MIN_GRAPH_SEGMENTS = 4
 
 Tensors = tuple[Tensor, ...]
 
@@ -72,7 +75,7 @@ def func_energy_and_grad(energy: EnergyFn) -> Callable[[Tensor], tuple[Tensor, T
         return own
 
     def eg(x: Tensor) -> tuple[Tensor, Tensor]:
-        e, pullback = torch.func.vjp(energy, x)
+        e, pullback = torch.func.vjp(energy, x)  # type: ignore[misc]
         (g,) = pullback(torch.ones_like(e))
         return e.detach(), g.detach()
 
@@ -166,31 +169,85 @@ def _block_fn(step: Callable) -> Callable:
 class BlockRunner:
     """Runs K steps of ``sampler`` from a state with given draws; see the module docstring for modes."""
 
-    def __init__(self, energy: EnergyFn, sampler: Sampler, step_size: float, mode: str) -> None:
+    def __init__(
+        self, energy: EnergyFn, sampler: Sampler, step_size: float, mode: str, planned_steps: int | None = None
+    ) -> None:
         if mode not in ("eager", "graph", "compile", "auto"):
             raise ConfigError(f"capture must be one of {', '.join(MODES)}, got {mode!r}.")
         self.sampler, self.mode, self.step_size = sampler, mode, float(step_size)
         self.eager = _block_fn(_step_fn(sampler, lambda x: energy_and_grad(energy, x), self.step_size))
         self.traced = _block_fn(_step_fn(sampler, func_energy_and_grad(energy), self.step_size))
         self.compiled: dict[int, Callable] = {}
-        self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, Tensors, Tensors]] = {}
+        self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, tuple[Tensor, Tensor | None], Tensors]] = {}
         self.buffers: Tensors | None = None  # static x, e, g, v of the graphs
         self.fallback: str | None = None  # why auto fell back to eager
+        self.planned_steps = planned_steps  # steps this runner is expected to run (auto weighs capture cost)
+        self.done = 0  # steps run so far
+        self.eager_step_s: float | None = None  # auto's measurements
+        self.capture_s = 0.0
 
     def run(self, state: SamplerState, noise: Tensor, uniform: Tensor | None) -> BlockOutput:
         """Advance ``state`` by ``noise.shape[0]`` steps with these draws."""
         x, e, g, v = state.x, state.energy, state.grad, state.momentum
+        total = noise.shape[0]
         if self.mode == "auto":
-            self._choose(x, e, g, v, noise, uniform)
-        if self.mode == "eager":
+            out = self._auto(x, e, g, v, noise, uniform)
+        elif self.mode == "eager":
             out = self.eager(x, e, g, v, noise, uniform)
         elif self.mode == "compile":
-            out = self._compiled(noise.shape[0])(x, e, g, v, noise, uniform)
+            out = self._compiled(total)(x, e, g, v, noise, uniform)
         else:
             out = self._replay(x, e, g, v, noise, uniform)
+        self.done += total
         x, e, g, v, xs, es, acc, ok, div = out
-        new = SamplerState(x, e, g, state.step_size, state.iteration + noise.shape[0], momentum=v)
+        new = SamplerState(x, e, g, state.step_size, state.iteration + total, momentum=v)
         return BlockOutput(new, xs, es, acc, ok, div)
+
+    def _auto(self, x, e, g, v, noise: Tensor, uniform: Tensor | None) -> Tensors:
+        """auto, measured on the chains' own steps (no step is run twice, so the chains are unchanged).
+
+        On CUDA: one segment of ``BLOCK_STEPS`` steps eagerly (timed); if enough planned steps remain to
+        repay a capture (≈ two eager segments), the next segment is captured and replayed (timed without
+        the capture); the faster mode runs the rest. Elsewhere, or when capture fails: eager.
+        """
+        if x.device.type != "cuda":
+            self.mode = "eager"
+            return self.eager(x, e, g, v, noise, uniform)
+        parts: list[Tensors] = []
+        start, total = 0, noise.shape[0]
+        while start < total and self.mode == "auto":
+            k = min(BLOCK_STEPS, total - start)
+            seg_noise, seg_u = noise[start : start + k], None if uniform is None else uniform[start : start + k]
+            left = (self.planned_steps or 0) - (self.done + start + k)
+            if self.eager_step_s is None:
+                out = _timed(lambda: self.eager(x, e, g, v, seg_noise, seg_u))  # noqa: B023
+                self.eager_step_s = out[0] / k
+                if left < MIN_GRAPH_SEGMENTS * BLOCK_STEPS:
+                    self.mode = "eager"
+                    self.fallback = f"{max(left, 0)} steps left after the first segment: too few to repay a capture"
+            else:
+                try:
+                    out = _timed(lambda: self._replay(x, e, g, v, seg_noise, seg_u))  # noqa: B023
+                except Exception as error:  # capture is best effort: any failure means eager
+                    self.mode, self.graphs, self.buffers = "eager", {}, None
+                    self.fallback = f"CUDA graph capture failed: {type(error).__name__}: {error}"
+                    continue
+                graph_step_s = (out[0] - self.capture_s) / k
+                self.mode = "graph" if graph_step_s < self.eager_step_s else "eager"
+                if self.mode == "eager":
+                    self.graphs, self.buffers = {}, None
+                    self.fallback = (
+                        f"graph {graph_step_s * 1e6:.1f} µs vs eager {self.eager_step_s * 1e6:.1f} µs per step"
+                    )
+            x, e, g, v = out[1][:4]
+            parts.append(out[1][4:])
+            start += k
+        if start < total:
+            rest = (x, e, g, v, noise[start:], None if uniform is None else uniform[start:])
+            out_rest = self.eager(*rest) if self.mode == "eager" else self._replay(*rest)
+            x, e, g, v = out_rest[:4]
+            parts.append(out_rest[4:])
+        return (x, e, g, v, *(torch.cat(p) for p in zip(*parts, strict=True)))
 
     def _compiled(self, k: int) -> Callable:
         if k not in self.compiled:
@@ -201,6 +258,8 @@ class BlockRunner:
         """The CUDA graph of a block of k steps over the shared static state buffers (captured on first use)."""
         if k in self.graphs:
             return self.graphs[k]
+        torch.cuda.synchronize()
+        started = time.perf_counter()
         if self.buffers is None:
             self.buffers = tuple(t.clone() if t is not None else None for t in like)  # type: ignore[misc]
         sx, se, sg, sv = self.buffers
@@ -217,6 +276,8 @@ class BlockRunner:
                 if buf is not None:
                     buf.copy_(new)
         self.graphs[k] = (graph, inputs, out[4:])
+        torch.cuda.synchronize()
+        self.capture_s += time.perf_counter() - started
         return self.graphs[k]
 
     def _replay(self, x, e, g, v, noise: Tensor, uniform: Tensor | None) -> Tensors:
@@ -240,37 +301,23 @@ class BlockRunner:
         state = tuple(t.clone() if t is not None else None for t in self.buffers)
         return (*state, *(torch.cat(parts) for parts in zip(*records, strict=True)))  # type: ignore[return-value]
 
-    def _choose(self, x, e, g, v, noise: Tensor, uniform: Tensor | None) -> None:
-        """auto: a CUDA graph if capture works and a replay beats the eager block it replaces."""
-        if x.device.type != "cuda":
-            self.mode = "eager"
-            return
-        k = min(BLOCK_STEPS, noise.shape[0])
-        u = None if uniform is None else uniform[:k]
-        try:
-            self.mode = "graph"
-            self._replay(x, e, g, v, noise[:k], u)  # capture + first replay
-            graph_s = _timed(lambda: self._replay(x, e, g, v, noise[:k], u))
-        except Exception as error:  # capture is best effort: any failure means eager
-            self.mode, self.graphs, self.buffers = "eager", {}, None
-            self.fallback = f"CUDA graph capture failed: {type(error).__name__}: {error}"
-            return
-        eager_s = _timed(lambda: self.eager(x, e, g, v, noise[:k], u))
-        if graph_s >= eager_s:
-            self.mode, self.graphs, self.buffers = "eager", {}, None
-            self.fallback = f"graph replay {graph_s * 1e3:.3f} ms >= eager {eager_s * 1e3:.3f} ms per block"
 
-
-def _timed(fn: Callable[[], object]) -> float:
+def _timed(fn: Callable[[], Tensors]) -> tuple[float, Tensors]:
+    """(seconds, result) of ``fn()`` on the current CUDA stream."""
     torch.cuda.synchronize()
     start = time.perf_counter()
-    fn()
+    out = fn()
     torch.cuda.synchronize()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, out
 
 
-def make_block_runner(energy: EnergyFn, sampler: Sampler, state: SamplerState, mode: str) -> BlockRunner | None:
+def make_block_runner(
+    energy: EnergyFn, sampler: Sampler, state: SamplerState, mode: str, planned_steps: int | None = None
+) -> BlockRunner | None:
     """A block runner for ``mode``, or None where blocks do not apply (``"off"``, other kernels, per-chain steps).
+
+    ``planned_steps``: how many steps the caller will run; ``auto`` captures a CUDA graph only when the
+    measured saving over that many steps exceeds the measured capture cost (None: per-block speed alone).
 
     An explicit ``"graph"`` / ``"compile"`` that cannot apply is a ConfigError naming why.
     """
@@ -289,4 +336,4 @@ def make_block_runner(energy: EnergyFn, sampler: Sampler, state: SamplerState, m
         if mode in ("graph", "compile"):
             raise ConfigError(f"capture={mode!r} cannot run here: {reason}. Use capture='auto' or 'off'.")
         return None
-    return BlockRunner(energy, sampler, float(state.step_size), mode)
+    return BlockRunner(energy, sampler, float(state.step_size), mode, planned_steps)

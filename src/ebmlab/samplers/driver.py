@@ -142,7 +142,7 @@ def sample(
         from ebmlab.samplers.compiled import make_block_runner
 
         make_block_runner(energy, sampler, state, capture)  # validates capture (ConfigError) before any work
-        run.capture = capture
+        run.capture, run.planned = capture, n_steps + (0 if controller is not None else warmup)
     total = warmup + n_steps
     run.bar = _progress(total, sampler.name) if progress else None
     if controller is not None:
@@ -230,7 +230,8 @@ class _Run:
         self.nonfinite = torch.zeros((), dtype=torch.long, device=state.x.device)
         self.divergent = torch.zeros((), dtype=torch.long, device=state.x.device)
         self.capture = "off"
-        self.blocks = None  # the BlockRunner for the current step size (ebmlab.samplers.compiled)
+        self.planned: int | None = None  # steps the run will take (auto capture weighs its cost against them)
+        self.blocks: Any = None  # the BlockRunner for the current step size (ebmlab.samplers.compiled)
 
     @property
     def state(self) -> SamplerState:
@@ -313,7 +314,7 @@ class _Run:
 
         step_size = self._state.step_size
         if self.blocks is None or isinstance(step_size, Tensor) or self.blocks.step_size != step_size:
-            self.blocks = make_block_runner(self.energy, self.sampler, self._state, self.capture)
+            self.blocks = make_block_runner(self.energy, self.sampler, self._state, self.capture, self.planned)
         return self.blocks
 
     def _advance_blocks(self, noise: Tensor, uniform: Tensor | None, record: bool) -> Tensor:
