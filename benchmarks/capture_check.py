@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                        "accept_diff": abs(res.accept_rate - ref.accept_rate)}  # fmt: skip
                 if mode == "auto":
                     state = kernel.init(problem.energy, x0)
-                    runner = make_block_runner(problem.energy, kernel, state, "auto")
+                    runner = make_block_runner(problem.energy, kernel, state, "auto", planned_steps=32 * 8)
                     noise = torch.randn((32, *x0.shape), device=x0.device)
                     uniform = torch.rand((32, x0.shape[0]), device=x0.device) if kernel.metropolis_adjusted else None
                     if runner is not None:

@@ -188,6 +188,31 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def paired_table(rows: list[dict], modes: tuple[str, str] = ("off", "auto")) -> str:
+    """One line per (sampler, energy, chains): two capture modes side by side, the peers, best ÷ peer."""
+    by_key: dict[tuple, dict[str, dict]] = {}
+    for r in rows:
+        by_key.setdefault((r["sampler"], r["energy"], r["chains"]), {})[r["capture"]] = r
+    a, b = modes
+    lines = [
+        f"| sampler | energy / chains | ours ({a}) | ours ({b}) | floor | cost ({a} / {b}) | JAX | BlackJAX | "
+        "best ÷ JAX | best ÷ BlackJAX |",
+        "|" + "---|" * 10,
+    ]
+    for (sampler, energy, chains), got in by_key.items():
+        if a not in got or b not in got:
+            continue
+        ra, rb = got[a], got[b]
+        best = max(ra["ours"], rb["ours"])
+        jax, bj = rb["jax"] or ra["jax"], rb["blackjax"] or ra["blackjax"]
+        lines.append(
+            f"| {sampler} | {energy} / {chains} | {format_rate(ra['ours'])} | {format_rate(rb['ours'])} | "
+            f"{format_rate(rb['floor'])} | {ra['cost']:.2f} / {rb['cost']:.2f} | {format_rate(jax)} | "
+            f"{format_rate(bj)} | {_ratio(best, jax)} | {_ratio(best, bj)} |"
+        )
+    return "\n".join(lines)
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", default=",".join(SAMPLERS), help="samplers, comma-separated")
@@ -203,6 +228,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--jax-python", default=None, help="interpreter with jax (default: $EBMLAB_JAX_PYTHON / this)")
     p.add_argument("--json", default=None)
     p.add_argument("--table-from", nargs="+", default=None, help="print the table of saved JSON files and exit")
+    p.add_argument("--paired", default=None, help="with --table-from: two capture modes side by side, e.g. off,auto")
     args = p.parse_args(argv)
     for name in args.only.split(","):
         if name not in SAMPLERS:
@@ -214,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.table_from:
         rows = [r for f in args.table_from for r in json.loads(Path(f).read_text())["rows"]]
-        print(table(rows))
+        print(paired_table(rows, tuple(args.paired.split(","))) if args.paired else table(rows))
         return 0
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit(f"--device {args.device}: CUDA is not available in this PyTorch ({torch.__version__}).")

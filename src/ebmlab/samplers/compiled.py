@@ -316,8 +316,8 @@ def make_block_runner(
 ) -> BlockRunner | None:
     """A block runner for ``mode``, or None where blocks do not apply (``"off"``, other kernels, per-chain steps).
 
-    ``planned_steps``: how many steps the caller will run; ``auto`` captures a CUDA graph only when the
-    measured saving over that many steps exceeds the measured capture cost (None: per-block speed alone).
+    ``planned_steps``: how many steps the caller will run; ``auto`` tries a CUDA graph only when the
+    planned steps leave room to repay one (≥ 4 blocks of 16 after the first; None: unknown, auto stays eager).
 
     An explicit ``"graph"`` / ``"compile"`` that cannot apply is a ConfigError naming why.
     """
