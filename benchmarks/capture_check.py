@@ -5,6 +5,7 @@ For ULA / MALA / HMC / kinetic Langevin on the user-style mog8 and MLP energies:
 mode ``auto`` settled on (with its reason when it fell back to eager).
 
     python benchmarks/capture_check.py --device cuda --modes auto,graph,compile
+    python benchmarks/capture_check.py --modes compile,compile --energies mog8 --kernels ula --steps 32  # compile cost
 """
 
 from __future__ import annotations
@@ -29,15 +30,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default="eager,auto")
     p.add_argument("--chains", type=int, default=64)
     p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--energies", default="mog8,mlp")
+    p.add_argument("--kernels", default="ula,mala,hmc,kinetic")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit(f"--device {args.device}: CUDA is not available in this PyTorch ({torch.__version__}).")
     out = []
-    for name in ("mog8", "mlp"):
+    for name in args.energies.split(","):
         problem = build_problem(name).to(args.device)
         x0 = problem.x0(args.chains, args.device)
-        for kernel in (ULA(1e-2), MALA(1e-2), HMC(1e-2, 5), KineticLangevin(1e-2)):
+        kernels = {"ula": ULA(1e-2), "mala": MALA(1e-2), "hmc": HMC(1e-2, 5), "kinetic": KineticLangevin(1e-2)}
+        for kernel in (kernels[k] for k in args.kernels.split(",")):
             ref = sample(problem.energy, kernel, x0, args.steps, thin=5, seed=3, diagnostics=False, capture="off")
             for mode in args.modes.split(","):
                 start = time.perf_counter()
