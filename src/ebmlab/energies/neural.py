@@ -56,8 +56,9 @@ class MLPEnergy(nn.Module):
         Forward: h₁ = W₁x + b₁, aᵢ = SiLU(hᵢ), hᵢ₊₁ = Wᵢ₊₁aᵢ + bᵢ₊₁, E = w·a_L + b.
         Backward: δ_L = w ⊙ SiLU'(h_L), δᵢ = (Wᵢ₊₁ᵀδᵢ₊₁) ⊙ SiLU'(hᵢ), ∇ₓE = W₁ᵀδ₁, with
         SiLU'(h) = σ(h)(1 + h(1 − σ(h))). On CPU rows go in chunks of ``grad_chunk`` so activations stay
-        in cache (on other devices in one piece: fewer launches). Nothing is accumulated into parameter gradients. Spectral-norm layers (whose weights
-        are recomputed on access) use autograd with respect to x instead.
+        in cache (elsewhere in one piece: fewer kernel launches). Nothing is accumulated into parameter
+        gradients. Spectral-norm layers (whose weights are recomputed on access) use autograd with respect
+        to x instead.
         """
         if x.dim() != 2 or x.shape[1] != self.dim:
             raise ShapeError(f"MLPEnergy expects input (n, {self.dim}), got {tuple(x.shape)}.")
