@@ -112,6 +112,8 @@ def test_capture_errors_name_the_problem() -> None:
     with pytest.raises(ConfigError, match="per-chain step sizes"):
         make_block_runner(mixture, ULA(0.1), state, "compile")
     assert make_block_runner(mixture, ULA(0.1), state, "auto") is None  # auto falls back to step by step
+    with pytest.raises(ConfigError, match="capture must be one of"):
+        run_chains(ULA(0.1), mixture, x0, 3, None, hook=lambda t, s, i: None, capture="fast")
 
 
 @pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)

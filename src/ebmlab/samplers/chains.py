@@ -10,7 +10,8 @@ then the K·n MH uniforms (MALA, HMC); otherwise each step draws its own.
 
 ``capture`` (:mod:`ebmlab.samplers.compiled`): for those four kernels with one step size for all chains and no
 ``hook``, each block of draws goes to a :class:`~ebmlab.samplers.compiled.BlockRunner` (``"auto"``, the default:
-a CUDA graph on CUDA when measured faster, else eager; ``"eager"``; ``"graph"``; ``"compile"``, equal only up to
+with ``block > 0`` a CUDA graph on CUDA when measured faster, else eager; with one step's draws at a time, step by
+step; ``"eager"``; ``"graph"``; ``"compile"``, equal only up to
 rounding) instead of ``kernel.step`` per step (``"off"``). The draws are the same, so every mode but ``"compile"``
 gives the same chains bit for bit; inside a block nothing synchronises with the host, and ULA / kinetic Langevin
 raise at the exact first non-finite step with the kernels' own message (one check per block).
@@ -121,7 +122,7 @@ def run_chains(
         capture: how blocks of ULA / MALA / HMC / kinetic steps run (module doc): ``"auto"``, ``"off"``,
             ``"eager"``, ``"graph"`` or ``"compile"``.
     """
-    from ebmlab.samplers.compiled import make_block_runner
+    from ebmlab.samplers.compiled import MODES, make_block_runner
 
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
         raise ConfigError(f"run_chains: n_steps must be an int >= 0, got {n_steps!r}.")
@@ -144,7 +145,10 @@ def run_chains(
     draw_noise, draw_uniform = block_draws(kernel)
     size = max(1, x[0].numel())
     per_block = max(1, block // (n * size)) if (draw_noise and block) else 1
-    runner = make_block_runner(energy, kernel, state, "off" if hook is not None else capture, n_steps)
+    if capture not in MODES:
+        raise ConfigError(f"run_chains: capture must be one of {', '.join(MODES)}, got {capture!r}.")
+    one_step = capture == "auto" and per_block == 1  # auto with one-step blocks: only bookkeeping to gain
+    runner = make_block_runner(energy, kernel, state, "off" if hook is not None or one_step else capture, n_steps)
     result = ChainResult(state, samples, energies, accept, accept_sum, nonfinite, divergent)
     t = 0
     while t < n_steps:
