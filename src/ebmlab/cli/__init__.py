@@ -19,7 +19,7 @@ from ebmlab.errors import EbmlabError
 __all__ = ["build_parser", "main"]
 
 #: subcommand modules, in the order shown by ``ebmlab --help``
-SUBCOMMANDS = ("demo", "sample", "logz", "train")
+SUBCOMMANDS = ("demo", "sample", "logz", "train", "rd")
 
 
 class _Parser(argparse.ArgumentParser):
