@@ -72,6 +72,10 @@ class EBA(Method):
             )
         self.source, self.beta, self.variant = source, float(beta), variant
         self.rho = get_distortion(distortion) if isinstance(distortion, str) else distortion
+        #: ∂²ρ/∂x_k², preconditions the conditional chains (0 when unknown)
+        self.curvature = (
+            {"squared": 2.0, "mse": 2.0 / source.dim}.get(distortion, 0.0) if isinstance(distortion, str) else 0.0
+        )
         if energy is None:
             alphabet = torch.tensor([[0.0], [1.0]]) if source.discrete and source.dim == 1 else None
             energy = DiscreteEnergy(alphabet) if alphabet is not None else RDEnergy(source.dim)
@@ -98,7 +102,7 @@ class EBA(Method):
         if isinstance(self.energy, DiscreteEnergy):
             return sample_alphabet(self.energy, n, g, y, self.rho, self.beta)
         assert isinstance(self.energy, RDEnergy) and x0 is not None
-        return run_chains(self.energy, self.sampler, x0, self.n_steps, g, y, self.rho, self.beta)
+        return run_chains(self.energy, self.sampler, x0, self.n_steps, g, y, self.rho, self.beta, self.curvature)
 
     def advance(self, g: torch.Generator) -> None:
         """Redraw a fraction of the y's (pairs share one), then advance both chain populations."""

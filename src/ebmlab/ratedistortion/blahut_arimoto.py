@@ -52,7 +52,7 @@ def blahut_arimoto(p_y: Tensor, rho: Tensor, beta: float, tol: float = 1e-7, max
     log_a = -beta * rho
     log_q = torch.full((rho.shape[1],), -math.log(rho.shape[1]), dtype=torch.float64)
     gap, it = math.inf, 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
         log_z = torch.logsumexp(log_q[None, :] + log_a, dim=1)
         log_c = torch.logsumexp(log_p[:, None] + log_a - log_z[:, None], dim=0)
         gap = float(log_c.max())

@@ -112,7 +112,7 @@ def search_sup(
         n = grid if d == 1 else int(math.sqrt(grid * grid / 8))
         axes = [
             torch.linspace(float(a - pad[i]), float(b + pad[i]), n, dtype=y.dtype)
-            for i, (a, b) in enumerate(zip(lo, hi))
+            for i, (a, b) in enumerate(zip(lo, hi, strict=True))
         ]
         cand = torch.cartesian_prod(*axes).reshape(-1, d)
         vals = torch.cat([log_c(c, y, log_z, rho, beta) for c in cand.split(2048)])

@@ -6,8 +6,8 @@ optimal marginal of a Gaussian source) plus an optional MLP residual h_ω (gain 
 
 Chains run in whitened coordinates u = (x − μ)/s (x = μ + s ⊙ u): Langevin in u is Langevin in x
 preconditioned by diag(s²), so one step size serves components of very different scales; the
-Jacobian is constant in u, so the target is unchanged. Conditional chains carry one y each:
-E_y(x) = E_φ(x) + β ρ(x, y).
+Jacobian is constant in u, so the target is unchanged. Conditional chains carry one y each,
+E_y(x) = E_φ(x) + β ρ(x, y), and are whitened by the conditional's scale s/√(1 + βκs²) (κ: ρ's curvature).
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ class RDEnergy(nn.Module):
 class DiscreteEnergy(nn.Module):
     """E(a) = φ_a on the alphabet rows ``alphabet`` (k, d); energies of other points are not defined."""
 
+    alphabet: Tensor
+
     def __init__(self, alphabet: Tensor) -> None:
         super().__init__()
         self.register_buffer("alphabet", alphabet.to(torch.float32))
@@ -96,9 +98,16 @@ def run_chains(
     y: Tensor | None = None,
     rho: Distortion | None = None,
     beta: float = 0.0,
+    curvature: float = 0.0,
 ) -> Tensor:
-    """``n_steps`` kernel steps from ``x0`` on E_φ (or E_φ + βρ(·, y), one y per chain), in whitened coordinates."""
+    """``n_steps`` kernel steps from ``x0`` on E_φ (or E_φ + βρ(·, y), one y per chain), in whitened coordinates.
+
+    ``curvature`` κ = ∂²ρ/∂x_k² (2 for summed squared error): conditional chains are whitened by
+    s/√(1 + βκs²), the conditional's scale when E_φ is quadratic, so one step size fits every β.
+    """
     loc, scale = energy.whitening()
+    if y is not None:
+        scale = scale / (1.0 + beta * curvature * scale.square()).sqrt()
 
     def target(u: Tensor) -> Tensor:
         x = loc + scale * u

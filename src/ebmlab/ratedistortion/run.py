@@ -112,11 +112,11 @@ def evaluate_eba(method: Any, seed: int, n_y: int = 200_000, n_r: int = 4096, r_
     gauss = energy.gaussian()
     if gauss is not None:
         loc, var = (t.double() for t in gauss)
-        terms = gaussian_marginal_terms(loc, var, beta, per_dim)
+        gterms = gaussian_marginal_terms(loc, var, beta, per_dim)
         starts = torch.cat(
             (src.sample(32, g), loc + var.sqrt() * torch.randn(32, src.dim, generator=g, dtype=torch.float64))
         )
-        return rd_bounds(terms, sample_y, rho, beta, n_y, starts=starts)
+        return rd_bounds(gterms, sample_y, rho, beta, n_y, starts=starts)
     x0 = method.chains["xm"][:n_r] if method.chains else src.sample(n_r, g).float()
     xr = run_chains(energy, MALA(0.05), x0, r_steps, g).double()
     return rd_bounds(sample_marginal_terms(xr, rho, beta), sample_y, rho, beta, min(n_y, 10_000), starts=xr[:64])
