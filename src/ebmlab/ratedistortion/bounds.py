@@ -140,8 +140,14 @@ def rd_bounds(
     n_search: int = 4096,
     starts: Tensor | None = None,
     alphabet: Tensor | None = None,
+    at_distortion: float | None = None,
 ) -> RDBounds:
-    """Upper bound at D_Q and Csiszár's lower bound, from ``terms`` (a marginal r) and source draws."""
+    """Upper bound at D_Q and Csiszár's lower bound (at ``at_distortion``, default D_Q), from ``terms`` (a marginal r).
+
+    A maximiser of c on the edge of the search box means sup c was not found (for a marginal narrower than
+    r* in some direction c grows without bound): ln sup c is then reported as +inf and the lower bound as
+    the trivial 0.
+    """
     with torch.no_grad():
         y = sample_y(n_y)
         log_z, dist = terms(y)
@@ -152,12 +158,18 @@ def rd_bounds(
     with torch.no_grad():
         lz_s = terms(ys)[0]
     x_star, how = search_sup(ys, lz_s, rho, beta, starts=starts, alphabet=alphabet)
+    lo_box, hi_box = ys.min(0).values, ys.max(0).values
+    edge = alphabet is None and bool(((x_star <= lo_box) | (x_star >= hi_box)).any())
     with torch.no_grad():  # re-evaluate c(x*) on held-out draws: an unbiased mean, its SE by the delta method
         w = (-beta * pairwise(rho, x_star[None, :], y)[:, 0] - log_z).exp()
         log_sup = float(w.mean().log())
         log_sup_se = float(w.std() / (w.mean() * math.sqrt(n_y)))
+    if edge:
+        return RDBounds(
+            float(beta), d_hat, d_se, upper, upper_se, 0.0, 0.0, math.inf, 0.0, how + "; argmax at the box edge"
+        )
     log_sup_pos = max(log_sup, 0.0)  # sup c ≥ E_r[c] = 1
-    lower = upper - log_sup_pos
-    return RDBounds(
-        float(beta), d_hat, d_se, upper, upper_se, lower, math.hypot(upper_se, log_sup_se), log_sup, log_sup_se, how
-    )
+    d_at = d_hat if at_distortion is None else at_distortion
+    lower = -beta * d_at - float(log_z.mean()) - log_sup_pos
+    lower_se = math.hypot(float(log_z.std()) / math.sqrt(n_y), log_sup_se)
+    return RDBounds(float(beta), d_hat, d_se, upper, upper_se, max(lower, 0.0), lower_se, log_sup, log_sup_se, how)
