@@ -111,7 +111,9 @@ class EBA(Method):
             y = self.source.sample(half, g).float()
             self.chains = {"y": y, "x": torch.cat((y, y)), "xm": self.source.sample(self.n_chains, g).float()}
         y = self.chains["y"]
-        fresh = torch.rand(half, generator=g) < self.refresh
+        # exact draws on an alphabet keep no chain state, so every y can be fresh
+        refresh = 1.0 if isinstance(self.energy, DiscreteEnergy) else self.refresh
+        fresh = torch.rand(half, generator=g) < refresh
         if bool(fresh.any()):
             y = torch.where(fresh[:, None], self.source.sample(half, g).float(), y)
         yy = torch.cat((y, y))

@@ -99,6 +99,9 @@ def evaluate_eba(method: Any, seed: int, n_y: int = 200_000, n_r: int = 4096, r_
     src, rho, beta, energy = method.source, method.rho, method.beta, method.energy
 
     def sample_y(n: int) -> torch.Tensor:
+        if isinstance(src, BernoulliSource):  # stratified: exactly round(p·n) ones, no frequency noise
+            k = round(src.p * n)
+            return torch.cat((torch.ones(k, 1), torch.zeros(n - k, 1))).double()
         return src.sample(n, g)
 
     per_dim = rho is get_distortion("mse")
@@ -169,12 +172,16 @@ def _point(
     }
 
 
-def _ba_point(source: Source, distortion: str, beta: float, tol: float, grid: int) -> tuple[float, float, float]:
+def _ba_point(
+    source: Source, distortion: str, beta: float, tol: float, grid: int, max_iter: int = 5000
+) -> tuple[float, float, float]:
     """(D, R_upper, R_lower) by BA: exact alphabet for Bernoulli; 1-D grids per component otherwise."""
     rho = get_distortion(distortion)
     if isinstance(source, BernoulliSource):
         a = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
-        r = blahut_arimoto(torch.tensor([1 - source.p, source.p], dtype=torch.float64), pairwise(rho, a, a), beta, tol)
+        r = blahut_arimoto(
+            torch.tensor([1 - source.p, source.p], dtype=torch.float64), pairwise(rho, a, a), beta, tol, max_iter
+        )
         return r.distortion, r.rate, r.rate_lower
     if isinstance(source, GaussianSource) and distortion in ("squared", "mse"):
         b = beta / source.dim if distortion == "mse" else beta
@@ -182,13 +189,17 @@ def _ba_point(source: Source, distortion: str, beta: float, tol: float, grid: in
         for s2 in source.variances:  # independent components at a common slope: R and D add
             gr = torch.linspace(-7 * math.sqrt(s2), 7 * math.sqrt(s2), grid, dtype=torch.float64)
             parts.append(
-                blahut_arimoto(discretize_density(-0.5 * gr**2 / s2, gr), (gr[None] - gr[:, None]) ** 2, b, tol)
+                blahut_arimoto(
+                    discretize_density(-0.5 * gr**2 / s2, gr), (gr[None] - gr[:, None]) ** 2, b, tol, max_iter
+                )
             )
         d = sum(r.distortion for r in parts) / (source.dim if distortion == "mse" else 1)
         return d, sum(r.rate for r in parts), sum(r.rate_lower for r in parts)
     if isinstance(source, LaplaceSource):
         gr = torch.linspace(-12 * source.scale, 12 * source.scale, grid, dtype=torch.float64)
-        r = blahut_arimoto(discretize_density(-gr.abs() / source.scale, gr), (gr[None] - gr[:, None]).abs(), beta, tol)
+        r = blahut_arimoto(
+            discretize_density(-gr.abs() / source.scale, gr), (gr[None] - gr[:, None]).abs(), beta, tol, max_iter
+        )
         return r.distortion, r.rate, r.rate_lower
     raise ConfigError(f"--method ba supports the built-in sources, not {source.name!r}; use --method eba.")
 
