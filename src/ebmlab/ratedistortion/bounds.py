@@ -12,7 +12,8 @@ Z_r(y) is exact for a Gaussian r under squared error (:func:`gaussian_marginal_t
 Monte Carlo mean over draws x′ ~ r (:func:`sample_marginal_terms`); ln of a mean is biased low, which makes
 the upper bound more conservative. E_y is a mean over source draws; standard errors are over them. The sup is
 found by global search — a grid in 1–2 dimensions, multi-start gradient ascent above — and re-evaluated on
-held-out source draws, whose standard error is the reported uncertainty of ln sup c. A search that misses
+held-out source draws, whose standard error is the reported uncertainty of ln sup c. The upper bound's SE
+includes β·SE(D̂), the uncertainty of the distortion at which it is stated. A search that misses
 the global maximum would make the lower bound too high: the grid spacing / number of starts is reported.
 """
 
@@ -152,8 +153,9 @@ def rd_bounds(
         y = sample_y(n_y)
         log_z, dist = terms(y)
         per_y = -beta * dist - log_z
-        upper, upper_se = float(per_y.mean()), float(per_y.std() / math.sqrt(n_y))
         d_hat, d_se = float(dist.mean()), float(dist.std() / math.sqrt(n_y))
+        # SE of the rate, plus the SE of D̂ carried along the curve's slope −β (for comparisons at D̂)
+        upper, upper_se = float(per_y.mean()), math.hypot(float(per_y.std() / math.sqrt(n_y)), beta * d_se)
     ys = sample_y(n_search)
     with torch.no_grad():
         lz_s = terms(ys)[0]
