@@ -36,8 +36,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 SECTIONS = {
     "scalar": ([1.0], [0.61, 5.0, 200.0]),  # 0.1, 1.15, 3.0 nats
     "2d": ([1.0, 0.5], [1.5, 10.0, 400.0]),  # ≈ 0.1–3 nats per dimension
-    "10d": ([4 * math.exp(-0.5 * k) for k in range(10)], [0.5, 2.0, 20.0]),  # 3, 6, 10 active components
-    "40d": ([4 * math.exp(-k) for k in range(40)], [1.0, 30.0, 1000.0]),
+    "10d": ([4 * math.exp(-0.5 * k) for k in range(10)], [0.5, 2.0]),  # 3 and 6 active components
+    "40d": ([4 * math.exp(-k) for k in range(40)], [30.0, 1000.0]),
     "slope": ([1.0], [4.5, 5.0, 5.5]),
 }
 

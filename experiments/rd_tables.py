@@ -33,7 +33,7 @@ def section(name: str) -> None:
             f"{pm(r['r_err_matched_d'], 1000, '{:+.1f}')} | {pm(r['r_rel_err_matched_d'], 100)} | "
             f"{'yes' if r['inside_band'] else 'NO'} ({r['n_seeds']} seeds) | {pm(r['band_width'], 1, '{:.3f}')} | {r['seconds'][0]:.0f} |"
         )
-    if name in ("10d", "40d"):
+    if name in ("10d", "10d_eba", "40d"):
         print("\nLearned conditional vs the closed-form optimal one (seed 0; active components only):\n")
         print("| β | active | max |Δ mean map| | max rel. Δ cond. variance (%) |")
         print("|---|---|---|---|")
@@ -52,7 +52,7 @@ def section(name: str) -> None:
 
 
 def main() -> None:
-    for name in ("scalar", "2d", "10d", "40d", "bernoulli", "slope"):
+    for name in ("scalar", "2d", "10d_eba", "10d", "40d", "bernoulli", "slope"):
         section(name)
     lap = DOCS / "results_rd_laplace.json"
     if lap.exists():

@@ -110,7 +110,7 @@ def search_sup(
     if d <= 2:
         lo, hi = y.min(0).values, y.max(0).values
         pad = 0.1 * (hi - lo) + 1e-3
-        n = grid if d == 1 else int(math.sqrt(grid * grid / 8))
+        n = grid if d == 1 else int(math.sqrt(grid * grid / 28))  # 801 → 151² in 2-D
         axes = [
             torch.linspace(float(a - pad[i]), float(b + pad[i]), n, dtype=y.dtype)
             for i, (a, b) in enumerate(zip(lo, hi, strict=True))

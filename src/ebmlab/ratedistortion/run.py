@@ -34,7 +34,7 @@ METHODS = ("eba", "eba-ba", "ba", "closed-form")
 #: standard errors added to (subtracted from) the upper (lower) bound in reported points
 Z_BAND = 2.0
 #: variance factors of the Gaussian marginal also tried for the lower bound (each gives a valid bound)
-WIDEN = (1.02, 1.05, 1.1, 1.3)
+WIDEN = (1.02, 1.1, 1.3)
 _COMPATIBLE = {"gaussian": ("squared", "mse"), "bernoulli": ("hamming",), "laplace": ("abs",)}
 
 
