@@ -192,7 +192,7 @@ def reevaluate(section: str) -> None:
     """Recompute the bounds of a finished section from its stored marginals (same evaluation seeds)."""
     path = DOCS / f"results_rd_{section}.json"
     result = json.loads(path.read_text())
-    variances = SECTIONS[section][0]
+    variances = SECTIONS[section.split("_")[0]][0]
     for r in result["runs"]:
         m = EBA(GaussianSource(variances), "squared", r["beta"], variant="ba")
         v, beta = torch.tensor(r["cond_var"], dtype=torch.float64), r["beta"]

@@ -51,7 +51,29 @@ def section(name: str) -> None:
         )
 
 
+def figures() -> None:
+    """Redraw docs/figures/rd_<section>.png (seed 0) from the stored results."""
+    import importlib.util
+
+    from ebmlab.cli.rd import plot_rd
+    from ebmlab.ratedistortion import BernoulliSource, GaussianSource
+
+    spec = importlib.util.spec_from_file_location("rd_gaussian", Path(__file__).with_name("rd_gaussian.py"))
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for name in ("scalar", "2d", "10d_eba", "10d", "40d", "bernoulli", "slope"):
+        path = DOCS / f"results_rd_{name}.json"
+        if not path.exists():
+            continue
+        runs = json.loads(path.read_text())["runs"]
+        first = [r for r in runs if r["seed"] == runs[0]["seed"] and r["variant"] == runs[0]["variant"]]
+        src = BernoulliSource(0.3) if name == "bernoulli" else GaussianSource(mod.SECTIONS[name.split("_")[0]][0])
+        plot_rd(first, src, "hamming" if name == "bernoulli" else "squared", DOCS / "figures" / f"rd_{name}.png")
+
+
 def main() -> None:
+    figures()
     for name in ("scalar", "2d", "10d_eba", "10d", "40d", "bernoulli", "slope"):
         section(name)
     lap = DOCS / "results_rd_laplace.json"

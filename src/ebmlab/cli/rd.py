@@ -90,9 +90,8 @@ def plot_rd(points: list[dict[str, Any]], source: Any, distortion: str, path: Pa
             label="closed form",
         )
     if pts and pts[0]["rate_upper"] is not None:
-        ax.fill_between(
-            ds, [p["rate_lower"] for p in pts], [p["rate_upper"] for p in pts], alpha=0.3, label="[lower, upper]"
-        )
+        lows, highs = [p["rate_lower"] for p in pts], [p["rate_upper"] for p in pts]
+        ax.vlines(ds, lows, highs, lw=6, alpha=0.35, label="[lower, upper]")
     ax.plot(ds, [p["rate"] for p in pts], "o", ms=4, label="estimate")
     ax.set_xlabel(f"distortion ({distortion})")
     ax.set_ylabel("rate (nats)")

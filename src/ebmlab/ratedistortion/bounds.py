@@ -147,7 +147,8 @@ def rd_bounds(
 
     A maximiser of c on the edge of the search box means sup c was not found (for a marginal narrower than
     r* in some direction c grows without bound): ln sup c is then reported as +inf and the lower bound as
-    the trivial 0.
+    the trivial 0; so is a maximiser whose held-out ln c is below 0 by 3 SE (impossible for the sup, since
+    E_r[c] = 1: the search failed).
     """
     with torch.no_grad():
         y = sample_y(n_y)
@@ -169,6 +170,19 @@ def rd_bounds(
     if edge:
         return RDBounds(
             float(beta), d_hat, d_se, upper, upper_se, 0.0, 0.0, math.inf, 0.0, how + "; argmax at the box edge"
+        )
+    if log_sup + 3 * log_sup_se < 0:  # sup c ≥ E_r[c] = 1, so the search missed the maximiser: no valid lower bound
+        return RDBounds(
+            float(beta),
+            d_hat,
+            d_se,
+            upper,
+            upper_se,
+            0.0,
+            0.0,
+            log_sup,
+            log_sup_se,
+            how + "; missed the sup (ln c < 0)",
         )
     log_sup_pos = max(log_sup, 0.0)  # sup c ≥ E_r[c] = 1
     d_at = d_hat if at_distortion is None else at_distortion
