@@ -35,7 +35,7 @@ def section(name: str) -> None:
         )
     if name in ("10d", "10d_eba", "40d"):
         print("\nLearned conditional vs the closed-form optimal one (seed 0; active components only):\n")
-        print("| β | active | max |Δ mean map| | max rel. Δ cond. variance (%) |")
+        print("| β | active | max abs. Δ mean map | max rel. Δ cond. variance (%) |")
         print("|---|---|---|---|")
         for r in res["runs"]:
             if r["seed"] != 0:
