@@ -100,6 +100,7 @@ register_method("cd", "ebmlab.methods.contrastive_divergence:ContrastiveDivergen
 register_method("boltzmann-generator", "ebmlab.methods.boltzmann_generator:BoltzmannGenerator")
 register_method("coop", "ebmlab.experiments.coop_factory:coop_method")
 register_method("vae", "ebmlab.methods.cooperative:vae_method")
+register_method("eba", "ebmlab.experiments.rate_distortion:eba_method")
 register_method("coop-completion", "ebmlab.methods.cooperative_completion:coop_completion_method")
 
 # -- evaluators ------------------------------------------------------------------------------------
