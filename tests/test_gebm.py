@@ -11,14 +11,12 @@ from torch import nn
 from ebmlab.densities import DiagonalNormal, StandardNormal
 from ebmlab.energies import MLPEnergy
 from ebmlab.errors import ConfigError
+from ebmlab.flows import make_flow
 from ebmlab.methods.gebm import GEBM, FlowBase, LatentTarget, MLPGenerator, gebm_method
 from ebmlab.methods.gebm_density import gebm_log_z, gebm_test_nll
 from ebmlab.samplers import HMC, MALA, ULA, KineticLangevin, ReplicaExchange, sample
 from ebmlab.samplers.independent import independent_metropolis_hastings, sampling_importance_resampling
 from ebmlab.training import StepContext
-from ebmlab.flows import make_flow
-
-torch.set_default_dtype(torch.float32)
 
 
 class Shift(nn.Module):
