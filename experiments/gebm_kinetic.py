@@ -84,7 +84,7 @@ def samplers(budget: int) -> dict[str, tuple[object, int]]:
 
 
 def run_seed(seed: int, steps: int | None, budget: int, chains: int) -> dict[str, dict[str, float]]:
-    overrides = [f"train.seed={seed}", f"data.seed={seed}"] + ([f"train.steps={steps}"] if steps else [])
+    overrides = [f"train.seed={seed}"] + ([f"train.steps={steps}"] if steps else [])
     cfg = load_experiment_config(ROOT / "configs" / "gebm_grid25.yaml", overrides)
     with tempfile.TemporaryDirectory() as tmp:
         method = run_experiment(cfg, Path(tmp) / "run").method

@@ -39,7 +39,7 @@ SAMPLERS = {
     "imh": {"latent_sampler": "imh", "n_steps": 400},
     "sir_n4000": {"latent_sampler": "sir", "n_proposals": 4000},
     "sir_1e5 (reference)": {"latent_sampler": "sir", "n_proposals": 100_000},
-    "ula_beta100 (sharpened)": {"latent_sampler": "ula", "n_steps": 400, "step_size": 0.0001, "sharpen": 100.0},
+    "ula_beta100 (sharpened)": {"latent_sampler": "ula", "n_steps": 400, "step_size": 0.0005, "sharpen": 100.0},
 }
 
 
@@ -51,7 +51,7 @@ def metrics(x: torch.Tensor, test: torch.Tensor) -> dict[str, float]:
 
 
 def run_seed(seed: int, steps: int | None, n: int) -> tuple[dict[str, dict[str, float]], dict[str, torch.Tensor]]:
-    overrides = [f"train.seed={seed}", f"data.seed={seed}"] + ([f"train.steps={steps}"] if steps else [])
+    overrides = [f"train.seed={seed}"] + ([f"train.steps={steps}"] if steps else [])
     cfg = load_experiment_config(ROOT / "configs" / "gebm_ring.yaml", overrides)
     with tempfile.TemporaryDirectory() as tmp:
         method = run_experiment(cfg, Path(tmp) / "run").method
