@@ -69,6 +69,7 @@ class MLPGenerator(nn.Module):
         gen = torch.Generator().manual_seed(int(seed))
         self.net = make_mlp(latent_dim, dim, hidden, depth, gen)
         last = self.net[-1]
+        assert isinstance(last, nn.Linear)
         bound = hidden**-0.5
         with torch.no_grad():
             last.weight.uniform_(-bound, bound, generator=gen)
@@ -122,7 +123,9 @@ class GEBM(Method):
         self.c = nn.Parameter(torch.zeros(()))
         self.n_energy_steps, self.gradient_penalty = int(n_energy_steps), float(gradient_penalty)
         self.base_weights, self.mle_weight = base_weights, float(mle_weight)
-        self.sampling = {"latent_sampler": "ula", "n_steps": 100, "step_size": 0.05, "sharpen": 1.0} | (sampling or {})
+        self.sampling: dict[str, Any] = {"latent_sampler": "ula", "n_steps": 100, "step_size": 0.05, "sharpen": 1.0} | (
+            sampling or {}
+        )
 
     def param_groups(self) -> dict[str, Any]:
         return {"energy": [*self.energy.parameters(), self.c], "base": list(self.base.parameters())}
@@ -168,7 +171,7 @@ class GEBM(Method):
     def sample_latent(self, n: int, generator: torch.Generator, **options: Any) -> tuple[Tensor, dict[str, Any]]:
         """``(z, info)``: n latents from ν (or from η for ``latent_sampler="base"``); options override
         ``self.sampling`` (latent_sampler, n_steps, step_size, sharpen, friction, n_leapfrog, n_proposals)."""
-        opts = self.sampling | {k: v for k, v in options.items() if v is not None}
+        opts: dict[str, Any] = self.sampling | {k: v for k, v in options.items() if v is not None}
         unknown = set(opts) - {
             "latent_sampler",
             "n_steps",
@@ -205,8 +208,8 @@ class GEBM(Method):
         if name == "hmc":
             kwargs["n_leapfrog"] = int(opts.get("n_leapfrog", 5))
         kernel = get_sampler(name, **kwargs)
-        res = sample(target, kernel, self.prior.sample(n, generator), steps, thin=steps, generator=generator)
-        return res.final_state.x.detach(), info | {"accept_rate": res.accept_rate, "n_steps": steps, **kwargs}
+        chains = sample(target, kernel, self.prior.sample(n, generator), steps, thin=steps, generator=generator)
+        return chains.final_state.x.detach(), info | {"accept_rate": chains.accept_rate, "n_steps": steps, **kwargs}
 
     def sample(self, n: int, generator: torch.Generator, **options: Any) -> Tensor:
         """n draws x = G(z), z from :meth:`sample_latent` (default: the config's latent sampler, β = 1)."""
