@@ -11,6 +11,7 @@ frequencies (after a 20 % burn-in) and the quadrature masses, and bulk ESS (min 
 
     python experiments/gebm_kinetic.py                 # 3 seeds, writes docs/gebm_kinetic.json + figure
     python experiments/gebm_kinetic.py --seeds 0 --steps 300 --budget 200   # smoke run
+    python experiments/gebm_kinetic.py --sharpen 100 --step-sizes 0.0001 0.01 0.01 --out docs/gebm_kinetic_beta100.json   # sharpened ν_β
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ def labels(method, z: torch.Tensor) -> torch.Tensor:
     return torch.where(dist <= RADIUS, idx, torch.full_like(idx, -1))
 
 
-def quadrature(method, half: float = 5.0, n: int = 400) -> tuple[torch.Tensor, torch.Tensor]:
+def quadrature(method, beta: float, half: float = 5.0, n: int = 400) -> tuple[torch.Tensor, torch.Tensor]:
     """(mode masses (25,) plus outside mass, grid argmax of ν)."""
     axis = torch.linspace(-half, half, n)
     z = torch.cartesian_prod(axis, axis)
     with torch.no_grad():
-        log_nu = -method.latent_target()(z).double()
+        log_nu = -method.latent_target(beta)(z).double()
     p = torch.softmax(log_nu, 0)
     lab = labels(method, z)
     masses = torch.zeros(26, dtype=torch.float64).index_add_(0, lab + 1, p)  # index 0: outside
@@ -75,26 +76,28 @@ def chain_stats(method, trace: torch.Tensor, masses: torch.Tensor) -> dict[str, 
     }
 
 
-def samplers(budget: int) -> dict[str, tuple[object, int]]:
-    out: dict[str, tuple[object, int]] = {"ula h=0.01": (ULA(0.01), budget)}
+def samplers(budget: int, h_ula: float, h_kin: float, eps_hmc: float) -> dict[str, tuple[object, int]]:
+    out: dict[str, tuple[object, int]] = {f"ula h={h_ula:g}": (ULA(h_ula), budget)}
     for gamma in (0.1, 1.0, 10.0):
-        out[f"kinetic h=0.1 γ={gamma:g}"] = (KineticLangevin(0.1, friction=gamma), budget)
-    out["hmc ε=0.1 L=10"] = (HMC(0.1, n_leapfrog=10), budget // 10)
+        out[f"kinetic h={h_kin:g} γ={gamma:g}"] = (KineticLangevin(h_kin, friction=gamma), budget)
+    out[f"hmc ε={eps_hmc:g} L=10"] = (HMC(eps_hmc, n_leapfrog=10), budget // 10)
     return out
 
 
-def run_seed(seed: int, steps: int | None, budget: int, chains: int) -> dict[str, dict[str, float]]:
+def run_seed(
+    seed: int, steps: int | None, budget: int, chains: int, beta: float, h: tuple[float, float, float]
+) -> dict[str, dict[str, float]]:
     overrides = [f"train.seed={seed}"] + ([f"train.steps={steps}"] if steps else [])
     cfg = load_experiment_config(ROOT / "configs" / "gebm_grid25.yaml", overrides)
     with tempfile.TemporaryDirectory() as tmp:
         method = run_experiment(cfg, Path(tmp) / "run").method
-    masses, z_star = quadrature(method)
-    target = method.latent_target()
+    masses, z_star = quadrature(method, beta)
+    target = method.latent_target(beta)
     z0 = z_star.expand(chains, 2).clone()
     out: dict[str, dict[str, float]] = {
         "quadrature": {"outside_mass": float(masses[0]), "start_mode": int(labels(method, z_star[None])[0])}
     }
-    for name, (kernel, n_steps) in samplers(budget).items():
+    for name, (kernel, n_steps) in samplers(budget, *h).items():
         res = sample(target, kernel, z0, n_steps, seed=100 + seed, diagnostics=False)
         out[name] = chain_stats(method, res.samples, masses) | {"accept_rate": res.accept_rate, "iterations": n_steps}
         print(f"seed {seed} {name:22s} " + " ".join(f"{k} {v:.3g}" for k, v in out[name].items()), flush=True)
@@ -107,10 +110,14 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the config's)")
     p.add_argument("--budget", type=int, default=2000, help="gradient evaluations per chain")
     p.add_argument("--chains", type=int, default=64)
+    p.add_argument("--step-sizes", type=float, nargs=3, default=[0.01, 0.1, 0.1], help="ULA h, kinetic h, HMC ε")
+    p.add_argument("--sharpen", type=float, default=1.0, help="β of ν_β ∝ η e^{−βE∘G} (1: the GEBM itself)")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "gebm_kinetic.json")
     args = p.parse_args()
     torch.manual_seed(0)
-    per_seed = [run_seed(s, args.steps, args.budget, args.chains) for s in args.seeds]
+    per_seed = [
+        run_seed(s, args.steps, args.budget, args.chains, args.sharpen, tuple(args.step_sizes)) for s in args.seeds
+    ]
     table = {}
     for name in per_seed[0]:
         if name == "quadrature":
@@ -120,7 +127,14 @@ def main() -> None:
             vals = [s[name][key] for s in per_seed]
             table[name][key] = statistics.mean(vals)
             table[name][key + "_sd"] = statistics.stdev(vals) if len(vals) > 1 else float("nan")
-    doc = {"seeds": args.seeds, "budget": args.budget, "chains": args.chains, "table": table, "per_seed": per_seed}
+    doc = {
+        "seeds": args.seeds,
+        "sharpen": args.sharpen,
+        "budget": args.budget,
+        "chains": args.chains,
+        "table": table,
+        "per_seed": per_seed,
+    }
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
     for name, row in table.items():
         print(f"{name:22s} " + " ".join(f"{k} {row[k]:.3g}±{row[k + '_sd']:.2g}" for k in per_seed[0][name]))
