@@ -16,7 +16,9 @@ def pm(row: dict, key: str, fmt: str = ".3f") -> str:
 
 
 def ring(doc: dict) -> None:
-    print(f"Ring ({len(doc['seeds'])} seeds, n = {doc['n']} samples each; mean ± sd over seeds)\n")
+    refit = doc.get("refit_energy", 0)
+    extra = f"; energy refitted {refit} steps with the base frozen" if refit else ""
+    print(f"Ring ({len(doc['seeds'])} seeds, n = {doc['n']} samples each{extra}; mean ± sd over seeds)\n")
     print("| samples | mode-weight TV | mass outside modes | MMD² to test |\n|---|---|---|---|")
     for name, row in doc["table"].items():
         print(f"| {name} | {pm(row, 'tv')} | {pm(row, 'outside')} | {pm(row, 'mmd2', '.4f')} |")
@@ -37,7 +39,7 @@ def kinetic(doc: dict) -> None:
 
 
 def density(doc: dict) -> None:
-    print(f"\nDensity estimation ({len(doc['seeds'])} seeds; test NLL in nats/point, mean ± sd over seeds)\n")
+    print(f"Density estimation ({len(doc['seeds'])} seeds; test NLL in nats/point, mean ± sd over seeds)\n")
     print(
         "| data | flow, MLE | GEBM (KALE) | its base | GEBM (KALE + ML base) | its base | mean SE in a seed (GEBM) | k̂ |"
     )
@@ -50,9 +52,11 @@ def density(doc: dict) -> None:
 
 
 def main() -> None:
-    for name, fn in (("ring", ring), ("kinetic", kinetic), ("density", density)):
+    files = {"ring": ring, "ring_refit": ring, "kinetic": kinetic, "kinetic_beta100": kinetic, "density": density}
+    for name, fn in files.items():
         path = DOCS / f"gebm_{name}.json"
         if path.exists():
+            print(f"\n### docs/gebm_{name}.json\n")
             fn(json.loads(path.read_text()))
 
 

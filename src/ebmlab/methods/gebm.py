@@ -166,7 +166,7 @@ class GEBM(Method):
         loss = (w * e).sum()
         if self.mle_weight > 0:
             loss = loss - self.mle_weight * self.base.log_prob(batch).mean()  # type: ignore[operator]
-        return Losses(minimize={"base": loss}, log={"base_ess": 1.0 / w.square().sum() if w.sum() > 0 else 0.0})
+        return Losses(minimize={"base": loss}, log={"base_ess": w.sum().square() / w.square().sum().clamp_min(1e-30)})
 
     def sample_latent(self, n: int, generator: torch.Generator, **options: Any) -> tuple[Tensor, dict[str, Any]]:
         """``(z, info)``: n latents from ν (or from η for ``latent_sampler="base"``); options override
