@@ -6,6 +6,7 @@ python experiments/gebm_tables.py      # reads docs/gebm_{ring,kinetic,density}.
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -38,26 +39,43 @@ def kinetic(doc: dict) -> None:
     print("\nQuadrature: mass of ν outside every mode per seed: " + ", ".join(f"{q['outside_mass']:.3f}" for q in quad))
 
 
-def density(doc: dict) -> None:
-    print(f"Density estimation ({len(doc['seeds'])} seeds; test NLL in nats/point, mean ± sd over seeds)\n")
-    print(
-        "| data | flow, MLE | GEBM (KALE) | its base | GEBM (KALE + ML base) | its base | mean SE in a seed (GEBM) | k̂ |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for data, r in doc["table"].items():
-        cells = [pm(r, "mle/nll", ".2f"), pm(r, "gebm/nll", ".2f"), pm(r, "gebm/base_nll", ".2f")]
-        cells += [pm(r, "gebm_ml_base/nll", ".2f"), pm(r, "gebm_ml_base/base_nll", ".2f")]
-        cells += [f"{r['gebm/nll_se']:.2f}", f"{max(r['gebm/pareto_k'], r['gebm_ml_base/pareto_k']):.2f}"]
-        print(f"| {data} | " + " | ".join(cells) + " |")
+def density(doc: dict, mle: dict | None = None) -> None:
+    """Per-seed test NLLs (seed 0 / 1 / 2), with the mean SE within a seed in brackets."""
+    print(f"Density estimation ({len(doc['seeds'])} seeds; test NLL in nats/point per seed, [mean SE in a seed])\n")
+    cols = [("flow, MLE", "mle", "nll"), ("flow, MLE early-stopped", "mle_early_stopped", "nll")]
+    cols += [("GEBM (KALE)", "gebm", "nll"), ("its base", "gebm", "base_nll")]
+    cols += [("GEBM (KALE + ML base)", "gebm_ml_base", "nll"), ("its base", "gebm_ml_base", "base_nll")]
+    print("| data | " + " | ".join(c[0] for c in cols) + " | IS ESS (min) | max k̂ |")
+    print("|---|" + "---|" * (len(cols) + 2))
+    for data, runs in doc["per_seed"].items():
+        extra = (mle or {}).get("per_seed", {}).get(data, [{}] * len(runs))
+        runs = [r | {k: v for k, v in e.items() if k not in r} for r, e in zip(runs, extra, strict=True)]
+        cells = []
+        for _, key, col in cols:
+            if key not in runs[0]:
+                cells.append("–")
+                continue
+            vals = " / ".join(f"{r[key][col]:.4g}" for r in runs)
+            se = statistics.mean(r[key].get(col + "_se", float("nan")) for r in runs)
+            cells.append(f"{vals} [{se:.2g}]")
+        ess = min(r[k]["is_ess"] for r in runs for k in ("gebm", "gebm_ml_base"))
+        k_hat = max(r[k]["pareto_k"] for r in runs for k in ("gebm", "gebm_ml_base"))
+        print(f"| {data} | " + " | ".join(cells) + f" | {ess:.0f} | {k_hat:.2f} |")
 
 
 def main() -> None:
-    files = {"ring": ring, "ring_refit": ring, "kinetic": kinetic, "kinetic_beta100": kinetic, "density": density}
+    files = {"ring": ring, "ring_refit": ring, "kinetic": kinetic, "kinetic_beta100": kinetic}
     for name, fn in files.items():
         path = DOCS / f"gebm_{name}.json"
         if path.exists():
             print(f"\n### docs/gebm_{name}.json\n")
             fn(json.loads(path.read_text()))
+    if (DOCS / "gebm_density.json").exists():
+        print("\n### docs/gebm_density.json + docs/gebm_density_mle.json\n")
+        mle = DOCS / "gebm_density_mle.json"
+        density(
+            json.loads((DOCS / "gebm_density.json").read_text()), json.loads(mle.read_text()) if mle.exists() else None
+        )
 
 
 if __name__ == "__main__":
