@@ -38,7 +38,8 @@ from torch import Tensor, nn
 from ebmlab.densities import Density, StandardNormal
 from ebmlab.energies.base import evaluate_energy
 from ebmlab.errors import ConfigError
-from ebmlab.flows import FlowDistribution, make_flow, make_mlp
+from ebmlab.flows import make_flow
+from ebmlab.methods.gebm_parts import FlowBase, LatentTarget, MLPGenerator
 from ebmlab.samplers import get_sampler, sample
 from ebmlab.samplers.independent import independent_metropolis_hastings, sampling_importance_resampling
 from ebmlab.training.method import Losses, Method, StepContext
@@ -47,49 +48,6 @@ __all__ = ["GEBM", "LATENT_SAMPLERS", "FlowBase", "LatentTarget", "MLPGenerator"
 
 LATENT_SAMPLERS = ("base", "ula", "mala", "hmc", "kinetic", "sir", "imh")
 BASE_WEIGHTS = ("self_normalized", "learned_c")
-
-
-class LatentTarget(nn.Module):
-    """E_ν(z) = β·E(G(z)) − log η(z): the energy of ν(z) ∝ η(z)·exp(−β E(G(z))) (β = ``sharpen``)."""
-
-    def __init__(self, energy: nn.Module, base: nn.Module, prior: Density, sharpen: float = 1.0) -> None:
-        super().__init__()
-        self.energy, self.base, self.prior, self.sharpen = energy, base, prior, float(sharpen)
-        self.event_shape = tuple(prior.event_shape)
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.sharpen * evaluate_energy(self.energy, self.base(z)) - self.prior.log_prob(z)
-
-
-class MLPGenerator(nn.Module):
-    """G(z) = MLP(z) (SiLU), all weights U(±1/√fan_in) drawn from ``generator``."""
-
-    def __init__(self, latent_dim: int, dim: int, hidden: int = 128, depth: int = 2, seed: int = 0) -> None:
-        super().__init__()
-        gen = torch.Generator().manual_seed(int(seed))
-        self.net = make_mlp(latent_dim, dim, hidden, depth, gen)
-        last = self.net[-1]
-        assert isinstance(last, nn.Linear)
-        bound = hidden**-0.5
-        with torch.no_grad():
-            last.weight.uniform_(-bound, bound, generator=gen)
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.net(z)
-
-
-class FlowBase(nn.Module):
-    """G = the flow's transform (η = N(0, I)), so the base density log g(x) is tractable."""
-
-    def __init__(self, flow: FlowDistribution) -> None:
-        super().__init__()
-        self.flow = flow
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.flow.transform(z)[0]
-
-    def log_prob(self, x: Tensor) -> Tensor:
-        return self.flow.log_prob(x)
 
 
 class GEBM(Method):
