@@ -27,7 +27,7 @@ def ring(doc: dict) -> None:
 
 def kinetic(doc: dict) -> None:
     print(
-        f"\nKinetic vs overdamped ({len(doc['seeds'])} seeds, {doc['chains']} chains, {doc['budget']} gradients/chain)\n"
+        f"Kinetic vs overdamped (β = {doc.get('sharpen', 1.0):g}, {len(doc['seeds'])} seeds, {doc['chains']} chains, {doc['budget']} gradients/chain)\n"
     )
     print("| sampler | modes visited / chain | switches / chain | TV of mode masses | min bulk ESS | accept |")
     print("|---|---|---|---|---|---|")
