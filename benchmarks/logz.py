@@ -16,7 +16,7 @@ import json
 import math
 import time
 
-from ebmlab.estimators.methods import LOGZ_METHODS, applicable_methods, estimate_log_z
+from ebmlab.experiments.logz_methods import LOGZ_METHODS, applicable_methods, estimate_log_z
 from ebmlab.targets import TARGET_NAMES, get_target
 
 

@@ -74,7 +74,7 @@ def train_and_evaluate(path: Path, out: Path, overrides: list[str], n_samples: i
         "config": name,
         "seed": seed,
         "target": target,
-        "negatives": run.method.negatives,
+        "negatives": run.method.kind,
         "sampler": run.method.sampler.name,
         "n_steps": run.method.n_steps,
         "train_steps": run.step,
@@ -268,10 +268,10 @@ def _merge(
 def _reload(r: dict[str, Any], out: Path, n_samples: int) -> None:
     """Attach the method and its 1000-step samples (same seed as the evaluation, so the same draws)."""
     from ebmlab.experiments import load_run
-    from ebmlab.metrics.evaluators import _sample
+    from ebmlab.metrics.evaluators import draw_samples
 
     _, r["method"] = load_run(out / Path(r["config"]).stem / f"seed{r['seed']}")
-    r["quality"]["samples"]["1000"]["x"] = _sample(r["method"], n_samples, 1000, 0)
+    r["quality"]["samples"]["1000"]["x"] = draw_samples(r["method"], n_samples, 1000, 0)
 
 
 def main(argv: list[str] | None = None) -> int:

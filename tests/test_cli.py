@@ -60,6 +60,12 @@ def test_demo_quick_writes_a_report_with_every_section_ok(tmp_path) -> None:
     assert summary["sections"], "no sections ran"
     failed = [s["title"] for s in summary["sections"] if s["error"]]
     assert not failed, failed
+    rows = [(s["title"], r) for s in summary["sections"] for r in s["rows"]]
+    checked = [(t, r["name"], r["z"]) for t, r in rows if r["reference"] is not None and r["stderr"]]
+    assert all(z is not None for _, _, z in checked)
+    far = [row for row in checked if not abs(row[2]) < 4]  # NaN counts as far
+    assert not far, f"demo rows more than 4 standard errors from their reference: {far}"
+    assert len(checked) >= 5, checked  # the check covers the demo's numbers, not an empty list
     html = (out / "report.html").read_text()
     assert "<table>" in html
     for section in summary["sections"]:

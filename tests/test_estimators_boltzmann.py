@@ -12,12 +12,12 @@ from ebmlab.estimators import (
     BinarySpace,
     BoltzmannDistribution,
     Grid,
-    IsingChain,
     beta_for_mean_energy_from_samples,
     energy_spectrum,
     log_z_enumerate,
     log_z_quadrature,
 )
+from ebmlab.targets import IsingChain
 
 
 @pytest.mark.parametrize("periodic", [True, False])

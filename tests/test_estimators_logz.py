@@ -18,7 +18,7 @@ from ebmlab.estimators import (
     log_z_importance,
     log_z_quadrature,
 )
-from ebmlab.estimators.methods import LOGZ_METHODS, LogZMethod, estimate_log_z, register_logz_method
+from ebmlab.experiments.logz_methods import LOGZ_METHODS, LogZMethod, estimate_log_z, register_logz_method
 from ebmlab.targets import get_target
 
 DOUBLE_WELL_LOG_Z = 5.032284  # seed 004's U = x⁴ − 4x² + x (6 decimals)

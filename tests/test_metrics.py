@@ -146,12 +146,12 @@ def test_assign_to_rings() -> None:
 
 
 def test_digits_features_fd_floor_beats_noise_and_training_is_deterministic() -> None:
-    from ebmlab.metrics.digits import _train, digits_classifier, digits_fd_kid
+    from ebmlab.metrics.digits import digits_classifier, digits_fd_kid, train_classifier
 
     clf = digits_classifier()
     assert clf.accuracy > 0.9
     assert digits_classifier() is clf  # trained once per process
-    a, b = _train("symmetric", seed=3, epochs=1), _train("symmetric", seed=3, epochs=1)
+    a, b = train_classifier("symmetric", seed=3, epochs=1), train_classifier("symmetric", seed=3, epochs=1)
     assert all(torch.equal(p, q) for p, q in zip(a.net.parameters(), b.net.parameters(), strict=True))
     g = torch.Generator().manual_seed(7)
     noise = torch.rand(450, 64, generator=g) * 2 - 1

@@ -133,7 +133,7 @@ def test_checkpoint_layout_is_pickle_free_and_pruned(tmp_path: Path):
     state = load_file(str(step / "state.safetensors"))
     assert {"rng/method", "rng/torch", "extra/chains", "extra/pushes"} <= set(state)
     meta = json.loads((step / "trainer.json").read_text())
-    assert meta["step"] == 24 and meta["data"] == {"epoch": 11, "position": 2}  # 2 batches/epoch
+    assert meta["step"] == 24 and meta["data"] == {"epoch": 11, "position": 2, "global_batch": 16}  # 2 batches/epoch
     assert set(meta["files"]) == {"model.safetensors", "state.safetensors", "config.yaml"}
     fresh = _method()
     load_weights(fresh, tmp_path)

@@ -44,6 +44,7 @@ from ebmlab.errors import ConfigError, ShapeError
 
 __all__ = [
     "autocorrelation",
+    "chain_health",
     "ess_basic",
     "ess_bulk",
     "mean_autocorrelation",
@@ -321,4 +322,43 @@ def summarize(trace: Any, energy_trace: Any = None, accept: Any = None) -> dict[
     if accept is not None:
         a = (accept if isinstance(accept, Tensor) else torch.as_tensor(np.asarray(accept))).detach()
         out["accept_mean"] = _plain(float(a.to(torch.float64).mean())) if a.numel() else None
+    return out
+
+
+def chain_health(trace: Any, grads_per_draw: float | None = None, stuck_ratio: float = 0.1) -> dict[str, Any]:
+    """Per-chain checks that a mean over chains hides: which chains never move.
+
+    From a trace ``(n_draws, n_chains, *event)``: each chain's **move rate** (fraction of consecutive draws
+    that differ — its acceptance rate for a Metropolis kernel without thinning) and **spread** (mean
+    within-chain variance). A chain is *stuck* when its move rate is below ``stuck_ratio`` × the median
+    chain's, or its spread is below ``stuck_ratio``² × the median chain's, while the median chain moves.
+    With ``grads_per_draw`` (gradient evaluations per kept draw and chain) ``ess_per_grad`` is the bulk
+    ESS per gradient evaluation, the cost-aware efficiency.
+
+    Returns JSON-ready ``{"move_rate_min", "move_rate_median", "stuck_chains" (indices), "n_stuck",
+    "ess_per_grad"}``.
+    """
+    t = _as_trace(trace, "trace", 2)
+    n_draws, n_chains = t.shape[0], t.shape[1]
+    flat = t.reshape(n_draws, n_chains, -1).to(torch.float64)
+    moved = (flat[1:] != flat[:-1]).any(dim=2).to(torch.float64)  # (n_draws − 1, n_chains)
+    rate = moved.mean(0)
+    spread = flat.var(0).mean(1)
+    med_rate, med_spread = float(rate.median()), float(spread.median())
+    stuck = torch.zeros(n_chains, dtype=torch.bool)
+    if med_rate > 0:
+        stuck |= rate < stuck_ratio * med_rate
+    if med_spread > 0:
+        stuck |= spread < stuck_ratio**2 * med_spread
+    out: dict[str, Any] = {
+        "move_rate_min": _plain(float(rate.min())),
+        "move_rate_median": _plain(med_rate),
+        "stuck_chains": [int(i) for i in torch.nonzero(stuck).flatten()],
+        "n_stuck": int(stuck.sum()),
+    }
+    if grads_per_draw is not None and n_draws >= _MIN_DRAWS:
+        ess = ess_bulk(t).flatten()
+        ess = ess[torch.isfinite(ess)]
+        total = n_draws * n_chains * grads_per_draw
+        out["ess_per_grad"] = _plain(float(ess.min()) / total) if ess.numel() else None
     return out

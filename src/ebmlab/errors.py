@@ -25,3 +25,7 @@ class NonFiniteError(EbmlabError, FloatingPointError):
 
 class CheckpointError(EbmlabError, OSError):
     """A checkpoint or saved state is missing, truncated or corrupt."""
+
+
+class DistributedError(EbmlabError, RuntimeError):
+    """A rank of a distributed run died, hung or disagreed with the others."""

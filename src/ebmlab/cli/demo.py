@@ -14,8 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ebmlab.report import run_demo
-
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -31,6 +29,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    report = run_demo(args.out, quick=args.quick, seed=args.seed, progress=sys.stderr.isatty())
+    from ebmlab.demo_sections import SECTIONS
+    from ebmlab.report import run_demo
+
+    report = run_demo(args.out, SECTIONS, quick=args.quick, seed=args.seed, progress=sys.stderr.isatty())
     print(f"wrote {report}")
     return 0

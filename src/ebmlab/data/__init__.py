@@ -14,8 +14,6 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from torch import Tensor
-
 from ebmlab.data.base import SPLITS, Dataset
 from ebmlab.data.real import DIGIT_SCALES, TABULAR, load_digits, load_tabular
 from ebmlab.data.toy import DEFAULT_SIZES, load_toy, toy_target
@@ -76,32 +74,3 @@ def _call(loader: Callable[..., Dataset], label: str, /, **kwargs: Any) -> Datas
         params = [p for p in inspect.signature(loader).parameters if p not in ("name", "split")]
         raise ConfigError(f"get_dataset({label!r}): {exc}; options for this data set: {', '.join(params)}.") from None
     return loader(**kwargs)
-
-
-# -- config factories (``data: {name: digits, ...}`` in an experiment YAML) -------------------------
-def _digits_data(split: str = "train", scale: str = "symmetric", image: bool = False, seed: int = 0) -> Tensor:
-    """The digits split as a tensor (see :func:`load_digits`)."""
-    return load_digits(split, scale=scale, image=image, seed=seed).x
-
-
-def _tabular_data(dataset: str, split: str = "train", seed: int = 0) -> Tensor:
-    """A standardised tabular split as a tensor (see :func:`load_tabular`)."""
-    return load_tabular(dataset, split, seed=seed).x
-
-
-def _toy_data(target: str, split: str = "train", n: int | None = None, seed: int = 0) -> Tensor:
-    """A fixed toy split as a tensor (see :func:`load_toy`)."""
-    return load_toy(target, split, n=n, seed=seed).x
-
-
-def _register() -> None:
-    try:
-        from ebmlab.experiments.registry import register_data
-    except ImportError:  # the experiments layer is optional for library use
-        return
-    register_data("digits", _digits_data)
-    register_data("tabular", _tabular_data)
-    register_data("toy", _toy_data)
-
-
-_register()

@@ -4,8 +4,7 @@ An energy E defines the Boltzmann density p(x) = exp(-E(x)) / Z with Z = ∫ exp
 (Seed 000 writes ``Z = ∫ E dx``; the normaliser of exp(-E) is ∫ exp(-E).)
 
 Energies may optionally provide ``energy_and_grad(x) -> (E, ∇ₓE)`` with an analytic gradient
-(the targets do), or ``input_grad(x) -> (E, ∇ₓE)`` with a hand-written backward pass (``MLPEnergy``);
-:func:`energy_and_grad` uses them when present and falls back to autograd otherwise.
+(the targets do); :func:`energy_and_grad` uses it when present and falls back to autograd otherwise.
 """
 
 from __future__ import annotations
@@ -53,11 +52,10 @@ def evaluate_energy(energy: EnergyFn, x: Tensor) -> Tensor:
 def energy_and_grad(energy: EnergyFn, x: Tensor) -> tuple[Tensor, Tensor]:
     """Return ``(E(x), ∇ₓE(x))``, both detached.
 
-    Uses ``energy.energy_and_grad`` (analytic) or ``energy.input_grad`` (hand-written backward) when the
-    energy has one; otherwise differentiates with autograd **with respect to x only**, so no gradient is accumulated
+    Uses ``energy.energy_and_grad`` (analytic) when the energy has one; otherwise differentiates with autograd **with respect to x only**, so no gradient is accumulated
     into the energy's parameters (``torch.autograd.grad`` with ``inputs=x``).
     """
-    analytic = getattr(energy, "energy_and_grad", None) or getattr(energy, "input_grad", None)
+    analytic = getattr(energy, "energy_and_grad", None)
     if analytic is not None:
         e, g = analytic(x)
         _check_energy_shape(energy, x, e)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
-from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from ebmlab.errors import ConfigError, ShapeError
@@ -42,58 +40,10 @@ class MLPEnergy(nn.Module):
         layers.append(_linear(widths[-1], 1, spectral_norm))
         self.net = nn.Sequential(*layers)
 
-    #: rows per chunk of :meth:`input_grad`: keeps the (chunk, width) activations in cache
-    grad_chunk: int = 512
-
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != self.dim:
             raise ShapeError(f"MLPEnergy expects input (n, {self.dim}), got {tuple(x.shape)}.")
         return self.net(x).squeeze(-1)
-
-    def input_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """``(E(x), ∇ₓE(x))``, detached, by a hand-written backward pass (no autograd graph).
-
-        Forward: h₁ = W₁x + b₁, aᵢ = SiLU(hᵢ), hᵢ₊₁ = Wᵢ₊₁aᵢ + bᵢ₊₁, E = w·a_L + b.
-        Backward: δ_L = w ⊙ SiLU'(h_L), δᵢ = (Wᵢ₊₁ᵀδᵢ₊₁) ⊙ SiLU'(hᵢ), ∇ₓE = W₁ᵀδ₁, with
-        SiLU'(h) = σ(h)(1 + h(1 − σ(h))). Rows go in chunks of ``grad_chunk`` so activations stay in
-        cache. Nothing is accumulated into parameter gradients. Spectral-norm layers (whose weights
-        are recomputed on access) use autograd with respect to x instead.
-        """
-        if x.dim() != 2 or x.shape[1] != self.dim:
-            raise ShapeError(f"MLPEnergy expects input (n, {self.dim}), got {tuple(x.shape)}.")
-        linears = [m for m in self.net if isinstance(m, nn.Linear)]
-        if any(parametrize.is_parametrized(m) for m in linears):
-            with torch.enable_grad():
-                xg = x.detach().requires_grad_(True)
-                e = self(xg)
-                (g,) = torch.autograd.grad(e.sum(), xg)
-            return e.detach(), g
-        with torch.no_grad():
-            x = x.detach()
-            e = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
-            g = torch.empty_like(x, memory_format=torch.contiguous_format)
-            for start in range(0, x.shape[0], self.grad_chunk):
-                rows = slice(start, start + self.grad_chunk)
-                self._input_grad_rows(x[rows], linears, e[rows], g[rows])
-        return e, g
-
-    @staticmethod
-    def _input_grad_rows(x: Tensor, linears: list[nn.Linear], e: Tensor, g: Tensor) -> None:
-        pre = []
-        a = x
-        for layer in linears[:-1]:
-            h = torch.addmm(layer.bias, a, layer.weight.t())
-            pre.append(h)
-            a = torch.nn.functional.silu(h)
-        last = linears[-1]
-        w = last.weight[0]
-        torch.addmv(last.bias, a, w, out=e)
-        delta = w.expand_as(pre[-1])
-        for i in range(len(pre) - 1, -1, -1):
-            delta = torch.ops.aten.silu_backward(delta, pre[i])
-            if i > 0:
-                delta = torch.mm(delta, linears[i].weight)
-        torch.mm(delta, linears[0].weight, out=g)
 
 
 class ConvEnergy(nn.Module):

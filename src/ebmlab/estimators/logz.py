@@ -63,13 +63,15 @@ def log_z_quadrature(
     )
 
 
-def _check_n(n: int, name: str = "n", minimum: int = 2) -> int:
+def check_count(n: int, name: str = "n", minimum: int = 2) -> int:
+    """``n`` if it is an int >= ``minimum``, else a ConfigError naming ``name``."""
     if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
         raise ConfigError(f"{name} must be an int >= {minimum}, got {n!r}.")
     return n
 
 
-def _make_generator(generator: torch.Generator | None, seed: int | None) -> torch.Generator:
+def make_generator(generator: torch.Generator | None, seed: int | None) -> torch.Generator:
+    """``generator``, or a fresh one seeded with ``seed`` (0 when None); not both."""
     if generator is not None and seed is not None:
         raise ConfigError("pass either generator or seed, not both.")
     if generator is None:
@@ -111,8 +113,8 @@ def log_z_importance(
     ESS = (Σw)²/Σw². q must cover the support of exp(−E) with heavier tails, or the variance is infinite
     and the SE silently too small: ``details["pareto_k"]`` > 0.7 flags this.
     """
-    n = _check_n(n)
-    generator = _make_generator(generator, seed)
+    n = check_count(n)
+    generator = make_generator(generator, seed)
     _, log_w = importance_log_weights(energy, proposal, n, generator, batch_size)
     value, se, ess = log_mean_exp(log_w)
     return Estimate(value, se, ess=ess, n=n, method="is", details={"pareto_k": pareto_k(log_w)})

@@ -5,9 +5,10 @@
 >>> cfg.train.lr
 0.01
 
-Other modules register components by name (``register_method("cd", factory)``); see
-:mod:`ebmlab.experiments.registry` for how factories receive their config keys and the injected
-``data``, ``energy``, ``sampler``, ``event_shape``, ``generator``, ``seed``, ``device``, ``config``.
+Components are registered by name in :mod:`ebmlab.experiments.builtin` (one line each, e.g.
+``register_method("cd", ContrastiveDivergence)``); see :mod:`ebmlab.experiments.registry` for how a
+class receives its config keys, its nested components and the injected ``data``, ``energy``,
+``sampler``, ``event_shape``, ``generator``, ``seed``, ``device``, ``config``.
 """
 
 from ebmlab.experiments.config import (
@@ -18,12 +19,16 @@ from ebmlab.experiments.config import (
     resolve_device,
 )
 from ebmlab.experiments.registry import (
+    allow_import,
     get_factory,
     register,
     register_data,
+    register_density,
     register_energy,
     register_evaluator,
+    register_kind,
     register_method,
+    register_negatives,
     register_sampler,
     registered,
 )
@@ -33,6 +38,7 @@ __all__ = [
     "ComponentConfig",
     "Experiment",
     "ExperimentConfig",
+    "allow_import",
     "build_experiment",
     "check_components",
     "get_factory",
@@ -41,9 +47,12 @@ __all__ = [
     "load_run",
     "register",
     "register_data",
+    "register_density",
     "register_energy",
     "register_evaluator",
+    "register_kind",
     "register_method",
+    "register_negatives",
     "register_sampler",
     "registered",
     "resolve_device",

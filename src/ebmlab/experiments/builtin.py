@@ -1,117 +1,108 @@
-"""Components every installation has: data from files or analytic targets, neural and analytic
-energies, the MCMC kernels, and the two example methods of :mod:`ebmlab.training.examples`."""
+"""The catalogue: every built-in component name, one line each.
+
+Classes are registered directly (their constructor's parameters are the config keys); a
+``"module:attr"`` string is a lazy reference written here, in code, and imported on first use, so a
+method whose module fails to import loses only its own name. **Adding a method is one line** at the
+end of the methods block::
+
+    register_method("my-method", "ebmlab.methods.my_method:MyMethod")
+
+Data sources are small functions turning a data set into a tensor ``(n, *event)``.
+"""
 
 from __future__ import annotations
-
-import math
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from ebmlab.energies import ConvEnergy, MLPEnergy
-from ebmlab.errors import ConfigError
-from ebmlab.experiments.registry import register_data, register_energy, register_method, register_sampler
+from ebmlab.experiments.registry import (
+    register_data,
+    register_density,
+    register_energy,
+    register_evaluator,
+    register_method,
+    register_sampler,
+)
 from ebmlab.samplers import HMC, MALA, ULA, BlockGibbs, KineticLangevin
-from ebmlab.training.examples import GaussianMLE, ReverseKLGaussian
 
-__all__ = ["file_data", "gaussian_mle", "gaussian_reverse_kl", "mlp_energy", "target_data", "target_energy"]
-
-
-def _get_target(name: str):
-    try:
-        from ebmlab.targets import get_target
-    except ImportError:
-        raise ConfigError(
-            "analytic targets (ebmlab.targets.get_target) are not available in this installation."
-        ) from None
-    return get_target(name)
-
-
-def _dim(event_shape: tuple[int, ...] | None, dim: int | None, who: str) -> int:
-    if dim is not None:
-        return dim
-    if event_shape is None:
-        raise ConfigError(f"{who}.dim: needed when the experiment has no data section to infer it from")
-    return math.prod(event_shape)
+__all__ = ["digits_data", "file_data", "tabular_data", "target_data", "target_energy", "toy_data"]
 
 
 # -- data ------------------------------------------------------------------------------------------
 def target_data(target: str, n: int, generator: torch.Generator) -> Tensor:
     """``n`` exact samples (float32) of the analytic target named ``target`` (see ``ebmlab.targets``)."""
-    return _get_target(target).sample(n, generator)
+    from ebmlab.targets import get_target
+
+    return get_target(target).sample(n, generator)
 
 
 def file_data(path: str, key: str = "data") -> Tensor:
     """A float32 tensor ``(n, *event)`` from ``path``: a ``.safetensors`` file (tensor ``key``) or ``.npy``
     (loaded with ``allow_pickle=False``: no code runs)."""
-    file = Path(path)
-    if not file.exists():
-        raise ConfigError(f"data.path: file {path!r} not found")
-    if file.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    from ebmlab.data.files import load_array_file
 
-        tensors = load_file(str(file))
-        if key not in tensors:
-            raise ConfigError(f"data.key: {path!r} has no tensor {key!r}; it holds: {', '.join(sorted(tensors))}")
-        x = tensors[key]
-    elif file.suffix == ".npy":
-        import numpy as np
+    return load_array_file(path, key)  # checked: dtype, shape, finite values (file and row named)
 
-        x = torch.from_numpy(np.load(file, allow_pickle=False))
-    else:
-        raise ConfigError(f"data.path: expected a .safetensors or .npy file, got {path!r}")
-    return x.to(torch.float32)
+
+def digits_data(split: str = "train", scale: str = "symmetric", image: bool = False, seed: int = 0) -> Tensor:
+    """The digits split as a tensor (see :func:`ebmlab.data.load_digits`)."""
+    from ebmlab.data import load_digits
+
+    return load_digits(split, scale=scale, image=image, seed=seed).x
+
+
+def tabular_data(dataset: str, split: str = "train", seed: int = 0) -> Tensor:
+    """A standardised tabular split as a tensor (see :func:`ebmlab.data.load_tabular`)."""
+    from ebmlab.data import load_tabular
+
+    return load_tabular(dataset, split, seed=seed).x
+
+
+def toy_data(target: str, split: str = "train", n: int | None = None, seed: int = 0) -> Tensor:
+    """A fixed toy split as a tensor (see :func:`ebmlab.data.load_toy`)."""
+    from ebmlab.data import load_toy
+
+    return load_toy(target, split, n=n, seed=seed).x
 
 
 register_data("target", target_data)
 register_data("file", file_data)
+register_data("digits", digits_data)
+register_data("tabular", tabular_data)
+register_data("toy", toy_data)
+register_data("gebm-ring", "ebmlab.methods.gebm_toys:ring_data")
+register_data("gebm-grid25", "ebmlab.methods.gebm_toys:grid_data")
 
 
-# -- energies --------------------------------------------------------------------------------------
-def mlp_energy(
-    event_shape: tuple[int, ...] | None,
-    hidden: list[int] = [128, 128],  # noqa: B006 (never mutated)
-    spectral_norm: bool = False,
-    dim: int | None = None,
-) -> MLPEnergy:
-    """An MLP energy on flat vectors; ``dim`` defaults to the data's."""
-    return MLPEnergy(_dim(event_shape, dim, "energy"), hidden=hidden, spectral_norm=spectral_norm)
-
-
-def conv_energy(channels: int = 32, spectral_norm: bool = False) -> ConvEnergy:
-    """The small ConvNet energy for 8×8 images."""
-    return ConvEnergy(channels=channels, spectral_norm=spectral_norm)
-
-
+# -- energies and densities ------------------------------------------------------------------------
 def target_energy(target: str):
     """The energy of an analytic target (with exact log Z and samples for evaluation)."""
-    return _get_target(target)
+    from ebmlab.targets import get_target
+
+    return get_target(target)
 
 
-register_energy("mlp", mlp_energy)
-register_energy("conv", conv_energy)
+register_energy("mlp", MLPEnergy)  # dim: the data's, unless given
+register_energy("conv", ConvEnergy)
 register_energy("target", target_energy)
+register_density("standard-normal", "ebmlab.densities:StandardNormal")  # event_shape: the data's
 
 # -- samplers --------------------------------------------------------------------------------------
-for _name, _cls in {"ula": ULA, "mala": MALA, "hmc": HMC, "kinetic": KineticLangevin, "gibbs": BlockGibbs}.items():
-    register_sampler(_name, _cls)
+register_sampler("ula", ULA)
+register_sampler("mala", MALA)
+register_sampler("hmc", HMC)
+register_sampler("kinetic", KineticLangevin)
+register_sampler("gibbs", BlockGibbs)
 
+# -- methods (one line each) -----------------------------------------------------------------------
+register_method("gaussian-mle", "ebmlab.training.examples:GaussianMLE")
+register_method("gaussian-reverse-kl", "ebmlab.training.examples:ReverseKLGaussian")
+register_method("cd", "ebmlab.methods.contrastive_divergence:ContrastiveDivergence")
+register_method("boltzmann-generator", "ebmlab.methods.boltzmann_generator:BoltzmannGenerator")
+register_method("gebm", "ebmlab.methods.gebm:gebm_method")
 
-# -- example methods -------------------------------------------------------------------------------
-def gaussian_mle(event_shape: tuple[int, ...] | None, dim: int | None = None) -> GaussianMLE:
-    """Maximum-likelihood diagonal Gaussian (a reference method)."""
-    return GaussianMLE(_dim(event_shape, dim, "method"))
-
-
-def gaussian_reverse_kl(
-    energy, event_shape: tuple[int, ...] | None, n_samples: int = 256, dim: int | None = None
-) -> ReverseKLGaussian:
-    """Diagonal Gaussian fitted to exp(-E) by reverse KL (a reference energy-only method)."""
-    if energy is None:
-        raise ConfigError("method: gaussian-reverse-kl needs an energy section (e.g. `energy: {name: target, ...}`)")
-    return ReverseKLGaussian(energy, _dim(event_shape, dim, "method"), n_samples=n_samples)
-
-
-register_method("gaussian-mle", gaussian_mle)
-register_method("gaussian-reverse-kl", gaussian_reverse_kl)
+# -- evaluators ------------------------------------------------------------------------------------
+register_evaluator("toy-quality", "ebmlab.metrics.evaluators:toy_evaluator")
+register_evaluator("digits-quality", "ebmlab.metrics.evaluators:digits_evaluator")
+register_evaluator("flow-logz", "ebmlab.methods.boltzmann_generator:logz_evaluator")

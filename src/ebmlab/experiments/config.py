@@ -11,8 +11,9 @@
     train:   {steps: 2000, batch_size: 256, lr: 1e-3, checkpoint_every: 500}
     eval:    {name: sample-quality, n_samples: 1000}
 
-Each component section is ``name`` (a registered factory) plus that factory's keyword
-arguments; ``train`` is a :class:`~ebmlab.training.TrainConfig`.
+Each component section is ``name`` (a registered class or function) plus its keyword arguments;
+a method's parts may instead sit inside its section (``method: {name: cd, energy: {name: mlp}}``, see
+:mod:`ebmlab.experiments.registry`); ``train`` is a :class:`~ebmlab.training.TrainConfig`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 
 from ebmlab.config import apply_overrides, from_dict, load_yaml, meta, validate
 from ebmlab.errors import ConfigError
-from ebmlab.experiments.registry import INJECTED, KINDS, bind, get_factory, registered
+from ebmlab.experiments.registry import SECTIONS, UNKNOWN, check, registered
 from ebmlab.training.config import TrainConfig
 
 __all__ = ["ComponentConfig", "ExperimentConfig", "check_components", "load_experiment_config", "resolve_device"]
@@ -101,19 +102,27 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        dev = torch.device(device)
     except (RuntimeError, TypeError):
         raise ConfigError(f"device: expected a torch device (cpu, cuda, cuda:0, mps) or auto, got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else "a CUDA build, but no GPU is visible"
+        raise ConfigError(
+            f"device: {device!r} asked for, but this torch {torch.__version__} is {build}; use cpu or auto."
+        )
+    return dev
 
 
 def check_components(config: ExperimentConfig) -> None:
-    """Resolve every component's factory and check its keys and values, without building anything."""
-    dummy = dict.fromkeys(INJECTED)
-    for kind in KINDS:
+    """Resolve every component's name and check its keys and values (nested components included),
+    without building anything."""
+    context: dict[str, Any] = {"event_shape": None}
+    for kind in (*SECTIONS, "method", "eval"):
         section = getattr(config, kind)
         if section is not None:
-            factory = get_factory(kind, section.name, f"{kind}.name")
-            bind(kind, section.name, factory, section.params, dummy, kind)
+            check(kind, section.name, section.params, kind, context)
+            if kind in SECTIONS:
+                context |= {kind: UNKNOWN, "event_shape": UNKNOWN}
 
 
 def load_experiment_config(

@@ -12,8 +12,8 @@ from torch import Tensor, nn
 from ebmlab.config import to_dict
 from ebmlab.errors import ConfigError
 from ebmlab.experiments.config import ExperimentConfig, load_experiment_config, resolve_device
-from ebmlab.experiments.registry import bind, get_factory
-from ebmlab.training import Evaluate, Run, derive_seed, fit, load_weights
+from ebmlab.experiments.registry import SECTIONS, build, event_shape_of
+from ebmlab.training import Evaluate, Run, derive_seed, fit, load_weights, run_config
 
 __all__ = ["Experiment", "build_experiment", "load_experiment", "load_run", "run_experiment"]
 
@@ -31,25 +31,16 @@ class Experiment:
     device: torch.device
 
 
-def _event_shape(data: Any, energy: Any) -> tuple[int, ...] | None:
-    if isinstance(data, Tensor):
-        return tuple(data.shape[1:])
-    shape = getattr(energy, "event_shape", None)
-    if shape is not None:
-        return tuple(shape)
-    dim = getattr(energy, "dim", None)  # e.g. MLPEnergy
-    return (dim,) if isinstance(dim, int) else None
-
-
 def build_experiment(config: ExperimentConfig) -> Experiment:
-    """Build data → energy → sampler → method → evaluator in that order, each by its registered factory.
+    """Build data → energy → sampler → method → evaluator in that order, each by its registered name;
+    each section is injected into the later ones by parameter name (see :mod:`ebmlab.experiments.registry`).
 
     Weight initialisation uses the global torch RNG seeded from ``train.seed`` inside
     ``torch.random.fork_rng``, so building is reproducible and leaves the caller's RNG untouched.
     """
     seed = config.train.seed
     device = resolve_device(config.device)
-    context: dict[str, Any] = dict.fromkeys(("data", "energy", "sampler", "event_shape"))
+    context: dict[str, Any] = dict.fromkeys((*SECTIONS, "event_shape"))
     context |= {"seed": seed, "device": device, "config": config}
     built: dict[str, Any] = {}
     with torch.random.fork_rng(devices=[]):
@@ -59,15 +50,14 @@ def build_experiment(config: ExperimentConfig) -> Experiment:
             if section is None:
                 built[kind] = None
                 continue
-            factory = get_factory(kind, section.name, f"{kind}.name")
             context["generator"] = torch.Generator().manual_seed(derive_seed(seed, "build", kind))
-            obj = factory(**bind(kind, section.name, factory, section.params, context, kind))
+            obj = build(kind, section.name, section.params, context, kind)
             if isinstance(obj, nn.Module) or (kind == "data" and isinstance(obj, Tensor)):
                 obj = obj.to(device)
             built[kind] = obj
-            if kind != "eval":
+            if kind in SECTIONS:
                 context[kind] = obj
-            context["event_shape"] = _event_shape(context["data"], context["energy"])
+            context["event_shape"] = event_shape_of(context["data"], context["energy"])
     method = built["method"]
     if not isinstance(method, nn.Module) or not callable(getattr(method, "losses", None)):
         raise ConfigError(
@@ -92,12 +82,11 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, *, resume: boo
 
 
 def load_experiment(run_dir: str | Path) -> Experiment:
-    """Rebuild a run's experiment from its ``config.yaml`` and load the latest checkpoint into the method."""
+    """Rebuild a run's experiment from its config (the latest checkpoint's checksummed copy) and load the latest checkpoint into the method."""
     run_dir = Path(run_dir)
-    config_file = run_dir / "config.yaml"
-    if not config_file.exists():
-        raise ConfigError(f"{run_dir} is not a run directory (no config.yaml); pass the --out directory of a run.")
-    experiment = build_experiment(load_experiment_config(config_file))
+    if not run_dir.is_dir():
+        raise ConfigError(f"{run_dir} is not a run directory; pass the --out directory of a run.")
+    experiment = build_experiment(load_experiment_config(run_config(run_dir)))  # the checkpoint's copy wins
     load_weights(experiment.method, run_dir)
     experiment.method.eval()
     return experiment

@@ -64,7 +64,6 @@ from ebmlab.energies.base import EnergyFn, evaluate_energy
 from ebmlab.errors import ConfigError, ShapeError
 from ebmlab.estimators.base import Estimate, log_mean_exp
 from ebmlab.estimators.logz import log_z_importance
-from ebmlab.experiments.registry import register_evaluator, register_method
 from ebmlab.flows import FLOW_KINDS, Compose, FlowDistribution, LULinear, make_flow, make_mlp
 from ebmlab.training import Run, TrainConfig, fit
 from ebmlab.training.method import DEFAULT_GROUP, Losses, Method, StepContext
@@ -145,7 +144,8 @@ class BoltzmannGenerator(Method):
         init_scale: initial S = init_scale · I.
         batch_size: B, latent draws per ``losses`` call.
         forward_kl_weight: weight of the forward-KL term (needs target samples as ``batch``).
-        log_z: the exact log C when known; then ``losses`` also reports ``kl_bound`` = L + log C (nats).
+        log_z: the exact log C when known (default: ``energy.log_z()`` when the energy is an analytic target
+            with ``has_exact_log_z``); then ``losses`` also reports ``kl_bound`` = L + log C (nats).
         event_shape: shape of one x passed to ``energy`` (default ``(dim,)``).
         seed: initialises all parameters (same seed → same model).
     """
@@ -202,6 +202,8 @@ class BoltzmannGenerator(Method):
         self.flow_kind = flow
         self.batch_size = int(batch_size)
         self.forward_kl_weight = float(forward_kl_weight)
+        if log_z is None and getattr(energy, "has_exact_log_z", False):
+            log_z = energy.log_z()  # type: ignore[attr-defined]
         self.log_z = None if log_z is None else float(log_z)
         self.anneal_steps, self.beta0 = int(anneal_steps), float(beta0)
         self.flow: FlowDistribution = make_flow(
@@ -570,49 +572,8 @@ def log_z_flow(
     return replace(est, method="flow", details=details)
 
 
-# -- experiment registry: `method: {name: boltzmann-generator, ...}`, `eval: {name: flow-logz, ...}` ------
-def _method_factory(
-    energy: Any,
-    event_shape: tuple[int, ...] | None,
-    seed: int,
-    latent_dim: int | None = None,
-    flow: str = "nice",
-    n_couplings: int = 4,
-    hidden: int = 64,
-    depth: int = 2,
-    head_hidden: int = 64,
-    head_depth: int = 2,
-    init_scale: float = 1.0,
-    batch_size: int = 256,
-    forward_kl_weight: float = 0.0,
-    anneal_steps: int = 0,
-    beta0: float = 1.0,
-) -> BoltzmannGenerator:
-    """Seed-004 Boltzmann generator on the ``energy:`` section (log C taken from an analytic target)."""
-    if energy is None:
-        raise ConfigError("method: boltzmann-generator needs an energy section, e.g. `energy: {name: target, ...}`.")
-    log_z = energy.log_z() if getattr(energy, "has_exact_log_z", False) else None
-    return BoltzmannGenerator(
-        energy,
-        latent_dim=latent_dim,
-        flow=flow,
-        n_couplings=n_couplings,
-        hidden=hidden,
-        depth=depth,
-        head_hidden=head_hidden,
-        head_depth=head_depth,
-        init_scale=init_scale,
-        batch_size=batch_size,
-        forward_kl_weight=forward_kl_weight,
-        anneal_steps=anneal_steps,
-        beta0=beta0,
-        log_z=log_z,
-        event_shape=event_shape,
-        seed=seed,
-    )
-
-
-def _logz_evaluator(n: int = 100_000, sample_seed: int = 1) -> Callable[[nn.Module, int], dict[str, float]]:
+# -- experiment evaluator `eval: {name: flow-logz, ...}` ----------------------------------------------
+def logz_evaluator(n: int = 100_000, sample_seed: int = 1) -> Callable[[nn.Module, int], dict[str, float]]:
     """``evaluate(method, step)``: IS log C (value, SE, ESS) and the bound L on ``n`` draws (seed ``sample_seed``)."""
     seed = int(sample_seed)
 
@@ -627,7 +588,3 @@ def _logz_evaluator(n: int = 100_000, sample_seed: int = 1) -> Callable[[nn.Modu
         return out
 
     return evaluate
-
-
-register_method("boltzmann-generator", _method_factory)
-register_evaluator("flow-logz", _logz_evaluator)

@@ -212,14 +212,3 @@ def gebm_method(
     sampling = {"latent_sampler": latent_sampler, "n_steps": latent_steps, "step_size": latent_step_size}
     return GEBM(module, energy, prior, n_energy_steps, gradient_penalty, base_weights, mle_weight,
                 sampling | {"sharpen": sharpen})  # fmt: skip
-
-
-def _register() -> None:
-    try:
-        from ebmlab.experiments.registry import register_method
-    except ImportError:  # the experiments layer is optional for library use
-        return
-    register_method("gebm", gebm_method)
-
-
-_register()

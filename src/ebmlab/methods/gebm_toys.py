@@ -5,7 +5,8 @@
 * ``grid25``: 25 Gaussians (std 0.1) on the 5×5 grid {−4, −2, 0, 2, 4}², weights ∝ 1 + (k mod 3) — separated
   modes for the kinetic-versus-overdamped latent-sampler comparison.
 
-Configs use them as ``data: {name: "ebmlab.methods.gebm_toys:ring_data", n: 10000, seed: 0}``.
+Configs use them as ``data: {name: gebm-ring, n: 10000}`` and ``data: {name: gebm-grid25}`` (registered in
+``ebmlab.experiments.builtin``).
 """
 
 from __future__ import annotations

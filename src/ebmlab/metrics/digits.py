@@ -54,7 +54,8 @@ class DigitsClassifier:
             return self.net(self._input(x)).argmax(1)
 
 
-def _train(scale: str, seed: int, epochs: int = 40) -> DigitsClassifier:
+def train_classifier(scale: str, seed: int, epochs: int = 40) -> DigitsClassifier:
+    """A fresh digits classifier trained for ``epochs`` with ``seed`` (uncached; see :func:`digits_classifier`)."""
     from ebmlab.data import load_digits
 
     train, test = load_digits("train", scale=scale, seed=0), load_digits("test", scale=scale, seed=0)
@@ -87,7 +88,7 @@ def digits_classifier(scale: str = "symmetric", seed: int = 0) -> DigitsClassifi
         from ebmlab.errors import ConfigError
 
         raise ConfigError(f"digits_classifier: scale must be one of {DIGIT_SCALES}, got {scale!r}.")
-    return _train(scale, seed)
+    return train_classifier(scale, seed)
 
 
 def digits_fd_kid(

@@ -80,7 +80,8 @@ def grid_mode_weights(energy: Callable[[Tensor], Tensor], target: Any, n_points:
     return {"masses": masses.tolist(), "outside": float(1 - masses.sum()), "tv": tv, "n_points": n_points}
 
 
-def _sample(method: nn.Module, n: int, n_steps: int | None, seed: int) -> Tensor:
+def draw_samples(method: nn.Module, n: int, n_steps: int | None, seed: int) -> Tensor:
+    """``n`` samples of ``method.sample`` (with ``n_steps`` when given), seeded by ``seed``."""
     sample = getattr(method, "sample", None)
     if sample is None:
         raise ConfigError(f"{type(method).__name__} has no sample(n, generator, n_steps=...) to evaluate.")
@@ -114,7 +115,7 @@ def toy_quality(
         out["model_modes"] = grid_mode_weights(energy, target, n_points)
     out["samples"] = {}
     for steps in n_steps:
-        x = _sample(method, n_samples, steps, seed)
+        x = draw_samples(method, n_samples, steps, seed)
         coverage = toy_coverage(target, x)
         out["samples"][str(steps if steps is not None else "train_k")] = {
             "mmd": mmd2_rbf(x, test[:n_samples]).as_dict(),
@@ -130,14 +131,16 @@ def digits_quality(
     method: nn.Module, n_samples: int = 450, n_steps: int | None = None, scale: str = "symmetric", seed: int = 0
 ) -> dict[str, Any]:
     """FD/KID of ``n_samples`` model samples vs the digits test split, with the train-vs-test floor."""
-    x = _sample(method, n_samples, n_steps, seed)
+    x = draw_samples(method, n_samples, n_steps, seed)
     return digits_fd_kid(x.reshape(x.shape[0], -1), scale=scale, generator=torch.Generator().manual_seed(seed))
 
 
 # -- experiment evaluators: evaluate(method, step) -> {name: float} ----------------------------------
-def _toy_evaluator(
+def toy_evaluator(
     target: str, n_samples: int = 1000, n_steps: int | None = None, n_points: int = 201, seed: int = 0
 ) -> Callable[[nn.Module, int], dict[str, float]]:
+    """``evaluate(method, step)``: grid NLL, MMD² and mode coverage of samples on the toy ``target``."""
+
     def evaluate(method: nn.Module, step: int) -> dict[str, float]:
         r = toy_quality(method, target, n_samples, (n_steps,), n_points, seed)
         out: dict[str, float] = {}
@@ -152,9 +155,11 @@ def _toy_evaluator(
     return evaluate
 
 
-def _digits_evaluator(
+def digits_evaluator(
     n_samples: int = 450, n_steps: int | None = None, scale: str = "symmetric", seed: int = 0
 ) -> Callable[[nn.Module, int], dict[str, float]]:
+    """``evaluate(method, step)``: FD/KID of samples against the digits test split, with the floors."""
+
     def evaluate(method: nn.Module, step: int) -> dict[str, float]:
         r = digits_quality(method, n_samples, n_steps, scale, seed)
         return {
@@ -166,15 +171,3 @@ def _digits_evaluator(
         }
 
     return evaluate
-
-
-def _register() -> None:
-    try:
-        from ebmlab.experiments.registry import register_evaluator
-    except ImportError:  # the experiments layer is optional for library use
-        return
-    register_evaluator("toy-quality", _toy_evaluator)
-    register_evaluator("digits-quality", _digits_evaluator)
-
-
-_register()

@@ -81,7 +81,8 @@ def finite_rows(energy: Tensor, grad: Tensor | None) -> Tensor:
     return torch.isfinite(energy + grad.reshape(grad.shape[0], -1).sum(dim=1))
 
 
-def _positive(name: str, value: float, kernel: str) -> float:
+def positive_finite(name: str, value: float, kernel: str) -> float:
+    """``float(value)`` if positive and finite, else a ConfigError naming the kernel and the parameter."""
     value = float(value)
     if not value > 0 or value != value or value == float("inf"):
         raise ConfigError(f"{kernel}: {name} must be a positive finite number, got {value!r}.")
@@ -94,6 +95,9 @@ class Sampler(ABC):
     name: str = "sampler"
     #: whether the kernel has a Metropolis–Hastings correction (step-size adaptation applies)
     metropolis_adjusted: bool = False
+    #: whether each transition leaves p_T exactly invariant (MALA, HMC, Gibbs; not ULA or kinetic Langevin),
+    #: as AIS and replica exchange need
+    exact: bool = False
     #: acceptance rate targeted by step-size adaptation (dual averaging)
     default_target_accept: float = 0.65
     #: whether the kernel needs ∇E in its state
@@ -102,8 +106,8 @@ class Sampler(ABC):
     per_chain_step_size: bool = False
 
     def __init__(self, step_size: float, temperature: float = 1.0) -> None:
-        self.step_size = _positive("step_size", step_size, self.name)
-        self.temperature = _positive("temperature", temperature, self.name)
+        self.step_size = positive_finite("step_size", step_size, self.name)
+        self.temperature = positive_finite("temperature", temperature, self.name)
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

@@ -12,7 +12,8 @@ from torch import Tensor
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError
 from ebmlab.samplers.adaptation import DualAveraging
-from ebmlab.samplers.base import Sampler, SamplerState
+from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
+from ebmlab.samplers.chains import block_draws, run_chains
 
 __all__ = ["SampleResult", "sample"]
 
@@ -65,7 +66,6 @@ def _check_int(name: str, value: int, minimum: int) -> int:
     return int(value)
 
 
-_BACKENDS = ("auto", "torch", "native")
 #: random numbers drawn per block (noise of K steps at once): K = max(1, _BLOCK_ELEMENTS // (n · event size))
 _BLOCK_ELEMENTS = 1 << 20
 
@@ -84,7 +84,6 @@ def sample(
     seed: int | None = None,
     progress: bool = False,
     diagnostics: bool = True,
-    backend: str = "auto",
 ) -> SampleResult:
     """Run ``x0.shape[0]`` chains for ``warmup + n_steps`` transitions of ``sampler``.
 
@@ -100,20 +99,13 @@ def sample(
             the same seed and settings give identical chains.
         progress: show a tqdm progress bar.
         diagnostics: compute ESS and split-R̂ over the kept draws (needs ≥ 4 kept draws).
-        backend: ``"auto"`` runs ULA / MALA / HMC / kinetic Langevin on analytic Gaussian-mixture and
-            many-well targets in the compiled kernel of :mod:`ebmlab.samplers.native` when it is
-            available, and everything else in PyTorch; ``"torch"`` always uses PyTorch; ``"native"``
-            requires the compiled kernel (ConfigError if it cannot run).
 
     For ULA, MALA, HMC and kinetic Langevin the noise (HMC: momenta) of a block of K steps is drawn
-    at once, ``randn(K, n, *event)``, followed by the K·n MH uniforms for MALA / HMC; both backends
-    consume the generator in this order, so they run the same chains up to rounding.
+    at once, ``randn(K, n, *event)``, followed by the K·n MH uniforms for MALA / HMC.
     """
     n_steps = _check_int("n_steps", n_steps, 1)
     warmup = _check_int("warmup", warmup, 0)
     thin = _check_int("thin", thin, 1)
-    if backend not in _BACKENDS:
-        raise ConfigError(f"backend must be one of {', '.join(_BACKENDS)}, got {backend!r}.")
     if generator is None:
         generator = torch.Generator(device=x0.device)
         generator.manual_seed(0 if seed is None else int(seed))
@@ -129,201 +121,57 @@ def sample(
     controller = DualAveraging(target_accept or sampler.default_target_accept) if adapt_step_size else None
 
     start = time.perf_counter()
-    runner = _native_runner(energy, sampler, x0, backend)
-    state = runner.state() if runner is not None else sampler.init(energy, x0)
-    run = _Run(energy, sampler, state, generator, runner)
-    total = warmup + n_steps
-    run.bar = _progress(total, sampler.name) if progress else None
-    if controller is not None:
-        da_state = controller.init(run.step_size)
-        for _ in range(warmup):  # one step per block: the step size changes after every step
-            accept = run.advance(1, adapting=True)
-            da_state = controller.update(da_state, float(accept[0]))
-            run.set_step_size(da_state.step_size)
-        run.set_step_size(da_state.final_step_size)
-    else:
-        run.advance_many(warmup)
-
-    n_kept = n_steps // thin
-    x = run.state.x
-    run.samples = torch.empty((n_kept, *x.shape), dtype=x.dtype, device=x.device)
-    run.sample_energies = torch.empty((n_kept, x.shape[0]), dtype=run.state.energy.dtype, device=x.device)
-    run.accept_trace = torch.empty(n_steps, dtype=run.state.energy.dtype)
-    run.thin = thin
-    run.advance_many(n_steps, record=True)
-    if run.bar is not None:
-        run.bar.close()
-    state = run.state
-    result = SampleResult(
-        samples=run.samples,
-        energies=run.sample_energies,
-        accept_rate=float(run.accept_trace.mean()),
-        accept_trace=run.accept_trace,
-        nonfinite=run.count_nonfinite(),
-        divergent=run.count_divergent(),
-        step_size=float(state.step_size),
-        final_state=state,
-        seconds=time.perf_counter() - start,
-    )
-    if diagnostics and n_kept >= 4:
+    result = _sample_torch(energy, sampler, x0, n_steps, warmup, thin, controller, generator, progress)
+    result.seconds = time.perf_counter() - start
+    if diagnostics and result.samples.shape[0] >= 4:
         from ebmlab.diagnostics import summarize
 
         result.diagnostics = summarize(result.samples, energy_trace=result.energies, accept=result.accept_trace)
     return result
 
 
-def _native_runner(energy: EnergyFn, sampler: Sampler, x0: Tensor, backend: str):
-    """The compiled-kernel runner for ``backend``, started at x0 (None: run in PyTorch)."""
-    if backend == "torch":
-        return None
-    from ebmlab.samplers import native
+def _sample_torch(
+    energy: EnergyFn,
+    sampler: Sampler,
+    x0: Tensor,
+    n_steps: int,
+    warmup: int,
+    thin: int,
+    controller: DualAveraging | None,
+    generator: torch.Generator,
+    progress: bool,
+) -> SampleResult:
+    """Warm-up and sampling with :func:`~ebmlab.samplers.chains.run_chains` (the one chain loop)."""
+    bar = _progress(warmup + n_steps, sampler.name) if progress else None
+    state = sampler.init(energy, x0)
+    if controller is not None:  # one step's draws at a time: the step size changes after every step
+        da = controller.init(float(state.step_size))
 
-    runner = native.make_runner(energy, sampler, x0)
-    if runner is None and backend == "native":
-        reason = native.unsupported_reason(energy, sampler, x0) or native.build_error() or "unknown reason"
-        raise ConfigError(f"backend='native' cannot run here: {reason}. Use backend='auto' or 'torch'.")
-    return runner
+        def adapt(t: int, s: SamplerState, info: StepInfo) -> SamplerState:
+            nonlocal da
+            da = controller.update(da, float(info.accept_prob.mean()))
+            return s.replace(step_size=da.step_size)
 
-
-def _draws(sampler: Sampler) -> tuple[bool, bool]:
-    """(draws Gaussian noise per step, draws an MH uniform per step) for the block-drawing kernels."""
-    from ebmlab.samplers.hmc import HMC
-    from ebmlab.samplers.kinetic import KineticLangevin
-    from ebmlab.samplers.langevin import MALA, ULA
-
-    if isinstance(sampler, (MALA, HMC)):
-        return True, True
-    if isinstance(sampler, (ULA, KineticLangevin)):
-        return True, False
-    return False, False
-
-
-class _Run:
-    """The chains of one ``sample`` call: advances them in blocks and keeps the records.
-
-    Post-warm-up step ``i`` (0-based) is kept at ``samples[(i + 1) // thin − 1]`` when ``(i + 1) % thin == 0``.
-    """
-
-    def __init__(self, energy: EnergyFn, sampler: Sampler, state: SamplerState, generator: torch.Generator, native):
-        self.energy, self.sampler, self.generator, self.native = energy, sampler, generator, native
-        self._state = state
-        self.draw_noise, self.draw_uniform = _draws(sampler)
-        self.n = state.x.shape[0]
-        self.event_size = max(1, state.x[0].numel())
-        self.bar = None
-        self.samples: Tensor | None = None
-        self.sample_energies: Tensor | None = None
-        self.accept_trace: Tensor | None = None
-        self.thin = 1
-        self.done = 0  # post-warm-up steps taken
-        self.nonfinite = torch.zeros((), dtype=torch.long)
-        self.divergent = torch.zeros((), dtype=torch.long)
-
-    @property
-    def state(self) -> SamplerState:
-        return self.native.state() if self.native is not None else self._state
-
-    @property
-    def step_size(self) -> float:
-        return float(self.state.step_size)
-
-    def set_step_size(self, step_size: float) -> None:
-        if self.native is not None:
-            self.native.step_size = float(step_size)
-        else:
-            self._state = self._state.replace(step_size=float(step_size))
-
-    def count_nonfinite(self) -> int:
-        extra = 0 if self.native is None else int(self.native.nonfinite.sum())
-        return int(self.nonfinite) + extra
-
-    def count_divergent(self) -> int:
-        extra = 0 if self.native is None else int(self.native.divergent.sum())
-        return int(self.divergent) + extra
-
-    def advance_many(self, total: int, record: bool = False) -> None:
-        block = max(1, _BLOCK_ELEMENTS // (self.n * self.event_size)) if self.draw_noise else 1
-        left = total
-        while left > 0:
-            k = min(block, left)
-            self.advance(k, record=record)
-            left -= k
-
-    def _draw(self, k: int) -> tuple[Tensor | None, Tensor | None]:
-        x, g = self.state.x, self.generator
-        noise = torch.randn((k, *x.shape), generator=g, dtype=x.dtype, device=x.device) if self.draw_noise else None
-        uniform = torch.rand((k, self.n), generator=g, dtype=x.dtype, device=x.device) if self.draw_uniform else None
-        return noise, uniform
-
-    def advance(self, k: int, record: bool = False, adapting: bool = False) -> Tensor:
-        """Run ``k`` steps; returns the mean acceptance probability of each, shape (k,)."""
-        noise, uniform = self._draw(k)
-        if self.native is not None:
-            accept = self._advance_native(k, noise, uniform, record)
-        else:
-            accept = self._advance_torch(k, noise, uniform, record)
-        if record:
-            assert self.accept_trace is not None
-            self.accept_trace[self.done : self.done + k] = accept
-            self.done += k
-        if self.bar is not None:
-            self.bar.update(k)
-            if record and self.accept_trace is not None:
-                self.bar.set_postfix(accept=f"{float(self.accept_trace[: self.done].mean()):.3f}", refresh=False)
-        return accept
-
-    def _advance_native(self, k: int, noise: Tensor | None, uniform: Tensor | None, record: bool) -> Tensor:
-        from ebmlab.samplers.langevin import _raise_diverged
-
-        runner = self.native
-        assert noise is not None
-        iteration0 = runner.iteration
-        accept = runner.advance(
-            k,
-            noise,
-            uniform,
-            self.done if record else 0,
-            self.samples if record else None,
-            self.sample_energies if record else None,
-            self.thin,
-        )
-        bad = runner.first_bad_step()
-        if bad is not None:
-            step, ok = bad
-            _raise_diverged(self.sampler.name, iteration0 + step + 1, ok, runner.step_size)
-        return accept if accept is not None else torch.ones(1, dtype=runner.dtype).expand(k)
-
-    def _advance_torch(self, k: int, noise: Tensor | None, uniform: Tensor | None, record: bool) -> Tensor:
-        sampler, energy, state = self.sampler, self.energy, self._state
-        # ULA / kinetic raise on non-finite values and always accept: nothing to track per step.
-        track = sampler.metropolis_adjusted or not self.draw_noise
-        rows = k if track else 0
-        accept = torch.empty((rows, self.n), dtype=state.energy.dtype)
-        flags = torch.empty((2, rows, self.n), dtype=torch.bool)  # non-finite, divergent
-        for t in range(k):
-            kwargs = {}
-            if noise is not None:
-                kwargs["noise"] = noise[t]
-            if uniform is not None:
-                kwargs["uniform"] = uniform[t]
-            state, info = sampler.step(energy, state, self.generator, **kwargs)
-            if track:
-                accept[t] = info.accept_prob
-                flags[0, t] = info.nonfinite
-                flags[1, t] = info.divergent
-            if record and (self.done + t + 1) % self.thin == 0:
-                self._keep((self.done + t + 1) // self.thin - 1, state)
-        self._state = state
-        if not track:
-            return torch.ones(1, dtype=state.energy.dtype).expand(k)
-        self.nonfinite += flags[0].sum()
-        self.divergent += flags[1].sum()
-        return accept.mean(1)
-
-    def _keep(self, index: int, state: SamplerState) -> None:
-        assert self.samples is not None and self.sample_energies is not None
-        self.samples[index] = state.x
-        self.sample_energies[index] = state.energy
+        state = run_chains(sampler, energy, state, warmup, generator, hook=adapt, bar=bar).state
+        state = state.replace(step_size=da.final_step_size)
+    else:
+        state = run_chains(sampler, energy, state, warmup, generator, block=_BLOCK_ELEMENTS, bar=bar).state
+    run = run_chains(sampler, energy, state, n_steps, generator, keep_every=thin, block=_BLOCK_ELEMENTS, bar=bar)
+    if bar is not None:
+        bar.close()
+    assert run.samples is not None and run.energies is not None
+    track = sampler.metropolis_adjusted or not block_draws(sampler)[0]  # ULA / kinetic always accept
+    return SampleResult(
+        samples=run.samples,
+        energies=run.energies,
+        accept_rate=run.accept_rate if track else 1.0,
+        accept_trace=run.accept.to(run.state.energy.dtype) if track else torch.ones(n_steps, dtype=x0.dtype),
+        nonfinite=int(run.nonfinite.sum()),
+        divergent=int(run.divergent.sum()),
+        step_size=float(run.state.step_size),
+        final_state=run.state,
+        seconds=0.0,
+    )
 
 
 def _progress(total: int, name: str):

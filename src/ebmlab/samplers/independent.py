@@ -21,12 +21,16 @@ import torch
 from torch import Tensor
 
 from ebmlab.errors import ConfigError, NonFiniteError
-from ebmlab.estimators.base import kish_ess
 
 __all__ = ["IMHResult", "SIRResult", "independent_metropolis_hastings", "sampling_importance_resampling"]
 
 Proposal = Callable[[int, torch.Generator], Tensor]
 LogWeight = Callable[[Tensor], Tensor]
+
+
+def kish_ess(log_w: Tensor) -> float:
+    """Kish effective sample size (Σw)² / Σw² of weights given as logs."""
+    return float((2 * torch.logsumexp(log_w, 0) - torch.logsumexp(2 * log_w, 0)).exp())
 
 
 @dataclass

@@ -14,8 +14,8 @@ import torch
 from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn, energy_and_grad
-from ebmlab.samplers.base import Sampler, SamplerState, StepInfo, _positive, finite_rows
-from ebmlab.samplers.langevin import _raise_diverged
+from ebmlab.samplers.base import Sampler, SamplerState, StepInfo, finite_rows, positive_finite
+from ebmlab.samplers.langevin import raise_diverged
 
 __all__ = ["KineticLangevin"]
 
@@ -33,7 +33,7 @@ class KineticLangevin(Sampler):
 
     def __init__(self, step_size: float, friction: float = 1.0, temperature: float = 1.0) -> None:
         super().__init__(step_size, temperature)
-        self.friction = _positive("friction", friction, self.name)
+        self.friction = positive_finite("friction", friction, self.name)
 
     def _make_state(self, x: Tensor, e: Tensor, g: Tensor | None, step_size: float | Tensor) -> SamplerState:
         # Velocities start at zero; the O step thermalises them within ~1/γ time units.
@@ -58,7 +58,7 @@ class KineticLangevin(Sampler):
         e, g = energy_and_grad(energy, x)
         ok = finite_rows(e, g)
         if not bool(ok.all()):
-            _raise_diverged(self.name, state.iteration + 1, ok, h)
+            raise_diverged(self.name, state.iteration + 1, ok, h)
         v = v.add(g, alpha=-0.5 * h)
         info = StepInfo(accept_prob=torch.ones_like(e), accepted=torch.ones_like(ok), nonfinite=~ok, divergent=~ok)
         return SamplerState(x, e, g, h, state.iteration + 1, momentum=v), info

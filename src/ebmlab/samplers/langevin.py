@@ -21,10 +21,10 @@ from ebmlab.samplers.base import (
     Sampler,
     SamplerState,
     StepInfo,
-    _positive,
     axpy,
     finite_rows,
     mh_accept,
+    positive_finite,
     select,
     sqrt,
 )
@@ -32,7 +32,8 @@ from ebmlab.samplers.base import (
 __all__ = ["MALA", "ULA"]
 
 
-def _sq_norm(v: Tensor) -> Tensor:
+def sq_norm(v: Tensor) -> Tensor:
+    """Squared Euclidean norm of each row, shape ``(n,)``."""
     return v.reshape(v.shape[0], -1).square().sum(dim=1)
 
 
@@ -53,7 +54,7 @@ class ULA(Sampler):
 
     def __init__(self, step_size: float, temperature: float = 1.0, noise_std: float | None = None) -> None:
         super().__init__(step_size, temperature)
-        self.noise_std = None if noise_std is None else _positive("noise_std", noise_std, self.name)
+        self.noise_std = None if noise_std is None else positive_finite("noise_std", noise_std, self.name)
 
     def noise_scale(self, step_size: float | Tensor) -> float | Tensor:
         """σ for a given step size (a float, or one per chain)."""
@@ -76,14 +77,15 @@ class ULA(Sampler):
         e_new, g_new = energy_and_grad(energy, x_new)
         ok = finite_rows(e_new, g_new)
         if not bool(ok.all()):
-            _raise_diverged(self.name, state.iteration + 1, ok, state.step_size)
+            raise_diverged(self.name, state.iteration + 1, ok, state.step_size)
         ones = torch.ones_like(e_new)
         true = torch.ones_like(ok)
         info = StepInfo(accept_prob=ones, accepted=true, nonfinite=~ok, divergent=~ok)
         return SamplerState(x_new, e_new, g_new, state.step_size, state.iteration + 1), info
 
 
-def _raise_diverged(name: str, step: int, ok: Tensor, step_size: float | Tensor) -> None:
+def raise_diverged(name: str, step: int, ok: Tensor, step_size: float | Tensor) -> None:
+    """Raise the NonFiniteError of a kernel whose chains ``~ok`` became non-finite at ``step``."""
     bad = (~ok).nonzero().flatten()
     if isinstance(step_size, Tensor):
         step_size = float(step_size.max())
@@ -105,6 +107,7 @@ class MALA(Sampler):
 
     name = "mala"
     metropolis_adjusted = True
+    exact = True
     per_chain_step_size = True
     default_target_accept = 0.574
 
@@ -127,7 +130,7 @@ class MALA(Sampler):
         # log q(x|y) − log q(y|x); ‖y − x + λ∇E(x)‖² / (4λT) = ‖ξ‖²/2.
         lam_x = lam.reshape(-1, *([1] * (x.dim() - 1))).to(x.dtype) if isinstance(lam, Tensor) else lam
         back = x - y + lam_x * g_y
-        log_alpha = (e - e_y) / temp - _sq_norm(back) / (4.0 * lam * temp) + 0.5 * _sq_norm(noise)
+        log_alpha = (e - e_y) / temp - sq_norm(back) / (4.0 * lam * temp) + 0.5 * sq_norm(noise)
         accept_prob, accepted, _ = mh_accept(log_alpha, ok, generator, uniform)
         new = SamplerState(
             x=select(accepted, y, x),

@@ -30,6 +30,7 @@ from ebmlab.targets.double_well import DoubleWell, QuarticWell
 from ebmlab.targets.funnel import Funnel
 from ebmlab.targets.gaussian import Gaussian, gaussian_50
 from ebmlab.targets.gmm import GMM40_MEANS, GaussianMixture, circle_means, gmm_40, mog8
+from ebmlab.targets.ising import IsingChain
 from ebmlab.targets.many_well import ManyWell
 from ebmlab.targets.toy2d import Checkerboard, CurveTarget, Moons, Rings, Spirals, eight_gaussians
 
@@ -43,6 +44,7 @@ __all__ = [
     "Funnel",
     "Gaussian",
     "GaussianMixture",
+    "IsingChain",
     "ManyWell",
     "Moons",
     "QuarticWell",

@@ -98,6 +98,12 @@ class TrainConfig:
     tensorboard: bool = field(
         default=False, metadata=meta(help="also log to TensorBoard if the `tensorboard` package is installed")
     )
+    dist_timeout_s: float = field(
+        default=300.0,
+        metadata=meta(
+            help="distributed runs: seconds a rank waits for the others before stopping with an error", check=positive()
+        ),
+    )
     on_divergence: Literal["stop", "rollback"] = field(
         default="stop",
         metadata=meta(help="stop: raise NonFiniteError; rollback: reload the last checkpoint, reseed, scale lr"),

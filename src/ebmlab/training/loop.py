@@ -13,6 +13,7 @@ import datetime
 import json
 import logging
 import math
+import os
 import platform
 import sys
 import tempfile
@@ -36,9 +37,13 @@ from ebmlab.training.checkpoint import (
 )
 from ebmlab.training.config import GroupConfig, TrainConfig, lr_factor
 from ebmlab.training.data import BatchIterator, derive_seed
+from ebmlab.training.distributed import Strategy, strategy_from_env
+from ebmlab.training.lock import RunLock
 from ebmlab.training.logs import MetricsLogger
 from ebmlab.training.method import GROUP_KEYS, Losses, StepContext, resolve_groups, stages_of
 from ebmlab.training.monitor import Divergence, DivergenceMonitor
+from ebmlab.training.throughput import ThroughputWatch
+from ebmlab.training.watch import check_watched_keys
 
 __all__ = ["Callback", "Evaluate", "Run", "build_optimizer", "fit"]
 
@@ -112,6 +117,25 @@ def _finite_or_none(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
+class _NullLogger:
+    """The metrics logger of ranks other than 0: keeps the history in memory, writes nothing."""
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, Any]] = []
+
+    def log(self, record: dict[str, Any]) -> None:
+        self.history.append(record)
+
+    def truncate(self, step: int) -> None:
+        self.history = [r for r in self.history if int(r.get("step", 0)) <= step]
+
+    def write_csv(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class _Trainer:
     """State and steps of one :func:`fit` call (kept private; ``fit`` is the API)."""
 
@@ -133,17 +157,24 @@ class _Trainer:
         self.settings = self._group_settings()
         self.optimizers = {g: build_optimizer(e["params"], self.settings[g]) for g, e in self.groups.items()}
         self.stages = stages_of(method, self.groups)
-        self.rank, self.world_size = _rank_and_world()
+        self.strategy: Strategy = strategy_from_env(self.device, config.dist_timeout_s)
+        self.rank, self.world_size = self.strategy.rank, self.strategy.world_size
         self.generator = torch.Generator(device=self.device)
+        # every rank draws the same global batch of batch_size × world_size rows and keeps its own shard
         self.data = BatchIterator(
-            data, config.batch_size, config.seed, shuffle=config.shuffle, drop_last=config.drop_last, device=self.device
+            data,
+            config.batch_size * self.world_size,
+            config.seed,
+            shuffle=config.shuffle,
+            drop_last=config.drop_last,
+            device=self.device,
         )
         self.monitor = DivergenceMonitor(config)
         self.ckpts = CheckpointManager(run_dir / "checkpoints", keep=config.keep_checkpoints)
-        self.logger: MetricsLogger | None = None
+        self.logger: MetricsLogger | _NullLogger | None = None
         self.bar: Any = None
         self.step = 0
-        self.method_seed = derive_seed(config.seed, "method")
+        self.method_seed = _method_seed(config.seed, self.rank)
         self.lr_scale = 1.0
         self.rollbacks: list[dict[str, Any]] = []
         self.sums: dict[str, float] = {}
@@ -152,6 +183,8 @@ class _Trainer:
         self.t0 = time.perf_counter()
         self.resumed_from: int | None = None
         self.last_values: dict[str, float] = {}
+        self.throughput = ThroughputWatch()
+        self.logged_keys: set[str] | None = None  # keys seen in the first step, to check train.monitor/max_abs
 
     # -- set-up --------------------------------------------------------------------------------
     def _group_settings(self) -> dict[str, dict[str, Any]]:
@@ -186,30 +219,44 @@ class _Trainer:
                 if "momentum" in pg:
                     pg["momentum"] = s["momentum"]
 
-    def _prepare(self, resume: bool, experiment_config: Mapping[str, Any] | None) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "figures").mkdir(exist_ok=True)
-        self.ckpts.remove_temporary()
+    def _validate(self, resume: bool) -> Checkpoint | None:
+        """Everything that can fail on the user's input, before anything in the run directory is written:
+        checkpoints vs ``resume``, and the latest checkpoint loaded (verified) into this set-up."""
         existing = self.ckpts.steps()
         if existing and not resume:
             raise ConfigError(
                 f"{self.run_dir} already holds checkpoints (latest: step {existing[-1][0]}); resume it with "
                 f"`ebmlab train --resume {self.run_dir}` (fit(..., resume=True)) or choose a new run directory."
             )
+        latest = self.ckpts.latest() if resume else None
+        if latest is None:
+            return None
+        ckpt = self.ckpts.load(latest)
+        self._restore(ckpt, monitor=True)
+        return ckpt
+
+    def _prepare(self, experiment_config: Mapping[str, Any] | None) -> None:
+        if not self.strategy.is_main:  # rank 0 owns the run directory
+            self.strategy.barrier()
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "figures").mkdir(exist_ok=True)
+        self.ckpts.remove_temporary()
         if experiment_config is not None:
             dump_yaml(experiment_config, self.run_dir / CONFIG_YAML)
         elif not (self.run_dir / CONFIG_YAML).exists():
             dump_yaml({"train": to_dict(self.config)}, self.run_dir / CONFIG_YAML)
+        self.strategy.barrier()
 
-    def _start(self, resume: bool) -> None:
-        latest = self.ckpts.latest() if resume else None
-        self.logger = MetricsLogger(self.run_dir, tensorboard=self.config.tensorboard)
-        if latest is not None:
-            ckpt = self.ckpts.load(latest)
-            removed = self.ckpts.remove_after(ckpt.step)
+    def _start(self, ckpt: Checkpoint | None, resume: bool) -> None:
+        self.logger = (
+            MetricsLogger(self.run_dir, tensorboard=self.config.tensorboard) if self.strategy.is_main else _NullLogger()
+        )
+        if ckpt is not None:
+            removed = self.ckpts.remove_after(ckpt.step) if self.strategy.is_main else []
             if removed:
                 log.info("removed checkpoints newer than the latest pointer: %s", [p.name for p in removed])
-            self._restore(ckpt, monitor=True)
+            self.logger.truncate(self.step)
             self.resumed_from = ckpt.step
             log.info("resumed %s from step %d", self.run_dir, ckpt.step)
             return
@@ -228,25 +275,29 @@ class _Trainer:
         for g, opt in self.optimizers.items():
             tensors, optim_meta[g] = optimizer_to_flat(g, opt)
             state |= tensors
-        state["rng/method"] = self.generator.get_state()
-        state["rng/torch"] = torch.get_rng_state()
+        # per-rank state: this rank's random streams and chains (prefixed rank<r>/ when distributed)
+        own = {"rng/method": self.generator.get_state(), "rng/torch": torch.get_rng_state()}
         extra = getattr(self.method, "extra_state", None)
         if extra is not None:
-            state |= {f"extra/{k}": v for k, v in extra().items()}
+            own |= {f"extra/{k}": v for k, v in extra().items()}
+        state |= own if self.world_size == 1 else self.strategy.gather_state(own)
         meta = {
-            "data": self.data.state(),
+            "data": self.data.state() | {"global_batch": self.data.batch_size},
             "optimizers": optim_meta,
             "log": {"sums": self.sums, "count": self.count},
             "elapsed": self._elapsed(),
             "monitor": {"rollbacks": self.rollbacks, "lr_scale": self.lr_scale, "method_seed": self.method_seed},
             "method": type(self.method).__name__,
+            "world_size": self.world_size,
             "versions": _versions(),
         }
-        config_file = self.run_dir / CONFIG_YAML
-        config_text = config_file.read_text(encoding="utf-8") if config_file.exists() else None
-        self.ckpts.save(self.step, model, tensors_for_saving(state, "checkpoint state"), meta, config_text)
-        assert self.logger is not None
-        self.logger.write_csv()
+        if self.strategy.is_main:
+            config_file = self.run_dir / CONFIG_YAML
+            config_text = config_file.read_text(encoding="utf-8") if config_file.exists() else None
+            self.ckpts.save(self.step, model, tensors_for_saving(state, "checkpoint state"), meta, config_text)
+            assert self.logger is not None
+            self.logger.write_csv()
+        self.strategy.barrier()
 
     def _restore(self, ckpt: Checkpoint, *, monitor: bool) -> None:
         name = type(self.method).__name__
@@ -260,15 +311,19 @@ class _Trainer:
         try:
             for g, opt in self.optimizers.items():
                 optimizer_from_flat(g, opt, ckpt.state, ckpt.meta["optimizers"][g])
-            self.generator.set_state(ckpt.state["rng/method"])
-            torch.set_rng_state(ckpt.state["rng/torch"])
-            extra = {k[len("extra/") :]: v for k, v in ckpt.state.items() if k.startswith("extra/")}
+            own = self.strategy.local_state(ckpt.state)
+            if "rng/method" in own:
+                self.generator.set_state(own["rng/method"])
+                torch.set_rng_state(own["rng/torch"])
+            else:  # a rank the checkpoint did not have (the world size grew): fresh streams
+                self.generator.manual_seed(derive_seed(self.method_seed, "joined", ckpt.step))
+            extra = {k[len("extra/") :]: v for k, v in own.items() if k.startswith("extra/")}
             if extra:
                 loader = getattr(self.method, "load_extra_state", None)
                 if loader is None:
                     raise CheckpointError(f"{ckpt.path} holds extra state but {name} has no load_extra_state().")
                 loader({k: v.to(self.device) for k, v in extra.items()})
-            self.data.load_state(ckpt.meta["data"])
+            self.data.load_state(_rescaled_position(ckpt.meta["data"], self.data.batch_size))
             self.sums = {k: float(v) for k, v in ckpt.meta["log"]["sums"].items()}
             self.count = int(ckpt.meta["log"]["count"])
         except (KeyError, ValueError, TypeError) as exc:
@@ -283,10 +338,11 @@ class _Trainer:
             m = ckpt.meta.get("monitor", {})
             self.rollbacks = list(m.get("rollbacks", []))
             self.lr_scale = float(m.get("lr_scale", 1.0))
-            self.method_seed = int(m.get("method_seed", self.method_seed))
+            if self.rank == 0:
+                self.method_seed = int(m.get("method_seed", self.method_seed))
         self._apply_hyperparameters()
-        assert self.logger is not None
-        self.logger.truncate(self.step)
+        if self.logger is not None:  # None while validating a resume (nothing written yet)
+            self.logger.truncate(self.step)
 
     # -- one step ------------------------------------------------------------------------------
     def _checked(self, out: Any, stage: tuple[str, ...]) -> Losses:
@@ -328,6 +384,8 @@ class _Trainer:
     def _train_step(self) -> Divergence | None:
         step = self.step + 1
         batch = self.data.next()
+        if isinstance(batch, Tensor):
+            batch = self.strategy.shard(batch)
         ctx = StepContext(step, self.generator, self.rank, self.world_size)
         values: dict[str, float] = {}
         factor = lr_factor(step, self.config)
@@ -337,9 +395,12 @@ class _Trainer:
             hook = getattr(self.method, "divergence_signals", None)
             signals = {k: float(v) for k, v in hook(out).items()} if hook is not None else {}
             loss_keys = [f"loss/{g}" for g in out.minimize]
+            if self.logged_keys is not None:
+                self.logged_keys |= {*stage_values, *signals, "loss", *(f"grad_norm/{g}" for g in out.minimize)}
+                self.logged_keys |= {f"lr/{g}" for g in self.optimizers}
             divergence = self.monitor.check(step, {**stage_values, **signals}, always=loss_keys)
-            if divergence is not None:
-                return divergence
+            if self.strategy.any(divergence is not None):  # every rank rolls back (or stops) together
+                return divergence or Divergence(step, "another rank", math.nan, "diverged on another rank")
             norms = self._gradients(out.minimize)
             for key, norm in norms.items():
                 if not math.isfinite(norm):
@@ -368,6 +429,7 @@ class _Trainer:
             grads = torch.autograd.grad(loss, params, retain_graph=i < len(items) - 1, allow_unused=True)
             for p, grad in zip(params, grads, strict=True):
                 p.grad = grad
+            self.strategy.reduce_gradients(params)
             present = [p for p in params if p.grad is not None]
             clip = self.settings[g]["grad_clip"]
             if present:
@@ -389,7 +451,8 @@ class _Trainer:
         last = step == c.steps
         if step % c.log_every == 0 or last:
             record = {"step": step, "time": round(self._elapsed(), 3)}
-            record |= {k: v / self.count for k, v in self.sums.items()}
+            means = {k: v / self.count for k, v in self.sums.items()}
+            record |= self.strategy.reduce_values(means, getattr(self.method, "log_domain_keys", ()))
             record |= {k: v for k, v in self.last_values.items() if k.startswith("lr/")}
             self.sums, self.count = {}, 0
             assert self.logger is not None
@@ -403,11 +466,15 @@ class _Trainer:
             self._save()
         if self.bar is not None:
             self.bar.update(1)
+        if self.config.progress and (slow := self.throughput.update(step)) is not None:
+            log.warning("step %d: %s", step, slow)
         for callback in self.callbacks:
             callback(step, dict(self.last_values))
 
     def _evaluate(self) -> None:
         assert self.evaluate is not None and self.logger is not None
+        if not self.strategy.is_main:
+            return
         was_training = self.method.training
         self.method.eval()
         try:
@@ -447,7 +514,9 @@ class _Trainer:
         ckpt = self.ckpts.load(latest)
         self._restore(ckpt, monitor=False)
         n = len(self.rollbacks) + 1
-        self.method_seed = derive_seed(c.seed, "rollback", n)
+        self.method_seed = (
+            derive_seed(c.seed, "rollback", n) if self.rank == 0 else derive_seed(c.seed, "rollback", n, self.rank)
+        )
         self.generator.manual_seed(self.method_seed)
         self.lr_scale *= c.rollback_lr_factor
         self._apply_hyperparameters()
@@ -489,18 +558,26 @@ class _Trainer:
 
     def _write_summary(self, status: str) -> dict[str, Any]:
         summary = self.summary(status)
+        if not self.strategy.is_main:
+            return summary
         text = json.dumps(summary, indent=2, default=str)
         atomic_write_text(self.run_dir / SUMMARY_FILE, text + "\n")
         return summary
 
     def run(self, resume: bool, experiment_config: Mapping[str, Any] | None) -> Run:
-        self._prepare(resume, experiment_config)
+        ckpt = self._validate(resume)  # validate first, write after: a refused resume leaves RUN_DIR untouched
+        self._prepare(experiment_config)
         status = "failed"
         try:
-            self._start(resume)
-            self.bar = _progress_bar(self.config, self.step)
+            self._start(ckpt, resume)
+            self.bar = _progress_bar(self.config, self.step) if self.strategy.is_main else None
             while self.step < self.config.steps:
+                first = self.logged_keys is None
+                if first:
+                    self.logged_keys = set()
                 divergence = self._train_step()
+                if first and divergence is None:
+                    check_watched_keys(self.config, self.logged_keys or (), type(self.method).__name__)
                 if divergence is not None:
                     self._on_divergence(divergence)
                     continue
@@ -524,11 +601,15 @@ class _Trainer:
         return Run(self.method, self.run_dir, self.step, status, history, summary)
 
 
-def _rank_and_world() -> tuple[int, int]:
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+def _rescaled_position(state: Mapping[str, Any], global_batch: int) -> dict[str, int]:
+    """The data position of a checkpoint, in batches of this run's global size (the world size may differ)."""
+    old = int(state.get("global_batch", global_batch))
+    return {"epoch": int(state["epoch"]), "position": int(state["position"]) * old // global_batch}
+
+
+def _method_seed(seed: int, rank: int) -> int:
+    """Rank 0 keeps the single-process stream (so one process is unchanged); rank r > 0 its own."""
+    return derive_seed(seed, "method") if rank == 0 else derive_seed(seed, "method", "rank", rank)
 
 
 def _progress_bar(config: TrainConfig, initial: int) -> Any:
@@ -600,7 +681,14 @@ def fit(
         persist = run_dir is not None
         if run_dir is None:
             run_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="ebmlab-run-"))
+        else:
+            if int(os.environ.get("RANK", "0")) == 0:
+                stack.enter_context(RunLock(run_dir))  # one writer per run directory (rank 0 writes)
         stack.enter_context(torch.random.fork_rng(devices=[]))
+        if not persist and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise ConfigError(
+                "fit under torchrun needs a run_dir (on a filesystem every rank can read) for checkpoints."
+            )
         trainer = _Trainer(method, data, config, evaluate, Path(run_dir), callbacks, persist=persist)
         result = trainer.run(resume, experiment_config)
         if not persist:

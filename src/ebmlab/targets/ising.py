@@ -9,12 +9,15 @@ periodic: Z_β = tr Tⁿ = λ₊ⁿ + λ₋ⁿ;  open: Z_β = vᵀ T^{n−1} v w
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from ebmlab.errors import ConfigError, ShapeError
-from ebmlab.estimators.spaces import BinarySpace
+
+if TYPE_CHECKING:
+    from ebmlab.estimators.spaces import BinarySpace
 
 __all__ = ["IsingChain"]
 
@@ -36,6 +39,8 @@ class IsingChain:
 
     def space(self, dtype: torch.dtype = torch.float64) -> BinarySpace:
         """All 2ⁿ spin configurations."""
+        from ebmlab.estimators.spaces import BinarySpace
+
         return BinarySpace(self.n, values=(-1.0, 1.0), dtype=dtype)
 
     def log_z(self, beta: float = 1.0) -> float:

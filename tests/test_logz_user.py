@@ -1,0 +1,94 @@
+"""log Z of a user's own energy: proposals from mode search + Laplace, brackets, verdicts, stuck chains."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from ebmlab.diagnostics import chain_health
+from ebmlab.estimators.bracket import bidirectional_log_z
+from ebmlab.estimators.laplace import find_modes, laplace_proposal
+from ebmlab.estimators.user import log_z, wide_base
+from ebmlab.estimators.verdict import chao1, judge
+from ebmlab.samplers import MALA, sample
+from ebmlab.targets import get_target
+
+
+def asym_well(x: torch.Tensor) -> torch.Tensor:  # not a built-in target; log Z by quadrature below
+    return (0.5 * x**4 - 3 * x**2 + 1.2 * x).sum(1)
+
+
+def _quad_log_z() -> float:
+    v = torch.linspace(-8, 8, 400_001, dtype=torch.float64)
+    return math.log(float(torch.trapezoid(torch.exp(-asym_well(v[:, None])), v)))
+
+
+def test_mode_search_finds_both_wells_with_their_counts() -> None:
+    modes = find_modes(asym_well, (1,), torch.Generator().manual_seed(0))
+    assert modes.x.shape[0] == 2 and sum(modes.counts) == modes.n_starts
+    roots = sorted(float(r) for r in modes.x.flatten())
+    # minima of 0.5x⁴ − 3x² + 1.2x: 2x³ − 6x + 1.2 = 0
+    for r in roots:
+        assert abs(2 * r**3 - 6 * r + 1.2) < 1e-5
+
+
+def test_user_energy_is_and_bracket_within_their_errors() -> None:
+    truth = _quad_log_z()
+    est = log_z(asym_well, (1,), "is", n=20_000, seed=1)
+    assert abs(est.z_score(truth)) < 4 and est.details["verdict"] == "trustworthy"
+    assert "mixture of 2 Student-t" in est.details["proposal"]
+    g = torch.Generator().manual_seed(2)
+    q = laplace_proposal(asym_well, (1,), g)
+    br = bidirectional_log_z(asym_well, wide_base(q), g, n_chains=128, n_temperatures=100)
+    assert br.reverse_samples == "mcmc" and br.contains(truth, z=4.0)
+
+
+def test_heavy_tails_are_flagged_when_the_proposal_is_too_light() -> None:
+    """A Gaussian (df=None) proposal on a Cauchy-like product has infinite-variance weights: k̂ > 0.7."""
+
+    def cauchy(x: torch.Tensor) -> torch.Tensor:
+        return torch.log1p(x.square()).sum(1)
+
+    q = laplace_proposal(cauchy, (2,), torch.Generator().manual_seed(0), df=None)
+    est = log_z(cauchy, (2,), "is", n=20_000, seed=0, proposal=q)
+    assert est.details["verdict"].startswith("not trustworthy") and "Pareto" in est.details["verdict"]
+    # negative control: Student-t (ν = 1 ... 5) components make the same run trustworthy
+    ok = log_z(
+        cauchy,
+        (2,),
+        "is",
+        n=20_000,
+        seed=0,
+        proposal=laplace_proposal(cauchy, (2,), torch.Generator().manual_seed(0), df=1),
+    )
+    assert ok.details["verdict"] == "trustworthy" and abs(ok.z_score(2 * math.log(math.pi))) < 4
+
+
+def test_verdict_rules_each_fire_and_chao1() -> None:
+    assert judge({"ess": 10}).reasons and not judge({"ess": 100}).reasons
+    assert judge({"pareto_k": 0.9}).reasons and not judge({"pareto_k": 0.3}).reasons
+    scattered = ([0.0, 1.0, -1.0, 2.0], [0.01] * 4)
+    assert "scatter" in judge({"groups": scattered}).summary()
+    assert judge({"groups": ([0.0, 0.01, -0.01, 0.005], [0.01] * 4)}).trustworthy
+    assert "reverse AIS" in judge({"bracket": (1.0, 0.01, 1.5, 0.01)}).summary()
+    assert judge({"bracket": (1.0, 0.01, 1.01, 0.01)}).trustworthy
+    assert chao1([5, 3, 1, 1, 2]) == pytest.approx(5 + 4 / 2)
+    assert "misses mass" in judge({"mode_counts": [1] * 10}).summary()
+    assert judge({"mode_counts": [30, 20, 2]}).trustworthy
+
+
+def test_a_stuck_chain_is_flagged_while_mean_acceptance_looks_healthy() -> None:
+    t = get_target("double-well")
+    g = torch.Generator().manual_seed(0)
+    x0 = 3 * torch.rand(64, 1, generator=g) - 1.5
+    x0[5], x0[17] = 3.5, -3.4  # far in the tails: MALA with λ = 0.1 rejects every proposal there
+    res = sample(t, MALA(0.1), x0, 600, warmup=0, generator=g)
+    health = chain_health(res.samples, grads_per_draw=1)
+    assert res.accept_rate > 0.5  # the mean hides it
+    assert health["stuck_chains"] == [5, 17] and health["move_rate_min"] == 0.0
+    assert 0 < health["ess_per_grad"] < 1
+    # negative control: the same run without the far starts flags nothing
+    fine = sample(t, MALA(0.1), 3 * torch.rand(64, 1, generator=g) - 1.5, 600, warmup=0, generator=g)
+    assert chain_health(fine.samples)["n_stuck"] == 0
