@@ -60,6 +60,7 @@ PLUGINS: dict[str, tuple[str, ...]] = {
         "ebmlab.methods",
         "ebmlab.methods.contrastive_divergence",
         "ebmlab.methods.boltzmann_generator",
+        "ebmlab.methods.rbm",
     ),
     "eval": ("ebmlab.experiments.builtin", "ebmlab.metrics"),
 }
