@@ -115,6 +115,8 @@ class RBMGibbs(Sampler):
     name = "rbm-gibbs"
     uses_gradient = False
     metropolis_adjusted = False
+    #: each sweep leaves π_β exactly invariant (what AIS requires of its kernel)
+    exact = True
 
     def __init__(self, n_sweeps: int = 1) -> None:
         super().__init__(step_size=1.0)
