@@ -130,7 +130,7 @@ def test_rbm_path_ends_normaliser_and_kernel() -> None:
     wrong = path.at(0.9)
     bad = lambda x: kernel.step(wrong, kernel.init(wrong, x), g)[0].x  # noqa: E731
     assert_invariant(bad, draw(p, v, 20_000, 5), p, 5, expect=False)
-    with pytest.raises(ConfigError, match="RBMPath.at"):
+    with pytest.raises(ConfigError, match=r"RBMPath\.at"):
         kernel.init(rbm, v)
     with pytest.raises(ShapeError, match="per-chain beta"):
         path.energy(v, torch.zeros(3))
