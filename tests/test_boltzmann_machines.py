@@ -198,3 +198,16 @@ def test_binary_data() -> None:
     assert d.x.shape == (450, 64) and set(d.x.unique().tolist()) == {0.0, 1.0}
     with pytest.raises(ConfigError, match="flip"):
         load_bars_and_stripes(flip=0.7)
+
+
+def test_joint_conditional_logits_are_energy_differences() -> None:
+    rbm = random_rbm(nv=4, nh=3)
+    joint = rbm.joint()
+    x = BinarySpace(7, dtype=torch.float64).states()[::3]
+    with torch.no_grad():
+        for i in range(7):
+            on, off = x.clone(), x.clone()
+            on[:, i], off[:, i] = 1.0, 0.0
+            got = joint.conditional_logits(x, torch.tensor([i]))[:, 0]
+            assert torch.allclose(got, joint(off) - joint(on), atol=1e-12)
+    assert joint.blocks() == [[0, 1, 2, 3], [4, 5, 6]]

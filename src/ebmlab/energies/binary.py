@@ -215,6 +215,19 @@ class JointRBMEnergy(nn.Module):
         _check_x(x, self.dim, "JointRBMEnergy")
         return self.rbm.joint_energy(x[:, : self.rbm.n_visible], x[:, self.rbm.n_visible :])
 
+    def conditional_logits(self, x: Tensor, index: Tensor) -> Tensor:
+        """E(x; x_i = 0) − E(x; x_i = 1) for the units in ``index``: (Wh + b)_i for visible, (vW + c)_j for hidden
+        units. Each layer is one block of conditionally independent units (``BlockGibbs(blocks=[v, h])``)."""
+        r, nv = self.rbm, self.rbm.n_visible
+        x = x.to(r.weight.dtype)
+        logits = torch.cat((x[:, nv:] @ r.weight.T + r.v_bias, x[:, :nv] @ r.weight + r.h_bias), 1)
+        return logits[:, index]
+
+    def blocks(self) -> list[list[int]]:
+        """The two layers as Gibbs blocks: visible units, then hidden units."""
+        nv = self.rbm.n_visible
+        return [list(range(nv)), list(range(nv, self.dim))]
+
     @torch.no_grad()
     def gibbs(self, x: Tensor, k: int, generator: torch.Generator | None, beta: float = 1.0) -> Tensor:
         """k block-Gibbs sweeps in the joint at β: h | v, then v | h (returns [v, h])."""

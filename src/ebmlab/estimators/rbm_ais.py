@@ -25,11 +25,12 @@ from torch.nn import functional as F
 
 from ebmlab.densities import Bernoulli
 from ebmlab.energies.base import EnergyFn
-from ebmlab.energies.binary import RBM, bernoulli_draw
+from ebmlab.energies.binary import RBM, FullyVisibleBM, bernoulli_draw
 from ebmlab.errors import ConfigError, ShapeError
+from ebmlab.estimators.base import Estimate
 from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
 
-__all__ = ["RBMGibbs", "RBMPath", "RBMPathEnergy"]
+__all__ = ["RBMGibbs", "RBMPath", "RBMPathEnergy", "fvbm_ais", "joint_path", "rbm_ais"]
 
 
 def _col(beta: float | Tensor, like: Tensor) -> float | Tensor:
@@ -149,3 +150,63 @@ class RBMGibbs(Sampler):
         ones, false = torch.ones_like(e), torch.zeros_like(e, dtype=torch.bool)
         info = StepInfo(accept_prob=ones, accepted=~false, nonfinite=false, divergent=false)
         return SamplerState(v, e, None, state.step_size, state.iteration + 1), info
+
+
+# -- log Z of Boltzmann machines by the one general AIS ------------------------------------------------------
+
+
+def joint_path(rbm: RBM, v_logits: Tensor | None = None):
+    """The tempered joint of S&M 2008 on x = [v, h]: E_β(x) = −(1 − β) log q₀(x) + β E(v, h), q₀ = Bernoulli(b_A) on
+    v times uniform h (so Z₀ = 1). Linear in β, hence a :class:`~ebmlab.samplers.GeometricPath`; its v-marginal is
+    :class:`RBMPath`'s E_β."""
+    from ebmlab.samplers import GeometricPath
+
+    logits = torch.zeros(rbm.n_visible) if v_logits is None else torch.as_tensor(v_logits).reshape(-1)
+    if logits.numel() != rbm.n_visible:
+        raise ShapeError(f"joint_path: v_logits must hold {rbm.n_visible} values, got {logits.numel()}.")
+    base = Bernoulli(torch.cat((logits, torch.zeros(rbm.n_hidden))).to(rbm.weight.dtype)).to(rbm.weight.dtype)
+    return GeometricPath(base, rbm.joint())
+
+
+def rbm_ais(
+    rbm: RBM,
+    n_chains: int,
+    betas: Tensor | int,
+    generator: torch.Generator,
+    v_logits: Tensor | None = None,
+    n_sweeps: int = 1,
+) -> Estimate:
+    """log Z of an RBM by :func:`ebmlab.estimators.ais` along :func:`joint_path`, with exact block Gibbs on the two
+    layers (``BlockGibbs`` over ``rbm.joint().blocks()``, using the joint's conditional logits)."""
+    from ebmlab.estimators.ais import ais
+    from ebmlab.samplers import BlockGibbs
+
+    with torch.no_grad():
+        res = ais(
+            joint_path(rbm, v_logits),
+            BlockGibbs(blocks=rbm.joint().blocks()),
+            n_chains,
+            betas,
+            generator,
+            n_steps=n_sweeps,
+        )
+    return res.estimate()
+
+
+def fvbm_ais(
+    fvbm: FullyVisibleBM,
+    n_chains: int,
+    betas: Tensor | int,
+    generator: torch.Generator,
+    logits: Tensor | None = None,
+    n_sweeps: int = 1,
+) -> Estimate:
+    """log Z of a fully visible BM by :func:`ebmlab.estimators.ais` on the geometric path from Bernoulli(logits)
+    with single-site Gibbs sweeps."""
+    from ebmlab.estimators.ais import ais
+    from ebmlab.samplers import BlockGibbs, GeometricPath
+
+    base = Bernoulli(torch.zeros(fvbm.dim) if logits is None else logits).to(fvbm.bias.dtype)
+    with torch.no_grad():
+        res = ais(GeometricPath(base, fvbm), BlockGibbs(), n_chains, betas, generator, n_steps=n_sweeps)
+    return res.estimate()
