@@ -1,7 +1,7 @@
 """RBMs on binarised 8×8 digits: test log-likelihood by AIS (with SE), checked against exact log Z where possible.
 
 Data: ``binary-digits`` (sklearn digits, x/16 > 0.5; train 1,347 / test 450). Models trained through
-``fit`` with :class:`~ebmlab.methods.rbm.BoltzmannMachineCD` (SGD, momentum 0.5, batch 50):
+``fit`` with :class:`~ebmlab.methods.rbm.BoltzmannMachineCD` (SGD, momentum 0.5, batch 50, lr decayed linearly to 0):
 
 * ``rbm20_cd1`` and ``rbm20_pcd``: 20 hidden units — log Z is also exact (enumerating 2^20 hidden states),
   so the AIS estimate is checked against it;
@@ -52,6 +52,7 @@ def train_model(name: str, train: torch.Tensor, args: argparse.Namespace) -> RBM
         batch_size=50,
         optimizer="sgd",
         lr=args.lr,
+        lr_schedule="linear",
         momentum=0.5,
         seed=0,
         progress=False,

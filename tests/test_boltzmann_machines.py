@@ -67,6 +67,10 @@ def test_rbm_log_z_and_free_energy_match_joint_enumeration() -> None:
     for beta in (1.0, 0.4):
         truth = BoltzmannDistribution(rbm.joint(), beta, joint).log_z().value
         assert abs(rbm.log_z(beta) - truth) < 1e-10
+        with torch.no_grad():  # both marginals, F_β(v) and F_β(h), normalise to the same Z_β
+            for f, d in ((rbm.free_energy, 6), (rbm.hidden_free_energy, 4)):
+                lz = float(torch.logsumexp(-f(BinarySpace(d, dtype=torch.float64).states(), beta), 0))
+                assert abs(lz - truth) < 1e-10
     wide = random_rbm(nv=4, nh=7, seed=1)  # enumerates the visible layer instead
     assert abs(wide.log_z() - BoltzmannDistribution(wide.joint(), 1.0, BinarySpace(11)).log_z().value) < 1e-10
     v = BinarySpace(6, dtype=torch.float64).states()[::7]

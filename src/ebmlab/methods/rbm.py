@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ebmlab.energies.binary import RBM, FullyVisibleBM
 from ebmlab.errors import ConfigError, ShapeError
@@ -31,6 +31,9 @@ class BoltzmannMachineCD(Method):
 
     ``sample_sweeps``: Gibbs sweeps from uniform noise used by :meth:`sample`.
     """
+
+    model: RBM | FullyVisibleBM
+    chains: Tensor
 
     def __init__(
         self,
@@ -48,7 +51,7 @@ class BoltzmannMachineCD(Method):
             raise ConfigError(
                 f"BoltzmannMachineCD: model must be an RBM or FullyVisibleBM, got {type(model).__name__}."
             )
-        self.model: nn.Module = model
+        self.model = model
         self.k, self.persistent, self.n_chains, self.sample_sweeps = k, bool(persistent), n_chains, sample_sweeps
         self.register_buffer("chains", torch.zeros(0, model.event_shape[0]), persistent=False)
 
