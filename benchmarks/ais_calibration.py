@@ -18,6 +18,7 @@ import torch
 
 from ebmlab.estimators import ais, log_mean_exp
 from ebmlab.estimators.methods import AIS_SETTINGS, ais_base
+from ebmlab.samplers import GeometricPath
 from ebmlab.targets import get_target
 
 
@@ -39,7 +40,8 @@ def main() -> None:
     print(f"{args.target}: {args.groups} groups × {args.chains} chains, {args.temperatures} temperatures, {settings}")
     for seed in args.seeds:
         start = time.perf_counter()
-        result = ais(target, ais_base(target), args.groups * args.chains, args.temperatures, seed=seed, **settings)
+        path = GeometricPath(ais_base(target), target)
+        result = ais(path, "hmc", args.groups * args.chains, args.temperatures, seed=seed, **settings)
         zs = []
         for log_w in result.log_weights.reshape(args.groups, args.chains):
             value, se, _ = log_mean_exp(log_w)

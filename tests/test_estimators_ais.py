@@ -12,26 +12,16 @@ import pytest
 import torch
 
 from ebmlab.errors import ConfigError
-from ebmlab.estimators import (
-    GaussianProposal,
-    GeometricPath,
-    ais,
-    geometric_schedule,
-    linear_schedule,
-    log_mean_exp,
-    log_z_ais,
-    make_schedule,
-    sigmoid_schedule,
-)
+from ebmlab.estimators import GaussianProposal, ais, log_mean_exp, log_z_ais
 from ebmlab.estimators.methods import AIS_SETTINGS, ais_base
-from ebmlab.samplers import MALA, ULA
+from ebmlab.samplers import MALA, ULA, GeometricPath, geometric_betas, linear_betas, make_betas, sigmoid_betas
 from ebmlab.targets import get_target
 
 
 def _calibration(name: str, seed: int, groups: int = 10, chains: int = 64) -> None:
     target = get_target(name)
     settings = {k: v for k, v in AIS_SETTINGS.get(name, {}).items() if k != "std"}
-    result = ais(target, ais_base(target), groups * chains, 1000, seed=seed, **settings)
+    result = ais(GeometricPath(ais_base(target), target), "hmc", groups * chains, 1000, seed=seed, **settings)
     truth = target.log_z()
     zs = []
     for log_w in result.log_weights.reshape(groups, chains):
@@ -68,32 +58,36 @@ def test_ais_gaussian_to_gaussian(transition: str) -> None:
 
 
 def test_geometric_path_energy_and_grad() -> None:
+    """E_0.3 = 0.7·(−log q) + 0.3·E, and the analytic gradient (from the base's and target's) equals autograd."""
     target = get_target("many-well-32")
     base = GaussianProposal(torch.zeros(32), std=2.0, dtype=torch.float64)
-    path = GeometricPath(lambda x: -base.log_prob(x), target, beta=0.3)
+    path = GeometricPath(base, target).at(0.3)
     x = base.sample(5, torch.Generator().manual_seed(0)).requires_grad_(True)
-    e = path(x)
+    e = 0.7 * -base.log_prob(x) + 0.3 * target(x)
     (g_auto,) = torch.autograd.grad(e.sum(), x)
     e2, g2 = path.energy_and_grad(x.detach())
-    assert torch.allclose(e.detach(), e2) and torch.allclose(g_auto, g2)
+    assert torch.allclose(e.detach(), e2) and torch.allclose(g_auto, g2) and torch.allclose(path(x.detach()), e2)
 
 
 def test_schedules() -> None:
-    for betas in (linear_schedule(11), geometric_schedule(11), sigmoid_schedule(11)):
+    for betas in (linear_betas(11), geometric_betas(11), sigmoid_betas(11), make_betas("geometric", 11)):
         assert betas[0] == 0 and betas[-1] == 1 and bool((betas.diff() > 0).all()) and betas.numel() == 11
     with pytest.raises(ConfigError, match="increase"):
-        make_schedule(torch.tensor([0.0, 0.7, 0.5, 1.0]), 4)
-    with pytest.raises(ConfigError, match="unknown AIS schedule"):
-        make_schedule("cosine", 10)
+        make_betas(torch.tensor([0.0, 0.7, 0.5, 1.0]))
+    with pytest.raises(ConfigError, match="unknown schedule"):
+        make_betas("cosine", 10)
 
 
 def test_ais_bad_input() -> None:
     base = GaussianProposal(torch.zeros(2), std=1.0)
     energy = lambda x: (x**2).sum(1)  # noqa: E731
-    with pytest.raises(ConfigError, match="Metropolis"):
-        ais(energy, base, 8, 10, transition=ULA(0.1))
+    path = GeometricPath(base, energy)
+    with pytest.raises(ConfigError, match="exactly invariant"):
+        ais(path, ULA(0.1), 8, 10)
     with pytest.raises(ConfigError, match="unknown AIS transition"):
-        ais(energy, base, 8, 10, transition="gibbs")
+        ais(path, "gibbs", 8, 10)
     with pytest.raises(ConfigError, match="step_ladder"):
-        ais(energy, base, 8, 10, step_ladder=(0.5,))
-    assert ais(energy, base, 8, 10, transition=MALA(0.1), seed=0).log_weights.shape == (8,)
+        ais(path, "hmc", 8, 10, step_ladder=(0.5,))
+    with pytest.raises(ConfigError, match="Density"):
+        GeometricPath(energy, energy)  # type: ignore[arg-type]
+    assert ais(path, MALA(0.1), 8, 10, seed=0).log_w.shape == (8,)

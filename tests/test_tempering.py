@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import Tensor
 
+from ebmlab.densities import DiagonalNormal
 from ebmlab.errors import ConfigError, ShapeError
-from ebmlab.samplers import MALA, GeometricPathEnergy, ReplicaExchange, geometric_ladder
+from ebmlab.samplers import MALA, GeometricPath, ReplicaExchange, geometric_betas
 from ebmlab.targets.gmm import GaussianMixture
 
 
@@ -84,32 +85,33 @@ def test_round_info_and_determinism() -> None:
     # even rounds propose pairs (0,1), (2,3); odd rounds (1,2)
     assert not math.isnan(float(swaps[0][0])) and math.isnan(float(swaps[0][1]))
     assert math.isnan(float(swaps[1][0])) and not math.isnan(float(swaps[1][1]))
-    # the cached D = E − Q matches a fresh evaluation after kernel moves and swaps
+    # the cached D = E + log q matches a fresh evaluation after kernel moves and swaps
     gen = torch.Generator().manual_seed(1)
     state = pt.init(target, 16, 2, gen)
     for _ in range(3):
         state, _ = pt.step(target, state, gen)
     flat = state.x.reshape(-1, 2)
-    d = target(flat) - 0.5 * flat.square().sum(1) / 4.0
+    d = target(flat) + DiagonalNormal(torch.zeros(2), 2.0).log_prob(flat)
     assert torch.allclose(state.log_ratio.reshape(-1), d, atol=1e-4)
 
 
 def test_path_energy_and_bad_input() -> None:
     energy = lambda x: x.square().sum(-1)  # noqa: E731
     betas = torch.tensor([0.0, 0.5, 1.0])
-    path = GeometricPathEnergy(energy, 2.0, betas)
+    base = DiagonalNormal(torch.zeros(2), 2.0)
+    path = GeometricPath(base, energy).at(betas)
     x = torch.ones(3, 2)
     e, g = path.energy_and_grad(x)
-    q = 0.5 * 2 / 4
+    q = float(-base.log_prob(x[:1]))
     assert torch.allclose(e, torch.tensor([q, 0.5 * q + 0.5 * 2, 2.0]))
     assert torch.allclose(path(x), e) and g.shape == (3, 2)
-    with pytest.raises(ShapeError, match="3 betas for 2 chains"):
+    with pytest.raises(ShapeError, match="3 values of beta for 2 chains"):
         path(torch.ones(2, 2))
-    assert geometric_ladder(4, 0.1).tolist() == pytest.approx([0.0, 0.1, 10**-0.5, 1.0])
+    assert geometric_betas(4, 0.1).tolist() == pytest.approx([0.0, 0.1, 10**-0.5, 1.0])
     with pytest.raises(ConfigError, match="n_rungs"):
-        geometric_ladder(1)
+        ReplicaExchange(MALA(0.1), n_rungs=1)
     with pytest.raises(ConfigError, match="beta_min"):
-        geometric_ladder(4, 1.5)
+        geometric_betas(4, 1.5)
     with pytest.raises(ConfigError, match="from 0"):
         ReplicaExchange(MALA(0.1), betas=[0.1, 1.0])
     with pytest.raises(ConfigError, match="increase strictly"):

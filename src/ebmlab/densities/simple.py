@@ -54,6 +54,12 @@ class DiagonalNormal(nn.Module):
         d = z[0].numel()
         return (-0.5 * z.square() - self.log_scale).reshape(x.shape[0], -1).sum(1) - 0.5 * d * _LOG_2PI
 
+    def log_prob_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(log q(x), ∇ log q(x) = −(x − μ)/σ²) without autograd."""
+        with torch.no_grad():
+            inv = torch.exp(-self.log_scale)
+            return self.log_prob(x), -(x - self.loc) * inv.square()
+
     def entropy(self) -> Tensor:
         """H(q) = Σ log σ + (d/2)(1 + log 2π)."""
         return self.log_scale.sum() + 0.5 * self.loc.numel() * (1.0 + _LOG_2PI)
@@ -99,6 +105,10 @@ class Bernoulli(nn.Module):
         n = positive_count(n, "Bernoulli.sample")
         u = torch.rand((n, *self.event_shape), generator=generator, device=generator.device, dtype=self.logits.dtype)
         return (u < torch.sigmoid(self.logits)).to(self.logits.dtype)
+
+    def conditional_logits(self, x: Tensor, index: Tensor) -> Tensor:
+        """E₀(x; x_i = 0) − E₀(x; x_i = 1) = logit_i for E₀ = −log q (Gibbs on a path from this base), ``(n, |index|)``."""
+        return self.logits.reshape(-1)[index].to(x.dtype).expand(x.shape[0], -1)
 
     def log_prob(self, x: Tensor) -> Tensor:
         check_event(x, self.event_shape, "Bernoulli.log_prob")

@@ -13,16 +13,7 @@ True
 5.032284
 """
 
-from ebmlab.estimators.ais import (
-    AISResult,
-    GeometricPath,
-    ais,
-    geometric_schedule,
-    linear_schedule,
-    log_z_ais,
-    make_schedule,
-    sigmoid_schedule,
-)
+from ebmlab.estimators.ais import AISResult, ais, log_z_ais
 from ebmlab.estimators.base import Estimate, kish_ess, log_mean_exp, pareto_k
 from ebmlab.estimators.boltzmann import (
     BoltzmannDistribution,
@@ -55,7 +46,6 @@ __all__ = [
     "EnergySpectrum",
     "Estimate",
     "GaussianProposal",
-    "GeometricPath",
     "Grid",
     "IsingChain",
     "Proposal",
@@ -69,19 +59,15 @@ __all__ = [
     "energy_spectrum",
     "estimate_mi",
     "gaussian_mi",
-    "geometric_schedule",
     "infonce_bound",
     "kish_ess",
-    "linear_schedule",
     "log_mean_exp",
     "log_z_ais",
     "log_z_enumerate",
     "log_z_importance",
     "log_z_quadrature",
     "log_z_stepping_stone",
-    "make_schedule",
     "nwj_bound",
     "pareto_k",
-    "sigmoid_schedule",
     "train_critic",
 ]

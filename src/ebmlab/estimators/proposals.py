@@ -116,5 +116,10 @@ class GaussianProposal:
         pd = diff @ self.precision.to(z.dtype)
         return 0.5 * (diff * pd).sum(1), pd.reshape(x.shape)
 
+    def log_prob_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(log q(x), ∇ log q(x)) analytically."""
+        e, g = self.energy_and_grad(x)
+        return -e - torch.as_tensor(self.log_norm, dtype=e.dtype), -g
+
     def __repr__(self) -> str:
         return f"GaussianProposal(dim={self.dim}, event_shape={self.event_shape})"

@@ -1,8 +1,9 @@
 """log Z by the stepping-stone identity on the replica-exchange ladder.
 
-With π_β ∝ q^{1−β} exp(−βE), q(x) ∝ exp(−Q(x)), Q = ½‖x‖²/s², D = E − Q and Z_β = ∫ exp(−Q − βD):
+With π_β ∝ q^{1−β} exp(−βE) for a normalised base density q (default N(0, s²I)), E₀ = −log q, D = E − E₀ and
+Z_β = ∫ exp(−E₀ − βD) (so Z_0 = 1):
 
-    log Z_1 = log Z_0 + Σ_r log E_{π_{β_r}}[exp(−(β_{r+1} − β_r) D(x))],   log Z_0 = (d/2) log(2πs²),
+    log Z_1 = Σ_r log E_{π_{β_r}}[exp(−(β_{r+1} − β_r) D(x))],
 
 each expectation estimated from the samples of rung r of :class:`~ebmlab.samplers.ReplicaExchange` (Xie et
 al. 2011's stepping-stone sampling; the samples come for free from replica exchange). The columns of the
@@ -15,11 +16,11 @@ see ``docs/estimators.md``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 
+from ebmlab.densities import Density
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError
 from ebmlab.estimators.base import Estimate
@@ -41,6 +42,7 @@ def log_z_stepping_stone(
     n_rungs: int = 16,
     base_scale: float = 1.0,
     beta_min: float = 0.01,
+    base: Density | None = None,
     adapt_rounds: int = 300,
     generator: torch.Generator | None = None,
     seed: int | None = None,
@@ -48,14 +50,15 @@ def log_z_stepping_stone(
 ) -> Estimate:
     """log ∫ exp(−E) from ``n_rounds`` replica-exchange rounds (after ``adapt_rounds`` of per-rung step-size
     tuning and ``burn_in`` more), ``n_chains`` chains per rung (module doc). ``kernel`` defaults to
-    ``MALA(0.05)``; its step size only starts the adaptation. ``progress``: a tqdm bar over the rounds."""
+    ``MALA(0.05)``; its step size only starts the adaptation. ``base``: the β = 0 density (default N(0, s²I),
+    s = ``base_scale``). ``progress``: a tqdm bar over the rounds."""
     for name, number, low in (("n_chains", n_chains, 2), ("n_rounds", n_rounds, 1), ("burn_in", burn_in, 0)):
         if isinstance(number, bool) or not isinstance(number, int) or number < low:
             raise ConfigError(f"log_z_stepping_stone: {name} must be an int >= {low}, got {number!r}.")
     if generator is None:
         generator = torch.Generator().manual_seed(0 if seed is None else seed)
     event = (event_shape,) if isinstance(event_shape, int) else tuple(int(s) for s in event_shape)
-    pt = ReplicaExchange(kernel or MALA(0.05), n_rungs=n_rungs, base_scale=base_scale, beta_min=beta_min)
+    pt = ReplicaExchange(kernel or MALA(0.05), n_rungs=n_rungs, base_scale=base_scale, beta_min=beta_min, base=base)
     state = pt.init(energy, n_chains, event, generator)
     if adapt_rounds > 0:
         state = pt.adapt(energy, state, adapt_rounds, generator)
@@ -74,8 +77,7 @@ def log_z_stepping_stone(
     shift = log_w.amax(dim=(0, 2), keepdim=True)
     per_column = (log_w - shift).exp().mean(0)  # (R−1, n): i.i.d. across columns
     mean = per_column.mean(1)
-    dim = math.prod(event)
-    value = 0.5 * dim * math.log(2 * math.pi * base_scale**2) + float((mean.log() + shift[0, :, 0]).sum())
+    value = float((mean.log() + shift[0, :, 0]).sum())
     grad = 1.0 / mean
     cov = torch.atleast_2d(torch.cov(per_column)) / n_chains
     stderr = float(torch.sqrt(grad @ cov @ grad))
@@ -89,6 +91,7 @@ def log_z_stepping_stone(
             "betas": pt.betas.tolist(),
             "step_sizes": None if pt.step_sizes is None else pt.step_sizes.tolist(),
             "swap_accept": torch.stack(swaps).nanmean(0).tolist(),
-            "base_scale": base_scale,
+            "base": type(pt.base).__name__,
+            "base_scale": base_scale if base is None else None,
         },
     )

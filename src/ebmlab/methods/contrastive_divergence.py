@@ -60,7 +60,8 @@ from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.samplers.base import Sampler
 from ebmlab.samplers.buffer import ReplayBuffer
 from ebmlab.samplers.langevin import ULA
-from ebmlab.samplers.tempering import ReplicaExchange, ReplicaState, log_ratio_and_grad, path_moves
+from ebmlab.samplers.path import GeometricPath, PathPoint, linear_betas
+from ebmlab.samplers.tempering import ReplicaExchange, ReplicaState
 from ebmlab.training.method import DEFAULT_GROUP, Losses, Method, StepContext
 
 __all__ = ["NEGATIVES", "ContrastiveDivergence", "cd_method", "noise_init"]
@@ -248,23 +249,16 @@ class ContrastiveDivergence(Method):
         one sampler step targeting π_{β_t} (:func:`ebmlab.samplers.tempering.path_moves`, which reuses the cached
         D and ∇D: one energy-and-gradient evaluation per temperature).
         """
-        x = self.init_fn()(n, generator)
-        d, gd = log_ratio_and_grad(self.energy, x, self.init_scale)
-        log_w = torch.zeros(n, dtype=torch.float64, device=x.device)
-        accept = 0.0
-        steps = range(1, n_steps + 1)
-        if progress:
-            from tqdm.auto import tqdm
+        from ebmlab.densities import DiagonalNormal
+        from ebmlab.estimators.ais import ais
 
-            steps = tqdm(steps, desc=f"annealing ({self.sampler.name})", unit="step", leave=False)
-        for t in steps:
-            beta = torch.full((n,), t / n_steps, dtype=x.dtype, device=x.device)
-            log_w -= (1.0 / n_steps) * d.to(torch.float64)
-            x, d, gd, acc = path_moves(self.sampler, self.energy, self.init_scale, x, d, gd, beta, generator)
-            accept += float(acc.mean())
+        assert self.event_shape is not None
+        base = DiagonalNormal(torch.zeros(self.event_shape), self.init_scale)
+        res = ais(GeometricPath(base, self.energy), self.sampler, n, linear_betas(n_steps + 1), generator, adapt=False)
+        x = res.x
         if self.clamp is not None:
             x = x.clamp(*self.clamp)
-        return x.detach(), log_w, accept / max(n_steps, 1)
+        return x.detach(), res.log_w, float(res.accept_rate.mean()) if res.accept_rate.numel() else float("nan")
 
     def run_tempered(
         self, state: ReplicaState, n_rounds: int, generator: torch.Generator, progress: bool = False
@@ -456,8 +450,10 @@ class ContrastiveDivergence(Method):
                 )
             self._set_event_shape(tuple(x.shape[2:]))
             # D and ∇D are recomputed at the start of every training step, so zeros are placeholders here.
-            zeros = torch.zeros(x.shape[:2], dtype=x.dtype)
-            self.replicas = ReplicaState(x.clone(), zeros, torch.zeros_like(x), int(state[_REPLICA_PREFIX + "round"]))
+            flat = x.clone().reshape(-1, *x.shape[2:])
+            zeros = torch.zeros(flat.shape[0], dtype=x.dtype)
+            point = PathPoint(flat, zeros, zeros)
+            self.replicas = ReplicaState(point, x.shape[0], int(state[_REPLICA_PREFIX + "round"]))
             return
         sub = {k[len(_BUFFER_PREFIX) :]: v for k, v in state.items() if k.startswith(_BUFFER_PREFIX)}
         if not sub:

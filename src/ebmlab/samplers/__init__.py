@@ -15,30 +15,38 @@ from typing import Any
 from ebmlab.errors import ConfigError
 from ebmlab.samplers.adaptation import DualAveraging, DualAveragingState
 from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
+from ebmlab.samplers.chains import ChainResult, run_chains
 from ebmlab.samplers.driver import SampleResult, sample
 from ebmlab.samplers.gibbs import BlockGibbs
 from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA
-from ebmlab.samplers.tempering import (
-    GeometricPathEnergy,
-    ReplicaExchange,
-    ReplicaInfo,
-    ReplicaState,
-    TemperingResult,
-    geometric_ladder,
+from ebmlab.samplers.path import (
+    AnnealingPath,
+    GeometricPath,
+    PathEnergy,
+    PathPoint,
+    geometric_betas,
+    linear_betas,
+    make_betas,
+    sigmoid_betas,
 )
+from ebmlab.samplers.tempering import ReplicaExchange, ReplicaInfo, ReplicaState, TemperingResult
 
 __all__ = [
     "HMC",
     "MALA",
     "SAMPLER_NAMES",
     "ULA",
+    "AnnealingPath",
     "BlockGibbs",
+    "ChainResult",
     "DualAveraging",
     "DualAveragingState",
-    "GeometricPathEnergy",
+    "GeometricPath",
     "KineticLangevin",
+    "PathEnergy",
+    "PathPoint",
     "ReplicaExchange",
     "ReplicaInfo",
     "ReplicaState",
@@ -47,9 +55,13 @@ __all__ = [
     "SamplerState",
     "StepInfo",
     "TemperingResult",
-    "geometric_ladder",
+    "geometric_betas",
     "get_sampler",
+    "linear_betas",
+    "make_betas",
+    "run_chains",
     "sample",
+    "sigmoid_betas",
 ]
 
 _REGISTRY: dict[str, type[Sampler]] = {

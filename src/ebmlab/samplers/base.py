@@ -94,6 +94,9 @@ class Sampler(ABC):
     name: str = "sampler"
     #: whether the kernel has a Metropolis–Hastings correction (step-size adaptation applies)
     metropolis_adjusted: bool = False
+    #: whether each transition leaves p_T exactly invariant (MALA, HMC, Gibbs; not ULA or kinetic Langevin),
+    #: as AIS and replica exchange need
+    exact: bool = False
     #: acceptance rate targeted by step-size adaptation (dual averaging)
     default_target_accept: float = 0.65
     #: whether the kernel needs ∇E in its state

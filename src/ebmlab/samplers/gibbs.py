@@ -37,6 +37,7 @@ class BlockGibbs(Sampler):
 
     name = "gibbs"
     uses_gradient = False
+    exact = True
 
     def __init__(self, blocks: Sequence[Sequence[int]] | None = None, temperature: float = 1.0) -> None:
         super().__init__(step_size=1.0, temperature=temperature)

@@ -29,6 +29,7 @@ class HMC(Sampler):
 
     name = "hmc"
     metropolis_adjusted = True
+    exact = True
     per_chain_step_size = True
     default_target_accept = 0.65
 

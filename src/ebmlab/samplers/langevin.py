@@ -105,6 +105,7 @@ class MALA(Sampler):
 
     name = "mala"
     metropolis_adjusted = True
+    exact = True
     per_chain_step_size = True
     default_target_accept = 0.574
 

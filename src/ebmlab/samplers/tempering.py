@@ -1,20 +1,24 @@
-"""Replica exchange (parallel tempering) along the geometric path from a Gaussian base to exp(−E).
+"""Replica exchange (parallel tempering) along the geometric path from a base density q to exp(−E).
 
-Rungs r = 0..R−1 target π_r(x) ∝ q(x)^{1−β_r} exp(−β_r E(x)), 0 = β_0 < β_1 < … < β_{R−1} = 1, with the base
-q = N(0, s²I). Writing Q(x) = ½‖x‖²/s² and D(x) = E(x) − Q(x), the rung energy is Q + β_r D. One round:
+Rungs r = 0..R−1 target π_r(x) ∝ q(x)^{1−β_r} exp(−β_r E(x)), 0 = β_0 < β_1 < … < β_{R−1} = 1, for any base
+:class:`~ebmlab.densities.Density` q (default N(0, s²I)): the rung energy is E₀ + β_r D with E₀ = −log q and
+D = E − E₀ (:class:`~ebmlab.samplers.path.GeometricPath`). One round:
 
 1. ``steps_per_swap`` transitions of any :mod:`ebmlab.samplers` kernel at every rung r ≥ 1, all rungs in one
-   batch (the kernel sees the per-chain energy Q + β D);
+   batch (:func:`~ebmlab.samplers.chains.run_chains` on the per-chain energy E₀ + β D);
 2. rung 0 is redrawn exactly from q (an independence Gibbs move: the hot end of the ladder mixes perfectly);
 3. a swap between neighbouring rungs r, r+1 is proposed for every chain and accepted with probability
-   min(1, exp((β_{r+1} − β_r)(D(x_{r+1}) − D(x_r)))) (Q cancels); pairs alternate between even and odd r from
+   min(1, exp((β_{r+1} − β_r)(D(x_{r+1}) − D(x_r)))) (E₀ cancels); pairs alternate between even and odd r from
    round to round (the deterministic even–odd scheme of Okabe et al. 2001; Syed et al. 2019 show that it
    makes the replicas travel the ladder non-reversibly).
 
 Every move leaves the product ∏_r π_r invariant, so the β = 1 rung samples exp(−E) exactly in the limit,
-and chains can jump between modes that a local kernel alone never leaves. The cached E and ∇E of the
-kernel state are reused: D and ∇D at rung r ≥ 1 are recovered as (E_β − Q)/β and (∇E_β − ∇Q)/β, so a
-round costs ``steps_per_swap`` gradient evaluations of all rungs plus one of rung 0.
+and chains can jump between modes that a local kernel alone never leaves. The parts E₀, E (and gradients) at
+every chain are cached in the state (a :class:`~ebmlab.samplers.path.PathPoint`), so a round costs
+``steps_per_swap`` gradient evaluations of all rungs plus one of rung 0. A base draw where E is NaN or −∞ raises
+a :class:`~ebmlab.errors.NonFiniteError` naming the energy on the base draws; a draw where E = +∞ or ∇E is not
+finite is never swapped up (counted in ``ReplicaInfo.nonfinite[0]``); non-finite kernel proposals are
+counted per rung (``ReplicaInfo.nonfinite[r]``).
 
 >>> import torch
 >>> from ebmlab.samplers import MALA, ReplicaExchange
@@ -31,40 +35,27 @@ torch.Size([64, 2])
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from ebmlab.energies.base import EnergyFn, energy_and_grad
+from ebmlab.densities import Density, DiagonalNormal
+from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.samplers.base import Sampler, SamplerState, _positive, finite_rows
-from ebmlab.samplers.langevin import _sq_norm
+from ebmlab.samplers.chains import run_chains
+from ebmlab.samplers.path import GeometricPath, PathPoint, geometric_betas, make_betas, track
 
 __all__ = [
-    "GeometricPathEnergy",
     "ReplicaExchange",
     "ReplicaInfo",
     "ReplicaState",
     "TemperingResult",
     "default_base_scale",
-    "geometric_ladder",
-    "log_ratio_and_grad",
-    "path_moves",
 ]
-
-
-def geometric_ladder(n_rungs: int, beta_min: float = 0.01) -> Tensor:
-    """Inverse temperatures ``[0, β_min, …, 1]``: 0, then n_rungs − 1 values geometrically spaced from β_min to 1."""
-    if isinstance(n_rungs, bool) or not isinstance(n_rungs, int) or n_rungs < 2:
-        raise ConfigError(f"n_rungs must be an int >= 2 (the base and the target), got {n_rungs!r}.")
-    if not 0.0 < float(beta_min) < 1.0:
-        raise ConfigError(f"beta_min must lie in (0, 1), got {beta_min!r}.")
-    if n_rungs == 2:
-        return torch.tensor([0.0, 1.0], dtype=torch.float64)
-    hot = torch.logspace(math.log10(beta_min), 0.0, n_rungs - 1, dtype=torch.float64)
-    return torch.cat([torch.zeros(1, dtype=torch.float64), hot])
 
 
 def default_base_scale(target: object, fallback: float = 1.0) -> float:
@@ -76,86 +67,29 @@ def default_base_scale(target: object, fallback: float = 1.0) -> float:
     return 0.5 * max(max(abs(float(lo)), abs(float(hi))) for lo, hi in bounds)
 
 
-class GeometricPathEnergy:
-    """E_β(x) = Q(x) + β (E(x) − Q(x)) with Q(x) = ½‖x‖²/s², one β per chain (``betas`` of shape (n,))."""
-
-    def __init__(self, energy: EnergyFn, base_scale: float, betas: Tensor) -> None:
-        self.energy = energy
-        self.inv_var = 1.0 / float(base_scale) ** 2
-        self.betas = betas
-
-    def _beta(self, x: Tensor) -> Tensor:
-        if self.betas.shape != (x.shape[0],):
-            raise ShapeError(f"GeometricPathEnergy: {self.betas.shape[0]} betas for {x.shape[0]} chains.")
-        return self.betas.to(x.dtype)
-
-    def __call__(self, x: Tensor) -> Tensor:
-        q = 0.5 * self.inv_var * _sq_norm(x)
-        return q + self._beta(x) * (self.energy(x) - q)
-
-    def energy_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        e, g = energy_and_grad(self.energy, x)
-        q, gq = 0.5 * self.inv_var * _sq_norm(x), self.inv_var * x
-        b = self._beta(x)
-        return q + b * (e - q), gq + b.reshape(-1, *([1] * (x.dim() - 1))) * (g - gq)
-
-
-def log_ratio_and_grad(energy: EnergyFn, x: Tensor, base_scale: float) -> tuple[Tensor, Tensor]:
-    """D(x) = E(x) − ½‖x‖²/s² and ∇D(x) for a flat batch ``(m, *event)`` (one energy-and-gradient call)."""
-    e, g = energy_and_grad(energy, x)
-    inv_var = 1.0 / float(base_scale) ** 2
-    return e - 0.5 * inv_var * _sq_norm(x), g - inv_var * x
-
-
-def path_moves(
-    kernel: Sampler,
-    energy: EnergyFn,
-    base_scale: float,
-    x: Tensor,
-    log_ratio: Tensor,
-    log_ratio_grad: Tensor,
-    betas: Tensor,
-    generator: torch.Generator | None,
-    n_steps: int = 1,
-    step_size: float | Tensor | None = None,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``n_steps`` kernel transitions of each chain targeting π_β ∝ q^{1−β} exp(−βE), one β > 0 per chain.
-
-    Starts from the cached D = E − Q and ∇D at ``x`` (no energy evaluation to start: E_β = Q + βD), and returns
-    the new positions, their D and ∇D recovered from the kernel's cached E_β and ∇E_β as (E_β − Q)/β, and the
-    summed acceptance probability per chain. Shared by replica exchange and annealed importance sampling.
-    ``step_size``: the kernel's own (None), or one per chain for kernels with ``per_chain_step_size``.
-    """
-    inv_var = 1.0 / float(base_scale) ** 2
-    bx = betas.reshape(-1, *([1] * (x.dim() - 1)))
-    state: SamplerState = kernel._start(
-        x, 0.5 * inv_var * _sq_norm(x) + betas * log_ratio, inv_var * x + bx * log_ratio_grad, step_size
-    )
-    path = GeometricPathEnergy(energy, base_scale, betas)
-    accept = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
-    for _ in range(n_steps):
-        state, info = kernel.step(path, state, generator)
-        accept += info.accept_prob.to(torch.float64)
-    assert state.grad is not None
-    q, gq = 0.5 * inv_var * _sq_norm(state.x), inv_var * state.x
-    return state.x, (state.energy - q) / betas, (state.grad - gq) / bx, accept
-
-
 @dataclass(frozen=True)
 class ReplicaState:
     """Chains of every rung, rung-major.
 
     Attributes:
-        x: positions ``(R, n, *event)``; ``x[-1]`` is the β = 1 rung (samples of exp(−E)).
-        log_ratio: D(x) = E(x) − Q(x) at every chain, ``(R, n)``.
-        log_ratio_grad: ∇D(x), ``(R, n, *event)``.
+        point: the path parts (E₀ = −log q, E, gradients) at the ``R·n`` chains, flat and rung-major.
+        n_rungs: R.
         round: number of rounds taken (its parity chooses the swap pairs).
     """
 
-    x: Tensor
-    log_ratio: Tensor
-    log_ratio_grad: Tensor
+    point: PathPoint
+    n_rungs: int
     round: int = 0
+
+    @property
+    def x(self) -> Tensor:
+        """Positions ``(R, n, *event)``; ``x[-1]`` is the β = 1 rung (samples of exp(−E))."""
+        return self.point.x.reshape(self.n_rungs, -1, *self.point.x.shape[1:])
+
+    @property
+    def log_ratio(self) -> Tensor:
+        """D(x) = E(x) − E₀(x) = E(x) + log q(x) at every chain, ``(R, n)``."""
+        return self.point.log_ratio.reshape(self.n_rungs, -1)
 
 
 @dataclass(frozen=True)
@@ -168,31 +102,38 @@ class TemperingResult:
         swap_accept: mean swap acceptance per neighbouring pair over the kept rounds, ``(R − 1,)``.
         accept: mean kernel acceptance per rung over the kept rounds, ``(R,)`` (NaN at the exact β = 0 rung).
         final_state: the state after the last round (to continue sampling).
+        nonfinite: non-finite counts per rung over all rounds ``(R,)`` (:class:`ReplicaInfo`).
     """
 
     samples: Tensor
     swap_accept: Tensor
     accept: Tensor
     final_state: ReplicaState
+    nonfinite: Tensor
 
 
 @dataclass(frozen=True)
 class ReplicaInfo:
-    """One round: the kernel's mean acceptance per rung ``(R,)`` (NaN at rung 0, which is drawn exactly) and
-    the swap acceptance probability per neighbouring pair ``(R − 1,)`` (NaN for pairs not proposed this round)."""
+    """One round: the kernel's mean acceptance per rung ``(R,)`` (NaN at rung 0, which is drawn exactly), the swap
+    acceptance probability per neighbouring pair ``(R − 1,)`` (NaN for pairs not proposed this round), and the
+    non-finite count per rung ``(R,)``: base draws kept out of the swaps at rung 0, rejected kernel proposals at
+    the others."""
 
     accept: Tensor
     swap_accept: Tensor
+    nonfinite: Tensor
 
 
 class ReplicaExchange:
-    """Parallel tempering between N(0, s²I) and exp(−E) (module doc).
+    """Parallel tempering between a base density q and exp(−E) (module doc).
 
     Args:
-        kernel: the MCMC kernel run at every rung (MALA or HMC keep each rung exact; ULA is biased).
+        kernel: the MCMC kernel run at every rung (MALA, HMC or Gibbs keep each rung exact; ULA is biased).
         n_rungs: R, number of rungs including the base (β = 0) and the target (β = 1); ignored if ``betas``.
-        base_scale: s, standard deviation of the Gaussian base.
-        beta_min: smallest positive β of the default geometric ladder.
+        base: the base density q (any :class:`~ebmlab.densities.Density`); default N(0, s²I) with s = ``base_scale``
+            over the event shape given to :meth:`init`.
+        base_scale: s of the default base.
+        beta_min: smallest positive β of the default geometric ladder (:func:`~ebmlab.samplers.geometric_betas`).
         betas: an explicit increasing ladder starting at 0 and ending at 1.
         steps_per_swap: kernel transitions between swap rounds.
         step_sizes: one kernel step size per rung β > 0 (R − 1 values, hot to cold), for kernels that take
@@ -209,23 +150,39 @@ class ReplicaExchange:
         betas: Sequence[float] | Tensor | None = None,
         steps_per_swap: int = 1,
         step_sizes: Sequence[float] | Tensor | None = None,
+        base: Density | None = None,
     ) -> None:
         if not isinstance(kernel, Sampler):
             raise ConfigError(f"kernel must be an ebmlab.samplers kernel (MALA, HMC, ...), got {kernel!r}.")
+        if base is not None and not isinstance(base, Density):
+            raise ConfigError(f"base must be an ebmlab.densities.Density, got {type(base).__name__}.")
         self.kernel = kernel
+        self.base = base
         self.base_scale = _positive("base_scale", base_scale, "ReplicaExchange")
-        ladder = geometric_ladder(n_rungs, beta_min) if betas is None else torch.as_tensor(betas, dtype=torch.float64)
-        if ladder.dim() != 1 or ladder.numel() < 2 or ladder[0] != 0 or ladder[-1] != 1 or (ladder.diff() <= 0).any():
-            raise ConfigError(
-                f"betas must increase strictly from 0 (the base) to 1 (the target), got {ladder.tolist()}."
-            )
-        self.betas = ladder
+        if isinstance(n_rungs, bool) or not isinstance(n_rungs, int) or n_rungs < 2:
+            raise ConfigError(f"n_rungs must be an int >= 2 (the base and the target), got {n_rungs!r}.")
+        try:
+            self.betas = geometric_betas(n_rungs, beta_min) if betas is None else make_betas(torch.as_tensor(betas))
+        except ConfigError as err:
+            raise ConfigError(f"ReplicaExchange: {err} (betas must run from 0, the base, to 1, the target)") from None
         if isinstance(steps_per_swap, bool) or not isinstance(steps_per_swap, int) or steps_per_swap < 1:
             raise ConfigError(f"steps_per_swap must be an int >= 1, got {steps_per_swap!r}.")
         self.steps_per_swap = steps_per_swap
         self.step_sizes: Tensor | None = None
         if step_sizes is not None:
             self.set_step_sizes(step_sizes)
+
+    def path(self, energy: EnergyFn, event: Sequence[int], dtype: torch.dtype | None = None) -> GeometricPath:
+        """The geometric path from the base (default N(0, s²I) over ``event``) to exp(−E)."""
+        base = self.base
+        if base is None:
+            base = DiagonalNormal(torch.zeros(tuple(event), dtype=dtype or torch.get_default_dtype()), self.base_scale)
+            self.base = base
+        elif tuple(base.event_shape) != tuple(event):
+            raise ShapeError(
+                f"ReplicaExchange: the base has event shape {tuple(base.event_shape)}, chains {tuple(event)}."
+            )
+        return GeometricPath(base, energy)
 
     def set_step_sizes(self, step_sizes: Sequence[float] | Tensor) -> None:
         """One step size per rung β > 0 (R − 1 values, positive and finite)."""
@@ -254,9 +211,18 @@ class ReplicaExchange:
 
     # ------------------------------------------------------------------ pieces
 
-    def _base_draw(self, n: int, event: Sequence[int], generator: torch.Generator, dtype: torch.dtype) -> Tensor:
-        x = torch.randn((n, *event), generator=generator, dtype=dtype, device=generator.device)
-        return x.mul_(self.base_scale)
+    def _base_draw(self, path: GeometricPath, n: int, dtype: torch.dtype, generator: torch.Generator) -> PathPoint:
+        """n exact draws of rung 0 with their path parts; NaN or −∞ energies there raise (module doc)."""
+        x = path.base.sample(n, generator).to(dtype)
+        point = path.point(x, grad=self.kernel.uses_gradient)
+        bad = torch.isnan(point.target) | torch.isneginf(point.target) | ~torch.isfinite(point.base)
+        if bool(bad.any()):
+            raise NonFiniteError(
+                f"ReplicaExchange: the energy is NaN or −inf (or log q not finite) at {int(bad.sum())} of {n} draws "
+                "from the base q (rung 0): the energy overflows or is unbounded below where q puts mass. Fix the "
+                "energy there, or use a base that stays inside its domain."
+            )
+        return point
 
     def init(
         self,
@@ -268,23 +234,24 @@ class ReplicaExchange:
     ) -> ReplicaState:
         """``n`` chains per rung, drawn from the base, or the given ``x0`` of shape ``(R, n, *event)``."""
         event = (event_shape,) if isinstance(event_shape, int) else tuple(int(s) for s in event_shape)
+        dtype = torch.get_default_dtype() if x0 is None else x0.dtype
+        path = self.path(energy, event, dtype)
         if x0 is None:
-            x0 = self._base_draw(self.n_rungs * n, event, generator, torch.get_default_dtype())
+            x0 = path.base.sample(self.n_rungs * n, generator).to(dtype)
         elif x0.shape[:2] != (self.n_rungs, n) or tuple(x0.shape[2:]) != event:
             raise ShapeError(
                 f"ReplicaExchange.init: x0 must have shape ({self.n_rungs}, {n}, *{event}), got {tuple(x0.shape)}."
             )
-        x0 = x0.detach().reshape(self.n_rungs * n, *event)
-        d, gd = log_ratio_and_grad(energy, x0, self.base_scale)
-        shape = (self.n_rungs, n)
-        bad = ~finite_rows(d, gd).reshape(shape)[1:]  # rung 0 is redrawn every round and never moved
+        point = path.point(x0.detach().reshape(self.n_rungs * n, *event), grad=self.kernel.uses_gradient)
+        grad = None if point.target_grad is None else point.target_grad + point.base_grad  # type: ignore[operator]
+        bad = ~finite_rows(point.target + point.base, grad).reshape(self.n_rungs, n)[1:]  # rung 0 is redrawn
         if bool(bad.any()):
             raise NonFiniteError(
                 f"ReplicaExchange.init: {int(bad.sum())} of {bad.numel()} starting points of the rungs β > 0 have a "
                 "non-finite energy or gradient (an energy that is infinite outside its support, or overflows far "
-                "from the origin). Pass x0 inside the support, or a smaller base_scale."
+                "from the origin). Pass x0 inside the support, or a narrower base."
             )
-        return ReplicaState(x0.reshape(*shape, *event), d.reshape(shape), gd.reshape(*shape, *event))
+        return ReplicaState(point, self.n_rungs)
 
     def target_samples(self, state: ReplicaState) -> Tensor:
         """The β = 1 rung, ``(n, *event)``: samples of exp(−E)."""
@@ -315,18 +282,28 @@ class ReplicaExchange:
 
             rounds = tqdm(rounds, desc=f"replica exchange ({self.kernel.name})", unit="round")
         kept, swaps, accepts = [], [], []
+        nonfinite = torch.zeros(self.n_rungs, dtype=torch.long)
         for t in rounds:
             state, info = self.step(energy, state, generator)
+            nonfinite += info.nonfinite
             if t >= burn_in:
                 swaps.append(info.swap_accept)
                 accepts.append(info.accept)
                 if (t - burn_in + 1) % thin == 0:
                     kept.append(self.target_samples(state))
+        if bool(nonfinite[1:].any()):
+            warnings.warn(
+                f"ReplicaExchange: non-finite kernel proposals per rung (hot to cold) {nonfinite[1:].tolist()} were "
+                "rejected; at a rung where they are frequent, lower its step size or check the energy for overflow.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return TemperingResult(
             torch.stack(kept) if kept else state.x[:0],
             torch.stack(swaps).nanmean(0),
             torch.stack(accepts).nanmean(0),
             state,
+            nonfinite,
         )
 
     def adapt(
@@ -364,61 +341,68 @@ class ReplicaExchange:
         self, energy: EnergyFn, state: ReplicaState, generator: torch.Generator
     ) -> tuple[ReplicaState, ReplicaInfo]:
         """Kernel moves at rungs ≥ 1, an exact draw at rung 0, then one even or odd round of swaps."""
-        n_rungs, n = state.log_ratio.shape
-        event = tuple(state.x.shape[2:])
-        betas = self.betas.to(dtype=state.x.dtype, device=state.x.device)
-        x, d, gd, accept = self._move_hot_rungs(energy, state, betas, generator)
-        x0 = self._base_draw(n, event, generator, state.x.dtype)
-        d0, gd0 = log_ratio_and_grad(energy, x0, self.base_scale)
-        xs = torch.cat([x0, x]).reshape(n_rungs, n, *event)
-        ds = torch.cat([d0, d]).reshape(n_rungs, n)
-        gds = torch.cat([gd0, gd]).reshape(n_rungs, n, *event)
-        xs, ds, gds, swap = self._swap(xs, ds, gds, betas, state.round % 2, generator)
+        n_rungs = state.n_rungs
+        x = state.point.x
+        n = x.shape[0] // n_rungs
+        path = self.path(energy, tuple(x.shape[1:]), x.dtype)
+        betas = self.betas.to(dtype=x.dtype, device=x.device)
+        hot, accept, nonfinite = self._move_hot_rungs(path, state.point.take(slice(n, None)), betas, n, generator)
+        cold = self._base_draw(path, n, x.dtype, generator)
+        stuck = ~finite_rows(cold.target, cold.target_grad)  # E = +inf or ∇E not finite: never swapped up
+        point = _cat(cold, hot)
+        point, swap = self._swap(point, betas, n, state.round % 2, stuck, generator)
         rung_accept = torch.cat([torch.full((1,), float("nan"), dtype=torch.float64), accept])
-        return ReplicaState(xs, ds, gds, state.round + 1), ReplicaInfo(rung_accept, swap)
+        counts = torch.cat([stuck.sum().reshape(1).cpu(), nonfinite])
+        return ReplicaState(point, n_rungs, state.round + 1), ReplicaInfo(rung_accept, swap, counts)
 
     def _move_hot_rungs(
-        self, energy: EnergyFn, state: ReplicaState, betas: Tensor, generator: torch.Generator
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """``steps_per_swap`` kernel transitions of rungs 1..R−1 in one batch (:func:`path_moves`): flat positions
-        ``((R−1)·n, *event)``, their D and ∇D, and the mean acceptance per rung ``(R − 1,)``."""
-        n_rungs, n = state.log_ratio.shape
-        event = tuple(state.x.shape[2:])
-        hot = (n_rungs - 1) * n
-        x, d, gd, accept = path_moves(
-            self.kernel,
-            energy,
-            self.base_scale,
-            state.x[1:].reshape(hot, *event),
-            state.log_ratio[1:].reshape(hot),
-            state.log_ratio_grad[1:].reshape(hot, *event),
-            betas[1:].repeat_interleave(n),
-            generator,
-            self.steps_per_swap,
-            None if self.step_sizes is None else self.step_sizes.to(state.x.dtype).repeat_interleave(n),
-        )
-        rung_accept = (accept / self.steps_per_swap).reshape(n_rungs - 1, n).mean(1).cpu()
-        return x, d, gd, rung_accept
+        self, path: GeometricPath, point: PathPoint, betas: Tensor, n: int, generator: torch.Generator
+    ) -> tuple[PathPoint, Tensor, Tensor]:
+        """``steps_per_swap`` kernel transitions of rungs 1..R−1 in one batch: the new parts, the mean acceptance
+        per rung ``(R − 1,)`` and the non-finite proposals per rung ``(R − 1,)``."""
+        rungs = self.n_rungs - 1
+        beta = betas[1:].repeat_interleave(n)
+        steps = None if self.step_sizes is None else self.step_sizes.to(point.x.dtype).repeat_interleave(n)
+        grad = self.kernel.uses_gradient
+        energy = path.at(beta)
+        start = SamplerState(point.x, point.energy(beta), point.grad(beta) if grad else None, self.kernel.step_size)
+        run = run_chains(self.kernel, energy, start, self.steps_per_swap, generator, step_size=steps, frozen_after=None)
+        new, _ = track(energy, run.state.x, point, grad)
+        accept = (run.accept_sum / self.steps_per_swap).reshape(rungs, n).mean(1).cpu()
+        return new, accept, run.nonfinite.reshape(rungs, n).sum(1).cpu()
 
     @staticmethod
     def _swap(
-        x: Tensor, d: Tensor, gd: Tensor, betas: Tensor, parity: int, generator: torch.Generator
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Propose x_r ↔ x_{r+1} for r = parity, parity + 2, …; accept per chain (module doc)."""
+        point: PathPoint, betas: Tensor, n: int, parity: int, stuck: Tensor, generator: torch.Generator
+    ) -> tuple[PathPoint, Tensor]:
+        """Propose x_r ↔ x_{r+1} for r = parity, parity + 2, …; accept per chain (module doc). Rung-0 chains in
+        ``stuck`` are never swapped up."""
+        d = point.log_ratio.reshape(-1, n)
         n_rungs = d.shape[0]
         lower = torch.arange(parity, n_rungs - 1, 2, device=d.device)
         swap_accept = torch.full((n_rungs - 1,), float("nan"), dtype=torch.float64)
         if lower.numel() == 0:
-            return x, d, gd, swap_accept
+            return point, swap_accept
         upper = lower + 1
         dbeta = (betas[upper] - betas[lower]).unsqueeze(1)
         log_alpha = (dbeta * (d[upper] - d[lower])).clamp(max=0.0)
         log_alpha = torch.nan_to_num(log_alpha, nan=-float("inf"))
+        if parity == 0:
+            log_alpha[0] = log_alpha[0].masked_fill(stuck, -float("inf"))
         u = torch.rand(log_alpha.shape, generator=generator, dtype=log_alpha.dtype, device=log_alpha.device)
         accepted = torch.log(u) < log_alpha  # (pairs, n)
-        perm = torch.arange(n_rungs, device=d.device).reshape(n_rungs, 1).repeat(1, d.shape[1])
+        perm = torch.arange(n_rungs, device=d.device).reshape(n_rungs, 1).repeat(1, n)
         perm[lower] = torch.where(accepted, upper.unsqueeze(1), lower.unsqueeze(1))
         perm[upper] = torch.where(accepted, lower.unsqueeze(1), upper.unsqueeze(1))
-        cols = torch.arange(d.shape[1], device=d.device)
+        cols = torch.arange(n, device=d.device)
         swap_accept[lower.cpu()] = log_alpha.exp().mean(1).to(torch.float64).cpu()
-        return x[perm, cols], d[perm, cols], gd[perm, cols], swap_accept
+        return point.take((perm * n + cols).reshape(-1)), swap_accept
+
+
+def _cat(a: PathPoint, b: PathPoint) -> PathPoint:
+    def cat(u: Tensor | None, v: Tensor | None) -> Tensor | None:
+        return None if u is None or v is None else torch.cat([u, v])
+
+    x, base, target = cat(a.x, b.x), cat(a.base, b.base), cat(a.target, b.target)
+    assert x is not None and base is not None and target is not None
+    return PathPoint(x, base, target, cat(a.base_grad, b.base_grad), cat(a.target_grad, b.target_grad))

@@ -1,0 +1,180 @@
+"""The one chain loop: every place that runs MCMC chains (``sample``, negatives, AIS, replica exchange, stepping
+stone) calls :func:`run_chains`.
+
+``run_chains(kernel, energy, start, n_steps, generator)`` starts from points ``(n, *event)`` (or a
+:class:`SamplerState` whose cached E/∇E are reused), takes ``n_steps`` transitions of ``kernel`` on ``energy``
+and returns the final state with per-step acceptance, per-chain non-finite / divergence counts and, when
+``keep_every > 0``, every ``keep_every``-th state. For ULA, MALA, HMC and kinetic Langevin the noise (HMC:
+momenta) of a block of K steps is drawn at once, ``randn(K, n, *event)``, then the K·n MH uniforms (MALA,
+HMC): the generator is consumed in the same order wherever the loop runs.
+
+A chain whose proposals are non-finite at ``frozen_after`` consecutive steps is frozen (a Metropolis kernel
+rejects every move): if E itself is non-finite at the chains' positions (e.g. NaN parameters) a
+:class:`~ebmlab.errors.NonFiniteError` names that cause, otherwise a warning names the frozen chains.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ebmlab.energies.base import EnergyFn
+from ebmlab.errors import ConfigError, NonFiniteError
+from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
+
+__all__ = ["ChainResult", "StepHook", "block_draws", "run_chains"]
+
+#: random numbers drawn per block (noise of K steps at once): K = max(1, BLOCK_ELEMENTS // (n · event size))
+BLOCK_ELEMENTS = 1 << 20
+#: ``hook(t, state, info) -> state or None`` called after step t (1-based); it may return a changed state
+#: (e.g. a new step size: adaptation)
+StepHook = Callable[[int, SamplerState, StepInfo], "SamplerState | None"]
+
+
+@dataclass
+class ChainResult:
+    """Output of :func:`run_chains`.
+
+    Attributes:
+        state: the state after the last step (positions ``state.x``, cached E and ∇E).
+        samples: kept positions ``(n_kept, n, *event)`` (``None`` when ``keep_every == 0``).
+        energies: E at the kept positions ``(n_kept, n)`` (``None`` when ``keep_every == 0``).
+        accept: mean acceptance probability of each step ``(n_steps,)`` (float64).
+        accept_sum: acceptance probability summed over the steps, per chain ``(n,)`` (float64).
+        nonfinite: proposals rejected for a non-finite energy or gradient, per chain ``(n,)``.
+        divergent: divergent transitions per chain ``(n,)``.
+    """
+
+    state: SamplerState
+    samples: Tensor | None
+    energies: Tensor | None
+    accept: Tensor
+    accept_sum: Tensor
+    nonfinite: Tensor
+    divergent: Tensor
+
+    @property
+    def x(self) -> Tensor:
+        return self.state.x
+
+    @property
+    def accept_rate(self) -> float:
+        """Mean acceptance over chains and steps (NaN after zero steps)."""
+        return float(self.accept.mean()) if self.accept.numel() else float("nan")
+
+
+def block_draws(kernel: Sampler) -> tuple[bool, bool]:
+    """(Gaussian noise per step, MH uniform per step) for the kernels whose ``step`` takes them pre-drawn."""
+    from ebmlab.samplers.hmc import HMC
+    from ebmlab.samplers.kinetic import KineticLangevin
+    from ebmlab.samplers.langevin import MALA, ULA
+
+    if type(kernel) in (MALA, HMC):
+        return True, True
+    if type(kernel) in (ULA, KineticLangevin):
+        return True, False
+    return False, False
+
+
+def run_chains(
+    kernel: Sampler,
+    energy: EnergyFn,
+    start: Tensor | SamplerState,
+    n_steps: int,
+    generator: torch.Generator | None,
+    *,
+    keep_every: int = 0,
+    step_size: float | Tensor | None = None,
+    hook: StepHook | None = None,
+    block: bool = True,
+    frozen_after: int | None = 5,
+    bar: object | None = None,
+) -> ChainResult:
+    """Take ``n_steps`` transitions of ``kernel`` on ``energy`` from ``start`` (module doc).
+
+    Args:
+        start: positions ``(n, *event)`` (E and ∇E evaluated there) or a state to continue.
+        keep_every: keep the state after every ``keep_every``-th step (0: keep none).
+        step_size: the step size to start from (default: the state's, else the kernel's).
+        hook: called after every step, may return a new state (step-size adaptation).
+        block: pre-draw the noise of several steps at once (``False``: one step's noise and uniforms at a
+            time; the two orders give different, equally valid chains).
+        frozen_after: consecutive non-finite proposals after which a chain counts as frozen (None: never).
+        bar: a tqdm-like object updated once per step.
+    """
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
+        raise ConfigError(f"run_chains: n_steps must be an int >= 0, got {n_steps!r}.")
+    if isinstance(keep_every, bool) or not isinstance(keep_every, int) or keep_every < 0:
+        raise ConfigError(f"run_chains: keep_every must be an int >= 0, got {keep_every!r}.")
+    if isinstance(start, SamplerState):
+        state = start if step_size is None else start.replace(step_size=step_size)
+    else:
+        state = kernel.init(energy, start, step_size)  # type: ignore[arg-type]
+    x = state.x
+    n = x.shape[0]
+    n_kept = n_steps // keep_every if keep_every else 0
+    samples = torch.empty((n_kept, *x.shape), dtype=x.dtype, device=x.device) if keep_every else None
+    energies = torch.empty((n_kept, n), dtype=state.energy.dtype, device=x.device) if keep_every else None
+    accept = torch.empty(n_steps, dtype=torch.float64)
+    accept_sum = torch.zeros(n, dtype=torch.float64, device=x.device)
+    nonfinite = torch.zeros(n, dtype=torch.long, device=x.device)
+    divergent = torch.zeros(n, dtype=torch.long, device=x.device)
+    streak = torch.zeros(n, dtype=torch.long, device=x.device)
+    draw_noise, draw_uniform = block_draws(kernel)
+    size = max(1, x[0].numel())
+    per_block = max(1, BLOCK_ELEMENTS // (n * size)) if (draw_noise and block) else 1
+    t = 0
+    while t < n_steps:
+        k = min(per_block, n_steps - t)
+        noise = torch.randn((k, *x.shape), generator=generator, dtype=x.dtype, device=x.device) if draw_noise else None
+        uniform = torch.rand((k, n), generator=generator, dtype=x.dtype, device=x.device) if draw_uniform else None
+        for i in range(k):
+            kwargs = {}
+            if noise is not None:
+                kwargs["noise"] = noise[i]
+            if uniform is not None:
+                kwargs["uniform"] = uniform[i]
+            state, info = kernel.step(energy, state, generator, **kwargs)  # type: ignore[call-arg]
+            t += 1
+            accept[t - 1] = info.accept_prob.mean()
+            accept_sum += info.accept_prob.to(torch.float64)
+            nonfinite += info.nonfinite
+            divergent += info.divergent
+            streak = torch.where(info.nonfinite, streak + 1, torch.zeros_like(streak))
+            if keep_every and t % keep_every == 0:
+                assert samples is not None and energies is not None
+                samples[t // keep_every - 1] = state.x
+                energies[t // keep_every - 1] = state.energy
+            if hook is not None:
+                state = hook(t, state, info) or state
+            if bar is not None:
+                bar.update(1)  # type: ignore[attr-defined]
+    if frozen_after is not None and n_steps >= frozen_after:
+        check_frozen(kernel, energy, state, streak >= frozen_after, frozen_after)
+    return ChainResult(state, samples, energies, accept, accept_sum, nonfinite, divergent)
+
+
+def check_frozen(kernel: Sampler, energy: EnergyFn, state: SamplerState, frozen: Tensor, steps: int) -> None:
+    """Name the cause when chains stopped moving because every proposal was non-finite (module doc)."""
+    if not bool(frozen.any()):
+        return
+    idx = frozen.nonzero().flatten()
+    with torch.no_grad():
+        now = energy(state.x)
+    if not bool(torch.isfinite(now[idx]).all()):
+        raise NonFiniteError(
+            f"{kernel.name}: the energy is now non-finite at the positions of {idx.numel()} of {frozen.numel()} "
+            f"chains (first chains: {idx[:5].tolist()}), so every proposal was rejected for {steps}+ steps and the "
+            "chains froze. The energy itself turned NaN/inf (NaN parameters, or an overflow): check the model."
+        )
+    warnings.warn(
+        f"{kernel.name}: {idx.numel()} of {frozen.numel()} chains (first: {idx[:5].tolist()}) had non-finite "
+        f"proposals at their last {steps}+ steps and did not move; lower the step size (now "
+        f"{float(torch.as_tensor(state.step_size).max()):g}) or check the energy for overflow near them.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
