@@ -14,7 +14,7 @@ from ebmlab.densities import Bernoulli
 from ebmlab.energies.binary import RBM, FullyVisibleBM
 from ebmlab.errors import ConfigError, ShapeError
 from ebmlab.estimators import BinarySpace, BoltzmannDistribution, beta_for_mean_energy_from_samples
-from ebmlab.estimators.rbm_ais import RBMGibbs, RBMPath
+from ebmlab.estimators.rbm_ais import RBMGibbs, RBMPath, fvbm_ais, joint_path, rbm_ais
 from ebmlab.methods.rbm import BoltzmannMachineCD, rbm_method
 from ebmlab.training import TrainConfig, fit
 
@@ -215,3 +215,28 @@ def test_joint_conditional_logits_are_energy_differences() -> None:
             got = joint.conditional_logits(x, torch.tensor([i]))[:, 0]
             assert torch.allclose(got, joint(off) - joint(on), atol=1e-12)
     assert joint.blocks() == [[0, 1, 2, 3], [4, 5, 6]]
+
+
+# -- AIS (the general ebmlab.estimators.ais) against enumeration ---------------------------------------------
+def test_joint_path_marginal_is_the_rbm_path() -> None:
+    rbm = random_rbm(nv=4, nh=3)
+    logits = torch.tensor([0.5, -0.3, 1.0, 0.0], dtype=torch.float64)
+    path, marginal = joint_path(rbm, logits), RBMPath(rbm, Bernoulli(logits).double())
+    x = BinarySpace(7, dtype=torch.float64).states()
+    with torch.no_grad():
+        for beta in (0.0, 0.35, 1.0):
+            e = path.at(beta)(x).reshape(16, 8)  # rows: v, columns: h (h varies fastest)
+            assert torch.allclose(-torch.logsumexp(-e, 1), marginal.energy(x[::8, :4], beta), atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["rbm", "fvbm"])
+def test_ais_matches_enumeration_within_its_standard_error(kind: str) -> None:
+    model = random_rbm(nv=6, nh=4) if kind == "rbm" else random_fvbm(d=8)
+    run = rbm_ais if kind == "rbm" else fvbm_ais
+    exact = model.log_z()
+    z = [run(model, 100, 200, torch.Generator().manual_seed(s)).z_score(exact) for s in range(3)]  # type: ignore[arg-type]
+    assert max(abs(v) for v in z) < 4, z
+    # negative control: the same runs against the log Z of a slightly different model are far off
+    with torch.no_grad():
+        (model.v_bias if kind == "rbm" else model.bias).add_(0.1)  # type: ignore[operator]
+    assert abs(run(model, 100, 200, torch.Generator().manual_seed(0)).z_score(exact)) > 4  # type: ignore[arg-type]

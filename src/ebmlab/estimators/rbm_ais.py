@@ -1,18 +1,23 @@
-"""The RBM's annealing path for AIS (Salakhutdinov & Murray 2008) and the block-Gibbs kernel along it.
+"""AIS for Boltzmann machines on the general :func:`ebmlab.estimators.ais`, and the RBM's v-marginal path.
 
-The path tempers the joint of a base-rate model A (visible biases b_A, no couplings) and the RBM B:
-p_β(v, h) ∝ exp(−(1 − β) E_A(v) − β E_B(v, h)). Summing out h gives the v-marginal energy
+The path of Salakhutdinov & Murray (2008) tempers the joint of a base-rate model A (visible biases b_A, no
+couplings) and the RBM B: p_β(v, h) ∝ exp(−(1 − β) E_A(v) − β E_B(v, h)). On x = [v, h] this is the
+geometric path between q₀(v, h) = Bernoulli(σ(b_A))(v)·2^(−n_h) and exp(−E(v, h)) — linear in β, so it
+runs on the general AIS as it is (:func:`joint_path`, :func:`rbm_ais`), with exact block Gibbs on the two
+layers (``BlockGibbs`` reading the joint's ``conditional_logits`` through ``PathEnergy``):
+
+    h_j ~ Bernoulli(σ(β (vW + c)_j)),   v_i ~ Bernoulli(σ((1 − β) b_A,i + β (Wh + b)_i)).
+
+Summing out h gives the v-marginal energy (:class:`RBMPath`)
 
     E_β(v) = −(1 − β) log q(v) − β bᵀv − Σ_j softplus(β (vW + c)_j) + (1 − β) n_h log 2,
 
-with q = Bernoulli(σ(b_A)) the exact base (the constant makes Z_0 = 1, and E_1 = F, the RBM's free energy,
-so AIS's mean weight estimates Z_1 = Z). Along it the exact block-Gibbs move in the joint is
-
-    h_j ~ Bernoulli(σ(β (vW + c)_j)),   v_i ~ Bernoulli(σ((1 − β) b_A,i + β (Wh + b)_i)),
-
-which leaves π_β(v) invariant (:class:`RBMGibbs` reads ``energy.path`` and ``energy.beta``). β may be a
-float or one value per chain ``(n,)``. b_A from the data's pixel means (``Bernoulli.from_means``) is the
-usual base; any logits work (a worse base only costs variance).
+(Z_0 = 1, E_1 = F) with the same Gibbs sweep as its kernel (:class:`RBMGibbs`, reading ``energy.path`` and
+``energy.beta``). S&M accumulate AIS weights on this marginal (Rao–Blackwellised over h, lower variance), but
+E_β(v) is not linear in β, while ``ais`` adds −Δβ·(E − E₀) per temperature — valid only for linear paths —
+so :class:`RBMPath` is not an ``AnnealingPath`` (it has no ``point``) and cannot be passed to it; it serves as
+the exact v-marginal (``log_z(β)`` by enumeration) and is ready for an AIS with increments E_{β_{t−1}} − E_{β_t}.
+b_A from the data's pixel means is the usual base; any logits work (a worse base only costs variance).
 """
 
 from __future__ import annotations
