@@ -89,10 +89,10 @@ def evaluate(name: str, rbm: RBM, train: torch.Tensor, test: torch.Tensor, args:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=20_000)
+    p.add_argument("--steps", type=int, default=10_000)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--chains", type=int, default=500)
-    p.add_argument("--temperatures", type=int, default=20_000)
+    p.add_argument("--temperatures", type=int, default=10_000)
     p.add_argument("--models", nargs="+", default=list(MODELS))
     p.add_argument("--out", default=str(ROOT / "docs" / "results_bm_digits.json"))
     p.add_argument("--figure", default=str(ROOT / "docs" / "figures" / "bm_digits_samples.png"))

@@ -206,7 +206,11 @@ def main() -> None:
     torch.set_num_threads(1)
     out = {"settings": vars(args), "ppca": ppca_part(args)}
     print(json.dumps(out["ppca"], indent=1))
-    out["vae"] = vae_part(args, torch.device(args.device))
+    try:
+        out["vae"] = vae_part(args, torch.device(args.device))
+    except Exception as exc:  # a GPU-side failure: the same computation on the CPU
+        print(f"VAE part failed on {args.device} ({exc}); running it on the CPU", flush=True)
+        out["vae"] = vae_part(args, torch.device("cpu"))
     print(json.dumps(out["vae"], indent=1))
     Path(args.out).write_text(json.dumps(out, indent=1))
     plot(out["ppca"]["iwae_vs_k"], args.figure)
