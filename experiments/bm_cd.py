@@ -5,7 +5,7 @@ so the train and test log-likelihood per example, mean log p(v) = −mean F(v) �
 every ``--eval-every`` steps during training by :func:`ebmlab.training.fit`'s evaluation hook. The three
 methods differ only in the negatives (same data order, initialisation, optimiser and steps).
 
-Run (≈ 2 min on one core)::
+Run (≈ 10 min on a shared core)::
 
     OMP_NUM_THREADS=1 python experiments/bm_cd.py
 
@@ -70,7 +70,7 @@ def run_one(name: str, seed: int, args: argparse.Namespace, train: torch.Tensor,
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--hidden", type=int, default=16)
     p.add_argument("--batch", type=int, default=50)
