@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -240,3 +241,13 @@ def test_ais_matches_enumeration_within_its_standard_error(kind: str) -> None:
     with torch.no_grad():
         (model.v_bias if kind == "rbm" else model.bias).add_(0.1)  # type: ignore[operator]
     assert abs(run(model, 100, 200, torch.Generator().manual_seed(0)).z_score(exact)) > 4  # type: ignore[arg-type]
+
+
+def test_yaml_config_trains_through_the_registry(tmp_path: Path) -> None:
+    from ebmlab.experiments import load_experiment_config, run_experiment
+
+    path = Path(__file__).resolve().parents[1] / "configs" / "rbm_binary_digits_pcd.yaml"
+    cfg = load_experiment_config(path, ["train.steps=3", "train.progress=false"])
+    run = run_experiment(cfg, tmp_path / "run")
+    assert run.step == 3 and isinstance(run.method, BoltzmannMachineCD)
+    assert run.method.chains.shape == (100, 64)
