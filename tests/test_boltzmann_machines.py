@@ -186,6 +186,17 @@ def test_cd_and_pcd_raise_the_exact_log_likelihood(k: int, persistent: bool) -> 
         assert method.extra_state()["chains"].shape == (20, 9)
 
 
+def test_pcd_trains_a_fully_visible_machine() -> None:
+    data = load_bars_and_stripes("train", n=200, side=3).x.double()
+    fvbm = FullyVisibleBM(9).double()
+    with torch.no_grad():
+        before = float(fvbm.log_prob(data).mean())
+    cfg = TrainConfig(steps=80, batch_size=20, lr=0.2, optimizer="sgd", momentum=0.5, progress=False, log_every=40)
+    fit(BoltzmannMachineCD(fvbm, k=1, persistent=True, n_chains=20), data, cfg)
+    with torch.no_grad():
+        assert float(fvbm.log_prob(data).mean()) > before + 0.5
+
+
 def test_method_errors_and_factory() -> None:
     with pytest.raises(ConfigError, match="binary"):
         BoltzmannMachineCD(RBM(4, 2)).losses(torch.full((3, 4), 0.5), None)  # type: ignore[arg-type]
