@@ -198,7 +198,7 @@ def vae_part(args: argparse.Namespace, device: torch.device) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--ppca-steps", type=int, default=3000)
+    p.add_argument("--ppca-steps", type=int, default=10_000)
     p.add_argument("--vae-steps", type=int, default=10_000)
     p.add_argument("--latent", type=int, default=8)
     p.add_argument("--k", type=int, default=5000)
