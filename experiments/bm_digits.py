@@ -120,10 +120,9 @@ def plot(samples: dict, data: torch.Tensor, path: str) -> None:
     import matplotlib.pyplot as plt
 
     panels = {"test data": data, **samples}
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 2.2))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4))
     for ax, (title, x) in zip(axes, panels.items(), strict=True):
-        padded = torch.nn.functional.pad(x[:32].reshape(32, 8, 8).float(), (0, 1, 0, 1), value=0.5)  # grey gaps
-        grid = padded.reshape(4, 8, 9, 9).permute(0, 2, 1, 3).reshape(36, 72)
+        grid = x[:32].reshape(4, 8, 8, 8).permute(0, 2, 1, 3).reshape(32, 64)
         ax.imshow(grid.float().numpy(), cmap="gray_r", interpolation="nearest")
         ax.set_title(title)
         ax.axis("off")
