@@ -7,7 +7,7 @@ methods differ only in the negatives (same data order, initialisation, optimiser
 takes the exact gradient (log Z by enumeration, differentiated) with the same optimiser, the reference
 that CD-k approximates (CD-k's fixed points are not the MLE; PCD's are, in the limit of a decaying lr).
 
-Run (≈ 13 min on a shared core)::
+Run (27 min on a loaded shared core)::
 
     OMP_NUM_THREADS=1 python experiments/bm_cd.py
 
