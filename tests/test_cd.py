@@ -83,7 +83,9 @@ def test_gradient_identity_with_exact_negatives() -> None:
     reps = []
     for _ in range(150):
         x0 = energy.exact_sample(256, gen)
-        method._buffer().load_state_dict({"buffer": x0, "ptr": torch.tensor(0), "count": torch.tensor(0)})
+        method.negatives.buffer.load_state_dict(  # type: ignore[attr-defined]
+            {"buffer": x0, "ptr": torch.tensor(0), "count": torch.tensor(0)}
+        )
         method.n_negatives = 256
         energy.zero_grad()
         _cd(method, data, gen)["loss"].backward()
@@ -185,7 +187,8 @@ def test_annealed_negatives_weight_separated_modes_correctly() -> None:
     gen = torch.Generator().manual_seed(0)
     weighted, unweighted = [], []
     for _ in range(16):
-        x, log_w, accept = method.run_annealed(256, 100, gen)
+        res = method.negatives.anneal(target, 256, gen)  # type: ignore[attr-defined]
+        x, log_w, accept = res.x, res.log_w, float(res.accept_rate.mean())
         right = (x[:, 0] > 0).double()
         weighted.append(float((torch.softmax(log_w, 0) * right).sum()))
         unweighted.append(float(right.mean()))

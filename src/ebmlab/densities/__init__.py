@@ -13,7 +13,7 @@ negatives' starting points, latent priors and proposals are interchangeable.
 """
 
 from ebmlab.densities.base import ConditionalDensity, Density, check_event, event_shape_of
-from ebmlab.densities.simple import Bernoulli, DiagonalNormal, StandardNormal
+from ebmlab.densities.simple import Bernoulli, DiagonalNormal, StandardNormal, Uniform
 
 __all__ = [
     "Bernoulli",
@@ -21,6 +21,7 @@ __all__ = [
     "Density",
     "DiagonalNormal",
     "StandardNormal",
+    "Uniform",
     "check_event",
     "event_shape_of",
 ]

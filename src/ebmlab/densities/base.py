@@ -28,6 +28,11 @@ class Density(Protocol):
     def log_prob(self, x: Tensor) -> Tensor: ...
 
 
+# Optional hooks a density may add: ``log_prob_and_grad(x) -> (log q, ∇ₓ log q)`` without autograd (the Gaussians,
+# exact targets), and ``conditional_logits(x, index)`` for binary units (Bernoulli): both are used by
+# :class:`ebmlab.samplers.GeometricPath` when present.
+
+
 @runtime_checkable
 class ConditionalDensity(Protocol):
     """q(x | c): ``sample(c, generator)`` draws one x per row of ``c``; ``log_prob(x, c)`` → ``(n,)``."""

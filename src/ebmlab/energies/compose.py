@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from ebmlab.densities import Density
 from ebmlab.energies.base import EnergyFn, energy_and_grad, evaluate_energy
 from ebmlab.errors import ConfigError, ShapeError
 
@@ -162,16 +163,27 @@ class Clamped(nn.Module):
 class LatentPullback(nn.Module):
     """Energy on latents z pulling E back through a generator G (seed 002's latent MCMC):
 
-    E_z(z) = E(G(z)) + ½‖z‖²,   i.e. ν(z) ∝ N(z; 0, I)·exp(−E(G(z))).
+    E_z(z) = E(G(z)) − log p(z),   i.e. ν(z) ∝ p(z)·exp(−E(G(z))),
+
+    for any prior :class:`~ebmlab.densities.Density` p (default N(0, I): E_z = E(G(z)) + ½‖z‖² + const, the
+    constant (d/2) log 2π dropped so that the energy equals the seed's). Pass ``prior=`` for another latent prior.
     """
 
     energy: EnergyFn
     generator: Callable[[Tensor], Tensor]
 
-    def __init__(self, energy: EnergyFn, generator: Callable[[Tensor], Tensor]) -> None:
+    def __init__(self, energy: EnergyFn, generator: Callable[[Tensor], Tensor], prior: Density | None = None) -> None:
         super().__init__()
+        if prior is not None and not isinstance(prior, Density):
+            raise ConfigError(
+                f"LatentPullback: prior must be a Density (event_shape, sample, log_prob), got {prior!r}."
+            )
         _register(self, "energy", energy)
         _register(self, "generator", generator)  # type: ignore[arg-type]
+        self.prior = prior
 
     def forward(self, z: Tensor) -> Tensor:
-        return evaluate_energy(self.energy, self.generator(z)) + 0.5 * z.reshape(z.shape[0], -1).square().sum(1)
+        e = evaluate_energy(self.energy, self.generator(z))
+        if self.prior is None:
+            return e + 0.5 * z.reshape(z.shape[0], -1).square().sum(1)
+        return e - self.prior.log_prob(z)

@@ -137,7 +137,9 @@ def ais(
     """Annealed importance sampling along ``path`` (module doc).
 
     Args:
-        path: the annealing path (e.g. ``GeometricPath(base_density, energy)``); its base is sampled exactly.
+        path: the annealing path (e.g. ``GeometricPath(base_density, energy)``); its base is sampled exactly. Any
+            object with ``base``, ``energy(x, beta)`` and ``at(beta)`` works (e.g. a model's own path); the
+            increments are then −(E_{β_t}(x) − E_{β_{t−1}}(x)) from two evaluations.
         kernel: any kernel leaving π_β invariant (MALA, HMC, ``BlockGibbs`` on binary units), applied to
             ``path.at(β)``; or ``"mala"``/``"hmc"`` with a step size from the base samples' scale.
         n_chains: independent AIS chains (the SE shrinks as 1/√n_chains).
@@ -165,9 +167,11 @@ def ais(
     grad = base_kernel.uses_gradient
     adapting = adapt and base_kernel.metropolis_adjusted
     alpha_star = target_accept or base_kernel.default_target_accept
-    point = path.point(x, grad=grad)
-    _check(-point.base, float("inf"), "the base samples")
-    _check(point.target, -float("inf"), "the base samples")
+    # paths with parts (GeometricPath) reuse the kernel's evaluations; any other path pays two energy evaluations
+    point = path.point(x, grad=grad) if hasattr(path, "point") else None
+    if point is not None:
+        _check(-point.base, float("inf"), "the base samples")
+        _check(point.target, -float("inf"), "the base samples")
     eps = base_kernel.step_size
     n_inner = betas.numel() - 2
     log_w = torch.zeros(n_chains, dtype=torch.float64, device=x.device)
@@ -177,18 +181,27 @@ def ais(
     recomputed = 0
     bar = _progress(n_inner, progress)
     for t in range(1, betas.numel()):
-        log_w -= float(betas[t] - betas[t - 1]) * point.log_ratio.to(torch.float64)  # −inf where E = +inf
+        if point is not None:  # −Δβ·(E − E₀): −inf where E = +inf
+            log_w -= float(betas[t] - betas[t - 1]) * point.log_ratio.to(torch.float64)
+        else:
+            with torch.no_grad():
+                step_up = path.energy(x, float(betas[t])) - path.energy(x, float(betas[t - 1]))
+            log_w -= step_up.to(torch.float64)
         if t == betas.numel() - 1:
             break
         energy = path.at(float(betas[t]))
         beta = float(betas[t])
-        state = SamplerState(x, point.energy(beta), point.grad(beta) if grad else None, eps)
+        if point is None:
+            state = base_kernel.init(energy, x, eps)
+        else:
+            state = SamplerState(x, point.energy(beta), point.grad(beta) if grad else None, eps)
         for _ in range(n_steps):
             for f in ladder:  # one transition per factor; the first (1.0) is the adapted step
                 run = run_chains(base_kernel, energy, state, 1, generator, step_size=eps * f, frozen_after=None)
                 state = run.state
-                point, redone = track(energy, state.x, point, grad)
-                recomputed += redone
+                if point is not None:
+                    point, redone = track(energy, state.x, point, grad)  # type: ignore[arg-type]
+                    recomputed += redone
                 nonfinite += run.nonfinite
                 if f == 1.0:
                     accept[t - 1] += run.accept_rate / n_steps

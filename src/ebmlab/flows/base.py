@@ -6,7 +6,7 @@ Conventions (every bijection in :mod:`ebmlab.flows` follows them):
 * ``forward(z) -> (x, log_det)`` with ``log_det = log|det ∂x/∂z|`` of shape ``(n,)``;
 * ``inverse(x) -> (z, log_det)`` with ``log_det = log|det ∂z/∂x| = -log|det ∂x/∂z|``.
 
-A flow distribution pushes the base N(0, I) through a bijection T, x = T(z), and has the density
+The base N(0, I) is :class:`ebmlab.densities.StandardNormal`. A flow distribution pushes it through a bijection T, x = T(z), and has the density
 (change of variables)
 
     log P(x) = log N(z | 0, I) - log|det ∂x/∂z|,   z = T⁻¹(x).
@@ -14,18 +14,16 @@ A flow distribution pushes the base N(0, I) through a bijection T, x = T(z), and
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import cast
 
 import torch
 from torch import Tensor, nn
 
+from ebmlab.densities import StandardNormal
 from ebmlab.errors import ConfigError, ShapeError
 
 __all__ = ["Bijection", "Compose", "FlowDistribution", "StandardNormal", "check_vectors"]
-
-_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def check_vectors(x: Tensor, dim: int, who: str) -> None:
@@ -83,44 +81,12 @@ class Compose(Bijection):
         return x, log_det
 
 
-class StandardNormal(nn.Module):
-    """The base N(0, I_D): ``sample``, ``log_prob`` and the entropy H = (D/2)(1 + log 2π)."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        if dim < 1:
-            raise ConfigError(f"StandardNormal: dim must be >= 1, got {dim}.")
-        self.dim = int(dim)
-
-    def sample(
-        self,
-        n: int,
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype = torch.float32,
-        device: torch.device | None = None,
-    ) -> Tensor:
-        """``n`` draws ``(n, D)``; all randomness from ``generator`` (created on ``device``)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ConfigError(f"StandardNormal.sample: n must be a positive int, got {n!r}.")
-        if device is None:
-            device = generator.device if generator is not None else torch.device("cpu")
-        return torch.randn(n, self.dim, generator=generator, dtype=dtype, device=device)
-
-    def log_prob(self, z: Tensor) -> Tensor:
-        """log N(z | 0, I) = -½‖z‖² - (D/2) log 2π, shape ``(n,)``."""
-        check_vectors(z, self.dim, "StandardNormal.log_prob")
-        return -0.5 * (z * z).sum(dim=1) - 0.5 * self.dim * _LOG_2PI
-
-    def entropy(self) -> float:
-        """H(z) = (D/2)(1 + log 2π) nats."""
-        return 0.5 * self.dim * (1.0 + _LOG_2PI)
-
-
 class FlowDistribution(nn.Module):
     """P(x) of x = T(z), z ~ N(0, I): ``sample``, ``log_prob``, ``sample_and_log_prob``.
 
     ``log_prob(x) = log N(T⁻¹(x)) + log|det ∂z/∂x|``. Samples are drawn with the parameters' dtype on the
-    generator's device (which must hold the parameters).
+    generator's device (which must hold the parameters). A :class:`~ebmlab.densities.Density` (e.g. an AIS base
+    or the start of negatives' chains).
     """
 
     def __init__(self, transform: Bijection) -> None:
@@ -129,13 +95,18 @@ class FlowDistribution(nn.Module):
         self.dim = transform.dim
         self.base = StandardNormal(transform.dim)
 
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return (self.dim,)
+
     def _dtype(self) -> torch.dtype:
         p = next(self.parameters(), None)
         return p.dtype if p is not None else torch.get_default_dtype()
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """``(z, x, log|det ∂x/∂z|)`` for ``n`` fresh draws z ~ N(0, I) (differentiable in the parameters)."""
-        z = self.base.sample(n, generator, dtype=self._dtype())
+        dtype = self._dtype()
+        z = self.base.to(dtype).sample(n, generator) if self.base.loc.dtype != dtype else self.base.sample(n, generator)
         x, log_det = self.transform(z)
         return z, x, log_det
 
@@ -157,4 +128,4 @@ class FlowDistribution(nn.Module):
 
     def entropy_base(self) -> float:
         """H(z) of the base, (D/2)(1 + log 2π)."""
-        return self.base.entropy()
+        return float(self.base.entropy())

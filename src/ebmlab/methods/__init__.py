@@ -10,16 +10,27 @@ from ebmlab.methods.boltzmann_generator import (
     select_latent_dim,
     train_boltzmann_generator,
 )
-from ebmlab.methods.contrastive_divergence import NEGATIVES, ContrastiveDivergence, cd_method, noise_init
+from ebmlab.methods.contrastive_divergence import NEGATIVES, ContrastiveDivergence, cd_method, init_density
+from ebmlab.methods.maximum_likelihood import MaximumLikelihood, ml_loss
+from ebmlab.methods.negatives import Annealed, FromData, NegativeBatch, Negatives, Persistent, ShortRun, Tempered
 
 __all__ = [
     "NEGATIVES",
+    "Annealed",
     "BoltzmannGenerator",
     "ConditionalGaussian",
     "ContrastiveDivergence",
+    "FromData",
+    "MaximumLikelihood",
+    "NegativeBatch",
+    "Negatives",
+    "Persistent",
+    "ShortRun",
+    "Tempered",
     "cd_method",
+    "init_density",
     "log_z_flow",
-    "noise_init",
+    "ml_loss",
     "select_latent_dim",
     "train_boltzmann_generator",
 ]

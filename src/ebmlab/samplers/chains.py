@@ -4,9 +4,9 @@ stone) calls :func:`run_chains`.
 ``run_chains(kernel, energy, start, n_steps, generator)`` starts from points ``(n, *event)`` (or a
 :class:`SamplerState` whose cached E/∇E are reused), takes ``n_steps`` transitions of ``kernel`` on ``energy``
 and returns the final state with per-step acceptance, per-chain non-finite / divergence counts and, when
-``keep_every > 0``, every ``keep_every``-th state. For ULA, MALA, HMC and kinetic Langevin the noise (HMC:
-momenta) of a block of K steps is drawn at once, ``randn(K, n, *event)``, then the K·n MH uniforms (MALA,
-HMC): the generator is consumed in the same order wherever the loop runs.
+``keep_every > 0``, every ``keep_every``-th state. With ``block > 0`` (the ``sample`` driver) the noise (HMC:
+momenta) of a block of K steps of ULA, MALA, HMC and kinetic Langevin is drawn at once, ``randn(K, n, *event)``,
+then the K·n MH uniforms (MALA, HMC); otherwise each step draws its own.
 
 A chain whose proposals are non-finite at ``frozen_after`` consecutive steps is frozen (a Metropolis kernel
 rejects every move): if E itself is non-finite at the chains' positions (e.g. NaN parameters) a
@@ -90,7 +90,7 @@ def run_chains(
     keep_every: int = 0,
     step_size: float | Tensor | None = None,
     hook: StepHook | None = None,
-    block: bool = True,
+    block: int = 0,
     frozen_after: int | None = 5,
     bar: object | None = None,
 ) -> ChainResult:
@@ -101,8 +101,9 @@ def run_chains(
         keep_every: keep the state after every ``keep_every``-th step (0: keep none).
         step_size: the step size to start from (default: the state's, else the kernel's).
         hook: called after every step, may return a new state (step-size adaptation).
-        block: pre-draw the noise of several steps at once (``False``: one step's noise and uniforms at a
-            time; the two orders give different, equally valid chains).
+        block: pre-draw the noise of K = max(1, block // (n · event size)) steps at once, as ``sample`` does
+            (``BLOCK_ELEMENTS``); 0 (default): one step's noise and uniform at a time, the order the kernels use on
+            their own. The two give different, equally valid chains.
         frozen_after: consecutive non-finite proposals after which a chain counts as frozen (None: never).
         bar: a tqdm-like object updated once per step.
     """
@@ -126,7 +127,7 @@ def run_chains(
     streak = torch.zeros(n, dtype=torch.long, device=x.device)
     draw_noise, draw_uniform = block_draws(kernel)
     size = max(1, x[0].numel())
-    per_block = max(1, BLOCK_ELEMENTS // (n * size)) if (draw_noise and block) else 1
+    per_block = max(1, block // (n * size)) if (draw_noise and block) else 1
     t = 0
     while t < n_steps:
         k = min(per_block, n_steps - t)

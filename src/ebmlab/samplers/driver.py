@@ -12,7 +12,8 @@ from torch import Tensor
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError
 from ebmlab.samplers.adaptation import DualAveraging
-from ebmlab.samplers.base import Sampler, SamplerState
+from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
+from ebmlab.samplers.chains import block_draws, run_chains
 
 __all__ = ["SampleResult", "sample"]
 
@@ -130,8 +131,75 @@ def sample(
 
     start = time.perf_counter()
     runner = _native_runner(energy, sampler, x0, backend)
-    state = runner.state() if runner is not None else sampler.init(energy, x0)
-    run = _Run(energy, sampler, state, generator, runner)
+    if runner is None:
+        result = _sample_torch(energy, sampler, x0, n_steps, warmup, thin, controller, generator, progress)
+    else:
+        result = _sample_native(energy, sampler, runner, n_steps, warmup, thin, controller, generator, progress)
+    result.seconds = time.perf_counter() - start
+    if diagnostics and result.samples.shape[0] >= 4:
+        from ebmlab.diagnostics import summarize
+
+        result.diagnostics = summarize(result.samples, energy_trace=result.energies, accept=result.accept_trace)
+    return result
+
+
+def _sample_torch(
+    energy: EnergyFn,
+    sampler: Sampler,
+    x0: Tensor,
+    n_steps: int,
+    warmup: int,
+    thin: int,
+    controller: DualAveraging | None,
+    generator: torch.Generator,
+    progress: bool,
+) -> SampleResult:
+    """Warm-up and sampling with :func:`~ebmlab.samplers.chains.run_chains` (the one chain loop)."""
+    bar = _progress(warmup + n_steps, sampler.name) if progress else None
+    state = sampler.init(energy, x0)
+    if controller is not None:  # one step's draws at a time: the step size changes after every step
+        da = controller.init(float(state.step_size))
+
+        def adapt(t: int, s: SamplerState, info: StepInfo) -> SamplerState:
+            nonlocal da
+            da = controller.update(da, float(info.accept_prob.mean()))
+            return s.replace(step_size=da.step_size)
+
+        state = run_chains(sampler, energy, state, warmup, generator, hook=adapt, bar=bar).state
+        state = state.replace(step_size=da.final_step_size)
+    else:
+        state = run_chains(sampler, energy, state, warmup, generator, block=_BLOCK_ELEMENTS, bar=bar).state
+    run = run_chains(sampler, energy, state, n_steps, generator, keep_every=thin, block=_BLOCK_ELEMENTS, bar=bar)
+    if bar is not None:
+        bar.close()
+    assert run.samples is not None and run.energies is not None
+    track = sampler.metropolis_adjusted or not block_draws(sampler)[0]  # ULA / kinetic always accept
+    return SampleResult(
+        samples=run.samples,
+        energies=run.energies,
+        accept_rate=run.accept_rate if track else 1.0,
+        accept_trace=run.accept.to(run.state.energy.dtype) if track else torch.ones(n_steps, dtype=x0.dtype),
+        nonfinite=int(run.nonfinite.sum()),
+        divergent=int(run.divergent.sum()),
+        step_size=float(run.state.step_size),
+        final_state=run.state,
+        seconds=0.0,
+    )
+
+
+def _sample_native(
+    energy: EnergyFn,
+    sampler: Sampler,
+    runner,
+    n_steps: int,
+    warmup: int,
+    thin: int,
+    controller: DualAveraging | None,
+    generator: torch.Generator,
+    progress: bool,
+) -> SampleResult:
+    """The same run in the compiled kernel of :mod:`ebmlab.samplers.native`."""
+    run = _Run(energy, sampler, runner.state(), generator, runner)
     total = warmup + n_steps
     run.bar = _progress(total, sampler.name) if progress else None
     if controller is not None:
@@ -154,7 +222,7 @@ def sample(
     if run.bar is not None:
         run.bar.close()
     state = run.state
-    result = SampleResult(
+    return SampleResult(
         samples=run.samples,
         energies=run.sample_energies,
         accept_rate=float(run.accept_trace.mean()),
@@ -163,13 +231,8 @@ def sample(
         divergent=run.count_divergent(),
         step_size=float(state.step_size),
         final_state=state,
-        seconds=time.perf_counter() - start,
+        seconds=0.0,
     )
-    if diagnostics and n_kept >= 4:
-        from ebmlab.diagnostics import summarize
-
-        result.diagnostics = summarize(result.samples, energy_trace=result.energies, accept=result.accept_trace)
-    return result
 
 
 def _native_runner(energy: EnergyFn, sampler: Sampler, x0: Tensor, backend: str):
@@ -185,21 +248,8 @@ def _native_runner(energy: EnergyFn, sampler: Sampler, x0: Tensor, backend: str)
     return runner
 
 
-def _draws(sampler: Sampler) -> tuple[bool, bool]:
-    """(draws Gaussian noise per step, draws an MH uniform per step) for the block-drawing kernels."""
-    from ebmlab.samplers.hmc import HMC
-    from ebmlab.samplers.kinetic import KineticLangevin
-    from ebmlab.samplers.langevin import MALA, ULA
-
-    if isinstance(sampler, (MALA, HMC)):
-        return True, True
-    if isinstance(sampler, (ULA, KineticLangevin)):
-        return True, False
-    return False, False
-
-
 class _Run:
-    """The chains of one ``sample`` call: advances them in blocks and keeps the records.
+    """The chains of one ``sample`` call in the compiled kernel: advances them in blocks and keeps the records.
 
     Post-warm-up step ``i`` (0-based) is kept at ``samples[(i + 1) // thin − 1]`` when ``(i + 1) % thin == 0``.
     """
@@ -207,7 +257,7 @@ class _Run:
     def __init__(self, energy: EnergyFn, sampler: Sampler, state: SamplerState, generator: torch.Generator, native):
         self.energy, self.sampler, self.generator, self.native = energy, sampler, generator, native
         self._state = state
-        self.draw_noise, self.draw_uniform = _draws(sampler)
+        self.draw_noise, self.draw_uniform = block_draws(sampler)
         self.n = state.x.shape[0]
         self.event_size = max(1, state.x[0].numel())
         self.bar = None
@@ -258,10 +308,7 @@ class _Run:
     def advance(self, k: int, record: bool = False, adapting: bool = False) -> Tensor:
         """Run ``k`` steps; returns the mean acceptance probability of each, shape (k,)."""
         noise, uniform = self._draw(k)
-        if self.native is not None:
-            accept = self._advance_native(k, noise, uniform, record)
-        else:
-            accept = self._advance_torch(k, noise, uniform, record)
+        accept = self._advance_native(k, noise, uniform, record)
         if record:
             assert self.accept_trace is not None
             self.accept_trace[self.done : self.done + k] = accept
@@ -292,38 +339,6 @@ class _Run:
             step, ok = bad
             _raise_diverged(self.sampler.name, iteration0 + step + 1, ok, runner.step_size)
         return accept if accept is not None else torch.ones(1, dtype=runner.dtype).expand(k)
-
-    def _advance_torch(self, k: int, noise: Tensor | None, uniform: Tensor | None, record: bool) -> Tensor:
-        sampler, energy, state = self.sampler, self.energy, self._state
-        # ULA / kinetic raise on non-finite values and always accept: nothing to track per step.
-        track = sampler.metropolis_adjusted or not self.draw_noise
-        rows = k if track else 0
-        accept = torch.empty((rows, self.n), dtype=state.energy.dtype)
-        flags = torch.empty((2, rows, self.n), dtype=torch.bool)  # non-finite, divergent
-        for t in range(k):
-            kwargs = {}
-            if noise is not None:
-                kwargs["noise"] = noise[t]
-            if uniform is not None:
-                kwargs["uniform"] = uniform[t]
-            state, info = sampler.step(energy, state, self.generator, **kwargs)
-            if track:
-                accept[t] = info.accept_prob
-                flags[0, t] = info.nonfinite
-                flags[1, t] = info.divergent
-            if record and (self.done + t + 1) % self.thin == 0:
-                self._keep((self.done + t + 1) // self.thin - 1, state)
-        self._state = state
-        if not track:
-            return torch.ones(1, dtype=state.energy.dtype).expand(k)
-        self.nonfinite += flags[0].sum()
-        self.divergent += flags[1].sum()
-        return accept.mean(1)
-
-    def _keep(self, index: int, state: SamplerState) -> None:
-        assert self.samples is not None and self.sample_energies is not None
-        self.samples[index] = state.x
-        self.sample_energies[index] = state.energy
 
 
 def _progress(total: int, name: str):

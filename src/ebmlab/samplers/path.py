@@ -165,9 +165,11 @@ class AnnealingPath(Protocol):
 
     def energy(self, x: Tensor, beta: float | Tensor) -> Tensor: ...
 
-    def at(self, beta: float | Tensor) -> PathEnergy: ...
+    def at(self, beta: float | Tensor) -> EnergyFn: ...
 
-    def point(self, x: Tensor, grad: bool = False) -> PathPoint: ...
+
+# Optional: ``point(x, grad) -> PathPoint`` (E₀, E and gradients at x) lets AIS and replica exchange reuse the kernel's
+# evaluations; ``GeometricPath`` has it. ``at(beta)`` may return any energy callable with ``beta`` and ``path``.
 
 
 class GeometricPath:
@@ -227,7 +229,7 @@ class PathEnergy:
     with ``energy_and_grad``, the attributes ``beta`` and ``path``, and ``conditional_logits`` (Gibbs on binary
     units) when the base and the energy both have it. ``last`` holds the :class:`PathPoint` of the last call."""
 
-    def __init__(self, path: AnnealingPath, beta: float | Tensor) -> None:
+    def __init__(self, path: GeometricPath, beta: float | Tensor) -> None:
         self.path = path
         self.beta = beta
         self.last: PathPoint | None = None

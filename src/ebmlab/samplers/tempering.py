@@ -12,13 +12,11 @@ D = E − E₀ (:class:`~ebmlab.samplers.path.GeometricPath`). One round:
    round to round (the deterministic even–odd scheme of Okabe et al. 2001; Syed et al. 2019 show that it
    makes the replicas travel the ladder non-reversibly).
 
-Every move leaves the product ∏_r π_r invariant, so the β = 1 rung samples exp(−E) exactly in the limit,
-and chains can jump between modes that a local kernel alone never leaves. The parts E₀, E (and gradients) at
-every chain are cached in the state (a :class:`~ebmlab.samplers.path.PathPoint`), so a round costs
-``steps_per_swap`` gradient evaluations of all rungs plus one of rung 0. A base draw where E is NaN or −∞ raises
-a :class:`~ebmlab.errors.NonFiniteError` naming the energy on the base draws; a draw where E = +∞ or ∇E is not
-finite is never swapped up (counted in ``ReplicaInfo.nonfinite[0]``); non-finite kernel proposals are
-counted per rung (``ReplicaInfo.nonfinite[r]``).
+Every move leaves ∏_r π_r invariant, so the β = 1 rung samples exp(−E) exactly in the limit, and chains jump
+between modes that a local kernel alone never leaves. E₀, E and their gradients are cached per chain (a
+:class:`~ebmlab.samplers.path.PathPoint`): a round costs ``steps_per_swap`` gradient evaluations of all rungs plus
+one of rung 0. A base draw where E is NaN or −∞ raises a NonFiniteError naming it; one where E = +∞ or ∇E is not
+finite is never swapped up (``ReplicaInfo.nonfinite[0]``); non-finite proposals are counted per rung.
 
 >>> import torch
 >>> from ebmlab.samplers import MALA, ReplicaExchange
@@ -45,7 +43,7 @@ from torch import Tensor
 from ebmlab.densities import Density, DiagonalNormal
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
-from ebmlab.samplers.base import Sampler, SamplerState, _positive, finite_rows
+from ebmlab.samplers.base import Sampler, SamplerState, finite_rows
 from ebmlab.samplers.chains import run_chains
 from ebmlab.samplers.path import GeometricPath, PathPoint, geometric_betas, make_betas, track
 
@@ -114,10 +112,8 @@ class TemperingResult:
 
 @dataclass(frozen=True)
 class ReplicaInfo:
-    """One round: the kernel's mean acceptance per rung ``(R,)`` (NaN at rung 0, which is drawn exactly), the swap
-    acceptance probability per neighbouring pair ``(R − 1,)`` (NaN for pairs not proposed this round), and the
-    non-finite count per rung ``(R,)``: base draws kept out of the swaps at rung 0, rejected kernel proposals at
-    the others."""
+    """One round: kernel acceptance per rung ``(R,)`` (NaN at rung 0, drawn exactly), swap acceptance per pair
+    ``(R − 1,)`` (NaN if not proposed), non-finite counts per rung ``(R,)`` (module doc)."""
 
     accept: Tensor
     swap_accept: Tensor
@@ -158,7 +154,9 @@ class ReplicaExchange:
             raise ConfigError(f"base must be an ebmlab.densities.Density, got {type(base).__name__}.")
         self.kernel = kernel
         self.base = base
-        self.base_scale = _positive("base_scale", base_scale, "ReplicaExchange")
+        if not 0 < float(base_scale) < math.inf:
+            raise ConfigError(f"ReplicaExchange: base_scale must be a positive finite number, got {base_scale!r}.")
+        self.base_scale = float(base_scale)
         if isinstance(n_rungs, bool) or not isinstance(n_rungs, int) or n_rungs < 2:
             raise ConfigError(f"n_rungs must be an int >= 2 (the base and the target), got {n_rungs!r}.")
         try:
@@ -204,10 +202,7 @@ class ReplicaExchange:
         return int(self.betas.numel())
 
     def __repr__(self) -> str:
-        return (
-            f"ReplicaExchange(kernel={self.kernel!r}, n_rungs={self.n_rungs}, base_scale={self.base_scale}, "
-            f"steps_per_swap={self.steps_per_swap})"
-        )
+        return f"ReplicaExchange(kernel={self.kernel!r}, n_rungs={self.n_rungs}, base={self.base!r})"
 
     # ------------------------------------------------------------------ pieces
 
@@ -237,7 +232,7 @@ class ReplicaExchange:
         dtype = torch.get_default_dtype() if x0 is None else x0.dtype
         path = self.path(energy, event, dtype)
         if x0 is None:
-            x0 = path.base.sample(self.n_rungs * n, generator).to(dtype)
+            x0 = path.base.sample(self.n_rungs * n, generator)
         elif x0.shape[:2] != (self.n_rungs, n) or tuple(x0.shape[2:]) != event:
             raise ShapeError(
                 f"ReplicaExchange.init: x0 must have shape ({self.n_rungs}, {n}, *{event}), got {tuple(x0.shape)}."
@@ -270,7 +265,8 @@ class ReplicaExchange:
         progress: bool = False,
     ) -> TemperingResult:
         """``burn_in + n_rounds`` rounds from ``state`` (default: fresh chains from the base); keeps the β = 1 rung
-        every ``thin`` rounds after the burn-in, with the mean acceptance and swap rates of those rounds."""
+        every ``thin`` rounds after the burn-in, with the mean acceptance and swap rates of those rounds; warns
+        with the per-rung counts when proposals were non-finite."""
         for name, value, low in (("n_rounds", n_rounds, 1), ("burn_in", burn_in, 0), ("thin", thin, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"ReplicaExchange.sample: {name} must be an int >= {low}, got {value!r}.")
@@ -292,12 +288,8 @@ class ReplicaExchange:
                 if (t - burn_in + 1) % thin == 0:
                     kept.append(self.target_samples(state))
         if bool(nonfinite[1:].any()):
-            warnings.warn(
-                f"ReplicaExchange: non-finite kernel proposals per rung (hot to cold) {nonfinite[1:].tolist()} were "
-                "rejected; at a rung where they are frequent, lower its step size or check the energy for overflow.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+            msg = f"ReplicaExchange: non-finite kernel proposals per rung β > 0 {nonfinite[1:].tolist()} were rejected"
+            warnings.warn(f"{msg}; lower those rungs' step sizes or check the energy for overflow.", stacklevel=2)
         return TemperingResult(
             torch.stack(kept) if kept else state.x[:0],
             torch.stack(swaps).nanmean(0),

@@ -73,8 +73,14 @@ class Target:
         raise NotImplementedError
 
     def log_prob(self, x: Tensor) -> Tensor:
-        """log p(x) = -E(x) - log Z, shape ``(n,)``."""
+        """log p(x) = -E(x) - log Z, shape ``(n,)``. With ``sample`` and ``event_shape`` this makes a target with
+        exact ``log_z`` and exact samples an :class:`ebmlab.densities.Density` (e.g. an AIS base)."""
         return -self.energy(x) - self.log_z()
+
+    def log_prob_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(log p(x), ∇ₓ log p(x) = −∇E(x)) from ``energy_and_grad``."""
+        e, g = self.energy_and_grad(x)
+        return -e - self.log_z(), -g
 
     # -- sampling -------------------------------------------------------------------------------------
     def sample(self, n: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
