@@ -13,10 +13,9 @@ Summing out h gives the v-marginal energy (:class:`RBMPath`)
     E_β(v) = −(1 − β) log q(v) − β bᵀv − Σ_j softplus(β (vW + c)_j) + (1 − β) n_h log 2,
 
 (Z_0 = 1, E_1 = F) with the same Gibbs sweep as its kernel (:class:`RBMGibbs`, reading ``energy.path`` and
-``energy.beta``). S&M accumulate AIS weights on this marginal (Rao–Blackwellised over h, lower variance), but
-E_β(v) is not linear in β, while ``ais`` adds −Δβ·(E − E₀) per temperature — valid only for linear paths —
-so :class:`RBMPath` is not an ``AnnealingPath`` (it has no ``point``) and cannot be passed to it; it serves as
-the exact v-marginal (``log_z(β)`` by enumeration) and is ready for an AIS with increments E_{β_{t−1}} − E_{β_t}.
+``energy.beta``). S&M accumulate AIS weights on this marginal (Rao–Blackwellised over h, lower variance).
+E_β(v) is not linear in β; ``ais`` gives such a path (one with ``base``/``energy``/``at`` but no ``point``) the
+increments E_{β_{t−1}}(v) − E_{β_t}(v) from two evaluations: ``rbm_ais(..., marginal=True)``.
 b_A from the data's pixel means is the usual base; any logits work (a worse base only costs variance).
 """
 
@@ -180,21 +179,25 @@ def rbm_ais(
     generator: torch.Generator,
     v_logits: Tensor | None = None,
     n_sweeps: int = 1,
+    marginal: bool = False,
 ) -> Estimate:
-    """log Z of an RBM by :func:`ebmlab.estimators.ais` along :func:`joint_path`, with exact block Gibbs on the two
-    layers (``BlockGibbs`` over ``rbm.joint().blocks()``, using the joint's conditional logits)."""
+    """log Z of an RBM by :func:`ebmlab.estimators.ais`.
+
+    ``marginal=False``: along :func:`joint_path` with exact block Gibbs on the two layers (``BlockGibbs`` over
+    ``rbm.joint().blocks()``). ``marginal=True``: along :class:`RBMPath`, the v-marginal (S&M's Rao–Blackwellised
+    weights, increments E_{β_{t−1}}(v) − E_{β_t}(v)) with :class:`RBMGibbs`.
+    """
     from ebmlab.estimators.ais import ais
     from ebmlab.samplers import BlockGibbs
 
     with torch.no_grad():
-        res = ais(
-            joint_path(rbm, v_logits),
-            BlockGibbs(blocks=rbm.joint().blocks()),
-            n_chains,
-            betas,
-            generator,
-            n_steps=n_sweeps,
-        )
+        if marginal:
+            logits = torch.zeros(rbm.n_visible) if v_logits is None else torch.as_tensor(v_logits).reshape(-1)
+            path = RBMPath(rbm, Bernoulli(logits).to(rbm.weight.dtype))
+            res = ais(path, RBMGibbs(n_sweeps), n_chains, betas, generator)
+        else:
+            kernel = BlockGibbs(blocks=rbm.joint().blocks())
+            res = ais(joint_path(rbm, v_logits), kernel, n_chains, betas, generator, n_steps=n_sweeps)
     return res.estimate()
 
 
