@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from ebmlab.densities import Bernoulli
+from ebmlab.densities import Bernoulli, Density
 from ebmlab.energies.base import EnergyFn
 from ebmlab.energies.binary import RBM, FullyVisibleBM, bernoulli_draw
 from ebmlab.errors import ConfigError, ShapeError
@@ -58,7 +58,9 @@ class RBMPath:
 
     def __init__(self, rbm: RBM, base: Bernoulli | None = None) -> None:
         self.rbm = rbm
-        self.base = base if base is not None else Bernoulli(torch.zeros(rbm.n_visible))
+        bern = base if base is not None else Bernoulli(torch.zeros(rbm.n_visible))
+        self.base: Density = bern
+        self.base_logits: Tensor = bern.logits
         if tuple(self.base.event_shape) != (rbm.n_visible,):
             raise ShapeError(f"RBMPath: base event shape {self.base.event_shape} != ({rbm.n_visible},) visible units.")
 
@@ -81,7 +83,7 @@ class RBMPath:
         b, r = _col(beta, v), self.rbm
         v = v.to(r.weight.dtype)
         h = bernoulli_draw(torch.sigmoid(b * (v @ r.weight + r.h_bias)), generator)
-        logits = (1.0 - b) * self.base.logits + b * (h @ r.weight.T + r.v_bias)
+        logits = (1.0 - b) * self.base_logits + b * (h @ r.weight.T + r.v_bias)
         return bernoulli_draw(torch.sigmoid(logits), generator)
 
     @torch.no_grad()
