@@ -18,8 +18,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ebmlab.energies.states import MAX_ENUMERATION_STATES, BinarySpace
 from ebmlab.errors import ConfigError, ShapeError
-from ebmlab.estimators.spaces import MAX_ENUMERATION_STATES, BinarySpace
 
 __all__ = ["RBM", "FullyVisibleBM", "bernoulli_draw"]
 
