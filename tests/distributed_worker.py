@@ -54,6 +54,9 @@ def main() -> None:
     if a.kind == "cd":
         result["buffer"] = method.buffer.buffer.reshape(-1)[:8].tolist()  # type: ignore[union-attr]
     Path(a.out, f"rank{rank}.json").write_text(json.dumps(result))
+    if torch.distributed.is_initialized():  # a clean shutdown: exiting with live gloo pairs can abort
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -59,6 +59,17 @@ def _check_targets(config: Any) -> None:
             )
 
 
+def _shutdown_process_group() -> None:
+    """Under torchrun: wait for every rank, then close the process group (exiting with live gloo
+    connections can abort a rank)."""
+    import torch
+
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def run(args: argparse.Namespace) -> int:
     from ebmlab.experiments import load_experiment_config, run_experiment
     from ebmlab.training import run_config
@@ -83,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_progress:
         config.train.progress = False
     result = run_experiment(config, run_dir, resume=args.resume is not None)
+    _shutdown_process_group()
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return 0
     print(f"run directory: {run_dir}")
