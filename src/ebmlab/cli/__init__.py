@@ -23,7 +23,7 @@ from ebmlab.errors import EbmlabError
 __all__ = ["build_parser", "main"]
 
 #: subcommand modules, in the order shown by ``ebmlab --help``
-SUBCOMMANDS = ("demo", "sample", "logz", "train")
+SUBCOMMANDS = ("demo", "sample", "logz", "train", "report")
 
 
 class _Parser(argparse.ArgumentParser):
