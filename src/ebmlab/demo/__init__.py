@@ -19,11 +19,11 @@ __all__ = ["SECTIONS", "select"]
 
 SECTIONS: list[DemoSection] = [
     DemoSection("double-well", sampling_double_well, 3, 8),
-    DemoSection("gaussian-50", sampling_gaussian_50, 6, 12),
-    DemoSection("replica-exchange", sampling_replica_exchange, 5, 15),
+    DemoSection("gaussian-50", sampling_gaussian_50, 6, 20),
+    DemoSection("replica-exchange", sampling_replica_exchange, 2, 10),
     DemoSection("logz", log_z_estimates, 8, 30),
-    DemoSection("cd", contrastive_divergence, 12, 120),
-    DemoSection("bg-004", boltzmann_generator, 20, 60),
+    DemoSection("cd", contrastive_divergence, 18, 120),
+    DemoSection("bg-004", boltzmann_generator, 14, 60),
 ]
 
 
