@@ -1,21 +1,27 @@
 # Two commands for a fresh machine:  `make demo`  and  `make test`.
-# Each creates .venv on first use. torch is pinned to the CPU build first (a local wheel on our
-# machines), so installing ebmlab afterwards never pulls CUDA wheels.
+# Each creates .venv on first use and installs torch first: without an NVIDIA GPU the CPU build
+# (from pip's configured local wheels where they provide it, as on our machines; else from the
+# PyTorch CPU index), with a GPU the default CUDA build (tools/torch_source.py decides and says why).
+# Installing ebmlab afterwards then never pulls CUDA wheels on a CPU machine.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ebmlab-installed
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup check-setup demo test lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tools/torch_source.py
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet $$($(BIN)/python tools/torch_source.py --explain --torch '$(TORCH)') '$(TORCH)'
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# Proof of the torch choice: a dry-run resolution (nothing installed) that fails if CUDA packages would come.
+check-setup: $(STAMP)
+	$(BIN)/python tools/torch_source.py --check --torch '$(TORCH)'
 
 demo: $(STAMP)
 	$(BIN)/ebmlab demo

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -26,9 +28,18 @@ __all__ = ["build_parser", "main"]
 SUBCOMMANDS = ("demo", "sample", "logz", "train", "report")
 
 
+def plain_text(text: str) -> str:
+    """Help text without reST markup: ``code`` → code, :role:`~a.b.Name` → Name."""
+    text = re.sub(r":[a-z]+:`~?([^`]*?)`", lambda m: m.group(1).rsplit(".", 1)[-1], text)
+    return text.replace("``", "")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, no usage dump
         self.exit(2, f"ebmlab: error: {message} (see `{self.prog} --help`)\n")
+
+    def format_help(self) -> str:  # docstrings are reST; the terminal gets plain text
+        return plain_text(super().format_help())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +64,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def set_threads() -> None:
+    """One intra-op thread per process unless ``EBMLAB_NUM_THREADS`` (0: torch's default) or ``OMP_NUM_THREADS``
+    says otherwise: on a shared machine torch's default (one spinning thread per core) collapses when two jobs
+    run at once (measured in docs/performance.md), while one thread per process barely slows down."""
+    value = os.environ.get("EBMLAB_NUM_THREADS")
+    if value is None and "OMP_NUM_THREADS" in os.environ:
+        return
+    try:
+        n = 1 if value is None else int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise EbmlabError(f"EBMLAB_NUM_THREADS: expected an integer >= 0 (0: torch's default), got {value!r}.")
+    if n > 0:
+        import torch
+
+        torch.set_num_threads(n)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -65,9 +95,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             for spec in args.allow_import:
                 allow_import(spec)
+        set_threads()
         return int(args.run(args) or 0)
     except EbmlabError as exc:
         print(f"ebmlab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(
+            f"ebmlab {args.command}: error: out of memory; lower the size options (--chains, --samples, -n).",
+            file=sys.stderr,
+        )
+        return 2
+    except OSError as exc:  # a file the user named cannot be read or written (permissions, disk full, ...)
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"ebmlab {args.command}: error:{where}: {exc.strerror or exc}.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ebmlab {args.command}: interrupted", file=sys.stderr)

@@ -4,7 +4,9 @@
     ebmlab sample TARGET --rungs R [--beta-min B] [--base-scale S] ...   (replica exchange)
     ebmlab sample RUN_DIR -n N [--start noise|buffer|annealed|tempered] [--steps N] [--out DIR]
 
-Writes ``samples.npy``, ``diagnostics.json`` and ``samples.png`` (samples against the exact density).
+Writes samples.npy, diagnostics.json and samples.png (samples against the exact density).
+Options of one mode are errors in the other. Results that went bad (non-finite proposals, R-hat far
+above 1, ESS about 1) are warned about on stderr and listed under "warnings" in diagnostics.json.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ebmlab.cli._args import non_negative_int, positive_float, positive_int
+from ebmlab.cli._args import non_negative_int, positive_float, positive_int, seed_int, step_size
+from ebmlab.cli.health import mcmc_warnings, report_warnings
+from ebmlab.cli.limits import check_memory, check_time
 from ebmlab.config import atomic_write_text
 from ebmlab.errors import ConfigError
 from ebmlab.samplers import SAMPLER_NAMES, get_sampler, sample
@@ -35,29 +39,42 @@ def add_parser(sub: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("target", help="target name (see `ebmlab sample --list`) or a run directory")
-    p.add_argument("--sampler", choices=[s for s in SAMPLER_NAMES if s != "gibbs"], default="mala")
+    from ebmlab.targets import TARGET_NAMES
+
+    p.add_argument("target", help=f"a target ({', '.join(TARGET_NAMES)}) or a run directory")
+    p.add_argument(
+        "--sampler", choices=[s for s in SAMPLER_NAMES if s != "gibbs"], default=None, help="MCMC kernel (default mala)"
+    )
     p.add_argument(
         "--steps",
         type=positive_int,
         default=None,
         help="post-warm-up steps (default 1000); for a run directory, sampler steps (default: the training K)",
     )
-    p.add_argument("--warmup", type=non_negative_int, default=200, help="warm-up steps, step size adapted for mala/hmc")
-    p.add_argument("--chains", type=positive_int, default=256, help="number of chains (default 256)")
-    p.add_argument("--step-size", type=positive_float, default=None, help="initial step size")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--warmup",
+        type=non_negative_int,
+        default=None,
+        help="warm-up steps, step size adapted for mala/hmc (default 200)",
+    )
+    p.add_argument("--chains", type=positive_int, default=None, help="number of chains (default 256)")
+    p.add_argument("--step-size", type=step_size, default=None, help="initial step size")
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed in [0, 2**63) (default 0)")
     p.add_argument(
         "--rungs",
         type=positive_int,
         default=None,
         help="replica exchange with this many rungs (≥ 2) between N(0, s²I) and the target; --chains per rung",
     )
-    p.add_argument("--beta-min", type=positive_float, default=0.01, help="smallest positive β of the ladder")
+    p.add_argument(
+        "--beta-min", type=positive_float, default=None, help="smallest positive β of the ladder (default 0.01)"
+    )
     p.add_argument(
         "--base-scale", type=positive_float, default=None, help="s of the base (default: half the target's box)"
     )
-    p.add_argument("-n", "--num", type=positive_int, default=1000, help="samples to draw from a run directory")
+    p.add_argument(
+        "-n", "--num", type=positive_int, default=None, help="samples to draw from a run directory (default 1000)"
+    )
     p.add_argument(
         "--start",
         default=None,
@@ -78,14 +95,62 @@ def _initial_points(target: Any, chains: int, generator: torch.Generator) -> tor
     return torch.randn(shape, generator=generator)
 
 
+#: options that apply only to one mode (attribute, flag)
+TARGET_ONLY = (("sampler", "--sampler"), ("rungs", "--rungs"), ("chains", "--chains"), ("step_size", "--step-size"),
+               ("warmup", "--warmup"), ("beta_min", "--beta-min"), ("base_scale", "--base-scale"))  # fmt: skip
+RUN_DIR_ONLY = (("num", "-n/--num"), ("start", "--start"))
+
+
+def _check_mode(args: argparse.Namespace, run_dir: bool) -> None:
+    """Options of the other mode are errors, never silently ignored; then fill in this mode's defaults."""
+    wrong = [flag for attr, flag in (TARGET_ONLY if run_dir else RUN_DIR_ONLY) if getattr(args, attr) is not None]
+    if wrong and run_dir:
+        raise ConfigError(
+            f"{', '.join(wrong)} do not apply to a run directory ({args.target} samples with the run's own method "
+            "and sampler); drop them, or use -n, --start, --steps, --seed, --out."
+        )
+    if wrong:
+        raise ConfigError(
+            f"{', '.join(wrong)} apply only to a run directory, not to the target {args.target!r}; "
+            "use --chains for the number of chains."
+        )
+    if not run_dir and args.rungs is None and (args.beta_min is not None or args.base_scale is not None):
+        raise ConfigError("--beta-min and --base-scale set the replica-exchange ladder; give --rungs R with them.")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out {args.out}: a file of that name exists; give a directory for the outputs.")
+    defaults = {"num": 1000} if run_dir else {"sampler": "mala", "warmup": 200, "chains": 256, "beta_min": 0.01}
+    for attr, value in defaults.items():
+        if getattr(args, attr) is None:
+            setattr(args, attr, value)
+
+
+def _check_size(args: argparse.Namespace, target: Any, steps: int) -> None:
+    """Memory (kept draws + working copies) and time (energy + gradient per coordinate and step) bounds."""
+    dim = math.prod(target.event_shape)
+    rungs = args.rungs or 1
+    kept = steps // max(1, steps // 100) + 20
+    check_memory("--chains", args.chains, 4.0 * dim * rungs * kept)
+    check_memory("--rungs", rungs, 4.0 * dim * args.chains * kept)
+    check_time("--steps", steps + args.warmup, 100.0 * dim * rungs * args.chains)
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return format(value, spec) if isinstance(value, (int, float)) else "n/a"
+
+
 def run(args: argparse.Namespace) -> int:
-    if Path(args.target).is_dir():
+    path = Path(args.target)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{args.target} is a file; give a target name or a run directory.")
+    _check_mode(args, path.is_dir())
+    if path.is_dir():
         return _sample_run_dir(args)
     from ebmlab.plotting import plot_samples_vs_density
     from ebmlab.targets import get_target
 
     target = get_target(args.target)
     steps = 1000 if args.steps is None else args.steps
+    _check_size(args, target, steps)
     step = args.step_size or DEFAULT_STEP[args.sampler]
     kernel = get_sampler(args.sampler, step_size=step)
     generator = torch.Generator().manual_seed(args.seed)
@@ -97,8 +162,6 @@ def run(args: argparse.Namespace) -> int:
         target, kernel, x0, steps, warmup=args.warmup, thin=thin, generator=generator, progress=sys.stderr.isatty()
     )
     out = args.out or Path("runs") / f"sample-{args.target}-{args.sampler}"
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "samples.npy", result.samples.numpy())
     summary = {
         "target": args.target,
         "sampler": args.sampler,
@@ -112,18 +175,22 @@ def run(args: argparse.Namespace) -> int:
         **_coverage(target, result.samples),
         **result.summary(),
     }
+    summary["warnings"] = warnings = mcmc_warnings(summary, steps * args.chains)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "samples.npy", result.samples.numpy())
     atomic_write_text(out / "diagnostics.json", json.dumps(summary, indent=2) + "\n")
     final = result.final_state.x
     plot_samples_vs_density(
         target, final, out / "samples.png", title=f"{args.sampler} on {args.target}: {args.chains} chains, final states"
     )
     print(
-        f"{args.sampler} on {args.target}: accept {result.accept_rate:.3f}, step {result.step_size:.4g}, "
-        f"min ESS {summary.get('ess_bulk_min', float('nan')):.1f}, max R-hat {summary.get('rhat_max', float('nan')):.3f}, "
+        f"{args.sampler} on {args.target}: accept {_fmt(result.accept_rate, '.3f')}, step {_fmt(result.step_size, '.4g')}, "
+        f"min ESS {_fmt(summary.get('ess_bulk_min'), '.1f')}, max R-hat {_fmt(summary.get('rhat_max'), '.3f')}, "
         f"{result.seconds:.2f} s"
         + (f", modes covered {summary['mode_coverage']:.2f}" if "mode_coverage" in summary else "")
     )
     print(f"wrote {out}/samples.npy, diagnostics.json, samples.png")
+    report_warnings("sample", warnings)
     return 0
 
 
@@ -173,17 +240,19 @@ def _run_tempering(args: argparse.Namespace, target: Any, kernel: Any, steps: in
         **_coverage(target, trace),
         **summarize(trace),
     }
+    summary["warnings"] = mcmc_warnings(summary, 0)
     atomic_write_text(out / "diagnostics.json", json.dumps(summary, indent=2) + "\n")
     plot_samples_vs_density(
         target, trace[-1], out / "samples.png", title=f"replica exchange on {args.target}: β = 1 rung, final states"
     )
     print(
         f"replica exchange ({args.rungs} rungs, {kernel.name}) on {args.target}: swap accept "
-        f"{float(swap.min()):.2f}–{float(swap.max()):.2f}, min ESS {summary.get('ess_bulk_min') or float('nan'):.1f}, "
-        f"max R-hat {summary.get('rhat_max') or float('nan'):.3f}"
+        f"{float(swap.min()):.2f}–{float(swap.max()):.2f}, min ESS {_fmt(summary.get('ess_bulk_min'), '.1f')}, "
+        f"max R-hat {_fmt(summary.get('rhat_max'), '.3f')}"
         + (f", modes covered {summary['mode_coverage']:.2f}" if "mode_coverage" in summary else "")
     )
     print(f"wrote {out}/samples.npy, diagnostics.json, samples.png")
+    report_warnings("sample", summary["warnings"])
     return 0
 
 
@@ -193,6 +262,9 @@ def _sample_run_dir(args: argparse.Namespace) -> int:
     except ImportError as exc:  # pragma: no cover - only while the training package is absent
         raise ConfigError(f"cannot sample from a run directory: {exc}") from None
     _, loaded = load_run(args.target)
+    shape = getattr(loaded, "event_shape", None) or (getattr(loaded, "dim", None) or 1,)
+    dim = math.prod(int(d) for d in shape) if isinstance(shape, (tuple, list, torch.Size)) else 1
+    check_memory("-n", args.num, 4.0 * dim * 20)
     method: Any = loaded
     if not hasattr(method, "sample"):
         raise ConfigError(f"the method in {args.target} cannot draw samples (it has no `sample`).")

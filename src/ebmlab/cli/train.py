@@ -6,6 +6,7 @@ import argparse
 import datetime
 import re
 from pathlib import Path
+from typing import Any
 
 from ebmlab.errors import ConfigError
 
@@ -44,8 +45,22 @@ def _default_run_dir(config_path: str, name: str | None) -> Path:
     return Path("runs") / f"{stem}-{stamp}"
 
 
+def _check_targets(config: Any) -> None:
+    """An evaluator (or analytic energy) that names a target must name the data's target."""
+    data = config.data.params.get("target") if config.data is not None else None
+    for kind in ("eval", "energy"):
+        section = getattr(config, kind)
+        other = section.params.get("target") if section is not None else None
+        if data is not None and other is not None and other != data:
+            raise ConfigError(
+                f"{kind}.target: {other!r} differs from data.target {data!r}; the {kind} would measure against "
+                f"another distribution than the one trained on. Set both to the same target."
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     from ebmlab.experiments import load_experiment_config, run_experiment
+    from ebmlab.training import run_config
 
     if (args.config is None) == (args.resume is None):
         raise ConfigError("give either a CONFIG file to start a run or --resume RUN_DIR to continue one (not both).")
@@ -53,15 +68,17 @@ def run(args: argparse.Namespace) -> int:
         if args.out is not None:
             raise ConfigError("--out cannot be combined with --resume (the run continues in RUN_DIR).")
         run_dir = Path(args.resume)
-        config_file = run_dir / "config.yaml"
-        if not config_file.exists():
+        if not run_dir.is_dir():
             raise ConfigError(
                 f"--resume {run_dir}: no config.yaml there; pass the directory of a run started by `ebmlab train`."
             )
-        config = load_experiment_config(config_file, args.overrides)
+        config = load_experiment_config(run_config(run_dir), args.overrides)  # the checkpoint's copy wins
     else:
         config = load_experiment_config(args.config, args.overrides)
         run_dir = Path(args.out) if args.out else _default_run_dir(args.config, config.name)
+        if run_dir.exists() and not run_dir.is_dir():
+            raise ConfigError(f"--out {run_dir}: a file of that name exists; choose a directory path for the run.")
+    _check_targets(config)
     if args.no_progress:
         config.train.progress = False
     result = run_experiment(config, run_dir, resume=args.resume is not None)

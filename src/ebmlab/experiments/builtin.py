@@ -12,13 +12,10 @@ Data sources are small functions turning a data set into a tensor ``(n, *event)`
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import Tensor
 
 from ebmlab.energies import ConvEnergy, MLPEnergy
-from ebmlab.errors import ConfigError
 from ebmlab.experiments.registry import (
     register_data,
     register_density,
@@ -43,23 +40,9 @@ def target_data(target: str, n: int, generator: torch.Generator) -> Tensor:
 def file_data(path: str, key: str = "data") -> Tensor:
     """A float32 tensor ``(n, *event)`` from ``path``: a ``.safetensors`` file (tensor ``key``) or ``.npy``
     (loaded with ``allow_pickle=False``: no code runs)."""
-    file = Path(path)
-    if not file.exists():
-        raise ConfigError(f"data.path: file {path!r} not found")
-    if file.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    from ebmlab.data.files import load_array_file
 
-        tensors = load_file(str(file))
-        if key not in tensors:
-            raise ConfigError(f"data.key: {path!r} has no tensor {key!r}; it holds: {', '.join(sorted(tensors))}")
-        x = tensors[key]
-    elif file.suffix == ".npy":
-        import numpy as np
-
-        x = torch.from_numpy(np.load(file, allow_pickle=False))
-    else:
-        raise ConfigError(f"data.path: expected a .safetensors or .npy file, got {path!r}")
-    return x.to(torch.float32)
+    return load_array_file(path, key)  # checked: dtype, shape, finite values (file and row named)
 
 
 def digits_data(split: str = "train", scale: str = "symmetric", image: bool = False, seed: int = 0) -> Tensor:

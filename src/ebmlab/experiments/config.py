@@ -102,9 +102,15 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        dev = torch.device(device)
     except (RuntimeError, TypeError):
         raise ConfigError(f"device: expected a torch device (cpu, cuda, cuda:0, mps) or auto, got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else "a CUDA build, but no GPU is visible"
+        raise ConfigError(
+            f"device: {device!r} asked for, but this torch {torch.__version__} is {build}; use cpu or auto."
+        )
+    return dev
 
 
 def check_components(config: ExperimentConfig) -> None:

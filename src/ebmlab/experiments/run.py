@@ -13,7 +13,7 @@ from ebmlab.config import to_dict
 from ebmlab.errors import ConfigError
 from ebmlab.experiments.config import ExperimentConfig, load_experiment_config, resolve_device
 from ebmlab.experiments.registry import SECTIONS, build, event_shape_of
-from ebmlab.training import Evaluate, Run, derive_seed, fit, load_weights
+from ebmlab.training import Evaluate, Run, derive_seed, fit, load_weights, run_config
 
 __all__ = ["Experiment", "build_experiment", "load_experiment", "load_run", "run_experiment"]
 
@@ -82,12 +82,11 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, *, resume: boo
 
 
 def load_experiment(run_dir: str | Path) -> Experiment:
-    """Rebuild a run's experiment from its ``config.yaml`` and load the latest checkpoint into the method."""
+    """Rebuild a run's experiment from its config (the latest checkpoint's checksummed copy) and load the latest checkpoint into the method."""
     run_dir = Path(run_dir)
-    config_file = run_dir / "config.yaml"
-    if not config_file.exists():
-        raise ConfigError(f"{run_dir} is not a run directory (no config.yaml); pass the --out directory of a run.")
-    experiment = build_experiment(load_experiment_config(config_file))
+    if not run_dir.is_dir():
+        raise ConfigError(f"{run_dir} is not a run directory; pass the --out directory of a run.")
+    experiment = build_experiment(load_experiment_config(run_config(run_dir)))  # the checkpoint's copy wins
     load_weights(experiment.method, run_dir)
     experiment.method.eval()
     return experiment

@@ -17,11 +17,12 @@ True
 from ebmlab.training.checkpoint import Checkpoint, CheckpointManager
 from ebmlab.training.config import GroupConfig, TrainConfig, lr_factor
 from ebmlab.training.data import BatchIterator, derive_seed
+from ebmlab.training.lock import RunLock
 from ebmlab.training.logs import read_metrics
 from ebmlab.training.loop import Callback, Evaluate, Run, build_optimizer, fit
 from ebmlab.training.method import DEFAULT_GROUP, Losses, Method, StepContext, resolve_groups
 from ebmlab.training.monitor import Divergence, DivergenceMonitor
-from ebmlab.training.restore import latest_checkpoint, load_weights
+from ebmlab.training.restore import latest_checkpoint, load_weights, run_config
 
 __all__ = [
     "DEFAULT_GROUP",
@@ -36,6 +37,7 @@ __all__ = [
     "Losses",
     "Method",
     "Run",
+    "RunLock",
     "StepContext",
     "TrainConfig",
     "build_optimizer",
@@ -46,4 +48,5 @@ __all__ = [
     "lr_factor",
     "read_metrics",
     "resolve_groups",
+    "run_config",
 ]

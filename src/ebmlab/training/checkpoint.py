@@ -6,7 +6,8 @@ A checkpoint is a directory ``checkpoints/step_XXXXXXX/`` holding
 * ``state.safetensors`` — every other tensor: optimiser moments (``optim/<group>/<i>/<key>``), RNG
   states (``rng/method``, ``rng/torch``) and the method's ``extra_state()`` (``extra/<key>``);
 * ``trainer.json`` — plain JSON: step, data position, optimiser hyper-parameters, metric
-  accumulators, rollback bookkeeping, and the SHA-256 of every other file;
+  accumulators, rollback bookkeeping, the SHA-256 of every other file, and (format 2) the SHA-256
+  of its own canonical content (``meta_sha256``), so an edit that keeps it valid JSON is caught too;
 * ``config.yaml`` — the resolved experiment config.
 
 Nothing is ever unpickled: safetensors and JSON hold only tensors, numbers and strings, so
@@ -33,7 +34,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from ebmlab.config import atomic_write_text
+from ebmlab.config import atomic_write_text, current_umask
 from ebmlab.errors import CheckpointError
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "STATE_FILE",
     "Checkpoint",
     "CheckpointManager",
+    "meta_digest",
     "optimizer_from_flat",
     "optimizer_to_flat",
     "tensors_for_saving",
@@ -54,7 +56,7 @@ META_FILE = "trainer.json"
 CONFIG_FILE = "config.yaml"
 POINTER_FILE = "latest"
 FORMAT = "ebmlab-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 
 
@@ -106,6 +108,13 @@ def _digest(path: Path) -> dict[str, Any]:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return {"sha256": h.hexdigest(), "bytes": path.stat().st_size}
+
+
+def meta_digest(record: dict[str, Any]) -> str:
+    """SHA-256 of ``record`` (without its ``meta_sha256`` key) as canonical JSON (sorted keys, no spaces)."""
+    body = {k: v for k, v in record.items() if k != "meta_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def tensors_for_saving(tensors: dict[str, Any], what: str) -> dict[str, Tensor]:
@@ -179,8 +188,8 @@ class CheckpointManager:
     def latest(self) -> Path | None:
         """The checkpoint named by the ``latest`` pointer, else the newest complete one, else None."""
         pointer = self.directory / POINTER_FILE
-        if pointer.exists():
-            target = self.directory / pointer.read_text(encoding="utf-8").strip()
+        if pointer.is_file():  # a damaged pointer (not text, not a step name) falls back to the newest checkpoint
+            target = self.directory / pointer.read_bytes().decode("utf-8", errors="replace").strip()
             if _STEP_DIR.match(target.name) and (target / META_FILE).exists():
                 return target
         steps = self.steps()
@@ -203,6 +212,7 @@ class CheckpointManager:
         self.directory.mkdir(parents=True, exist_ok=True)
         final = self.directory / step_name(step)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=self.directory))
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; colleagues may read checkpoints
         trash: Path | None = None
         try:
             files = {}
@@ -213,6 +223,7 @@ class CheckpointManager:
                 atomic_write_text(tmp / CONFIG_FILE, config_text)
                 files[CONFIG_FILE] = _digest(tmp / CONFIG_FILE)
             record = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta, "step": step, "files": files}
+            record["meta_sha256"] = meta_digest(record)
             atomic_write_text(tmp / META_FILE, json.dumps(record, indent=1))
             _fsync_dir(tmp)
             if final.exists():  # same step saved before (e.g. an orphan of a killed run): swap it out
@@ -282,12 +293,24 @@ class CheckpointManager:
             raise self._corrupt(path, META_FILE, f"unreadable JSON: {exc}") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT or "files" not in meta:
             raise self._corrupt(path, META_FILE, f"not an {FORMAT} file")
-        if meta.get("format_version", 0) > FORMAT_VERSION:
+        version = meta.get("format_version", 0)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
             raise CheckpointError(
-                f"{path} was written by a newer ebmlab (checkpoint format {meta['format_version']}, this version "
+                f"{path} was written by a newer ebmlab (checkpoint format {version}, this version "
                 f"reads {FORMAT_VERSION}); upgrade ebmlab."
             )
+        if (version >= 2 or "meta_sha256" in meta) and meta.get("meta_sha256") != meta_digest(meta):
+            raise self._corrupt(path, META_FILE, "its content does not match its own SHA-256 (edited or damaged)")
+        named = _STEP_DIR.match(path.name) is not None
+        if (
+            not isinstance(meta["files"], dict)
+            or not isinstance(meta.get("step"), int)
+            or (named and meta["step"] != _step_of(path))
+        ):
+            raise self._corrupt(path, META_FILE, f"step {meta.get('step')!r} does not match the directory {path.name}")
         for fname, info in meta["files"].items():
+            if fname not in (MODEL_FILE, STATE_FILE, CONFIG_FILE):
+                raise self._corrupt(path, META_FILE, f"it lists an unexpected file {fname!r}")
             fpath = path / fname
             if not fpath.exists():
                 raise self._corrupt(path, fname, "file missing")
@@ -298,7 +321,12 @@ class CheckpointManager:
         model = self._tensors(path, MODEL_FILE)
         state = self._tensors(path, STATE_FILE)
         config_file = path / CONFIG_FILE
-        config_text = config_file.read_text(encoding="utf-8") if config_file.exists() else None
+        if config_file.exists() and CONFIG_FILE not in meta["files"]:
+            raise self._corrupt(path, META_FILE, f"{CONFIG_FILE} is present but not covered by a checksum")
+        try:
+            config_text = config_file.read_text(encoding="utf-8") if config_file.exists() else None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise self._corrupt(path, CONFIG_FILE, f"unreadable: {exc}") from None
         return Checkpoint(int(meta["step"]), path, model, state, meta, config_text)
 
     def _tensors(self, path: Path, fname: str) -> dict[str, Tensor]:

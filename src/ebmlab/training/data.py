@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ebmlab.errors import ConfigError, ShapeError
+from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 
 __all__ = ["BatchIterator", "derive_seed"]
 
@@ -72,6 +72,10 @@ class BatchIterator:
     def _check_tensor(self, data: Tensor) -> None:
         if data.dim() < 1 or data.shape[0] == 0:
             raise ShapeError(f"data must be a tensor of shape (n, *event) with n >= 1, got {tuple(data.shape)}.")
+        if data.is_floating_point() and not bool(torch.isfinite(data).all()):
+            from ebmlab.data.files import check_data
+
+            check_data(data, "the training data")  # raises, naming the first bad row: never blamed on the lr
         if self.drop_last and data.shape[0] < self.batch_size:
             raise ConfigError(
                 f"train.batch_size: {self.batch_size} is larger than the {data.shape[0]} data points, so every "
@@ -144,6 +148,12 @@ class BatchIterator:
         self.position += 1
         if isinstance(item, (list, tuple)) and len(item) == 1:  # TensorDataset yields (x,)
             item = item[0]
+        if isinstance(item, Tensor) and item.is_floating_point() and not bool(torch.isfinite(item).all()):
+            row = int((~torch.isfinite(item.reshape(len(item), -1))).any(1).nonzero()[0])
+            raise NonFiniteError(
+                f"the data loader's batch {self.position - 1} of epoch {self.epoch} holds non-finite values "
+                f"(first at row {row} of the batch); clean the data set — training on it would diverge."
+            )
         return item
 
     def _to_device(self, batch: Any) -> Any:

@@ -35,16 +35,25 @@ def _clean(value: Any) -> Any:
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a ``metrics.jsonl`` file (a torn last line from a kill is skipped)."""
+    """The records of a ``metrics.jsonl`` file. A torn last line from a kill is skipped silently; other
+    lines that are not JSON objects (a damaged file, bytes that are not UTF-8) are skipped with a warning."""
     path = Path(path)
     if not path.exists():
         return []
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
+    bad = 0
+    for i, line in enumerate(lines):
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
-            continue
+            record = None
+        if isinstance(record, dict) and isinstance(record.get("step", 0), int):
+            records.append(record)
+        elif line.strip() and i < len(lines) - 1:
+            bad += 1
+    if bad:
+        log.warning("%s: skipped %d damaged lines (not JSON records); the rest of the log is kept", path, bad)
     return records
 
 

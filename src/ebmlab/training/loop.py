@@ -38,9 +38,12 @@ from ebmlab.training.checkpoint import (
 from ebmlab.training.config import GroupConfig, TrainConfig, lr_factor
 from ebmlab.training.data import BatchIterator, derive_seed
 from ebmlab.training.distributed import Strategy, strategy_from_env
+from ebmlab.training.lock import RunLock
 from ebmlab.training.logs import MetricsLogger
 from ebmlab.training.method import GROUP_KEYS, Losses, StepContext, resolve_groups, stages_of
 from ebmlab.training.monitor import Divergence, DivergenceMonitor
+from ebmlab.training.throughput import ThroughputWatch
+from ebmlab.training.watch import check_watched_keys
 
 __all__ = ["Callback", "Evaluate", "Run", "build_optimizer", "fit"]
 
@@ -180,6 +183,8 @@ class _Trainer:
         self.t0 = time.perf_counter()
         self.resumed_from: int | None = None
         self.last_values: dict[str, float] = {}
+        self.throughput = ThroughputWatch()
+        self.logged_keys: set[str] | None = None  # keys seen in the first step, to check train.monitor/max_abs
 
     # -- set-up --------------------------------------------------------------------------------
     def _group_settings(self) -> dict[str, dict[str, Any]]:
@@ -214,36 +219,44 @@ class _Trainer:
                 if "momentum" in pg:
                     pg["momentum"] = s["momentum"]
 
-    def _prepare(self, resume: bool, experiment_config: Mapping[str, Any] | None) -> None:
-        if not self.strategy.is_main:  # rank 0 owns the run directory
-            self.strategy.barrier()
-            return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "figures").mkdir(exist_ok=True)
-        self.ckpts.remove_temporary()
+    def _validate(self, resume: bool) -> Checkpoint | None:
+        """Everything that can fail on the user's input, before anything in the run directory is written:
+        checkpoints vs ``resume``, and the latest checkpoint loaded (verified) into this set-up."""
         existing = self.ckpts.steps()
         if existing and not resume:
             raise ConfigError(
                 f"{self.run_dir} already holds checkpoints (latest: step {existing[-1][0]}); resume it with "
                 f"`ebmlab train --resume {self.run_dir}` (fit(..., resume=True)) or choose a new run directory."
             )
+        latest = self.ckpts.latest() if resume else None
+        if latest is None:
+            return None
+        ckpt = self.ckpts.load(latest)
+        self._restore(ckpt, monitor=True)
+        return ckpt
+
+    def _prepare(self, experiment_config: Mapping[str, Any] | None) -> None:
+        if not self.strategy.is_main:  # rank 0 owns the run directory
+            self.strategy.barrier()
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "figures").mkdir(exist_ok=True)
+        self.ckpts.remove_temporary()
         if experiment_config is not None:
             dump_yaml(experiment_config, self.run_dir / CONFIG_YAML)
         elif not (self.run_dir / CONFIG_YAML).exists():
             dump_yaml({"train": to_dict(self.config)}, self.run_dir / CONFIG_YAML)
         self.strategy.barrier()
 
-    def _start(self, resume: bool) -> None:
-        latest = self.ckpts.latest() if resume else None
+    def _start(self, ckpt: Checkpoint | None, resume: bool) -> None:
         self.logger = (
             MetricsLogger(self.run_dir, tensorboard=self.config.tensorboard) if self.strategy.is_main else _NullLogger()
         )
-        if latest is not None:
-            ckpt = self.ckpts.load(latest)
+        if ckpt is not None:
             removed = self.ckpts.remove_after(ckpt.step) if self.strategy.is_main else []
             if removed:
                 log.info("removed checkpoints newer than the latest pointer: %s", [p.name for p in removed])
-            self._restore(ckpt, monitor=True)
+            self.logger.truncate(self.step)
             self.resumed_from = ckpt.step
             log.info("resumed %s from step %d", self.run_dir, ckpt.step)
             return
@@ -328,8 +341,8 @@ class _Trainer:
             if self.rank == 0:
                 self.method_seed = int(m.get("method_seed", self.method_seed))
         self._apply_hyperparameters()
-        assert self.logger is not None
-        self.logger.truncate(self.step)
+        if self.logger is not None:  # None while validating a resume (nothing written yet)
+            self.logger.truncate(self.step)
 
     # -- one step ------------------------------------------------------------------------------
     def _checked(self, out: Any, stage: tuple[str, ...]) -> Losses:
@@ -382,6 +395,9 @@ class _Trainer:
             hook = getattr(self.method, "divergence_signals", None)
             signals = {k: float(v) for k, v in hook(out).items()} if hook is not None else {}
             loss_keys = [f"loss/{g}" for g in out.minimize]
+            if self.logged_keys is not None:
+                self.logged_keys |= {*stage_values, *signals, "loss", *(f"grad_norm/{g}" for g in out.minimize)}
+                self.logged_keys |= {f"lr/{g}" for g in self.optimizers}
             divergence = self.monitor.check(step, {**stage_values, **signals}, always=loss_keys)
             if self.strategy.any(divergence is not None):  # every rank rolls back (or stops) together
                 return divergence or Divergence(step, "another rank", math.nan, "diverged on another rank")
@@ -450,6 +466,8 @@ class _Trainer:
             self._save()
         if self.bar is not None:
             self.bar.update(1)
+        if self.config.progress and (slow := self.throughput.update(step)) is not None:
+            log.warning("step %d: %s", step, slow)
         for callback in self.callbacks:
             callback(step, dict(self.last_values))
 
@@ -547,13 +565,19 @@ class _Trainer:
         return summary
 
     def run(self, resume: bool, experiment_config: Mapping[str, Any] | None) -> Run:
-        self._prepare(resume, experiment_config)
+        ckpt = self._validate(resume)  # validate first, write after: a refused resume leaves RUN_DIR untouched
+        self._prepare(experiment_config)
         status = "failed"
         try:
-            self._start(resume)
+            self._start(ckpt, resume)
             self.bar = _progress_bar(self.config, self.step) if self.strategy.is_main else None
             while self.step < self.config.steps:
+                first = self.logged_keys is None
+                if first:
+                    self.logged_keys = set()
                 divergence = self._train_step()
+                if first and divergence is None:
+                    check_watched_keys(self.config, self.logged_keys or (), type(self.method).__name__)
                 if divergence is not None:
                     self._on_divergence(divergence)
                     continue
@@ -657,6 +681,9 @@ def fit(
         persist = run_dir is not None
         if run_dir is None:
             run_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="ebmlab-run-"))
+        else:
+            if int(os.environ.get("RANK", "0")) == 0:
+                stack.enter_context(RunLock(run_dir))  # one writer per run directory (rank 0 writes)
         stack.enter_context(torch.random.fork_rng(devices=[]))
         if not persist and int(os.environ.get("WORLD_SIZE", "1")) > 1:
             raise ConfigError(

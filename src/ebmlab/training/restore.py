@@ -3,14 +3,19 @@ sampling and evaluation after training."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
-from ebmlab.errors import CheckpointError
-from ebmlab.training.checkpoint import META_FILE, Checkpoint, CheckpointManager
+from ebmlab.config import load_yaml, parse_yaml
+from ebmlab.errors import CheckpointError, ConfigError
+from ebmlab.training.checkpoint import CONFIG_FILE, META_FILE, Checkpoint, CheckpointManager
 
-__all__ = ["latest_checkpoint", "load_weights"]
+__all__ = ["latest_checkpoint", "load_weights", "run_config"]
+
+log = logging.getLogger("ebmlab.training")
 
 
 def latest_checkpoint(run_dir: str | Path) -> Checkpoint:
@@ -43,3 +48,36 @@ def load_weights(method: nn.Module, run_dir: str | Path) -> Checkpoint:
         device = next((t.device for t in (*method.parameters(), *method.buffers())), None)
         loader({k: v.to(device) if device is not None else v for k, v in extra.items()})
     return ckpt
+
+
+def run_config(run_dir: str | Path) -> dict[str, Any]:
+    """The experiment config of a run directory, as a mapping.
+
+    The latest checkpoint's copy (covered by its checksums) is authoritative: ``RUN_DIR/config.yaml``
+    is only a readable copy, used when the run has no checkpoint yet. When the two differ (the run-level
+    file was damaged or edited) a warning names the file and the intact copy that is used instead.
+    """
+    path = Path(run_dir)
+    top = path / CONFIG_FILE
+    manager = CheckpointManager(path / "checkpoints")
+    if manager.latest() is None:
+        if not top.is_file():
+            raise ConfigError(f"{path} is not a run directory (no config.yaml, no checkpoint); pass a run's --out.")
+        return load_yaml(top)
+    ckpt = latest_checkpoint(path)
+    if ckpt.config_text is None:
+        raise CheckpointError(f"{ckpt.path} holds no {CONFIG_FILE}; it was not written by `ebmlab train`.")
+    inside = ckpt.path / CONFIG_FILE
+    data = parse_yaml(ckpt.config_text, str(inside))
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{inside} is not a config mapping; the checkpoint is damaged.")
+    try:
+        same = top.read_bytes() == ckpt.config_text.encode("utf-8")
+    except OSError:
+        same = False
+    if not same:
+        log.warning(
+            "%s is damaged or was edited (it differs from the checksummed copy %s); using the checkpoint's copy, "
+            "which is authoritative (copy it back to repair the file)", top, inside,
+        )  # fmt: skip
+    return data
