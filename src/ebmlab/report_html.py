@@ -148,11 +148,15 @@ def section_html(s: dict[str, Any], base: Path) -> str:
 def demo_html(summary: dict[str, Any], base: Path) -> str:
     """The body of a demo report: environment, a verdict table, then every section."""
     env = " · ".join(f"{k}: {v}" for k, v in summary["environment"].items())
-    rows = [[s["name"], s["title"], s["verdict"], f"{s['seconds']:.1f}"] for s in summary["sections"]]
+    rows = "".join(
+        f"<tr><td><a href='#{html.escape(s['name'])}'>{html.escape(s['name'])}</a></td><td>{html.escape(s['title'])}"
+        f"</td><td>{_verdict_span(s['verdict'])}</td><td class=n>{s['seconds']:.1f}</td></tr>"
+        for s in summary["sections"]
+    )
     body = [
         "<h1>ebmlab demo report</h1>",
         f"<p>{html.escape(env)} · total {summary['seconds']:.0f} s</p>",
-        table(["section", "title", "verdict", "seconds"], rows, numeric=(3,)),
+        f"<table><tr><th>section</th><th>title</th><th>verdict</th><th>seconds</th></tr>{rows}</table>",
     ]
     body += [section_html(s, base) for s in summary["sections"]]
     return "".join(body)

@@ -75,7 +75,7 @@ def _run_html(run: Path, summary: dict[str, Any], metrics: list[dict[str, Any]])
     parts = [f"<h1>Run {html.escape(str(run))}</h1>"]
     facts = {k: summary.get(k) for k in ("status", "method", "steps", "seed", "wall_time_s", "device", "finished")}
     facts |= {f"version {k}": v for k, v in (summary.get("versions") or {}).items()}
-    parts.append(table(["", ""], [[k, str(v)] for k, v in facts.items() if v is not None]))
+    parts.append(table(["run", "value"], [[k, str(v)] for k, v in facts.items() if v is not None]))
     curves = metric_curves_png(metrics)
     if curves is not None:
         uri = "data:image/png;base64," + base64.b64encode(curves).decode("ascii")
