@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from ebmlab.errors import ConfigError, EbmlabError
 from ebmlab.experiments import build_experiment, load_experiment_config, load_run, register_method
 from ebmlab.samplers import MALA
 from ebmlab.training import Losses, Method, StepContext
+from ebmlab.training.checkpoint import _digest, meta_digest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "ebmlab"
 TOY = {"name": "toy", "target": "eight-gaussians", "split": "train", "n": 256}
@@ -106,8 +108,19 @@ def _run(tmp_path: Path) -> Path:
     return run_dir
 
 
+def _reseal(ckpt_dir: Path) -> None:
+    """Recompute a checkpoint's checksums after an edit, as a deliberate forger would (they are integrity
+    checks, not signatures): the registry must refuse the planted name on its own."""
+    meta_file = ckpt_dir / "trainer.json"
+    meta = json.loads(meta_file.read_text())
+    meta["files"]["config.yaml"] = _digest(ckpt_dir / "config.yaml")
+    meta["meta_sha256"] = meta_digest(meta)
+    meta_file.write_text(json.dumps(meta, indent=1))
+
+
 def _plant(run_dir: Path, where: str, marker: Path) -> None:
-    """Put ``{name: "os:system", command: "touch MARKER"}`` into every config.yaml of the run."""
+    """Put ``{name: "os:system", command: "touch MARKER"}`` into every config.yaml of the run (checkpoint
+    copies resealed, so that the integrity checks do not catch it first)."""
     payload = {"name": "os:system", "command": f"touch {marker}"}
     for file in [run_dir / "config.yaml", *run_dir.glob("checkpoints/*/config.yaml")]:
         data = yaml.safe_load(file.read_text())
@@ -119,6 +132,8 @@ def _plant(run_dir: Path, where: str, marker: Path) -> None:
             data["method"]["name"] = "os:system"
             data["method"]["command"] = f"touch {marker}"
         file.write_text(yaml.safe_dump(data))
+        if file.parent.name.startswith("step_"):
+            _reseal(file.parent)
 
 
 @pytest.mark.parametrize("where", ["section", "method", "name"])
@@ -133,6 +148,17 @@ def test_a_planted_import_in_a_run_directory_is_refused(tmp_path: Path, where: s
     with pytest.raises(EbmlabError, match="os:system"):
         load_run(run_dir)
     assert not marker.exists()
+
+
+def test_a_planted_checkpoint_config_without_resealing_is_refused_as_corrupt(tmp_path: Path, capsys):
+    run_dir, marker = _run(tmp_path), tmp_path / "MARKER"
+    for file in [run_dir / "config.yaml", *run_dir.glob("checkpoints/*/config.yaml")]:
+        data = yaml.safe_load(file.read_text())
+        data["energy"] = {"name": "os:system", "command": f"touch {marker}"}
+        file.write_text(yaml.safe_dump(data))
+    capsys.readouterr()
+    assert main(["sample", str(run_dir), "-n", "4"]) == 2
+    assert "corrupt" in capsys.readouterr().err and not marker.exists()
 
 
 def test_allow_import_is_an_explicit_command_line_act(tmp_path: Path, capsys):
