@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from ebmlab.demo.bg import boltzmann_generator
 from ebmlab.demo.cd import contrastive_divergence
+from ebmlab.demo.coop import cooperative_vs_short_run
 from ebmlab.demo.logz import log_z_estimates
 from ebmlab.demo.sampling import sampling_double_well, sampling_gaussian_50, sampling_replica_exchange
 from ebmlab.errors import ConfigError
@@ -24,6 +25,7 @@ SECTIONS: list[DemoSection] = [
     DemoSection("logz", log_z_estimates, 8, 30),
     DemoSection("cd", contrastive_divergence, 18, 120),
     DemoSection("bg-004", boltzmann_generator, 14, 60),
+    DemoSection("coop-001", cooperative_vs_short_run, 15, 40),
 ]
 
 

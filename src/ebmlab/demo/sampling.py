@@ -59,7 +59,7 @@ def sampling_gaussian_50(out: Path, quick: bool, seed: int, progress: bool) -> S
     from ebmlab.targets import get_target
 
     target: Any = get_target("gaussian-50")
-    n, steps, warmup = (500, 150, 200) if quick else (2000, 400, 300)
+    n, steps, warmup = (500, 150, 200) if quick else (1000, 300, 300)
     g = torch.Generator().manual_seed(seed)
     x0 = torch.randn(n, 50, generator=g, dtype=torch.float64)
     res = sample(target, HMC(0.15, n_leapfrog=5), x0, steps, warmup=warmup, generator=g, progress=progress)
