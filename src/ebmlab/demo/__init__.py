@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from ebmlab.demo.bg import boltzmann_generator
 from ebmlab.demo.cd import contrastive_divergence
 from ebmlab.demo.coop import cooperative_vs_short_run
+from ebmlab.demo.coop_completion import digit_completion
 from ebmlab.demo.logz import log_z_estimates
 from ebmlab.demo.sampling import sampling_double_well, sampling_gaussian_50, sampling_replica_exchange
 from ebmlab.errors import ConfigError
@@ -26,6 +27,7 @@ SECTIONS: list[DemoSection] = [
     DemoSection("cd", contrastive_divergence, 18, 120),
     DemoSection("bg-004", boltzmann_generator, 14, 60),
     DemoSection("coop-001", cooperative_vs_short_run, 15, 40),
+    DemoSection("completion-001", digit_completion, 10, 30),
 ]
 
 
