@@ -8,6 +8,14 @@ and returns the final state with per-step acceptance, per-chain non-finite / div
 momenta) of a block of K steps of ULA, MALA, HMC and kinetic Langevin is drawn at once, ``randn(K, n, *event)``,
 then the K·n MH uniforms (MALA, HMC); otherwise each step draws its own.
 
+``capture`` (:mod:`ebmlab.samplers.compiled`): for those four kernels with one step size for all chains and no
+``hook``, each block of draws goes to a :class:`~ebmlab.samplers.compiled.BlockRunner` (``"auto"``, the default:
+with ``block > 0`` a CUDA graph on CUDA when measured faster, else eager; with one step's draws at a time, step by
+step; ``"eager"``; ``"graph"``; ``"compile"``, equal only up to
+rounding) instead of ``kernel.step`` per step (``"off"``). The draws are the same, so every mode but ``"compile"``
+gives the same chains bit for bit; inside a block nothing synchronises with the host, and ULA / kinetic Langevin
+raise at the exact first non-finite step with the kernels' own message (one check per block).
+
 A chain whose proposals are non-finite at ``frozen_after`` consecutive steps is frozen (a Metropolis kernel
 rejects every move): if E itself is non-finite at the chains' positions (e.g. NaN parameters) a
 :class:`~ebmlab.errors.NonFiniteError` names that cause, otherwise a warning names the frozen chains.
@@ -18,6 +26,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -25,6 +34,9 @@ from torch import Tensor
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError
 from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
+
+if TYPE_CHECKING:
+    from ebmlab.samplers.compiled import BlockRunner
 
 __all__ = ["ChainResult", "StepHook", "block_draws", "run_chains"]
 
@@ -93,6 +105,7 @@ def run_chains(
     block: int = 0,
     frozen_after: int | None = 5,
     bar: object | None = None,
+    capture: str = "auto",
 ) -> ChainResult:
     """Take ``n_steps`` transitions of ``kernel`` on ``energy`` from ``start`` (module doc).
 
@@ -105,8 +118,12 @@ def run_chains(
             (``BLOCK_ELEMENTS``); 0 (default): one step's noise and uniform at a time, the order the kernels use on
             their own. The two give different, equally valid chains.
         frozen_after: consecutive non-finite proposals after which a chain counts as frozen (None: never).
-        bar: a tqdm-like object updated once per step.
+        bar: a tqdm-like object updated once per step (once per block with a block runner).
+        capture: how blocks of ULA / MALA / HMC / kinetic steps run (module doc): ``"auto"``, ``"off"``,
+            ``"eager"``, ``"graph"`` or ``"compile"``.
     """
+    from ebmlab.samplers.compiled import MODES, make_block_runner
+
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
         raise ConfigError(f"run_chains: n_steps must be an int >= 0, got {n_steps!r}.")
     if isinstance(keep_every, bool) or not isinstance(keep_every, int) or keep_every < 0:
@@ -120,7 +137,7 @@ def run_chains(
     n_kept = n_steps // keep_every if keep_every else 0
     samples = torch.empty((n_kept, *x.shape), dtype=x.dtype, device=x.device) if keep_every else None
     energies = torch.empty((n_kept, n), dtype=state.energy.dtype, device=x.device) if keep_every else None
-    accept = torch.empty(n_steps, dtype=torch.float64)
+    accept = torch.empty(n_steps, dtype=torch.float64, device=x.device)
     accept_sum = torch.zeros(n, dtype=torch.float64, device=x.device)
     nonfinite = torch.zeros(n, dtype=torch.long, device=x.device)
     divergent = torch.zeros(n, dtype=torch.long, device=x.device)
@@ -128,11 +145,22 @@ def run_chains(
     draw_noise, draw_uniform = block_draws(kernel)
     size = max(1, x[0].numel())
     per_block = max(1, block // (n * size)) if (draw_noise and block) else 1
+    if capture not in MODES:
+        raise ConfigError(f"run_chains: capture must be one of {', '.join(MODES)}, got {capture!r}.")
+    one_step = capture == "auto" and per_block == 1  # auto with one-step blocks: only bookkeeping to gain
+    runner = make_block_runner(energy, kernel, state, "off" if hook is not None or one_step else capture, n_steps)
+    result = ChainResult(state, samples, energies, accept, accept_sum, nonfinite, divergent)
     t = 0
     while t < n_steps:
         k = min(per_block, n_steps - t)
         noise = torch.randn((k, *x.shape), generator=generator, dtype=x.dtype, device=x.device) if draw_noise else None
         uniform = torch.rand((k, n), generator=generator, dtype=x.dtype, device=x.device) if draw_uniform else None
+        if runner is not None and noise is not None:
+            state, streak = run_block(runner, kernel, state, noise, uniform, result, t, keep_every, streak)
+            t += k
+            if bar is not None:
+                bar.update(k)  # type: ignore[attr-defined]
+            continue
         for i in range(k):
             kwargs = {}
             if noise is not None:
@@ -156,7 +184,54 @@ def run_chains(
                 bar.update(1)  # type: ignore[attr-defined]
     if frozen_after is not None and n_steps >= frozen_after:
         check_frozen(kernel, energy, state, streak >= frozen_after, frozen_after)
-    return ChainResult(state, samples, energies, accept, accept_sum, nonfinite, divergent)
+    result.state = state
+    return result
+
+
+def run_block(
+    runner: BlockRunner,
+    kernel: Sampler,
+    state: SamplerState,
+    noise: Tensor,
+    uniform: Tensor | None,
+    books: ChainResult,
+    t: int,
+    keep_every: int,
+    streak: Tensor,
+) -> tuple[SamplerState, Tensor]:
+    """Steps ``t+1 … t+K`` by ``runner`` with these draws, booked into ``books`` exactly as step by step would.
+
+    Returns the new state and the per-chain count of trailing non-finite proposals. The only host sync is the
+    unadjusted kernels' finiteness check, once per block.
+    """
+    from ebmlab.samplers.langevin import raise_diverged
+
+    out = runner.run(state, noise, uniform)
+    k = noise.shape[0]
+    if not kernel.metropolis_adjusted:  # ULA / kinetic: stop at the first non-finite step, as kernel.step does
+        bad = (~out.ok).any(dim=1)
+        if bool(bad.any()):
+            first_bad = int(bad.nonzero()[0, 0])
+            raise_diverged(kernel.name, state.iteration + first_bad + 1, out.ok[first_bad], state.step_size)
+    for i in range(k):  # float sums in step order (bitwise equal to the step-by-step path); device-side
+        books.accept[t + i] = out.accept[i].mean()
+        books.accept_sum += out.accept[i].to(torch.float64)
+    bad_steps = ~out.ok
+    books.nonfinite += bad_steps.sum(0)
+    books.divergent += out.divergent.sum(0)
+    # trailing run of non-finite proposals: k − (last finite step, 1-based; 0 if none) or streak + k
+    order = torch.arange(1, k + 1, device=streak.device).unsqueeze(1)
+    last_ok = (out.ok.long() * order).amax(0)
+    streak = torch.where(last_ok == 0, streak + k, k - last_ok)
+    if keep_every:
+        first = (-(t + 1)) % keep_every  # first kept step of the block (0-based)
+        if first < k:
+            assert books.samples is not None and books.energies is not None
+            j = (t + first + 1) // keep_every - 1
+            kept = out.xs[first::keep_every]
+            books.samples[j : j + kept.shape[0]] = kept
+            books.energies[j : j + kept.shape[0]] = out.es[first::keep_every]
+    return out.state, streak
 
 
 def check_frozen(kernel: Sampler, energy: EnergyFn, state: SamplerState, frozen: Tensor, steps: int) -> None:

@@ -14,6 +14,7 @@ from ebmlab.errors import ConfigError
 from ebmlab.samplers.adaptation import DualAveraging
 from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
 from ebmlab.samplers.chains import block_draws, run_chains
+from ebmlab.samplers.compiled import make_block_runner
 
 __all__ = ["SampleResult", "sample"]
 
@@ -84,6 +85,7 @@ def sample(
     seed: int | None = None,
     progress: bool = False,
     diagnostics: bool = True,
+    capture: str = "auto",
 ) -> SampleResult:
     """Run ``x0.shape[0]`` chains for ``warmup + n_steps`` transitions of ``sampler``.
 
@@ -99,6 +101,12 @@ def sample(
             the same seed and settings give identical chains.
         progress: show a tqdm progress bar.
         diagnostics: compute ESS and split-R̂ over the kept draws (needs ≥ 4 kept draws).
+        capture: how blocks of ULA / MALA / HMC / kinetic steps run (:mod:`ebmlab.samplers.compiled`):
+            ``"auto"`` (a CUDA graph on CUDA when it is measured faster, else eager), ``"eager"``, ``"graph"``,
+            ``"compile"`` (torch.compile; fused arithmetic, equal up to rounding) or ``"off"`` (one
+            ``kernel.step`` call per step). All consume the random stream identically; "auto", "eager",
+            "graph" and "off" give the same chains bit for bit. Warm-up with step-size adaptation runs
+            step by step.
 
     For ULA, MALA, HMC and kinetic Langevin the noise (HMC: momenta) of a block of K steps is drawn
     at once, ``randn(K, n, *event)``, followed by the K·n MH uniforms for MALA / HMC.
@@ -121,7 +129,7 @@ def sample(
     controller = DualAveraging(target_accept or sampler.default_target_accept) if adapt_step_size else None
 
     start = time.perf_counter()
-    result = _sample_torch(energy, sampler, x0, n_steps, warmup, thin, controller, generator, progress)
+    result = _sample_torch(energy, sampler, x0, n_steps, warmup, thin, controller, generator, progress, capture)
     result.seconds = time.perf_counter() - start
     if diagnostics and result.samples.shape[0] >= 4:
         from ebmlab.diagnostics import summarize
@@ -140,10 +148,12 @@ def _sample_torch(
     controller: DualAveraging | None,
     generator: torch.Generator,
     progress: bool,
+    capture: str,
 ) -> SampleResult:
     """Warm-up and sampling with :func:`~ebmlab.samplers.chains.run_chains` (the one chain loop)."""
     bar = _progress(warmup + n_steps, sampler.name) if progress else None
     state = sampler.init(energy, x0)
+    make_block_runner(energy, sampler, state, capture)  # an impossible capture is a ConfigError before any step
     if controller is not None:  # one step's draws at a time: the step size changes after every step
         da = controller.init(float(state.step_size))
 
@@ -155,8 +165,12 @@ def _sample_torch(
         state = run_chains(sampler, energy, state, warmup, generator, hook=adapt, bar=bar).state
         state = state.replace(step_size=da.final_step_size)
     else:
-        state = run_chains(sampler, energy, state, warmup, generator, block=_BLOCK_ELEMENTS, bar=bar).state
-    run = run_chains(sampler, energy, state, n_steps, generator, keep_every=thin, block=_BLOCK_ELEMENTS, bar=bar)
+        state = run_chains(
+            sampler, energy, state, warmup, generator, block=_BLOCK_ELEMENTS, bar=bar, capture=capture
+        ).state
+    run = run_chains(
+        sampler, energy, state, n_steps, generator, keep_every=thin, block=_BLOCK_ELEMENTS, bar=bar, capture=capture
+    )
     if bar is not None:
         bar.close()
     assert run.samples is not None and run.energies is not None
@@ -165,7 +179,7 @@ def _sample_torch(
         samples=run.samples,
         energies=run.energies,
         accept_rate=run.accept_rate if track else 1.0,
-        accept_trace=run.accept.to(run.state.energy.dtype) if track else torch.ones(n_steps, dtype=x0.dtype),
+        accept_trace=run.accept.to(run.state.energy.dtype) if track else run.accept.new_ones(n_steps).to(x0.dtype),
         nonfinite=int(run.nonfinite.sum()),
         divergent=int(run.divergent.sum()),
         step_size=float(run.state.step_size),

@@ -1,0 +1,299 @@
+"""Samplers on user-style energies, beside the floor and JAX / BlackJAX measured in the same run.
+
+For each (sampler, energy, chains) row: **ours** = ``ebmlab.samplers.sample`` (PyTorch path, given
+``--capture``), **floor** = one batched E+∇E evaluation (``energy_and_grad``, L of them for HMC) timed
+in this process, and the JAX peers (benchmarks/jax_peer.py) in a subprocess on the same energies,
+weights, starting points, step sizes and step counts. Rates are chain-steps/s (HMC: chain-iterations/s);
+``cost`` = seconds per step ÷ floor seconds (1.0 = nothing but the energy). Also measured: the
+machine's matmul rate at the MLP's shapes, and the MLP E+∇E as a fraction of it.
+
+    python benchmarks/samplers_user.py --quick                      # smoke test, seconds
+    python benchmarks/samplers_user.py --json rows.json             # every row, CPU
+    python benchmarks/samplers_user.py --device cuda --capture off,auto --json gpu.json
+    python benchmarks/samplers_user.py --table-from rows.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import format_rate, machine_info, time_median, write_json
+from ebmlab.energies import energy_and_grad
+from ebmlab.samplers import HMC, MALA, ULA, KineticLangevin, sample
+from user_energies import ENERGIES, build_problem, mlp_flops
+
+SAMPLERS = ("ula", "mala", "hmc", "kinetic")
+N_LEAPFROG, FRICTION = 5, 1.0
+#: steps per timed run (HMC: iterations = steps // N_LEAPFROG); neural energies at 4096 chains use a quarter
+STEPS = {"mog8": 1000, "many-well": 1000, "mlp": 200, "conv": 100}
+
+
+@dataclass
+class Row:
+    sampler: str
+    energy: str
+    chains: int
+    capture: str
+    steps: int
+    ours: float  # chain-steps/s
+    floor: float  # chain-steps/s if a step cost only its E+∇E evaluations
+    cost: float  # ours seconds per step / floor seconds
+    spread: float
+    jax: float | None = None
+    jax_compile_s: float | None = None
+    blackjax: float | None = None
+    blackjax_compile_s: float | None = None
+
+
+def kernel(name: str, step: float):
+    return (
+        {"ula": ULA, "mala": MALA, "kinetic": KineticLangevin}[name](step) if name != "hmc" else HMC(step, N_LEAPFROG)
+    )
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def steps_for(energy: str, chains: int, scale: float) -> int:
+    base = STEPS[energy] // (4 if chains >= 1024 and energy in ("mlp", "conv") else 1)
+    return max(N_LEAPFROG * 2, int(base * scale))
+
+
+def matmul_rate(device: torch.device, n: int, repeats: int) -> dict:
+    """GFLOP/s of the MLP's own GEMMs at n rows (forward and input-gradient shapes), float32."""
+    from user_energies import MLP_DIM, MLP_HIDDEN
+
+    g = torch.Generator().manual_seed(0)
+    widths = [MLP_DIM, *MLP_HIDDEN]
+    pairs = list(itertools.pairwise(widths))
+    mats = [(torch.randn(n, a, generator=g).to(device), torch.randn(a, b, generator=g).to(device)) for a, b in pairs]
+    mats += [(torch.randn(n, b, generator=g).to(device), torch.randn(b, a, generator=g).to(device)) for a, b in pairs]
+    flops = sum(2.0 * n * w.shape[0] * w.shape[1] for _, w in mats)
+
+    def run():
+        for a, w in mats:
+            a @ w
+        sync(device)
+
+    t = time_median(run, repeats=repeats, warmup=2)
+    return {"rows": n, "gflops": flops / t.median / 1e9, "spread": t.spread}
+
+
+def floor_time(problem, x: torch.Tensor, device: torch.device, repeats: int, inner: int = 10) -> float:
+    """Seconds of one batched E+∇E evaluation: ``inner`` back-to-back evaluations, one synchronisation."""
+
+    def run():
+        for _ in range(inner):
+            energy_and_grad(problem.energy, x)
+        sync(device)
+
+    return time_median(run, repeats=repeats, warmup=1).median / inner
+
+
+def measure_ours(problem, sampler: str, chains: int, steps: int, capture: str, device, repeats: int) -> Row:
+    x0 = problem.x0(chains, device)
+    k = kernel(sampler, problem.step_size)
+    n = steps // N_LEAPFROG if sampler == "hmc" else steps
+
+    def run():
+        sample(problem.energy, k, x0, n, thin=n, seed=0, diagnostics=False, capture=capture)
+
+    t = time_median(run, repeats=repeats, warmup=1)
+    per_step = t.median / n
+    floor = floor_time(problem, x0, device, repeats) * (N_LEAPFROG if sampler == "hmc" else 1)
+    return Row(sampler, problem.name, chains, capture, n, chains / per_step, chains / floor, per_step / floor, t.spread)
+
+
+def jax_python(arg: str | None) -> str | None:
+    """The interpreter for the JAX peers: --jax-python, $EBMLAB_JAX_PYTHON, or this one if it has jax."""
+    candidate = arg or os.environ.get("EBMLAB_JAX_PYTHON")
+    if candidate:
+        return candidate
+    try:
+        import jax  # noqa: F401
+
+        return sys.executable
+    except ImportError:
+        return None
+
+
+def run_jax(rows: list[Row], python: str, device: str, repeats: int, log) -> dict | None:
+    """Run benchmarks/jax_peer.py on the rows' settings; fills ``jax`` / ``blackjax`` rates in place."""
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_rows = []
+        for i, row in enumerate(rows):
+            problem = build_problem(row.energy)
+            folder = Path(tmp) / row.energy
+            folder.mkdir(exist_ok=True)
+            for name, array in problem.arrays.items():
+                np.save(folder / f"{name}.npy", array)
+            np.save(Path(tmp) / f"x0_{row.energy}_{row.chains}.npy", problem.x0(row.chains).numpy())
+            spec_rows.append(
+                {"key": i, "sampler": row.sampler, "energy": row.energy, "chains": row.chains, "steps": row.steps,
+                 "step_size": problem.step_size, "n_leapfrog": N_LEAPFROG, "friction": FRICTION}
+            )  # fmt: skip
+        spec = {"rows": spec_rows, "arrays": tmp, "repeats": repeats}
+        (Path(tmp) / "spec.json").write_text(json.dumps(spec))
+        env = dict(
+            os.environ, JAX_PLATFORMS="cuda" if device == "cuda" else "cpu", XLA_PYTHON_CLIENT_PREALLOCATE="false"
+        )
+        script = Path(__file__).resolve().parent / "jax_peer.py"
+        out = Path(tmp) / "out.json"
+        proc = subprocess.run([python, str(script), str(Path(tmp) / "spec.json"), str(out)], env=env, text=True,
+                              capture_output=True)  # fmt: skip
+        if proc.returncode != 0:
+            log(f"JAX peer failed (rc {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
+            return None
+        payload = json.loads(out.read_text())
+    for res in payload["rows"]:
+        row = rows[res["key"]]
+        row.jax, row.jax_compile_s = row.chains * row.steps / res["jax"]["median"], res["jax"]["compile_s"]
+        if res.get("blackjax"):
+            row.blackjax = row.chains * row.steps / res["blackjax"]["median"]
+            row.blackjax_compile_s = res["blackjax"]["compile_s"]
+    return {k: v for k, v in payload.items() if k != "rows"}
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "—" if a is None or b is None else f"{a / b:.2f}"
+
+
+def table(rows: list[dict]) -> str:
+    head = "| sampler | energy / chains | capture | ours | floor | ours ÷ floor (cost) | JAX | ours ÷ JAX | BlackJAX | ours ÷ BlackJAX | JAX / BlackJAX compile s |"
+    lines = [head, "|" + "---|" * 11]
+    for r in rows:
+        comp = "—" if r["jax_compile_s"] is None else f"{r['jax_compile_s']:.1f}"
+        if r["blackjax_compile_s"] is not None:
+            comp += f" / {r['blackjax_compile_s']:.1f}"
+        lines.append(
+            f"| {r['sampler']} | {r['energy']} / {r['chains']} | {r['capture']} | {format_rate(r['ours'])} | "
+            f"{format_rate(r['floor'])} | {r['cost']:.2f} | {format_rate(r['jax']) if r['jax'] else '—'} | "
+            f"{_ratio(r['ours'], r['jax'])} | {format_rate(r['blackjax']) if r['blackjax'] else '—'} | "
+            f"{_ratio(r['ours'], r['blackjax'])} | {comp} |"
+        )
+    return "\n".join(lines)
+
+
+def paired_table(rows: list[dict], modes: tuple[str, str] = ("off", "auto")) -> str:
+    """One line per (sampler, energy, chains): two capture modes side by side, the peers, best ÷ peer."""
+    by_key: dict[tuple, dict[str, dict]] = {}
+    for r in rows:
+        by_key.setdefault((r["sampler"], r["energy"], r["chains"]), {})[r["capture"]] = r
+    a, b = modes
+    lines = [
+        f"| sampler | energy / chains | ours ({a}) | ours ({b}) | floor | cost ({a} / {b}) | JAX | BlackJAX | "
+        "best ÷ JAX | best ÷ BlackJAX |",
+        "|" + "---|" * 10,
+    ]
+    for (sampler, energy, chains), got in by_key.items():
+        if a not in got or b not in got:
+            continue
+        ra, rb = got[a], got[b]
+        best = max(ra["ours"], rb["ours"])
+        jax, bj = rb["jax"] or ra["jax"], rb["blackjax"] or ra["blackjax"]
+        lines.append(
+            f"| {sampler} | {energy} / {chains} | {format_rate(ra['ours'])} | {format_rate(rb['ours'])} | "
+            f"{format_rate(rb['floor'])} | {ra['cost']:.2f} / {rb['cost']:.2f} | {format_rate(jax)} | "
+            f"{format_rate(bj)} | {_ratio(best, jax)} | {_ratio(best, bj)} |"
+        )
+    return "\n".join(lines)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", default=",".join(SAMPLERS), help="samplers, comma-separated")
+    p.add_argument("--energies", default=",".join(ENERGIES))
+    p.add_argument("--chains", default="128,4096")
+    p.add_argument("--capture", default="auto", help="capture modes of sample(), comma-separated (off,eager,auto,…)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--steps-scale", type=float, default=1.0, help="multiply the default step counts")
+    p.add_argument("--quick", action="store_true", help="a few steps, 1 repeat, 16 chains: a smoke test")
+    p.add_argument("--jax", default="auto", choices=("auto", "off"), help="run the JAX peers when jax imports")
+    p.add_argument("--jax-python", default=None, help="interpreter with jax (default: $EBMLAB_JAX_PYTHON / this)")
+    p.add_argument("--json", default=None)
+    p.add_argument("--table-from", nargs="+", default=None, help="print the table of saved JSON files and exit")
+    p.add_argument("--paired", default=None, help="with --table-from: two capture modes side by side, e.g. off,auto")
+    args = p.parse_args(argv)
+    for name in args.only.split(","):
+        if name not in SAMPLERS:
+            p.error(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.table_from:
+        rows = [r for f in args.table_from for r in json.loads(Path(f).read_text())["rows"]]
+        print(paired_table(rows, tuple(args.paired.split(","))) if args.paired else table(rows))
+        return 0
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"--device {args.device}: CUDA is not available in this PyTorch ({torch.__version__}).")
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    chains = (16,) if args.quick else tuple(int(c) for c in args.chains.split(","))
+    scale, repeats = (0.01, 1) if args.quick else (args.steps_scale, args.repeats)
+    rows: list[Row] = []
+    errors: list[str] = []
+    for energy in args.energies.split(","):
+        problem = build_problem(energy).to(device)
+        for n in chains:
+            for sampler in args.only.split(","):
+                for capture in args.capture.split(","):
+                    try:
+                        row = measure_ours(problem, sampler, n, steps_for(energy, n, scale), capture, device, repeats)
+                    except Exception as error:  # reported, not fatal: the other rows still run
+                        errors.append(f"{sampler} {energy}/{n} {capture}: {type(error).__name__}: {error}")
+                        log(errors[-1])
+                        continue
+                    log(f"{sampler} {energy}/{n} {capture}: {format_rate(row.ours)} (cost {row.cost:.2f})")
+                    rows.append(row)
+    matmul = [matmul_rate(device, n, repeats) for n in sorted({*chains})]
+    mlp_fraction = {}
+    if "mlp" in args.energies.split(","):
+        problem = build_problem("mlp").to(device)
+        for m in matmul:
+            t = floor_time(problem, problem.x0(m["rows"], device), device, repeats)
+            mlp_fraction[m["rows"]] = mlp_flops(m["rows"]) / t / 1e9 / m["gflops"]
+    info = machine_info() | {"device": str(device)}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+
+    def save(peers: dict | None) -> None:
+        if args.json:
+            payload = {"quick": args.quick, "machine": info, "peers": peers, "matmul": matmul,
+                       "mlp_fraction_of_matmul": mlp_fraction, "errors": errors, "rows": [asdict(r) for r in rows]}  # fmt: skip
+            write_json(args.json, payload)
+
+    save(None)  # the torch rows survive a JAX run that is cut short
+    python = jax_python(args.jax_python) if args.jax == "auto" else None
+    peers = run_jax(rows, python, device.type, repeats, log) if python is not None else None
+    info["load_after"] = list(os.getloadavg())
+    save(peers)
+    print(table([asdict(r) for r in rows]))
+    for m in matmul:
+        frac = mlp_fraction.get(m["rows"])
+        extra = "" if frac is None else f"; MLP E+∇E reaches {100 * frac:.0f} % of it"
+        print(f"matmul at the MLP's shapes, {m['rows']} rows: {m['gflops']:.1f} GFLOP/s{extra}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""Optimiser steps per second of ``fit`` against bare PyTorch training scripts doing the same work, same run.
+
+Workloads (float32, Adam lr 1e-3, one optimiser step per training step):
+
+* ``cd-short`` — ContrastiveDivergence(MLPEnergy(2, (128, 128)), ULA(0.01), short-run, K = 20 steps from
+  uniform noise on [−5, 5]², 128 negatives) on a batch of 128 from 8-Gaussian data;
+* ``cd-persistent`` — the same with a replay buffer of 10 000 chains, 5 % restarted from noise;
+* ``bg`` — BoltzmannGenerator(mog8, NICE, 4 couplings of 64×2, batch 256), reverse KL.
+
+Columns, per workload: **fit** (``ebmlab.training.fit``: logging every 10 steps, divergence checks, a final
+checkpoint), **method loop** (a bare ``for`` loop calling the same ``method.losses``, ``backward``, Adam: the
+loop's own overhead is fit ÷ this), **bare PyTorch** (a hand-written script of the same algorithm: autograd ULA
+loop, tensor replay buffer, plain NICE reverse KL for bg is the method's own objective). Median of
+``--repeats`` interleaved runs.
+
+    python benchmarks/training.py --quick
+    python benchmarks/training.py --steps 100 --json train.json [--device cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_info, write_json
+from ebmlab.energies import MLPEnergy
+from ebmlab.methods.boltzmann_generator import BoltzmannGenerator
+from ebmlab.methods.contrastive_divergence import ContrastiveDivergence
+from ebmlab.samplers import ULA
+from ebmlab.training import StepContext, TrainConfig, fit
+from user_energies import mog8
+
+WORKLOADS = ("cd-short", "cd-persistent", "bg")
+BATCH, K, LAM, SCALE, BUFFER, REINIT = 128, 20, 0.01, 5.0, 10_000, 0.05
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def data(device: torch.device, n: int = 10_000) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    k = torch.randint(8, (n,), generator=g).double() * (2 * math.pi / 8)
+    means = 4.0 * torch.stack([k.cos(), k.sin()], 1)
+    return (means + 0.5 * torch.randn(n, 2, generator=g, dtype=torch.float64)).float().to(device)
+
+
+def make_method(name: str, device: torch.device) -> torch.nn.Module:
+    torch.manual_seed(0)
+    if name == "bg":
+        return BoltzmannGenerator(mog8, dim=2, n_couplings=4, hidden=64, depth=2, batch_size=256).to(device)
+    negatives = "short_run" if name == "cd-short" else "persistent"
+    cd = ContrastiveDivergence(MLPEnergy(2, (128, 128)), ULA(LAM), negatives, n_steps=K, init_scale=SCALE,
+                               buffer_size=BUFFER, reinit_prob=REINIT)  # fmt: skip
+    return cd.to(device)
+
+
+def run_fit(name: str, steps: int, device: torch.device, x: torch.Tensor) -> None:
+    method = make_method(name, device)
+    config = TrainConfig(steps=steps, batch_size=BATCH, progress=False, log_every=10)
+    fit(method, None if name == "bg" else x, config)
+    sync(device)
+
+
+def run_method_loop(name: str, steps: int, device: torch.device, x: torch.Tensor) -> None:
+    """The method's own losses in a bare loop: what fit adds is the difference."""
+    method = make_method(name, device)
+    opt = torch.optim.Adam(method.parameters(), lr=1e-3)
+    gen = torch.Generator(device=device).manual_seed(0)
+    for step in range(1, steps + 1):
+        batch = None if name == "bg" else x[torch.randint(x.shape[0], (BATCH,), generator=gen, device=device)]
+        loss = method.losses(batch, StepContext(step, gen)).minimize["model"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    sync(device)
+
+
+def run_bare(name: str, steps: int, device: torch.device, x: torch.Tensor) -> None:
+    """A hand-written PyTorch script of the same algorithm (bg: the method's objective, no fit)."""
+    if name == "bg":
+        method = make_method(name, device)
+        opt = torch.optim.Adam(method.parameters(), lr=1e-3)
+        gen = torch.Generator(device=device).manual_seed(0)
+        for _ in range(steps):
+            loss = method.objective(None, gen)["loss"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        sync(device)
+        return
+    torch.manual_seed(0)
+    net = MLPEnergy(2, (128, 128)).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    gen = torch.Generator(device=device).manual_seed(0)
+    uniform = lambda n: torch.rand(n, 2, generator=gen, device=device) * (2 * SCALE) - SCALE  # noqa: E731
+    buf = uniform(BUFFER)
+    for _ in range(steps):
+        batch = x[torch.randint(x.shape[0], (BATCH,), generator=gen, device=device)]
+        if name == "cd-persistent":
+            idx = torch.randint(BUFFER, (BATCH,), generator=gen, device=device)
+            restart = torch.rand(BATCH, generator=gen, device=device) < REINIT
+            neg = torch.where(restart[:, None], uniform(BATCH), buf[idx])
+        else:
+            neg = uniform(BATCH)
+        for _ in range(K):
+            neg = neg.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(net(neg).sum(), neg)
+            neg = neg - LAM * g + math.sqrt(2 * LAM) * torch.randn(neg.shape, generator=gen, device=device)
+        neg = neg.detach()
+        if name == "cd-persistent":
+            buf[idx] = neg
+        loss = net(batch).mean() - net(neg).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    sync(device)
+
+
+VARIANTS = {"fit": run_fit, "method loop": run_method_loop, "bare PyTorch": run_bare}
+
+
+def measure(name: str, steps: int, repeats: int, device: torch.device, log) -> dict:
+    x = data(device)
+    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    for fn in VARIANTS.values():  # warm-up
+        fn(name, 2, device, x)
+    for _ in range(repeats):  # interleaved: the three see the same machine load
+        for variant, fn in VARIANTS.items():
+            start = time.perf_counter()
+            fn(name, steps, device, x)
+            times[variant].append(time.perf_counter() - start)
+    med = {v: statistics.median(t) for v, t in times.items()}
+    row = {
+        "workload": name,
+        "steps": steps,
+        **{f"{v} steps/s": steps / med[v] for v in VARIANTS},
+        "fit / method loop": med["fit"] / med["method loop"],
+        "fit / bare": med["fit"] / med["bare PyTorch"],
+        "spread": {v: (max(t) - min(t)) / med[v] for v, t in times.items()},
+    }
+    log(f"{name}: " + ", ".join(f"{v} {steps / med[v]:.1f} steps/s" for v in VARIANTS))
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| workload | fit steps/s | method loop steps/s | bare PyTorch steps/s | fit ÷ method loop (time) | fit ÷ bare (time) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['workload']} | {r['fit steps/s']:.1f} | {r['method loop steps/s']:.1f} | "
+            f"{r['bare PyTorch steps/s']:.1f} | {r['fit / method loop']:.2f} | {r['fit / bare']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--workloads", default=",".join(WORKLOADS))
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quick", action="store_true", help="3 steps, 1 repeat: a smoke test")
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    for w in args.workloads.split(","):
+        if w not in WORKLOADS:
+            p.error(f"unknown workload {w!r}; choose from {', '.join(WORKLOADS)}")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"--device {args.device}: CUDA is not available in this PyTorch ({torch.__version__}).")
+    device = torch.device(args.device)
+    steps, repeats = (3, 1) if args.quick else (args.steps, args.repeats)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    rows, errors = [], {}
+    for w in args.workloads.split(","):
+        try:
+            rows.append(measure(w, steps, repeats, device, log))
+        except Exception as error:  # a workload that fails on this device is reported, not fatal
+            errors[w] = f"{type(error).__name__}: {error}"
+            log(f"{w} FAILED: {errors[w]}")
+    print(table(rows))
+    if args.json:
+        info = machine_info() | {"device": str(device), "load": os.getloadavg()}
+        write_json(args.json, {"quick": args.quick, "machine": info, "rows": rows, "errors": errors})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,341 @@
+"""Many sampler steps per dispatch: blocks of ULA / MALA / HMC / kinetic steps as one callable.
+
+:func:`~ebmlab.samplers.chains.run_chains` draws the noise of K steps at once (``randn(K, n, *event)``, then the K·n MH uniforms);
+a :class:`BlockRunner` consumes those draws for K steps and returns every step's state and flags,
+so the random stream is the one of the step-by-step path whatever mode runs the block:
+
+* ``"eager"`` — the kernels' own update arithmetic, op by op (bitwise equal to ``kernel.step``);
+* ``"graph"`` — (CUDA, static shapes) the eager block of ``block_steps`` steps captured once in a
+  CUDA graph and replayed: one launch per block instead of dozens per step; same kernels, same bits;
+* ``"compile"`` — ``torch.compile`` of the block (E and ∇E by the energy's own gradient or
+  :func:`torch.func.vjp`); the update arithmetic is fused, so results agree with eager only up to
+  rounding.
+
+``mode="auto"`` (``run_chains``' and ``sample``'s default) on CUDA times the first ``BLOCK_STEPS`` steps eagerly and, when
+enough planned steps remain to repay a capture, captures the next ones and times their replay; it keeps
+the faster (see :meth:`BlockRunner._auto`); elsewhere it is ``eager``; it never picks ``compile``
+(which changes rounding and costs seconds of compile time, see docs/performance.md): the same seed
+gives the same chains whatever auto picks. No step inside a block synchronises with the host; ULA
+and kinetic Langevin check finiteness once per block and ``run_chains`` raises at the exact first
+non-finite step, as the step-by-step path does.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ebmlab.energies.base import EnergyFn, energy_and_grad
+from ebmlab.errors import ConfigError
+from ebmlab.samplers.base import Sampler, SamplerState, finite_rows, mh_accept, select
+from ebmlab.samplers.hmc import HMC
+from ebmlab.samplers.kinetic import KineticLangevin
+from ebmlab.samplers.langevin import MALA, ULA
+
+__all__ = ["MODES", "BlockOutput", "BlockRunner", "func_energy_and_grad", "make_block_runner"]
+
+MODES = ("auto", "off", "eager", "graph", "compile")
+#: steps per captured block (graph / compile): long enough to amortise a launch, short enough to capture fast
+BLOCK_STEPS = 16
+#: auto tries a capture only when at least this many segments of BLOCK_STEPS remain (a capture ≈ 2 eager segments)
+MIN_GRAPH_SEGMENTS = 4
+
+Tensors = tuple[Tensor, ...]
+
+
+@dataclass
+class BlockOutput:
+    """K steps of n chains: the state after them and, per step, states and flags.
+
+    Attributes:
+        state: state after the last step.
+        xs / es: positions ``(K, n, *event)`` and energies ``(K, n)`` after each step.
+        accept: acceptance probabilities ``(K, n)`` (ones for ULA / kinetic).
+        ok: the step's proposal had a finite energy and gradient ``(K, n)``.
+        divergent: divergent transitions ``(K, n)``.
+    """
+
+    state: SamplerState
+    xs: Tensor
+    es: Tensor
+    accept: Tensor
+    ok: Tensor
+    divergent: Tensor
+
+
+def func_energy_and_grad(energy: EnergyFn) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
+    """(E, ∇ₓE) with the energy's own gradient when it has one, else ``torch.func.vjp`` (traceable)."""
+    own = getattr(energy, "energy_and_grad", None)
+    if own is not None:
+        return own
+
+    def eg(x: Tensor) -> tuple[Tensor, Tensor]:
+        e, pullback = torch.func.vjp(energy, x)  # type: ignore[misc]
+        (g,) = pullback(torch.ones_like(e))
+        return e.detach(), g.detach()
+
+    return eg
+
+
+def _step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam: float) -> Callable:
+    """One step as ``(x, e, g, v, noise, u) -> (x, e, g, v, accept, ok, divergent)``: no host sync.
+
+    The arithmetic is the kernels' own (langevin.py, hmc.py, kinetic.py), op for op.
+    """
+    temp = sampler.temperature
+    if isinstance(sampler, ULA):
+        sigma = sampler.noise_scale(lam)
+
+        def ula(x, e, g, v, noise, u):
+            y = x.add(g, alpha=-lam).add(noise, alpha=sigma)
+            e_y, g_y = eg(y)
+            ok = finite_rows(e_y, g_y)
+            return y, e_y, g_y, v, torch.ones_like(e_y), ok, ~ok
+
+        return ula
+    if isinstance(sampler, MALA):
+        scale = math.sqrt(2.0 * lam * temp)
+
+        def mala(x, e, g, v, noise, u):
+            y = x.add(g, alpha=-lam).add(noise, alpha=scale)
+            e_y, g_y = eg(y)
+            ok = finite_rows(e_y, g_y)
+            back = x - y + lam * g_y
+            sq = back.reshape(back.shape[0], -1).square().sum(dim=1)
+            log_alpha = (e - e_y) / temp - sq / (4.0 * lam * temp) + 0.5 * noise.reshape(x.shape[0], -1).square().sum(1)
+            prob, acc, _ = mh_accept(log_alpha, ok, None, u)
+            return select(acc, y, x), torch.where(acc, e_y, e), select(acc, g_y, g), v, prob, ok, ~ok
+
+        return mala
+    if isinstance(sampler, HMC):
+        inv_t, n_leap, thresh = 1.0 / temp, sampler.n_leapfrog, sampler.divergence_threshold
+
+        def hmc(x0, e0, g0, v, p0, u):
+            x, g, e = x0, g0, e0
+            p = p0.add(g, alpha=-0.5 * lam * inv_t)
+            for i in range(n_leap):
+                x = x.add(p, alpha=lam)
+                e, g = eg(x)
+                p = p.add(g, alpha=-(0.5 if i == n_leap - 1 else 1.0) * lam * inv_t)
+            ok = finite_rows(e, g)
+            k0 = 0.5 * p0.reshape(p0.shape[0], -1).square().sum(1)
+            k1 = 0.5 * p.reshape(p.shape[0], -1).square().sum(1)
+            delta_h = (e - e0) * inv_t + k1 - k0
+            prob, acc, _ = mh_accept(-delta_h, ok, None, u)
+            div = ~ok | (delta_h > thresh)
+            return select(acc, x, x0), torch.where(acc, e, e0), select(acc, g, g0), v, prob, ok, div
+
+        return hmc
+    if isinstance(sampler, KineticLangevin):
+        c = math.exp(-sampler.friction * lam)
+        kick = math.sqrt((1.0 - c * c) * temp)
+
+        def kinetic(x, e, g, v, noise, u):
+            v = v.add(g, alpha=-0.5 * lam)
+            x = x.add(v, alpha=0.5 * lam)
+            v = v.mul(c).add_(noise, alpha=kick)
+            x = x.add_(v, alpha=0.5 * lam)
+            e, g = eg(x)
+            ok = finite_rows(e, g)
+            v = v.add(g, alpha=-0.5 * lam)
+            return x, e, g, v, torch.ones_like(e), ok, ~ok
+
+        return kinetic
+    raise ConfigError(f"no block runner for {type(sampler).__name__}; use capture='off'.")
+
+
+def _block_fn(step: Callable) -> Callable:
+    """``(x, e, g, v, noise (K, …), u (K, n) | None) -> (x, e, g, v, xs, es, accept, ok, divergent)``."""
+
+    def block(x, e, g, v, noise, u):
+        xs, es, acc, oks, divs = [], [], [], [], []
+        for t in range(noise.shape[0]):
+            x, e, g, v, a, ok, div = step(x, e, g, v, noise[t], None if u is None else u[t])
+            xs.append(x)
+            es.append(e)
+            acc.append(a)
+            oks.append(ok)
+            divs.append(div)
+        return x, e, g, v, torch.stack(xs), torch.stack(es), torch.stack(acc), torch.stack(oks), torch.stack(divs)
+
+    return block
+
+
+class BlockRunner:
+    """Runs K steps of ``sampler`` from a state with given draws; see the module docstring for modes."""
+
+    def __init__(
+        self, energy: EnergyFn, sampler: Sampler, step_size: float, mode: str, planned_steps: int | None = None
+    ) -> None:
+        if mode not in ("eager", "graph", "compile", "auto"):
+            raise ConfigError(f"capture must be one of {', '.join(MODES)}, got {mode!r}.")
+        self.sampler, self.mode, self.step_size = sampler, mode, float(step_size)
+        self.eager = _block_fn(_step_fn(sampler, lambda x: energy_and_grad(energy, x), self.step_size))
+        self.traced = _block_fn(_step_fn(sampler, func_energy_and_grad(energy), self.step_size))
+        self.compiled: dict[int, Callable] = {}
+        self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, tuple[Tensor, Tensor | None], Tensors]] = {}
+        self.buffers: Tensors | None = None  # static x, e, g, v of the graphs
+        self.fallback: str | None = None  # why auto fell back to eager
+        self.planned_steps = planned_steps  # steps this runner is expected to run (auto weighs capture cost)
+        self.done = 0  # steps run so far
+        self.eager_step_s: float | None = None  # auto's measurements
+        self.capture_s = 0.0
+
+    def run(self, state: SamplerState, noise: Tensor, uniform: Tensor | None) -> BlockOutput:
+        """Advance ``state`` by ``noise.shape[0]`` steps with these draws."""
+        x, e, g, v = state.x, state.energy, state.grad, state.momentum
+        total = noise.shape[0]
+        if self.mode == "auto":
+            out = self._auto(x, e, g, v, noise, uniform)
+        elif self.mode == "eager":
+            out = self.eager(x, e, g, v, noise, uniform)
+        elif self.mode == "compile":
+            out = self._compiled(total)(x, e, g, v, noise, uniform)
+        else:
+            out = self._replay(x, e, g, v, noise, uniform)
+        self.done += total
+        x, e, g, v, xs, es, acc, ok, div = out
+        new = SamplerState(x, e, g, state.step_size, state.iteration + total, momentum=v)
+        return BlockOutput(new, xs, es, acc, ok, div)
+
+    def _auto(self, x, e, g, v, noise: Tensor, uniform: Tensor | None) -> Tensors:
+        """auto, measured on the chains' own steps (no step is run twice, so the chains are unchanged).
+
+        On CUDA: one segment of ``BLOCK_STEPS`` steps eagerly (timed); if enough planned steps remain to
+        repay a capture (≈ two eager segments), the next segment is captured and replayed (timed without
+        the capture); the faster mode runs the rest. Elsewhere, or when capture fails: eager.
+        """
+        if x.device.type != "cuda" or (self.planned_steps or 0) < (MIN_GRAPH_SEGMENTS + 1) * BLOCK_STEPS:
+            self.mode = "eager"  # no timing (a host sync) when a capture could not pay for itself
+            if x.device.type == "cuda":
+                self.fallback = f"{self.planned_steps} planned steps: too few to repay a capture"
+            return self.eager(x, e, g, v, noise, uniform)
+        parts: list[Tensors] = []
+        start, total = 0, noise.shape[0]
+        while start < total and self.mode == "auto":
+            k = min(BLOCK_STEPS, total - start)
+            seg_noise, seg_u = noise[start : start + k], None if uniform is None else uniform[start : start + k]
+            left = (self.planned_steps or 0) - (self.done + start + k)
+            if self.eager_step_s is None:
+                out = _timed(lambda: self.eager(x, e, g, v, seg_noise, seg_u))  # noqa: B023
+                self.eager_step_s = out[0] / k
+                if left < MIN_GRAPH_SEGMENTS * BLOCK_STEPS:
+                    self.mode = "eager"
+                    self.fallback = f"{max(left, 0)} steps left after the first segment: too few to repay a capture"
+            else:
+                try:
+                    out = _timed(lambda: self._replay(x, e, g, v, seg_noise, seg_u))  # noqa: B023
+                except Exception as error:  # capture is best effort: any failure means eager
+                    self.mode, self.graphs, self.buffers = "eager", {}, None
+                    self.fallback = f"CUDA graph capture failed: {type(error).__name__}: {error}"
+                    continue
+                graph_step_s = (out[0] - self.capture_s) / k
+                self.mode = "graph" if graph_step_s < self.eager_step_s else "eager"
+                if self.mode == "eager":
+                    self.graphs, self.buffers = {}, None
+                    self.fallback = (
+                        f"graph {graph_step_s * 1e6:.1f} µs vs eager {self.eager_step_s * 1e6:.1f} µs per step"
+                    )
+            x, e, g, v = out[1][:4]
+            parts.append(out[1][4:])
+            start += k
+        if start < total:
+            rest = (x, e, g, v, noise[start:], None if uniform is None else uniform[start:])
+            out_rest = self.eager(*rest) if self.mode == "eager" else self._replay(*rest)
+            x, e, g, v = out_rest[:4]
+            parts.append(out_rest[4:])
+        return (x, e, g, v, *(torch.cat(p) for p in zip(*parts, strict=True)))
+
+    def _compiled(self, k: int) -> Callable:
+        if k not in self.compiled:
+            self.compiled[k] = torch.compile(self.traced, dynamic=False, fullgraph=False)
+        return self.compiled[k]
+
+    def _graph(self, k: int, like: Tensors, noise: Tensor, uniform: Tensor | None):
+        """The CUDA graph of a block of k steps over the shared static state buffers (captured on first use)."""
+        if k in self.graphs:
+            return self.graphs[k]
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        if self.buffers is None:
+            self.buffers = tuple(t.clone() if t is not None else None for t in like)  # type: ignore[misc]
+        sx, se, sg, sv = self.buffers
+        inputs = (noise[:k].clone(), None if uniform is None else uniform[:k].clone())
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):  # warm-up outside capture (autograd, cuBLAS workspaces)
+            self.eager(sx, se, sg, sv, *inputs)
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = self.eager(sx, se, sg, sv, *inputs)
+            for buf, new in zip(self.buffers, out[:4], strict=True):
+                if buf is not None:
+                    buf.copy_(new)
+        self.graphs[k] = (graph, inputs, out[4:])
+        torch.cuda.synchronize()
+        self.capture_s += time.perf_counter() - started
+        return self.graphs[k]
+
+    def _replay(self, x, e, g, v, noise: Tensor, uniform: Tensor | None) -> Tensors:
+        total, like = noise.shape[0], (x, e, g, v)
+        records: list[Tensors] = []
+        start = 0
+        while start < total:
+            k = min(BLOCK_STEPS, total - start)
+            graph, (n_buf, u_buf), outs = self._graph(k, like, noise, uniform)
+            if start == 0:
+                for buf, t in zip(self.buffers, like, strict=True):  # type: ignore[arg-type]
+                    if buf is not None:
+                        buf.copy_(t)
+            n_buf.copy_(noise[start : start + k])
+            if u_buf is not None and uniform is not None:
+                u_buf.copy_(uniform[start : start + k])
+            graph.replay()
+            records.append(tuple(t.clone() for t in outs))
+            start += k
+        assert self.buffers is not None
+        state = tuple(t.clone() if t is not None else None for t in self.buffers)
+        return (*state, *(torch.cat(parts) for parts in zip(*records, strict=True)))  # type: ignore[return-value]
+
+
+def _timed(fn: Callable[[], Tensors]) -> tuple[float, Tensors]:
+    """(seconds, result) of ``fn()`` on the current CUDA stream."""
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    out = fn()
+    torch.cuda.synchronize()
+    return time.perf_counter() - start, out
+
+
+def make_block_runner(
+    energy: EnergyFn, sampler: Sampler, state: SamplerState, mode: str, planned_steps: int | None = None
+) -> BlockRunner | None:
+    """A block runner for ``mode``, or None where blocks do not apply (``"off"``, other kernels, per-chain steps).
+
+    ``planned_steps``: how many steps the caller will run; ``auto`` tries a CUDA graph only when the
+    planned steps leave room to repay one (≥ 4 blocks of 16 after the first; None: unknown, auto stays eager).
+
+    An explicit ``"graph"`` / ``"compile"`` that cannot apply is a ConfigError naming why.
+    """
+    if mode not in MODES:
+        raise ConfigError(f"capture must be one of {', '.join(MODES)}, got {mode!r}.")
+    if mode == "off":
+        return None
+    reason = None
+    if type(sampler) not in (ULA, MALA, HMC, KineticLangevin):  # exact types: a subclass may change step()
+        reason = f"{sampler.name} has no block runner (ula, mala, hmc, kinetic do)"
+    elif isinstance(state.step_size, Tensor):
+        reason = "per-chain step sizes are not captured"
+    elif mode == "graph" and state.x.device.type != "cuda":
+        reason = f"CUDA graphs need CUDA tensors, the chains are on {state.x.device}"
+    if reason is not None:
+        if mode in ("graph", "compile"):
+            raise ConfigError(f"capture={mode!r} cannot run here: {reason}. Use capture='auto' or 'off'.")
+        return None
+    return BlockRunner(energy, sampler, float(state.step_size), mode, planned_steps)

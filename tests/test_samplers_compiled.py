@@ -1,0 +1,152 @@
+"""Block runners (ebmlab.samplers.compiled): same chains as one kernel.step per step, same errors, no per-step sync.
+
+CUDA graphs and torch.compile are not exercised here (no GPU in CI; a CPU compile takes minutes):
+benchmarks/capture_check.py checks them on a device (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ebmlab.energies import MLPEnergy
+from ebmlab.errors import ConfigError, NonFiniteError
+from ebmlab.samplers import HMC, MALA, ULA, KineticLangevin, driver, sample
+from ebmlab.samplers.chains import run_chains
+from ebmlab.samplers.compiled import make_block_runner
+
+KERNELS = [ULA(0.05), MALA(0.1), HMC(0.1, 3), KineticLangevin(0.1, friction=2.0)]
+
+
+def mixture(x: torch.Tensor) -> torch.Tensor:
+    """A plain-function energy (two Gaussians), as a user writes one."""
+    a = (x - 1.5).square().sum(-1)
+    b = (x + 1.5).square().sum(-1)
+    return -torch.logsumexp(torch.stack([-a, -b]), 0)
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    monkeypatch.setattr(driver, "_BLOCK_ELEMENTS", 96)  # K = 3 steps per block for 16 chains × 2 dims
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
+@pytest.mark.parametrize("energy_name", ["function", "mlp"])
+def test_eager_blocks_equal_step_by_step_bitwise(kernel, energy_name, small_blocks) -> None:
+    torch.manual_seed(0)
+    energy = mixture if energy_name == "function" else MLPEnergy(2, (8, 8)).double()
+    x0 = torch.randn(16, 2, dtype=torch.float64)
+    args = dict(thin=4, seed=5, diagnostics=False)
+    ref = sample(energy, kernel, x0, 23, capture="off", **args)
+    for mode in ("eager", "auto"):
+        res = sample(energy, kernel, x0, 23, capture=mode, **args)
+        assert torch.equal(res.samples, ref.samples) and torch.equal(res.energies, ref.energies), mode
+        assert torch.equal(res.accept_trace, ref.accept_trace)
+        assert res.final_state.iteration == ref.final_state.iteration == 23
+        assert (res.nonfinite, res.divergent) == (ref.nonfinite, ref.divergent)
+        if kernel.name == "kinetic":
+            assert torch.equal(res.final_state.momentum, ref.final_state.momentum)
+
+
+def cliff(x: torch.Tensor) -> torch.Tensor:
+    """Quadratic inside |x₁| < 2, NaN beyond: chains that step out have a non-finite energy."""
+    e = 0.5 * x.square().sum(-1)
+    return torch.where(x[:, 0].abs() < 2.0, e, torch.full_like(e, float("nan")))
+
+
+def test_ula_raises_at_the_same_step_with_the_same_message(small_blocks) -> None:
+    x0 = torch.zeros(16, 2, dtype=torch.float64)
+    messages = []
+    for mode in ("off", "eager"):
+        with pytest.raises(NonFiniteError) as err:
+            sample(cliff, ULA(0.6), x0, 200, seed=1, diagnostics=False, capture=mode)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] and "diverged at step" in messages[0]
+
+
+def test_mala_counts_rejected_nonfinite_proposals_like_step_by_step(small_blocks) -> None:
+    x0 = torch.zeros(16, 2, dtype=torch.float64)
+    off = sample(cliff, MALA(0.8), x0, 40, seed=2, diagnostics=False, capture="off")
+    blocks = sample(cliff, MALA(0.8), x0, 40, seed=2, diagnostics=False, capture="eager")
+    assert off.nonfinite > 0 and blocks.nonfinite == off.nonfinite
+    assert torch.equal(blocks.samples, off.samples)
+
+
+class SyncCounter:
+    """Counts Tensor → Python conversions (each one a device → host synchronisation on a GPU)."""
+
+    NAMES = ("__bool__", "item", "__float__", "__int__", "tolist", "cpu")
+
+    def __init__(self, monkeypatch) -> None:
+        self.count = 0
+        for name in self.NAMES:
+            original = getattr(torch.Tensor, name)
+
+            def counted(*args, _original=original, **kwargs):
+                self.count += 1
+                return _original(*args, **kwargs)
+
+            monkeypatch.setattr(torch.Tensor, name, counted)
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
+def test_block_path_has_no_per_step_host_sync(kernel, monkeypatch) -> None:
+    """Syncs per sample() call do not grow with the number of steps in a block (one block here)."""
+    x0 = torch.randn(8, 2, generator=torch.Generator().manual_seed(0))
+    counts = []
+    for n_steps in (10, 100):
+        counter = SyncCounter(monkeypatch)
+        sample(mixture, kernel, x0, n_steps, thin=n_steps, seed=0, diagnostics=False, capture="eager")
+        counts.append(counter.count)
+        monkeypatch.undo()
+    assert counts[0] == counts[1], counts
+
+
+def test_capture_errors_name_the_problem() -> None:
+    x0 = torch.zeros(4, 2)
+    with pytest.raises(ConfigError, match="capture must be one of"):
+        sample(mixture, ULA(0.1), x0, 5, capture="fast")
+    with pytest.raises(ConfigError, match="CUDA graphs need CUDA tensors"):
+        sample(mixture, ULA(0.1), x0, 5, capture="graph")
+    state = ULA(0.1).init(mixture, x0).replace(step_size=torch.full((4,), 0.1))
+    with pytest.raises(ConfigError, match="per-chain step sizes"):
+        make_block_runner(mixture, ULA(0.1), state, "compile")
+    assert make_block_runner(mixture, ULA(0.1), state, "auto") is None  # auto falls back to step by step
+    with pytest.raises(ConfigError, match="capture must be one of"):
+        run_chains(ULA(0.1), mixture, x0, 3, None, hook=lambda t, s, i: None, capture="fast")
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
+@pytest.mark.parametrize("block", [0, 96])
+def test_run_chains_block_runner_books_like_step_by_step(kernel, block) -> None:
+    """The one chain loop (negatives, AIS, tempering, sample) with a runner: same chains and bookkeeping, bitwise."""
+    x0 = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    runs = [
+        run_chains(kernel, mixture, x0, 20, torch.Generator().manual_seed(3), keep_every=3, block=block, capture=mode)
+        for mode in ("off", "eager")
+    ]
+    ref, res = runs
+    for name in ("samples", "energies", "accept", "accept_sum", "nonfinite", "divergent", "x"):
+        assert torch.equal(getattr(res, name), getattr(ref, name)), name
+    assert res.state.iteration == ref.state.iteration == 20
+
+
+def test_frozen_chains_are_named_the_same_with_blocks() -> None:
+    """Trailing non-finite streaks (the frozen-chain warning) are counted across blocks of 2 steps as step by step.
+
+    Scanning ``frozen_after`` over 1..12 compares which of the 5 chains end with a streak of at least that length.
+    """
+    import warnings
+
+    x0 = torch.zeros(5, 2, dtype=torch.float64)
+    seen = {}
+    for mode in ("off", "eager"):
+        seen[mode] = []
+        for frozen_after in range(1, 13):
+            with warnings.catch_warnings(record=True) as record:
+                warnings.simplefilter("always")
+                gen = torch.Generator().manual_seed(4)
+                run_chains(MALA(2.0), cliff, x0, 12, gen, block=20, frozen_after=frozen_after, capture=mode)
+            seen[mode].append([str(w.message) for w in record])
+    assert seen["off"] == seen["eager"]
+    assert sum(bool(m) for m in seen["off"]) not in (0, 12)  # some streak lengths warn, some do not
