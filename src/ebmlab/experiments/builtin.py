@@ -98,7 +98,7 @@ register_method("gaussian-mle", "ebmlab.training.examples:GaussianMLE")
 register_method("gaussian-reverse-kl", "ebmlab.training.examples:ReverseKLGaussian")
 register_method("cd", "ebmlab.methods.contrastive_divergence:ContrastiveDivergence")
 register_method("boltzmann-generator", "ebmlab.methods.boltzmann_generator:BoltzmannGenerator")
-register_method("coop", "ebmlab.methods.cooperative:coop_method")
+register_method("coop", "ebmlab.experiments.coop_factory:coop_method")
 register_method("vae", "ebmlab.methods.cooperative:vae_method")
 register_method("coop-completion", "ebmlab.methods.cooperative_completion:coop_completion_method")
 
