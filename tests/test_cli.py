@@ -15,7 +15,7 @@ def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for name in ("demo", "sample", "logz", "train"):
+    for name in ("demo", "sample", "logz", "train", "rd"):
         assert name in out
 
 

@@ -92,3 +92,21 @@ def test_a_stuck_chain_is_flagged_while_mean_acceptance_looks_healthy() -> None:
     # negative control: the same run without the far starts flags nothing
     fine = sample(t, MALA(0.1), 3 * torch.rand(64, 1, generator=g) - 1.5, 600, warmup=0, generator=g)
     assert chain_health(fine.samples)["n_stuck"] == 0
+
+
+def test_cli_logz_of_a_users_file(tmp_path, capsys) -> None:
+    import json
+
+    from ebmlab.cli import main
+
+    file = tmp_path / "my_energy.py"
+    file.write_text("def energy(x):\n    return 0.5 * x[:, 0] ** 2 + 0.5 * (x[:, 1] - 0.5 * (x[:, 0] ** 2 - 1)) ** 2\n")
+    assert main(["logz", f"{file}:energy", "--dim", "2", "--method", "is", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"log_z", "stderr", "bracket", "diagnostics", "verdict", "proposal", "exact"} <= set(out)
+    assert abs(out["log_z"] - math.log(2 * math.pi)) < 4 * out["stderr"] and out["verdict"] == "trustworthy"
+    assert main(["logz", f"{file}:energy", "--method", "is"]) == 2
+    assert "pass --dim" in capsys.readouterr().err
+    assert main(["logz", f"{file}:missing", "--dim", "2"]) == 2
+    assert "has no 'missing'" in capsys.readouterr().err
+    assert main(["logz", "double-well", "--dim", "2"]) == 2

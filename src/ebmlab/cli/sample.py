@@ -81,6 +81,12 @@ def add_parser(sub: Any) -> None:
         help="run directory of a CD model: where chains start, noise (default), buffer, annealed or tempered",
     )
     p.add_argument("--out", type=Path, default=None, help="output directory (default runs/sample-TARGET-SAMPLER)")
+    p.add_argument(
+        "--latent-sampler",
+        choices=("base", "ula", "mala", "hmc", "kinetic", "sir", "imh"),
+        default=None,
+        help="run directory of a GEBM: sampler of the latent posterior (--steps, --step-size apply)",
+    )
     p.set_defaults(run=run)
 
 
@@ -274,6 +280,10 @@ def _sample_run_dir(args: argparse.Namespace) -> int:
         options["start"] = args.start
     if args.steps is not None:
         options["n_steps"] = args.steps
+    if getattr(args, "latent_sampler", None) is not None:
+        options["latent_sampler"] = args.latent_sampler
+        if args.step_size is not None:
+            options["step_size"] = args.step_size
     try:
         with torch.no_grad():
             x = method.sample(args.num, generator=generator, **options)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     if args.no_progress:
         config.train.progress = False
     result = run_experiment(config, run_dir, resume=args.resume is not None)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return 0
     print(f"run directory: {run_dir}")
     shown = ", ".join(f"{k}={v:.5g}" for k, v in result.final_metrics.items() if isinstance(v, float))
     print(f"{result.status}: {result.step} steps in {result.summary['wall_time_s']:.1f} s; {shown}")

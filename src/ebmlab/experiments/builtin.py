@@ -71,6 +71,8 @@ register_data("file", file_data)
 register_data("digits", digits_data)
 register_data("tabular", tabular_data)
 register_data("toy", toy_data)
+register_data("gebm-ring", "ebmlab.methods.gebm_toys:ring_data")
+register_data("gebm-grid25", "ebmlab.methods.gebm_toys:grid_data")
 
 
 # -- energies and densities ------------------------------------------------------------------------
@@ -100,7 +102,9 @@ register_method("cd", "ebmlab.methods.contrastive_divergence:ContrastiveDivergen
 register_method("boltzmann-generator", "ebmlab.methods.boltzmann_generator:BoltzmannGenerator")
 register_method("coop", "ebmlab.experiments.coop_factory:coop_method")
 register_method("vae", "ebmlab.methods.cooperative:vae_method")
+register_method("eba", "ebmlab.experiments.rate_distortion:eba_method")
 register_method("coop-completion", "ebmlab.methods.cooperative_completion:coop_completion_method")
+register_method("gebm", "ebmlab.methods.gebm:gebm_method")
 
 # -- evaluators ------------------------------------------------------------------------------------
 register_evaluator("toy-quality", "ebmlab.metrics.evaluators:toy_evaluator")
