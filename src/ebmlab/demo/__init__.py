@@ -12,6 +12,8 @@ from ebmlab.demo.bg import boltzmann_generator
 from ebmlab.demo.cd import contrastive_divergence
 from ebmlab.demo.coop import cooperative_vs_short_run
 from ebmlab.demo.coop_completion import digit_completion
+from ebmlab.demo.eba import eba_rate_distortion
+from ebmlab.demo.gebm import gebm_vs_base
 from ebmlab.demo.logz import log_z_estimates
 from ebmlab.demo.sampling import sampling_double_well, sampling_gaussian_50, sampling_replica_exchange
 from ebmlab.errors import ConfigError
@@ -20,6 +22,7 @@ from ebmlab.report import DemoSection
 __all__ = ["SECTIONS", "select"]
 
 SECTIONS: list[DemoSection] = [
+    DemoSection("eba-000", eba_rate_distortion, 8, 30),
     DemoSection("double-well", sampling_double_well, 3, 8),
     DemoSection("gaussian-50", sampling_gaussian_50, 6, 20),
     DemoSection("replica-exchange", sampling_replica_exchange, 2, 10),
@@ -28,6 +31,7 @@ SECTIONS: list[DemoSection] = [
     DemoSection("bg-004", boltzmann_generator, 14, 60),
     DemoSection("coop-001", cooperative_vs_short_run, 15, 40),
     DemoSection("completion-001", digit_completion, 10, 30),
+    DemoSection("gebm-002", gebm_vs_base, 12, 60),
 ]
 
 
