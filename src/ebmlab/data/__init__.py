@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ebmlab.data.base import SPLITS, Dataset
+from ebmlab.data.binary import load_bars_and_stripes, load_binary_digits
 from ebmlab.data.real import DIGIT_SCALES, TABULAR, load_digits, load_tabular
 from ebmlab.data.toy import DEFAULT_SIZES, load_toy, toy_target
 from ebmlab.errors import ConfigError
@@ -26,6 +27,8 @@ __all__ = [
     "Dataset",
     "dataset_names",
     "get_dataset",
+    "load_bars_and_stripes",
+    "load_binary_digits",
     "load_digits",
     "load_tabular",
     "load_toy",

@@ -73,6 +73,8 @@ register_data("tabular", tabular_data)
 register_data("toy", toy_data)
 register_data("gebm-ring", "ebmlab.methods.gebm_toys:ring_data")
 register_data("gebm-grid25", "ebmlab.methods.gebm_toys:grid_data")
+register_data("binary-digits", "ebmlab.data.binary:binary_digits_data")
+register_data("bars-and-stripes", "ebmlab.data.binary:bars_and_stripes_data")
 
 
 # -- energies and densities ------------------------------------------------------------------------
@@ -103,6 +105,7 @@ register_method("boltzmann-generator", "ebmlab.methods.boltzmann_generator:Boltz
 register_method("coop", "ebmlab.experiments.coop_factory:coop_method")
 register_method("vae", "ebmlab.methods.cooperative:vae_method")
 register_method("eba", "ebmlab.experiments.rate_distortion:eba_method")
+register_method("rbm", "ebmlab.methods.rbm:rbm_method")
 register_method("coop-completion", "ebmlab.methods.cooperative_completion:coop_completion_method")
 register_method("gebm", "ebmlab.methods.gebm:gebm_method")
 
