@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ebmlab.demo.bg import boltzmann_generator
+from ebmlab.demo.bm import boltzmann_machines
 from ebmlab.demo.cd import contrastive_divergence
 from ebmlab.demo.coop import cooperative_vs_short_run
 from ebmlab.demo.coop_completion import digit_completion
@@ -32,6 +33,7 @@ SECTIONS: list[DemoSection] = [
     DemoSection("coop-001", cooperative_vs_short_run, 15, 40),
     DemoSection("completion-001", digit_completion, 10, 30),
     DemoSection("gebm-002", gebm_vs_base, 12, 60),
+    DemoSection("bm-003", boltzmann_machines, 12, 60),
 ]
 
 
