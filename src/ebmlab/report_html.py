@@ -16,10 +16,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ebmlab.report import Section
+from typing import Any
 
 __all__ = ["data_uri", "demo_html", "fmt_pm", "fmt_value", "page", "write_demo_report"]
 
@@ -162,7 +159,7 @@ def demo_html(summary: dict[str, Any], base: Path) -> str:
     return "".join(body)
 
 
-def _section_dict(s: Section) -> dict[str, Any]:
+def _section_dict(s: Any) -> dict[str, Any]:
     return {
         "name": s.name,
         "title": s.title,
@@ -179,7 +176,7 @@ def _section_dict(s: Section) -> dict[str, Any]:
     }
 
 
-def write_demo_report(out: Path, sections: list[Section], env: dict[str, Any]) -> dict[str, Any]:
+def write_demo_report(out: Path, sections: Sequence[Any], env: dict[str, Any]) -> dict[str, Any]:
     """Write ``summary.json``, ``report.html`` and ``report.md`` for finished demo sections."""
     summary: dict[str, Any] = {
         "environment": env,

@@ -16,10 +16,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from ebmlab.report import Row
+
+class Row(Protocol):
+    """What a rule reads of a row (:class:`ebmlab.report.Row`; a protocol, so no import cycle)."""
+
+    name: str
+    value: float
+    stderr: float | None
+
+    @property
+    def z(self) -> float | None: ...
+
 
 __all__ = ["FAILS", "HOLDS", "INCONCLUSIVE", "Outcome", "Rule", "at_least", "at_most", "beats", "combine", "z_within"]
 

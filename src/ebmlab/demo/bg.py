@@ -17,7 +17,7 @@ from ebmlab.verdicts import HOLDS, INCONCLUSIVE, Rule, z_within
 CONFIG = "bg_double_well"
 
 
-def _bound_above(rows: dict[str, Row], k: float) -> tuple[str, str]:
+def _bound_above(rows: dict[str, Any], k: float) -> tuple[str, str]:
     """The free-energy bound must not be below −log Z by more than k of its standard errors."""
     r = rows["free-energy bound E[U] + E[log P] (≥ −log Z)"]
     exact = rows["log Z (importance sampling)"].reference

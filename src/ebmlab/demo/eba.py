@@ -15,7 +15,7 @@ CONFIG = "eba_gaussian_scalar"
 UPPER, LOWER, CLOSED = "upper bound on R(D̂)", "lower bound on R(D̂)", "closed-form R(D̂)"
 
 
-def _sandwich(rows: dict[str, Row], k: float) -> tuple[str, str]:
+def _sandwich(rows: dict[str, Any], k: float) -> tuple[str, str]:
     """Holds when lower − k·SE ≤ R(D̂) ≤ upper + k·SE; does not hold when either bound is violated."""
     up, lo, r = rows[UPPER], rows[LOWER], rows[CLOSED].value
     if not (up.stderr and lo.stderr):
@@ -28,7 +28,7 @@ def _sandwich(rows: dict[str, Row], k: float) -> tuple[str, str]:
     )
 
 
-def _tight(rows: dict[str, Row], k: float) -> tuple[str, str]:
+def _tight(rows: dict[str, Any], k: float) -> tuple[str, str]:
     """Holds when the bounds are within k nats of each other (a useful sandwich, not just a valid one)."""
     gap = rows[UPPER].value - rows[LOWER].value
     return (HOLDS if gap < k else INCONCLUSIVE), f"upper − lower = {gap:.3g} nats"
