@@ -1,15 +1,15 @@
-"""The demo report: sections that each check one capability against ground truth.
+"""The demo report: sections that each check one claim against ground truth.
 
-A section is a function ``(out_dir, quick, seed) -> Section``; :func:`run_demo` runs them in order,
-times them, and writes ``report.md``, ``report.html`` and ``summary.json``. A section that fails is
-reported as failed (with its error) instead of hiding it, and the others still run.
+A section is a function ``(out_dir, quick, seed, progress) -> Section``; :func:`run_demo` runs the
+selected :class:`DemoSection` entries in order, prints progress with the time left (estimated from the
+previous run's ``summary.json`` in the same directory, else from each entry's nominal budget), and
+writes ``report.html`` (self-contained), ``report.md`` and ``summary.json``. A section that raises is
+reported as failed with its one-line error; the others still run.
 """
 
 from __future__ import annotations
 
-import html
 import json
-import math
 import platform
 import time
 import traceback
@@ -21,8 +21,9 @@ from typing import Any
 import torch
 
 from ebmlab import __version__
+from ebmlab.verdicts import Outcome, Rule, combine
 
-__all__ = ["Row", "Section", "run_demo"]
+__all__ = ["DemoSection", "Row", "Section", "run_demo"]
 
 
 @dataclass
@@ -48,114 +49,96 @@ class Row:
 
 @dataclass
 class Section:
+    """What a section found: its claim, numbers, verdict rules, figures and the config it read."""
+
     title: str
     text: str
     rows: list[Row] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
+    claim: str = ""
+    rules: list[Rule] = field(default_factory=list)
+    config: str | None = None
+    overrides: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
+    name: str = ""
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        return "failed" if self.error else combine(self.outcomes)
 
 
 SectionFn = Callable[[Path, bool, int, bool], Section]
 
 
-def _fmt(v: float | None) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-        return str(v)
-    return f"{v:.6g}"
+@dataclass(frozen=True)
+class DemoSection:
+    """A selectable demo section and its nominal budgets in seconds (idle 2-core machine)."""
+
+    name: str
+    fn: SectionFn
+    quick_s: float
+    full_s: float
+
+
+def _previous_times(out: Path, quick: bool) -> dict[str, float]:
+    try:
+        summary = json.loads((out / "summary.json").read_text())
+        if summary["environment"]["quick"] != quick:
+            return {}
+        return {s["name"]: float(s["seconds"]) for s in summary["sections"] if s.get("name") and not s["error"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def run_demo(
-    out: Path, sections: Sequence[SectionFn], quick: bool = False, seed: int = 0, progress: bool = False
-) -> Path:
-    """Run ``sections`` (e.g. :data:`ebmlab.demo_sections.SECTIONS`) in order and write the report into
-    ``out``; returns the HTML report path."""
+    out: Path, sections: Sequence[DemoSection], quick: bool = False, seed: int = 0, progress: bool = False
+) -> list[Section]:
+    """Run ``sections`` in order, write the report into ``out`` and return the sections' results."""
+    from ebmlab.report_html import write_demo_report
+
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
+    previous = _previous_times(out, quick)
+    expected = {s.name: previous.get(s.name, s.quick_s if quick else s.full_s) for s in sections}
+    source = "previous run" if previous else "nominal budgets"
     done: list[Section] = []
-    for fn in sections:
+    t0 = time.perf_counter()
+    for i, entry in enumerate(sections):
+        left = sum(expected[s.name] for s in sections[i:])
+        print(
+            f"[demo {i + 1}/{len(sections)}] {entry.name}: elapsed {time.perf_counter() - t0:.0f} s, "
+            f"about {left:.0f} s left ({source})",
+            flush=True,
+        )
         start = time.perf_counter()
         try:
-            section = fn(out, quick, seed, progress)
+            section = entry.fn(out, quick, seed, progress)
+            section.outcomes = [rule.evaluate(section.rows) for rule in section.rules]
         except Exception as exc:  # a broken section is reported, not hidden
-            section = Section(
-                title=fn.__name__,
-                text="This section failed.",
-                error="".join(traceback.format_exception_only(type(exc), exc)).strip(),
-            )
+            line = " ".join("".join(traceback.format_exception_only(type(exc), exc)).split())
+            section = Section(title=entry.name, text="This section failed.", error=line)
+        section.name = entry.name
         section.seconds = time.perf_counter() - start
         done.append(section)
-        status = "FAILED" if section.error else "ok"
-        print(f"[demo] {section.title}: {status} ({section.seconds:.1f} s)", flush=True)
-    _write(out, done, quick, seed)
-    return out / "report.html"
+        status = f"FAILED: {section.error}" if section.error else section.verdict
+        print(f"[demo {i + 1}/{len(sections)}] {entry.name}: {status} ({section.seconds:.1f} s)", flush=True)
+    write_demo_report(out, done, environment(seed, quick))
+    return done
 
 
-def _environment(seed: int, quick: bool) -> dict[str, Any]:
-    return {
+def environment(seed: int | None = None, quick: bool | None = None) -> dict[str, Any]:
+    """Versions and settings recorded with every report."""
+    env: dict[str, Any] = {
         "ebmlab": __version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "threads": torch.get_num_threads(),
-        "seed": seed,
-        "quick": quick,
     }
-
-
-def _write(out: Path, sections: list[Section], quick: bool, seed: int) -> None:
-    env = _environment(seed, quick)
-    summary = {
-        "environment": env,
-        "sections": [
-            {
-                "title": s.title,
-                "seconds": s.seconds,
-                "error": s.error,
-                "figures": s.figures,
-                "rows": [{**r.__dict__, "z": r.z} for r in s.rows],
-            }
-            for s in sections
-        ],
-    }
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2, default=float) + "\n")
-    tmp.replace(out / "summary.json")
-
-    md = ["# ebmlab demo report", "", " · ".join(f"{k}: {v}" for k, v in env.items()), ""]
-    parts = [f"<h1>ebmlab demo report</h1><p>{html.escape(' · '.join(f'{k}: {v}' for k, v in env.items()))}</p>"]
-    for s in sections:
-        md += [f"## {s.title}", "", s.text, ""]
-        parts.append(f"<h2>{html.escape(s.title)}</h2><p>{html.escape(s.text)}</p>")
-        if s.error:
-            md += [f"**FAILED**: `{s.error}`", ""]
-            parts.append(f"<p style='color:#b00'><b>FAILED</b>: <code>{html.escape(s.error)}</code></p>")
-        if s.rows:
-            md += ["| quantity | value | reference | std. error | z | note |", "|---|---|---|---|---|---|"]
-            parts.append(
-                "<table><tr><th>quantity</th><th>value</th><th>reference</th><th>std. error</th>"
-                "<th>z</th><th>note</th></tr>"
-            )
-            for r in s.rows:
-                cells = [r.name, _fmt(r.value), _fmt(r.reference), _fmt(r.stderr), _fmt(r.z), r.note]
-                md.append("| " + " | ".join(cells) + " |")
-                parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-            parts.append("</table>")
-            md.append("")
-        for fig in s.figures:
-            md += [f"![{s.title}]({fig})", ""]
-            parts.append(f"<img src='{html.escape(fig)}' style='max-width:560px'>")
-        md += [f"*{s.seconds:.1f} s*", ""]
-        parts.append(f"<p><i>{s.seconds:.1f} s</i></p>")
-    (out / "report.md").write_text("\n".join(md))
-    style = (
-        "body{font-family:sans-serif;max-width:900px;margin:2em auto;}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-    )
-    page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>ebmlab demo</title><style>{style}</style>"
-        f"</head><body>{''.join(parts)}</body></html>\n"
-    )
-    (out / "report.html").write_text(page)
+    if seed is not None:
+        env["seed"] = seed
+    if quick is not None:
+        env["quick"] = quick
+    return env

@@ -25,7 +25,7 @@ from ebmlab.errors import EbmlabError
 __all__ = ["build_parser", "main"]
 
 #: subcommand modules, in the order shown by ``ebmlab --help``
-SUBCOMMANDS = ("demo", "sample", "logz", "train", "complete", "rd")
+SUBCOMMANDS = ("demo", "sample", "logz", "train", "complete", "rd", "report")
 
 
 def plain_text(text: str) -> str:
