@@ -44,6 +44,7 @@ class Modes:
     energy: Tensor
     n_starts: int
     counts: list[int]
+    hessians: list[Tensor]  # ∇²E at each mode (computed once, reused by the Laplace fit)
 
 
 @torch.no_grad()
@@ -113,6 +114,7 @@ def find_modes(
     flat = x.reshape(x.shape[0], -1)
     chosen: list[int] = []
     precisions: list[Tensor] = []
+    hessians: list[Tensor] = []
     counts: list[int] = []
     overflow = 0
     for i in range(flat.shape[0]):
@@ -127,11 +129,12 @@ def find_modes(
         elif len(chosen) < max_modes:
             chosen.append(i)
             counts.append(1)
-            precisions.append(_floored(_hessian(energy, x[i])))
+            hessians.append(_hessian(energy, x[i]))
+            precisions.append(_floored(hessians[-1]))
         else:  # beyond max_modes: not used by the proposal, but counted (as new) for the unseen-modes check
             overflow += 1
     idx = torch.tensor(chosen)
-    return Modes(x[idx], e[idx], total, counts + [1] * overflow)
+    return Modes(x[idx], e[idx], total, counts + [1] * overflow, hessians)
 
 
 def _floored(h: Tensor, min_curvature: float = 1e-2) -> Tensor:
@@ -234,8 +237,7 @@ def laplace_proposal(
     x, e = modes.x, modes.energy
     chols, log_mass = [], []
     for k in range(x.shape[0]):
-        h = _hessian(energy, x[k])
-        evals, evecs = torch.linalg.eigh(h)
+        evals, evecs = torch.linalg.eigh(modes.hessians[k])
         evals = evals.clamp_min(min_curvature)
         cov = (evecs / evals) @ evecs.T * inflate**2
         chols.append(torch.linalg.cholesky(0.5 * (cov + cov.T)))
