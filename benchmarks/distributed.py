@@ -20,6 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ebmlab.config import atomic_write_text
+
 CONFIG = Path(__file__).parents[1] / "configs" / "cd_eight_gaussians_persistent.yaml"
 
 
@@ -66,7 +68,9 @@ def main() -> None:
         rows.append({"arm": name, "rows_per_s": med, "runs": values, "speedup": med / base})
         print(f"{name:30s} {med:10.0f} {med / base:20.2f}")
     if a.json:
-        a.json.write_text(json.dumps({"steps": a.steps, "batch_per_rank": a.batch, "rows": rows}, indent=2) + "\n")
+        atomic_write_text(
+            a.json, json.dumps({"steps": a.steps, "batch_per_rank": a.batch, "rows": rows}, indent=2) + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from ebmlab.config import atomic_write_text
 from ebmlab.estimators.user import log_z
 from heldout_energies import all_heldout
 
@@ -73,7 +74,7 @@ def main() -> None:
                 flush=True,
             )
     if a.json:
-        a.json.write_text(json.dumps({"rows": rows, "runs": runs}, indent=1, default=str) + "\n")
+        atomic_write_text(a.json, json.dumps({"rows": rows, "runs": runs}, indent=1, default=str) + "\n")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from typing import Any
 
@@ -78,7 +79,7 @@ def _run_user(args: argparse.Namespace) -> int:
     _check_size("is" if args.method == "is" else "ais", args.samples, math.prod(shape))
     n = args.samples if args.samples is not None else (20_000 if args.method == "is" else 256)
     start = time.perf_counter()
-    est = log_z(energy, shape, args.method, n=n, seed=args.seed)
+    est = log_z(energy, shape, args.method, n=n, seed=args.seed, progress=sys.stderr.isatty())
     d = est.details
     bracket = None
     if "lower" in d:

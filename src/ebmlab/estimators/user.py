@@ -87,6 +87,7 @@ def log_z(
     proposal: MixtureProposal | None = None,
     exact_samples: Tensor | None = None,
     n_groups: int = 8,
+    progress: bool = False,
 ) -> Estimate:
     """Estimate log Z = log ∫ exp(−E(x)) dx of any energy (module docstring); ``n`` samples (IS) or chains (AIS)."""
     if method not in USER_METHODS:
@@ -106,7 +107,8 @@ def log_z(
         base = wide_base(q)
         details["base"] = "one Gaussian with the mean and covariance of the proposal mixture"
         if method == "ais":
-            res = ais(GeometricPath(base, energy), "hmc", n, make_betas("sigmoid", n_temperatures), generator)
+            betas = make_betas("sigmoid", n_temperatures)
+            res = ais(GeometricPath(base, energy), "hmc", n, betas, generator, progress=progress)
             est = res.estimate()
             diag |= {
                 "ess": est.ess,
@@ -115,7 +117,13 @@ def log_z(
             }
         else:
             br = bidirectional_log_z(
-                energy, base, generator, n_chains=n, n_temperatures=n_temperatures, exact_samples=exact_samples
+                energy,
+                base,
+                generator,
+                n_chains=n,
+                n_temperatures=n_temperatures,
+                exact_samples=exact_samples,
+                progress=progress,
             )
             est = Estimate(
                 0.5 * (br.lower.value + br.upper.value),
