@@ -27,6 +27,7 @@ from ebmlab.energies.base import evaluate_energy
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.generators import VAE
 from ebmlab.samplers.base import Sampler
+from ebmlab.samplers.chains import run_chains
 from ebmlab.samplers.langevin import ULA
 from ebmlab.training.method import Losses, Method, StepContext
 
@@ -61,13 +62,15 @@ def langevin_revise(
 ) -> Tensor:
     """``n_steps`` sampler steps on ``energy`` from ``x0`` (detached); ``noise=False`` zeroes ULA's noise term."""
     check_noise_switch(sampler, noise)
-    state = sampler.init(energy, x0.detach())
-    for _ in range(n_steps):
-        if isinstance(sampler, ULA) and not noise:
+    if noise:  # the library's one chain loop
+        x = run_chains(sampler, energy, x0.detach(), n_steps, generator).state.x
+    else:  # the official code's noise-free variant: gradient descent x − λ∇U (ULA with its noise set to 0)
+        assert isinstance(sampler, ULA)  # check_noise_switch
+        state = sampler.init(energy, x0.detach())
+        for _ in range(n_steps):
             state, _ = sampler.step(energy, state, generator, noise=torch.zeros_like(state.x))
-        else:
-            state, _ = sampler.step(energy, state, generator)
-    x = state.x if clamp is None else state.x.clamp(*clamp)
+        x = state.x
+    x = x if clamp is None else x.clamp(*clamp)
     return x.detach()
 
 
