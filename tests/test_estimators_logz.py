@@ -93,6 +93,7 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _cli(capsys, "logz", "mog8", "--method", "is", "--samples", "20000", "--seed", "1", "--json")
     rec = json.loads(out)
     assert code == 0 and rec["ess"] > 100 and abs(rec["log_z"] - rec["exact"]) < 4 * rec["stderr"]
+    assert "exact samples" in rec["proposal"]  # the oracle default of built-in targets is labelled
 
 
 def test_cli_table_and_errors(capsys: pytest.CaptureFixture[str]) -> None:

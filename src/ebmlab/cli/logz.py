@@ -138,6 +138,11 @@ def run(args: argparse.Namespace) -> int:
         "ess": _finite_or_none(est.ess),
         "seconds": round(seconds, 4),
     }
+    if args.method in ("is", "ais"):  # the built-in targets' defaults peek at exact samples: say so
+        out["proposal"] = (
+            "Gaussian fitted to 4096 exact samples of the built-in target (an oracle a user does not have; "
+            "`ebmlab logz FILE.py:NAME --dim D` uses only the energy)"
+        )
     warnings = weights_warnings(est.ess, est.n or 0) if args.method in ("is", "flow") else []
     if warnings:
         out["warnings"] = warnings
@@ -155,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
         rows.append(("error", f"{est.value - exact:+.4f} ({est.z_score(exact):+.2f} SE)"))
     if est.ess is not None:
         rows.append(("ESS", f"{est.ess:.1f} of {est.n}"))
+    if "proposal" in out:
+        rows.append(("proposal", out["proposal"]))
     rows.append(("seconds", f"{seconds:.2f}"))
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
