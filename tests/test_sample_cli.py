@@ -83,3 +83,54 @@ def test_user_energy_mistakes_are_one_line_errors(user_file, tmp_path, capsys, a
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+FAR_WELL = """import math
+import torch
+
+def energy(x):  # a wide well at 0 and a narrow one (sd 0.05, a third of the mass) far away at x = 10
+    wide = -0.5 * x[:, 0] ** 2 - 0.5 * math.log(2 * math.pi)
+    narrow = -0.5 * ((x[:, 0] - 10) / 0.05) ** 2 - math.log(0.05 * math.sqrt(2 * math.pi)) + math.log(0.5)
+    return -torch.logaddexp(wide, narrow)
+"""
+
+
+@pytest.mark.parametrize("far", [True, False])
+def test_cli_flags_chains_stuck_in_a_far_narrow_well(tmp_path, capsys, monkeypatch, far: bool) -> None:
+    """Chains 3 and 40 start in the far, narrow well: with the step size adapted to the wide well every one of
+    their proposals is rejected, while the mean acceptance stays healthy. The CLI names them on stdout, in the
+    JSON and as a warning on stderr. Negative control (``far=False``): the same run from N(0, 1) flags nothing."""
+    import torch
+
+    from ebmlab.cli import sample as sample_cli
+
+    file = tmp_path / "far_well.py"
+    file.write_text(FAR_WELL)
+    starts = sample_cli._initial_points
+
+    def initial_points(target, shape, chains, generator):
+        x = starts(target, shape, chains, generator)
+        if far:
+            x[3] = x[40] = 10.0
+        return x
+
+    monkeypatch.setattr(sample_cli, "_initial_points", initial_points)
+    out = tmp_path / "o"
+    argv = ["sample", f"{file}:energy", "--dim", "1", "--steps", "400", "--chains", "64", "--out", str(out)]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    summary = json.loads((out / "diagnostics.json").read_text())
+    assert summary["accept_rate"] > 0.5  # the mean looks healthy either way
+    assert 0 < summary["ess_per_grad"] <= summary["ess_per_draw"]
+    if far:
+        assert summary["stuck_chains"] == [3, 40] and summary["accept_chain_min"] < 0.01
+        assert "stuck 2 (chains 3, 40)" in captured.out
+        assert "WARNING: 2 of 64 chains are stuck (chains 3, 40" in captured.err
+        assert any("stuck" in w for w in summary["warnings"])
+        assert main(["report", str(out), "--out", str(tmp_path / "report")]) == 0  # the report shows them too
+        page = (tmp_path / "report" / "report.html").read_text()
+        assert "stuck_chains" in page and "[3, 40]" in page and "2 of 64 chains are stuck" in page
+    else:
+        assert summary["n_stuck"] == 0 and "stuck" not in captured.err
+        assert summary["accept_chain_min"] > 0.3
+    assert torch.isfinite(torch.tensor(summary["accept_chain_median"]))

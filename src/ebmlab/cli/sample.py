@@ -30,6 +30,7 @@ from ebmlab.cli.user_energy import check_user_energy, is_user_energy, load_user_
 from ebmlab.config import atomic_write_text
 from ebmlab.errors import ConfigError
 from ebmlab.samplers import SAMPLER_NAMES, get_sampler, sample
+from ebmlab.samplers.health import chain_report
 
 #: initial step size per sampler; Metropolis-adjusted kernels adapt it during warm-up
 DEFAULT_STEP = {"ula": 0.01, "mala": 0.1, "hmc": 0.1, "kinetic": 0.05, "gibbs": 1.0}
@@ -203,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
         "exact_log_z": exact_log_z,
         **_coverage(target, result.samples),
         **result.summary(),
+        **chain_report(result, kernel, thin),
     }
     summary["warnings"] = warnings = mcmc_warnings(summary, steps * args.chains)
     out.mkdir(parents=True, exist_ok=True)
@@ -222,9 +224,23 @@ def run(args: argparse.Namespace) -> int:
             f"max R-hat {_fmt(summary.get('rhat_max'), '.3f')}, {result.seconds:.2f} s"
             + (f", modes covered {summary['mode_coverage']:.2f}" if "mode_coverage" in summary else "")
         )
+        print(per_chain_line(summary))
         print(f"wrote {out}/samples.npy, diagnostics.json, samples.png")
     report_warnings("sample", warnings)
     return 0
+
+
+def per_chain_line(s: dict[str, Any]) -> str:
+    """The per-chain diagnostics of a summary as one console line."""
+    stuck = s.get("stuck_chains") or []
+    shown = ", ".join(map(str, stuck[:10])) + (", ..." if len(stuck) > 10 else "")
+    return (
+        f"per chain: accept min {_fmt(s.get('accept_chain_min'), '.3f')} / median "
+        f"{_fmt(s.get('accept_chain_median'), '.3f')} / max {_fmt(s.get('accept_chain_max'), '.3f')}, "
+        f"stuck {len(stuck)}"
+        + (f" (chains {shown})" if stuck else "")
+        + f", ESS per draw {_fmt(s.get('ess_per_draw'), '.3g')}, per gradient {_fmt(s.get('ess_per_grad'), '.3g')}"
+    )
 
 
 def _coverage(target: Any, kept: torch.Tensor) -> dict[str, float]:

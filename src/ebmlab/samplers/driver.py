@@ -34,6 +34,7 @@ class SampleResult:
         final_state: the state after the last step (to continue the chains).
         seconds: wall time of the whole run.
         diagnostics: ESS / R̂ summary (see :func:`ebmlab.diagnostics.summarize`).
+        accept_per_chain: mean acceptance probability of each chain over the post-warm-up steps ``(n_chains,)``.
     """
 
     samples: Tensor
@@ -46,6 +47,7 @@ class SampleResult:
     final_state: SamplerState
     seconds: float
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    accept_per_chain: Tensor | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary."""
@@ -180,6 +182,7 @@ def _sample_torch(
         energies=run.energies,
         accept_rate=run.accept_rate if track else 1.0,
         accept_trace=run.accept.to(run.state.energy.dtype) if track else run.accept.new_ones(n_steps).to(x0.dtype),
+        accept_per_chain=(run.accept_sum / n_steps if track else torch.ones_like(run.accept_sum)).cpu(),
         nonfinite=int(run.nonfinite.sum()),
         divergent=int(run.divergent.sum()),
         step_size=float(run.state.step_size),
