@@ -4,6 +4,7 @@ A run that "succeeds" with unusable samples is worse than one that fails, so eve
 
 * every proposal non-finite (the energy overflowed or turned NaN) or no proposal ever accepted;
 * some proposals non-finite (the step size is too large for part of the space);
+* a step-size adaptation that missed its target acceptance;
 * chains stuck while the others move (the mean acceptance and ESS hide them);
 * split-R̂ far above 1 (chains disagree: not converged, or stuck in different modes);
 * bulk ESS ≈ 1 (the draws carry the information of about one independent sample);
@@ -44,6 +45,12 @@ def mcmc_warnings(summary: Mapping[str, Any], proposals: int) -> list[str]:
         out.append(f"{nonfinite} of {proposals} proposals were non-finite and rejected; lower --step-size")
     elif accept is not None and accept == 0.0:
         out.append("no proposal was accepted: the chains never moved; lower --step-size")
+    target = _num(summary, "target_accept")
+    if summary.get("adaptation_reached") is False and target is not None and accept is not None:
+        out.append(
+            f"the step-size adaptation did not reach its target: acceptance {accept:.3f} after warm-up against "
+            f"{target:.3f} (tolerance {summary.get('adaptation_tolerance')}); give more --warmup"
+        )
     stuck = summary.get("stuck_chains") or []
     if stuck:
         chains = int(summary.get("n_chains") or summary.get("chains") or 0)

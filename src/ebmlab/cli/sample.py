@@ -225,6 +225,12 @@ def run(args: argparse.Namespace) -> int:
             + (f", modes covered {summary['mode_coverage']:.2f}" if "mode_coverage" in summary else "")
         )
         print(per_chain_line(summary))
+        if summary.get("target_accept") is not None:
+            reached = "reached" if summary["adaptation_reached"] else "NOT reached"
+            print(
+                f"step size adapted ({summary['adaptation']}): accept {_fmt(result.accept_rate, '.3f')} after warm-up, "
+                f"target {summary['target_accept']:.3f} {reached} (tolerance ±{summary['adaptation_tolerance']})"
+            )
         print(f"wrote {out}/samples.npy, diagnostics.json, samples.png")
     report_warnings("sample", warnings)
     return 0
