@@ -355,5 +355,8 @@ def _sample_run_dir(args: argparse.Namespace) -> int:
     out = args.out or Path(args.target) / "samples"
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "samples.npy", x.detach().cpu().numpy())
-    print(f"wrote {out / 'samples.npy'} ({tuple(x.shape)})")
+    if args.json:
+        print(json.dumps({"run": str(args.target), "samples": str(out / "samples.npy"), "shape": list(x.shape)}))
+    else:
+        print(f"wrote {out / 'samples.npy'} ({tuple(x.shape)})")
     return 0
