@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -120,5 +121,7 @@ def test_sample_a_run_directory_with_start_and_steps(tmp_path: Path, capsys):
     assert main(["sample", str(out), "-n", "5"]) == 0  # default: the training K steps from noise
     assert np.load(out / "samples" / "samples.npy").shape == (5, 2)
     capsys.readouterr()
+    assert main(["sample", str(out), "-n", "5", "--json"]) == 0  # one JSON object on stdout
+    assert json.loads(capsys.readouterr().out)["shape"] == [5, 2]
     assert main(["sample", str(out), "-n", "5", "--start", "buffer"]) == 2
     assert "filled replay buffer" in capsys.readouterr().err

@@ -1,6 +1,8 @@
 """``ebmlab report RUN_DIR...``: any training run or demo directory as one self-contained HTML page.
 
-A demo directory (``summary.json`` with ``sections``) is re-rendered from its summary. A training run
+A demo directory (``summary.json`` with ``sections``) is re-rendered from its summary. An ``ebmlab sample``
+output directory (``diagnostics.json``) gives its sampler diagnostics (per-chain acceptance, stuck chains, ESS
+per draw and per gradient, step-size adaptation), its warnings and its figure. A training run
 gives: metric curves over training (``metrics.jsonl``, small PNG plots), every figure found in the run
 directory (samples), the final metrics, the resolved ``config.yaml``, and seed, versions and wall time
 from its ``summary.json``. ``summary.json`` in the output directory holds every number shown.
@@ -94,15 +96,43 @@ def _run_html(run: Path, summary: dict[str, Any], metrics: list[dict[str, Any]])
     return "".join(parts)
 
 
+#: sampler diagnostics shown for an ``ebmlab sample`` directory, in this order
+SAMPLE_KEYS = (
+    "target", "sampler", "chains", "steps", "warmup", "step_size", "accept_rate", "target_accept",
+    "adaptation_reached", "accept_chain_min", "accept_chain_median", "accept_chain_max", "n_stuck", "stuck_chains",
+    "ess_bulk_min", "ess_per_draw", "ess_per_grad", "rhat_max", "seconds",
+)  # fmt: skip
+
+
+def _sample_html(run: Path, diag: dict[str, Any]) -> str:
+    parts = [f"<h1>Samples {html.escape(str(run))}</h1>"]
+    rows = [[k, fmt_value(v) if isinstance(v, int | float) else html.escape(str(v))] for k in SAMPLE_KEYS
+            if (v := diag.get(k)) is not None]  # fmt: skip
+    parts.append(table(["sampler diagnostic", "value"], rows, numeric=(1,)))
+    for warning in diag.get("warnings") or []:
+        parts.append(f"<p><b>WARNING</b>: {html.escape(str(warning))}</p>")
+    for fig in sorted(run.glob("*.png")):
+        parts.append(
+            f"<h2>{html.escape(fig.name)}</h2><p><img alt='{html.escape(fig.name)}' src='{data_uri(fig)}'></p>"
+        )
+    return "".join(parts)
+
+
 def write_report(run_dirs: Sequence[Path], out: Path) -> Path:
     """Render ``run_dirs`` into ``out/report.html`` and ``out/summary.json``; returns the HTML path."""
     bodies: list[str] = []
     numbers: list[dict[str, Any]] = []
     for run in run_dirs:
         summary = _read_json(run / "summary.json")
+        diag = _read_json(run / "diagnostics.json")
+        if not summary and diag and not (run / "metrics.jsonl").exists():
+            bodies.append(_sample_html(run, diag))
+            numbers.append({"run": str(run), "kind": "sample", "summary": diag})
+            continue
         if not summary and not (run / "metrics.jsonl").exists():
             raise ConfigError(
-                f"{run} is neither a training run nor a demo directory (no summary.json or metrics.jsonl)"
+                f"{run} is neither a training run, a demo nor an ebmlab sample directory (no summary.json, "
+                "metrics.jsonl or diagnostics.json)"
             )
         if _is_demo(summary):
             bodies.append(demo_html(summary, run))

@@ -4,6 +4,8 @@ A run that "succeeds" with unusable samples is worse than one that fails, so eve
 
 * every proposal non-finite (the energy overflowed or turned NaN) or no proposal ever accepted;
 * some proposals non-finite (the step size is too large for part of the space);
+* a step-size adaptation that missed its target acceptance;
+* chains stuck while the others move (the mean acceptance and ESS hide them);
 * split-R̂ far above 1 (chains disagree: not converged, or stuck in different modes);
 * bulk ESS ≈ 1 (the draws carry the information of about one independent sample);
 * an importance-sampling ESS of a few draws (the estimate rests on one or two weights).
@@ -43,6 +45,24 @@ def mcmc_warnings(summary: Mapping[str, Any], proposals: int) -> list[str]:
         out.append(f"{nonfinite} of {proposals} proposals were non-finite and rejected; lower --step-size")
     elif accept is not None and accept == 0.0:
         out.append("no proposal was accepted: the chains never moved; lower --step-size")
+    target = _num(summary, "target_accept")
+    if summary.get("adaptation_reached") is False and target is not None and accept is not None:
+        out.append(
+            f"the step-size adaptation did not reach its target: acceptance {accept:.3f} after warm-up against "
+            f"{target:.3f} (tolerance {summary.get('adaptation_tolerance')}); give more --warmup"
+        )
+    stuck = summary.get("stuck_chains") or []
+    if stuck:
+        chains = int(summary.get("n_chains") or summary.get("chains") or 0)
+        shown = ", ".join(map(str, stuck[:10])) + (", ..." if len(stuck) > 10 else "")
+        low = _num(summary, "accept_chain_min")
+        out.append(
+            f"{len(stuck)} of {chains} chains are stuck (chains {shown}; lowest per-chain acceptance "
+            f"{'n/a' if low is None else format(low, '.3f')} while the mean is "
+            f"{'n/a' if accept is None else format(accept, '.3f')}): they never moved or never left a small region "
+            "while the others did, so the samples miss or misweight part of the target; drop them, start the "
+            "chains elsewhere, run longer, or use replica exchange (--rungs)"
+        )
     rhat = _num(summary, "rhat_max")
     if rhat is not None and rhat > RHAT_LIMIT:
         out.append(

@@ -1,10 +1,12 @@
 """``ebmlab sample``: run MCMC on a named target, or draw from a trained run.
 
-    ebmlab sample TARGET [--sampler NAME] [--steps N] [--chains C] [--seed S] [--out DIR]
+    ebmlab sample TARGET [--sampler NAME] [--steps N] [--chains C] [--seed S] [--out DIR] [--json]
+    ebmlab sample FILE.py:NAME --dim D [...]      (your energy: a function or nn.Module class in FILE.py)
     ebmlab sample TARGET --rungs R [--beta-min B] [--base-scale S] ...   (replica exchange)
     ebmlab sample RUN_DIR -n N [--start noise|buffer|annealed|tempered] [--steps N] [--out DIR]
 
-Writes samples.npy, diagnostics.json and samples.png (samples against the exact density).
+Writes samples.npy, diagnostics.json and samples.png (samples against the exact density, where known).
+With --json the summary is printed as one JSON object on stdout.
 Options of one mode are errors in the other. Results that went bad (non-finite proposals, R-hat far
 above 1, ESS about 1) are warned about on stderr and listed under "warnings" in diagnostics.json.
 """
@@ -24,9 +26,11 @@ import torch
 from ebmlab.cli._args import non_negative_int, positive_float, positive_int, seed_int, step_size
 from ebmlab.cli.health import mcmc_warnings, report_warnings
 from ebmlab.cli.limits import check_memory, check_time
+from ebmlab.cli.user_energy import check_user_energy, is_user_energy, load_user_energy
 from ebmlab.config import atomic_write_text
 from ebmlab.errors import ConfigError
 from ebmlab.samplers import SAMPLER_NAMES, get_sampler, sample
+from ebmlab.samplers.health import chain_report
 
 #: initial step size per sampler; Metropolis-adjusted kernels adapt it during warm-up
 DEFAULT_STEP = {"ula": 0.01, "mala": 0.1, "hmc": 0.1, "kinetic": 0.05, "gibbs": 1.0}
@@ -41,7 +45,11 @@ def add_parser(sub: Any) -> None:
     )
     from ebmlab.targets import TARGET_NAMES
 
-    p.add_argument("target", help=f"a target ({', '.join(TARGET_NAMES)}) or a run directory")
+    p.add_argument(
+        "target", help=f"a target ({', '.join(TARGET_NAMES)}), your energy as FILE.py:NAME, or a run directory"
+    )
+    p.add_argument("--dim", type=positive_int, default=None, help="dimension of one sample of FILE.py:NAME")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     p.add_argument(
         "--sampler", choices=[s for s in SAMPLER_NAMES if s != "gibbs"], default=None, help="MCMC kernel (default mala)"
     )
@@ -90,14 +98,14 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _initial_points(target: Any, chains: int, generator: torch.Generator) -> torch.Tensor:
+def _initial_points(target: Any, shape_1: tuple[int, ...], chains: int, generator: torch.Generator) -> torch.Tensor:
     """Uniform over the target's box when it has one, else standard normal: never exact samples."""
     bounds = getattr(target, "bounds", None)
-    shape = (chains, *target.event_shape)
-    if bounds is not None and len(bounds) == math.prod(target.event_shape):
+    shape = (chains, *shape_1)
+    if bounds is not None and len(bounds) == math.prod(shape_1):
         lo = torch.tensor([b[0] for b in bounds])
         hi = torch.tensor([b[1] for b in bounds])
-        return (lo + (hi - lo) * torch.rand(chains, lo.numel(), generator=generator)).reshape(shape)
+        return (lo + (hi - lo) * torch.rand(chains, lo.numel(), generator=generator)).reshape(shape)  # fmt: skip
     return torch.randn(shape, generator=generator)
 
 
@@ -105,10 +113,14 @@ def _initial_points(target: Any, chains: int, generator: torch.Generator) -> tor
 TARGET_ONLY = (("sampler", "--sampler"), ("rungs", "--rungs"), ("chains", "--chains"), ("step_size", "--step-size"),
                ("warmup", "--warmup"), ("beta_min", "--beta-min"), ("base_scale", "--base-scale"))  # fmt: skip
 RUN_DIR_ONLY = (("num", "-n/--num"), ("start", "--start"))
+USER_ONLY = (("dim", "--dim"),)
 
 
 def _check_mode(args: argparse.Namespace, run_dir: bool) -> None:
     """Options of the other mode are errors, never silently ignored; then fill in this mode's defaults."""
+    user = is_user_energy(args.target)
+    if not user and args.dim is not None:
+        raise ConfigError("--dim applies only to an energy given as FILE.py:NAME; a named target knows its shape.")
     wrong = [flag for attr, flag in (TARGET_ONLY if run_dir else RUN_DIR_ONLY) if getattr(args, attr) is not None]
     if wrong and run_dir:
         raise ConfigError(
@@ -130,9 +142,9 @@ def _check_mode(args: argparse.Namespace, run_dir: bool) -> None:
             setattr(args, attr, value)
 
 
-def _check_size(args: argparse.Namespace, target: Any, steps: int) -> None:
+def _check_size(args: argparse.Namespace, shape: tuple[int, ...], steps: int) -> None:
     """Memory (kept draws + working copies) and time (energy + gradient per coordinate and step) bounds."""
-    dim = math.prod(target.event_shape)
+    dim = math.prod(shape)
     rungs = args.rungs or 1
     kept = steps // max(1, steps // 100) + 20
     check_memory("--chains", args.chains, 4.0 * dim * rungs * kept)
@@ -144,30 +156,42 @@ def _fmt(value: Any, spec: str) -> str:
     return format(value, spec) if isinstance(value, (int, float)) else "n/a"
 
 
+def _resolve_target(args: argparse.Namespace) -> tuple[Any, tuple[int, ...], str, float | None]:
+    """(energy, event shape, a name for paths, exact log Z or None) of a named target or of FILE.py:NAME."""
+    if is_user_energy(args.target):
+        energy, shape = load_user_energy(args.target, args.dim)
+        probe = torch.randn((8, *shape), generator=torch.Generator().manual_seed(0))
+        check_user_energy(args.target, energy, probe)
+        return energy, shape, args.target.rsplit(":", 1)[1], None
+    from ebmlab.targets import get_target
+
+    target = get_target(args.target)
+    return target, tuple(target.event_shape), args.target, target.log_z()
+
+
 def run(args: argparse.Namespace) -> int:
     path = Path(args.target)
     if path.exists() and not path.is_dir():
-        raise ConfigError(f"{args.target} is a file; give a target name or a run directory.")
+        raise ConfigError(f"{args.target} is a file; give a target name, FILE.py:NAME or a run directory.")
     _check_mode(args, path.is_dir())
     if path.is_dir():
         return _sample_run_dir(args)
     from ebmlab.plotting import plot_samples_vs_density
-    from ebmlab.targets import get_target
 
-    target = get_target(args.target)
+    target, shape, label, exact_log_z = _resolve_target(args)
     steps = 1000 if args.steps is None else args.steps
-    _check_size(args, target, steps)
+    _check_size(args, shape, steps)
     step = args.step_size or DEFAULT_STEP[args.sampler]
     kernel = get_sampler(args.sampler, step_size=step)
     generator = torch.Generator().manual_seed(args.seed)
     if args.rungs is not None:
-        return _run_tempering(args, target, kernel, steps, generator)
-    x0 = _initial_points(target, args.chains, generator)
+        return _run_tempering(args, (target, shape, label, exact_log_z), kernel, steps, generator)
+    x0 = _initial_points(target, shape, args.chains, generator)
     thin = max(1, steps // 100)
     result = sample(
         target, kernel, x0, steps, warmup=args.warmup, thin=thin, generator=generator, progress=sys.stderr.isatty()
     )
-    out = args.out or Path("runs") / f"sample-{args.target}-{args.sampler}"
+    out = args.out or Path("runs") / f"sample-{label}-{args.sampler}"
     summary = {
         "target": args.target,
         "sampler": args.sampler,
@@ -177,9 +201,10 @@ def run(args: argparse.Namespace) -> int:
         "thin": thin,
         "seed": args.seed,
         "initial_step_size": step,
-        "exact_log_z": target.log_z(),
+        "exact_log_z": exact_log_z,
         **_coverage(target, result.samples),
         **result.summary(),
+        **chain_report(result, kernel, thin),
     }
     summary["warnings"] = warnings = mcmc_warnings(summary, steps * args.chains)
     out.mkdir(parents=True, exist_ok=True)
@@ -189,15 +214,39 @@ def run(args: argparse.Namespace) -> int:
     plot_samples_vs_density(
         target, final, out / "samples.png", title=f"{args.sampler} on {args.target}: {args.chains} chains, final states"
     )
-    print(
-        f"{args.sampler} on {args.target}: accept {_fmt(result.accept_rate, '.3f')}, step {_fmt(result.step_size, '.4g')}, "
-        f"min ESS {_fmt(summary.get('ess_bulk_min'), '.1f')}, max R-hat {_fmt(summary.get('rhat_max'), '.3f')}, "
-        f"{result.seconds:.2f} s"
-        + (f", modes covered {summary['mode_coverage']:.2f}" if "mode_coverage" in summary else "")
-    )
-    print(f"wrote {out}/samples.npy, diagnostics.json, samples.png")
+    summary["outputs"] = [str(out / name) for name in ("samples.npy", "diagnostics.json", "samples.png")]
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(
+            f"{args.sampler} on {args.target}: accept {_fmt(result.accept_rate, '.3f')}, "
+            f"step {_fmt(result.step_size, '.4g')}, min ESS {_fmt(summary.get('ess_bulk_min'), '.1f')}, "
+            f"max R-hat {_fmt(summary.get('rhat_max'), '.3f')}, {result.seconds:.2f} s"
+            + (f", modes covered {summary['mode_coverage']:.2f}" if "mode_coverage" in summary else "")
+        )
+        print(per_chain_line(summary))
+        if summary.get("target_accept") is not None:
+            reached = "reached" if summary["adaptation_reached"] else "NOT reached"
+            print(
+                f"step size adapted ({summary['adaptation']}): accept {_fmt(result.accept_rate, '.3f')} after warm-up, "
+                f"target {summary['target_accept']:.3f} {reached} (tolerance ±{summary['adaptation_tolerance']})"
+            )
+        print(f"wrote {out}/samples.npy, diagnostics.json, samples.png")
     report_warnings("sample", warnings)
     return 0
+
+
+def per_chain_line(s: dict[str, Any]) -> str:
+    """The per-chain diagnostics of a summary as one console line."""
+    stuck = s.get("stuck_chains") or []
+    shown = ", ".join(map(str, stuck[:10])) + (", ..." if len(stuck) > 10 else "")
+    return (
+        f"per chain: accept min {_fmt(s.get('accept_chain_min'), '.3f')} / median "
+        f"{_fmt(s.get('accept_chain_median'), '.3f')} / max {_fmt(s.get('accept_chain_max'), '.3f')}, "
+        f"stuck {len(stuck)}"
+        + (f" (chains {shown})" if stuck else "")
+        + f", ESS per draw {_fmt(s.get('ess_per_draw'), '.3g')}, per gradient {_fmt(s.get('ess_per_grad'), '.3g')}"
+    )
 
 
 def _coverage(target: Any, kept: torch.Tensor) -> dict[str, float]:
@@ -207,13 +256,20 @@ def _coverage(target: Any, kept: torch.Tensor) -> dict[str, float]:
     return {} if coverage is None else {"mode_coverage": coverage(kept.reshape(-1, kept.shape[-1]))}
 
 
-def _run_tempering(args: argparse.Namespace, target: Any, kernel: Any, steps: int, generator: torch.Generator) -> int:
+def _run_tempering(
+    args: argparse.Namespace,
+    resolved: tuple[Any, tuple[int, ...], str, float | None],
+    kernel: Any,
+    steps: int,
+    generator: torch.Generator,
+) -> int:
     """Replica exchange: ``warmup`` + ``steps`` rounds; the β = 1 rung is kept every ``steps // 100`` rounds."""
     from ebmlab.diagnostics import summarize
     from ebmlab.plotting import plot_samples_vs_density
     from ebmlab.samplers import ReplicaExchange
     from ebmlab.samplers.tempering import default_base_scale
 
+    target, shape, label, exact_log_z = resolved
     if args.rungs < 2:
         raise ConfigError(f"--rungs must be >= 2 (the base and the target), got {args.rungs}.")
     if not args.beta_min < 1:
@@ -221,11 +277,9 @@ def _run_tempering(args: argparse.Namespace, target: Any, kernel: Any, steps: in
     scale = args.base_scale or default_base_scale(target)
     pt = ReplicaExchange(kernel, n_rungs=args.rungs, base_scale=scale, beta_min=args.beta_min)
     thin = max(1, steps // 100)
-    result = pt.sample(
-        target, args.chains, target.event_shape, steps, generator, args.warmup, thin, progress=sys.stderr.isatty()
-    )
+    result = pt.sample(target, args.chains, shape, steps, generator, args.warmup, thin, progress=sys.stderr.isatty())
     trace = result.samples
-    out = args.out or Path("runs") / f"sample-{args.target}-{kernel.name}-pt{args.rungs}"
+    out = args.out or Path("runs") / f"sample-{label}-{kernel.name}-pt{args.rungs}"
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "samples.npy", trace.numpy())
     swap = result.swap_accept
@@ -240,7 +294,7 @@ def _run_tempering(args: argparse.Namespace, target: Any, kernel: Any, steps: in
         "step_size": kernel.step_size,
         "thin": thin,
         "seed": args.seed,
-        "exact_log_z": target.log_z(),
+        "exact_log_z": exact_log_z,
         "swap_accept": swap.tolist(),
         "accept_per_rung": result.accept.tolist()[1:],
         **_coverage(target, trace),
@@ -251,6 +305,10 @@ def _run_tempering(args: argparse.Namespace, target: Any, kernel: Any, steps: in
     plot_samples_vs_density(
         target, trace[-1], out / "samples.png", title=f"replica exchange on {args.target}: β = 1 rung, final states"
     )
+    if args.json:
+        print(json.dumps(summary))
+        report_warnings("sample", summary["warnings"])
+        return 0
     print(
         f"replica exchange ({args.rungs} rungs, {kernel.name}) on {args.target}: swap accept "
         f"{float(swap.min()):.2f}–{float(swap.max()):.2f}, min ESS {_fmt(summary.get('ess_bulk_min'), '.1f')}, "
@@ -297,5 +355,8 @@ def _sample_run_dir(args: argparse.Namespace) -> int:
     out = args.out or Path(args.target) / "samples"
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "samples.npy", x.detach().cpu().numpy())
-    print(f"wrote {out / 'samples.npy'} ({tuple(x.shape)})")
+    if args.json:
+        print(json.dumps({"run": str(args.target), "samples": str(out / "samples.npy"), "shape": list(x.shape)}))
+    else:
+        print(f"wrote {out / 'samples.npy'} ({tuple(x.shape)})")
     return 0

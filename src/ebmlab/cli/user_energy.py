@@ -15,7 +15,7 @@ import torch
 
 from ebmlab.errors import ConfigError
 
-__all__ = ["is_user_energy", "load_user_energy"]
+__all__ = ["check_user_energy", "is_user_energy", "load_user_energy"]
 
 _SPEC = re.compile(r"^(?P<file>.+\.py):(?P<name>[A-Za-z_]\w*)$")
 
@@ -32,6 +32,8 @@ def load_user_energy(spec: str, dim: int | None) -> tuple[Any, tuple[int, ...]]:
     if m is None:
         raise ConfigError(f"{spec!r}: expected FILE.py:NAME (a Python file and a function or nn.Module class in it).")
     file = Path(m["file"])
+    if not file.is_file():
+        raise ConfigError(f"{spec}: no such file {file}; give the path of a Python file that defines {m['name']}.")
     allow_import(str(file))
     module = sys.modules[f"ebmlab_user_{file.stem}"]
     obj = getattr(module, m["name"], None)
@@ -55,3 +57,42 @@ def load_user_energy(spec: str, dim: int | None) -> tuple[Any, tuple[int, ...]]:
             raise ConfigError(f"{spec}: the event shape is unknown; pass --dim D (the dimension of one sample).")
         shape = (dim,)
     return obj, tuple(int(s) for s in shape)
+
+
+def check_user_energy(spec: str, energy: Any, x: torch.Tensor) -> None:
+    """Evaluate ``energy`` once at ``x`` ``(n, *event)``: it must run, return ``(n,)`` and be finite somewhere.
+
+    Every failure is a one-line :class:`ConfigError` naming the problem (the user's exception, the shape
+    returned, the non-finite values) and the fix.
+    """
+    try:
+        with torch.no_grad():
+            e = energy(x)
+    except Exception as exc:  # the user's code: any exception becomes one line
+        raise ConfigError(
+            f"{spec} failed on a batch of shape {tuple(x.shape)}: {type(exc).__name__}: {' '.join(str(exc).split())}"
+            " (is --dim right? the energy takes (n, *event) and returns (n,))"
+        ) from None
+    if not isinstance(e, torch.Tensor) or e.shape != x.shape[:1]:
+        got = tuple(e.shape) if isinstance(e, torch.Tensor) else type(e).__name__
+        raise ConfigError(
+            f"{spec} returned {got} for a batch of shape {tuple(x.shape)}; expected ({x.shape[0]},), one energy "
+            "per sample (reduce over the event dimensions, e.g. .sum(dim=-1))."
+        )
+    if not bool(torch.isfinite(e).any()):
+        raise ConfigError(
+            f"{spec} is non-finite (NaN/inf) at all {x.shape[0]} starting points (first value {float(e[0])!r}); "
+            "check the energy for log(0), division by zero or overflow."
+        )
+    xg = x.detach().clone().requires_grad_(True)
+    try:
+        (grad,) = torch.autograd.grad(energy(xg).sum(), xg, allow_unused=True)
+    except RuntimeError:  # not differentiable by autograd: the gradient samplers will say so
+        return
+    flat = (torch.zeros_like(x) if grad is None else grad).reshape(x.shape[0], -1)
+    unused = ((flat == 0).all(dim=0)).nonzero().flatten().tolist()
+    if unused:
+        raise ConfigError(
+            f"{spec} does not depend on coordinate(s) {unused[:5]} of the event shape {tuple(x.shape[1:])}, so "
+            "exp(-E) cannot be normalised; is --dim right?"
+        )

@@ -42,7 +42,8 @@ def sampling_double_well(out: Path, quick: bool, seed: int, progress: bool) -> S
         rules=[z_within("left-well mass", 3.0)],
         text=(
             f"{n} MALA chains started uniformly on [−1.5, 1.5], {steps} steps after a 200-step warm-up that "
-            "adapts the step size by dual averaging. The left-well mass of the final states is compared "
+            "adapts the step size (dual averaging, then bisection on measured acceptance). The left-well mass of "
+            "the final states is compared "
             "with its exact value by quadrature; the standard error is binomial over independent chains."
         ),
         rows=[

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError
-from ebmlab.samplers.adaptation import DualAveraging
+from ebmlab.samplers.adaptation import REACHED_TOLERANCE, DualAveraging, WindowedBisection
 from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
 from ebmlab.samplers.chains import block_draws, run_chains
 from ebmlab.samplers.compiled import make_block_runner
@@ -34,6 +34,9 @@ class SampleResult:
         final_state: the state after the last step (to continue the chains).
         seconds: wall time of the whole run.
         diagnostics: ESS / R̂ summary (see :func:`ebmlab.diagnostics.summarize`).
+        accept_per_chain: mean acceptance probability of each chain over the post-warm-up steps ``(n_chains,)``.
+        target_accept: the acceptance the step size was adapted to (``None`` without adaptation).
+        adaptation: how the step size was adapted during warm-up (``"off"`` without adaptation).
     """
 
     samples: Tensor
@@ -46,10 +49,24 @@ class SampleResult:
     final_state: SamplerState
     seconds: float
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    accept_per_chain: Tensor | None = None
+    target_accept: float | None = None
+    adaptation: str = "off"
+
+    @property
+    def adaptation_reached(self) -> bool | None:
+        """Whether the post-warm-up acceptance is within ``REACHED_TOLERANCE`` of the target (None: no target)."""
+        if self.target_accept is None:
+            return None
+        return abs(self.accept_rate - self.target_accept) <= REACHED_TOLERANCE
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary."""
         return {
+            "adaptation": self.adaptation,
+            "target_accept": self.target_accept,
+            "adaptation_reached": self.adaptation_reached,
+            "adaptation_tolerance": REACHED_TOLERANCE if self.target_accept is not None else None,
             "n_kept": int(self.samples.shape[0]),
             "n_chains": int(self.samples.shape[1]),
             "accept_rate": self.accept_rate,
@@ -154,16 +171,9 @@ def _sample_torch(
     bar = _progress(warmup + n_steps, sampler.name) if progress else None
     state = sampler.init(energy, x0)
     make_block_runner(energy, sampler, state, capture)  # an impossible capture is a ConfigError before any step
+    method = "off"
     if controller is not None:  # one step's draws at a time: the step size changes after every step
-        da = controller.init(float(state.step_size))
-
-        def adapt(t: int, s: SamplerState, info: StepInfo) -> SamplerState:
-            nonlocal da
-            da = controller.update(da, float(info.accept_prob.mean()))
-            return s.replace(step_size=da.step_size)
-
-        state = run_chains(sampler, energy, state, warmup, generator, hook=adapt, bar=bar).state
-        state = state.replace(step_size=da.final_step_size)
+        state, method = _adapt(energy, sampler, state, warmup, controller, generator, bar)
     else:
         state = run_chains(
             sampler, energy, state, warmup, generator, block=_BLOCK_ELEMENTS, bar=bar, capture=capture
@@ -180,12 +190,56 @@ def _sample_torch(
         energies=run.energies,
         accept_rate=run.accept_rate if track else 1.0,
         accept_trace=run.accept.to(run.state.energy.dtype) if track else run.accept.new_ones(n_steps).to(x0.dtype),
+        accept_per_chain=(run.accept_sum / n_steps if track else torch.ones_like(run.accept_sum)).cpu(),
         nonfinite=int(run.nonfinite.sum()),
         divergent=int(run.divergent.sum()),
         step_size=float(run.state.step_size),
         final_state=run.state,
         seconds=0.0,
+        target_accept=None if controller is None else controller.target_accept,
+        adaptation=method,
     )
+
+
+#: proposals per measurement window of the bisection phase: window = max(4, ⌈WINDOW_PROPOSALS / n_chains⌉) steps
+WINDOW_PROPOSALS = 1024
+
+
+def _adapt(
+    energy: EnergyFn,
+    sampler: Sampler,
+    state: SamplerState,
+    warmup: int,
+    controller: DualAveraging,
+    generator: torch.Generator,
+    bar: Any,
+) -> tuple[SamplerState, str]:
+    """Warm-up with step-size adaptation: dual averaging for the first half, then a windowed bisection on
+    measured acceptance (:class:`WindowedBisection`) for the second half when it fits at least 6 windows;
+    otherwise dual averaging throughout. Returns the state with the final step size and the method used."""
+    window = max(4, -(-WINDOW_PROPOSALS // state.x.shape[0]))
+    n_da = warmup // 2 if warmup - warmup // 2 >= 6 * window else warmup
+    da = controller.init(float(state.step_size))
+
+    def dual(t: int, s: SamplerState, info: StepInfo) -> SamplerState:
+        nonlocal da
+        da = controller.update(da, float(info.accept_prob.mean()))
+        return s.replace(step_size=da.step_size)
+
+    state = run_chains(sampler, energy, state, n_da, generator, hook=dual, bar=bar).state
+    state = state.replace(step_size=da.final_step_size)
+    if n_da == warmup:
+        return state, "dual averaging"
+    bisection = WindowedBisection(controller.target_accept, window)
+    bs = bisection.init(da.final_step_size)
+
+    def refine(t: int, s: SamplerState, info: StepInfo) -> SamplerState:
+        nonlocal bs
+        bs = bisection.update(bs, float(info.accept_prob.mean()))
+        return s.replace(step_size=bs.step_size)
+
+    state = run_chains(sampler, energy, state, warmup - n_da, generator, hook=refine, bar=bar).state
+    return state.replace(step_size=bs.final_step_size), "dual averaging + windowed bisection"
 
 
 def _progress(total: int, name: str):
