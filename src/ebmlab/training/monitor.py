@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ebmlab.training.config import TrainConfig
+from ebmlab.training.options import TrainConfig
 
 __all__ = ["Divergence", "DivergenceMonitor"]
 

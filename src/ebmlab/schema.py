@@ -1,9 +1,9 @@
-"""Typed, validated configuration: YAML ↔ dataclasses, with one-line errors naming the key path.
+"""Typed, validated configuration: plain mappings ↔ dataclasses, with one-line errors naming the key path.
 
 A config section is a dataclass; each field's type hint says what it accepts and an optional
 :class:`Check` (attached with :func:`meta`) constrains its value. :func:`from_dict` turns a plain
-mapping (parsed YAML) into the dataclass, converting every value and naming the full key path when
-something is wrong::
+mapping (parsed YAML, see :mod:`ebmlab.yaml_io`) into the dataclass, converting every value and naming
+the full key path when something is wrong::
 
     train.lr: expected a positive float, got 'abc'
     train.lrr: unknown key; did you mean 'lr'? Valid keys: steps, batch_size, seed, ...
@@ -13,9 +13,6 @@ integral floats (``1e4``), a ``float`` field accepts numbers and numeric strings
 ``1e-3``, without a dot, as a string), ``bool`` accepts only true/false. Sections validate
 themselves on construction too (call :func:`validate` from ``__post_init__``), so a config built
 in Python gets the same errors as one read from YAML.
-
-``--set key.path=value`` overrides are parsed by :func:`parse_override` (values as YAML scalars)
-and applied to the raw mapping by :func:`apply_overrides` before validation.
 """
 
 from __future__ import annotations
@@ -23,35 +20,23 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-import os
-import tempfile
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, Union
-
-import yaml
 
 from ebmlab.errors import ConfigError
 
 __all__ = [
     "Check",
-    "apply_overrides",
     "at_least",
-    "atomic_write_text",
     "convert",
-    "current_umask",
     "describe",
-    "dump_yaml",
     "from_dict",
     "interval",
-    "load_yaml",
     "meta",
     "nonnegative",
-    "parse_override",
-    "parse_yaml",
     "positive",
     "suggest",
     "to_dict",
@@ -115,14 +100,6 @@ def meta(*, help: str, check: Check | None = None) -> dict[str, Any]:
     ``help`` is shown in the config reference; ``check`` constrains the converted value.
     """
     return {"help": help, "check": check}
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 # ------------------------------------------------------------------------------------ descriptions
@@ -350,121 +327,3 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     return obj
-
-
-# ------------------------------------------------------------------------------------------- YAML
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, except that a key repeated in one mapping is an error (not "last wins")."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, Any] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-            try:
-                first = seen.get(key)
-            except TypeError:
-                continue  # an unhashable key: let PyYAML report it
-            if first is not None:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first on line {first.line + 1}); keep one of them",
-                    key_node.start_mark,
-                )  # fmt: skip
-            seen[key] = key_node.start_mark
-        return super().construct_mapping(node, deep=deep)
-
-
-def parse_yaml(text: str, source: str = "<string>") -> Any:
-    """Safe-load YAML ``text`` (duplicate keys are errors); errors name ``source`` and the line, in one line."""
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{source}{where}: invalid YAML ({' '.join(str(problem).split())}).") from None
-
-
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping from ``path``; errors name the file (and line) in one line."""
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"config file {str(path)!r} is a directory; pass the YAML file inside it.")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} not found; check the path.") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text (damaged, or not a YAML file).") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}.") from None
-    data = parse_yaml(text, str(path))
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections (data, method, train, ...), got {data!r}")
-    return data
-
-
-def dump_yaml(data: Mapping[str, Any], path: str | Path) -> None:
-    """Write ``data`` as YAML atomically (temp file + ``os.replace``)."""
-    path = Path(path)
-    text = yaml.safe_dump(to_dict(data), sort_keys=False, default_flow_style=None)
-    atomic_write_text(path, text)
-
-
-def current_umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see either the old or the new file, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; give the file the usual mode
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-# -------------------------------------------------------------------------------------- overrides
-def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
-    """``"train.lr=1e-3"`` → ``(("train", "lr"), "1e-3")``: the value is parsed as a YAML scalar or flow
-    collection (``[64, 64]``, ``{a: 1}``), so ``true``/``null``/numbers get their YAML types."""
-    key, sep, raw = text.partition("=")
-    parts = tuple(p.strip() for p in key.strip().split("."))
-    if not sep or not key.strip() or any(not p for p in parts):
-        raise ConfigError(f"--set expects key.path=value (e.g. train.lr=0.001), got {text!r}")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {key}: cannot parse value {raw!r} as YAML; quote strings with '...'.") from None
-    return parts, value
-
-
-def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """A copy of ``data`` with each ``key.path=value`` override set (intermediate sections created)."""
-    result = _copy(dict(data))
-    for text in overrides:
-        parts, value = parse_override(text)
-        node = result
-        for i, part in enumerate(parts[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            elif isinstance(child, str) and i == 0:  # shorthand `method: cd` → `{name: cd}`
-                child = node[part] = {"name": child}
-            if not isinstance(child, dict):
-                prefix = ".".join(parts[: i + 1])
-                raise ConfigError(f"--set {'.'.join(parts)}: {prefix} is {child!r}, not a section with keys")
-            node = child
-        node[parts[-1]] = value
-    return result
