@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.schema import from_dict, suggest
 from ebmlab.training import rundir
-from ebmlab.training.accumulate import RunningSums
+from ebmlab.training.accumulate import RunningSums, Value, as_floats
 from ebmlab.training.checkpoint import CheckpointManager
 from ebmlab.training.data import BatchIterator
 from ebmlab.training.distributed import Strategy, strategy_from_env
@@ -101,7 +101,7 @@ class Trainer:
         self.elapsed = 0.0
         self.t0 = time.perf_counter()
         self.resumed_from: int | None = None
-        self.last_values: dict[str, float] = {}
+        self.last_values: dict[str, Value] = {}
         self.throughput = ThroughputWatch()
         self.logged_keys: set[str] | None = None  # keys seen in the first step, to check train.monitor/max_abs
 
@@ -133,8 +133,9 @@ class Trainer:
                 )
         return out
 
-    def _values(self, out: Losses) -> dict[str, float]:
-        values = {f"loss/{g}": float(v.detach()) for g, v in out.minimize.items()}
+    def _values(self, out: Losses) -> dict[str, Value]:
+        """The stage's logged values, as detached 0-d tensors (no device→host transfer) or numbers."""
+        values: dict[str, Value] = {f"loss/{g}": v.detach().reshape(()) for g, v in out.minimize.items()}
         for key, value in out.log.items():
             if isinstance(value, Tensor):
                 if value.numel() != 1:
@@ -142,49 +143,65 @@ class Trainer:
                         f"{type(self.method).__name__}.losses().log[{key!r}] has shape {tuple(value.shape)}; "
                         "logged values must be scalars (reduce with .mean())."
                     )
-                value = value.detach()
-            values[key] = float(value)
+                values[key] = value.detach().reshape(())
+            else:
+                values[key] = float(value)
         return values
 
     def _train_step(self) -> Divergence | None:
+        """One optimiser step per stage; a divergence (checked before any parameter moves) is returned."""
         step = self.step + 1
         batch = self.data.next()
         if isinstance(batch, Tensor):
             batch = self.strategy.shard(batch)
         ctx = StepContext(step, self.generator, self.rank, self.world_size)
-        values: dict[str, float] = {}
+        values: dict[str, Value] = {}
         factor = lr_factor(step, self.config)
         for stage in self.stages:
             out = self._checked(self.method.losses(batch, ctx.at_stage(stage)), stage)  # type: ignore[operator]
             stage_values = self._values(out)
             hook = getattr(self.method, "divergence_signals", None)
-            signals = {k: float(v) for k, v in hook(out).items()} if hook is not None else {}
+            signals = (
+                {k: v.detach() if isinstance(v, Tensor) else float(v) for k, v in hook(out).items()} if hook else {}
+            )
             loss_keys = [f"loss/{g}" for g in out.minimize]
             if self.logged_keys is not None:
                 self.logged_keys |= {*stage_values, *signals, "loss", *(f"grad_norm/{g}" for g in out.minimize)}
                 self.logged_keys |= {f"lr/{g}" for g in self.optimizers}
-            divergence = self.monitor.check(step, {**stage_values, **signals}, always=loss_keys)
-            if self.strategy.any(divergence is not None):  # every rank rolls back (or stops) together
-                return divergence or Divergence(step, "another rank", math.nan, "diverged on another rank")
             self.method.zero_grad(set_to_none=True)
-            grads = group_gradients(out.minimize, self.groups, self.settings, self.strategy)
-            norms = {k: float(v) for k, v in grads.items()}
-            for key, norm in norms.items():
-                if not math.isfinite(norm):
-                    self.method.zero_grad(set_to_none=True)
-                    return Divergence(step, key, norm, "non-finite gradient")
+            norms = group_gradients(out.minimize, self.groups, self.settings, self.strategy)
+            # one flag per stage crosses to the host; the values only when it is set (to name the cause)
+            flagged = self.monitor.flagged({**stage_values, **signals}, always=loss_keys, finite=norms)
+            if self.strategy.any(flagged):  # every rank rolls back (or stops) together
+                self.method.zero_grad(set_to_none=True)
+                return self._divergence(step, {**stage_values, **signals}, loss_keys, norms)
             for g in out.minimize:
                 for pg in self.optimizers[g].param_groups:
                     pg["lr"] = self.settings[g]["lr"] * self.lr_scale * factor
                 self.optimizers[g].step()
             self.method.zero_grad(set_to_none=True)
             values |= stage_values | norms
-        values["loss"] = sum(v for k, v in values.items() if k.startswith("loss/"))
+        # the total in float64, as the sum of Python floats it replaces
+        values["loss"] = sum(
+            v.double() if isinstance(v, Tensor) else v for k, v in values.items() if k.startswith("loss/")
+        )
         for g, opt in self.optimizers.items():
             values[f"lr/{g}"] = float(opt.param_groups[0]["lr"])
         self.step = step
         self.last_values = values
         return None
+
+    def _divergence(
+        self, step: int, values: Mapping[str, Value], loss_keys: list[str], norms: Mapping[str, Tensor]
+    ) -> Divergence:
+        """Name the cause of a flagged step: the first rule that fires, values first, then gradients."""
+        found = self.monitor.check(step, as_floats(values), always=loss_keys)
+        if found is not None:
+            return found
+        for key, norm in as_floats(norms).items():
+            if not math.isfinite(norm):
+                return Divergence(step, key, norm, "non-finite gradient")
+        return Divergence(step, "another rank", math.nan, "diverged on another rank")
 
     # -- after a step --------------------------------------------------------------------------
     def _after_step(self) -> None:
@@ -195,7 +212,7 @@ class Trainer:
             record = {"step": step, "time": round(self.elapsed_s(), 3)}
             means = self.sums.means()
             record |= self.strategy.reduce_values(means, getattr(self.method, "log_domain_keys", ()))
-            record |= {k: v for k, v in self.last_values.items() if k.startswith("lr/")}
+            record |= {k: float(v) for k, v in self.last_values.items() if k.startswith("lr/")}
             assert self.logger is not None
             self.logger.log(record)
             if self.bar is not None:
@@ -209,8 +226,10 @@ class Trainer:
             self.bar.update(1)
         if self.config.progress and (slow := self.throughput.update(step)) is not None:
             log.warning("step %d: %s", step, slow)
-        for callback in self.callbacks:
-            callback(step, dict(self.last_values))
+        if self.callbacks:  # callbacks see floats: the one place that reads every step's values
+            floats = as_floats(self.last_values)
+            for callback in self.callbacks:
+                callback(step, dict(floats))
 
     def _evaluate(self) -> None:
         assert self.evaluate is not None and self.logger is not None
