@@ -24,9 +24,9 @@ import torch
 from ebmlab.cli._args import non_negative_int, positive_float, positive_int, seed_int, step_size
 from ebmlab.cli.health import mcmc_warnings, report_warnings
 from ebmlab.cli.limits import check_memory, check_time
-from ebmlab.config import atomic_write_text
 from ebmlab.errors import ConfigError
 from ebmlab.samplers import SAMPLER_NAMES, get_sampler, sample
+from ebmlab.yaml_io import atomic_write_text
 
 #: initial step size per sampler; Metropolis-adjusted kernels adapt it during warm-up
 DEFAULT_STEP = {"ula": 0.01, "mala": 0.1, "hmc": 0.1, "kinetic": 0.05, "gibbs": 1.0}
