@@ -70,7 +70,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def steps_for(energy: str, chains: int, scale: float) -> int:
+def steps_for(energy: str, chains: int, scale: float, fixed: int | None = None) -> int:
+    if fixed:
+        return fixed
     base = STEPS[energy] // (4 if chains >= 1024 and energy in ("mlp", "conv") else 1)
     return max(N_LEAPFROG * 2, int(base * scale))
 
@@ -237,6 +239,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--steps-scale", type=float, default=1.0, help="multiply the default step counts")
+    p.add_argument("--steps", type=int, default=None, help="steps of every row (HMC: steps / 5 iterations)")
     p.add_argument("--quick", action="store_true", help="a few steps, 1 repeat, 16 chains: a smoke test")
     p.add_argument("--jax", default="auto", choices=("auto", "off"), help="run the JAX peers when jax imports")
     p.add_argument("--jax-precision", default=None, help="JAX_DEFAULT_MATMUL_PRECISION for the peers (default: JAX's)")
@@ -292,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         for sampler in args.only.split(","):
             for capture in (c + suffix for c in args.capture.split(",")):
                 try:
-                    row = measure_ours(problem, sampler, n, steps_for(energy, n, scale), capture, device, repeats)
+                    row = measure_ours(problem, sampler, n, steps_for(energy, n, scale, None if args.quick else args.steps), capture, device, repeats)
                 except Exception as error:  # reported, not fatal: the other rows still run
                     errors.append(f"{sampler} {energy}/{n} {capture}: {type(error).__name__}: {error}")
                     log(errors[-1])

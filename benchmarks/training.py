@@ -26,6 +26,7 @@ import os
 import statistics
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import torch
@@ -197,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             rows.append(measure(w, steps, repeats, device, log))
         except Exception as error:  # a workload that fails on this device is reported, not fatal
-            errors[w] = f"{type(error).__name__}: {error}"
+            where = " <- ".join(
+                f"{Path(f.filename).name}:{f.lineno}" for f in traceback.extract_tb(error.__traceback__)[::-1][:6]
+            )
+            errors[w] = f"{type(error).__name__}: {error} (at {where})"
             log(f"{w} FAILED: {errors[w]}")
     print(table(rows))
     if args.json:
