@@ -295,7 +295,15 @@ def main(argv: list[str] | None = None) -> int:
         for sampler in args.only.split(","):
             for capture in (c + suffix for c in args.capture.split(",")):
                 try:
-                    row = measure_ours(problem, sampler, n, steps_for(energy, n, scale, None if args.quick else args.steps), capture, device, repeats)
+                    row = measure_ours(
+                        problem,
+                        sampler,
+                        n,
+                        steps_for(energy, n, scale, None if args.quick else args.steps),
+                        capture,
+                        device,
+                        repeats,
+                    )
                 except Exception as error:  # reported, not fatal: the other rows still run
                     errors.append(f"{sampler} {energy}/{n} {capture}: {type(error).__name__}: {error}")
                     log(errors[-1])

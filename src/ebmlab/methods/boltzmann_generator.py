@@ -237,7 +237,7 @@ class BoltzmannGenerator(Method):
             "mean_U": t["U"].mean(),
             "log_det_S": self.linear.log_abs_det(),
             "log_det": t["log_det"].mean(),
-            "beta": torch.tensor(beta),
+            "beta": torch.tensor(beta, device=j_hat.device),  # logged values stay on the chains' device
         }
         if self.head is not None:
             out["head_nll"] = t["neg_log_head"].mean()

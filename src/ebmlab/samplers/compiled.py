@@ -63,6 +63,7 @@ class BlockOutput:
         accept: acceptance probabilities ``(K, n)`` (ones for ULA / kinetic).
         ok: the step's proposal had a finite energy and gradient ``(K, n)``.
         divergent: divergent transitions ``(K, n)``.
+        accept_mean: each step's mean acceptance probability ``(K,)`` (inside the block: captured with it).
     """
 
     state: SamplerState
@@ -71,6 +72,7 @@ class BlockOutput:
     accept: Tensor
     ok: Tensor
     divergent: Tensor
+    accept_mean: Tensor
 
 
 def func_energy_and_grad(energy: EnergyFn) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
@@ -183,7 +185,7 @@ def compiled_step(energy: EnergyFn, sampler: Sampler, step_size: float) -> Calla
 
 
 def _block_fn(step: Callable) -> Callable:
-    """``(x, e, g, v, noise (K, …), u (K, n) | None) -> (x, e, g, v, xs, es, accept, ok, divergent)``."""
+    """``(x, e, g, v, noise (K, …), u (K, n) | None) -> (x, e, g, v, xs, es, accept, ok, divergent, accept_mean)``."""
 
     def block(x, e, g, v, noise, u):
         xs, es, acc, oks, divs = [], [], [], [], []
@@ -194,7 +196,19 @@ def _block_fn(step: Callable) -> Callable:
             acc.append(a)
             oks.append(ok)
             divs.append(div)
-        return x, e, g, v, torch.stack(xs), torch.stack(es), torch.stack(acc), torch.stack(oks), torch.stack(divs)
+        means = torch.stack([a.mean() for a in acc])  # each step's mean as step by step takes it (same bits)
+        return (
+            x,
+            e,
+            g,
+            v,
+            torch.stack(xs),
+            torch.stack(es),
+            torch.stack(acc),
+            torch.stack(oks),
+            torch.stack(divs),
+            means,
+        )
 
     return block
 
@@ -232,9 +246,9 @@ class BlockRunner:
         else:
             out = self._replay(x, e, g, v, noise, uniform)
         self.done += total
-        x, e, g, v, xs, es, acc, ok, div = out
+        x, e, g, v, xs, es, acc, ok, div, means = out
         new = SamplerState(x, e, g, state.step_size, state.iteration + total, momentum=v)
-        return BlockOutput(new, xs, es, acc, ok, div)
+        return BlockOutput(new, xs, es, acc, ok, div, means)
 
     def _auto(self, x, e, g, v, noise: Tensor, uniform: Tensor | None) -> Tensors:
         """auto, measured on the chains' own steps (no step is run twice, so the chains are unchanged).
