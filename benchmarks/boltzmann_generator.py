@@ -38,12 +38,8 @@ from scipy import optimize
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import format_table, machine_info, write_json
 from ebmlab.experiments import build_experiment, load_experiment_config
-from ebmlab.methods.boltzmann_generator import (
-    BoltzmannGenerator,
-    many_well_mode_stats,
-    recover_potential,
-    select_latent_dim,
-)
+from ebmlab.methods.boltzmann_generator import BoltzmannGenerator
+from ebmlab.methods.boltzmann_generator_tools import many_well_mode_stats, recover_potential, select_latent_dim
 from ebmlab.training import fit
 
 ROOT = Path(__file__).resolve().parents[1]

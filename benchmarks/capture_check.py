@@ -20,6 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ebmlab.samplers import HMC, MALA, ULA, KineticLangevin, sample
+from ebmlab.samplers.chains import run_chains
 from ebmlab.samplers.compiled import make_block_runner
 from user_energies import build_problem
 
@@ -58,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
                     if runner is not None:
                         runner.run(state, noise, uniform)
                         row["auto_picked"], row["fallback"] = runner.mode, runner.fallback
+                gens = [torch.Generator(device=x0.device).manual_seed(3) for _ in range(2)]
+                runs = [run_chains(kernel, problem.energy, x0, args.steps, g, block=1 << 20, capture=m)
+                        for g, m in zip(gens, ("off", mode), strict=True)]  # fmt: skip
+                row["accept_sum_max_abs_diff"] = float((runs[0].accept_sum - runs[1].accept_sum).abs().max())
                 print(json.dumps(row), flush=True)
                 out.append(row)
     if args.json:

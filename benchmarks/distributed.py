@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ebmlab.config import atomic_write_text
+from ebmlab.yaml_io import atomic_write_text
 
 CONFIG = Path(__file__).parents[1] / "configs" / "cd_eight_gaussians_persistent.yaml"
 

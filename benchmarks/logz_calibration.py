@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ebmlab.config import atomic_write_text
 from ebmlab.estimators.user import log_z
+from ebmlab.yaml_io import atomic_write_text
 from heldout_energies import all_heldout
 
 SIZES = {"is": {"n": 20000}, "ais": {"n": 256, "n_temperatures": 300}, "bracket": {"n": 256, "n_temperatures": 300}}

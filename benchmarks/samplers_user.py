@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -51,6 +52,7 @@ class Row:
     floor: float  # chain-steps/s if a step cost only its E+∇E evaluations
     cost: float  # ours seconds per step / floor seconds
     spread: float
+    first_s: float = 0.0  # the warm-up call (for capture="compile": compiling included)
     jax: float | None = None
     jax_compile_s: float | None = None
     blackjax: float | None = None
@@ -68,7 +70,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def steps_for(energy: str, chains: int, scale: float) -> int:
+def steps_for(energy: str, chains: int, scale: float, fixed: int | None = None) -> int:
+    if fixed:
+        return fixed
     base = STEPS[energy] // (4 if chains >= 1024 and energy in ("mlp", "conv") else 1)
     return max(N_LEAPFROG * 2, int(base * scale))
 
@@ -110,12 +114,18 @@ def measure_ours(problem, sampler: str, chains: int, steps: int, capture: str, d
     n = steps // N_LEAPFROG if sampler == "hmc" else steps
 
     def run():
-        sample(problem.energy, k, x0, n, thin=n, seed=0, diagnostics=False, capture=capture)
+        sample(problem.energy, k, x0, n, thin=n, seed=0, diagnostics=False, capture=capture.removesuffix("+tf32"))
+        sync(device)
 
-    t = time_median(run, repeats=repeats, warmup=1)
+    start = time.perf_counter()
+    run()  # warm-up: compiles / captures what the mode compiles; timed separately
+    first = time.perf_counter() - start
+    t = time_median(run, repeats=repeats, warmup=0)
     per_step = t.median / n
     floor = floor_time(problem, x0, device, repeats) * (N_LEAPFROG if sampler == "hmc" else 1)
-    return Row(sampler, problem.name, chains, capture, n, chains / per_step, chains / floor, per_step / floor, t.spread)
+    return Row(
+        sampler, problem.name, chains, capture, n, chains / per_step, chains / floor, per_step / floor, t.spread, first
+    )
 
 
 def jax_python(arg: str | None) -> str | None:
@@ -131,7 +141,7 @@ def jax_python(arg: str | None) -> str | None:
         return None
 
 
-def run_jax(rows: list[Row], python: str, device: str, repeats: int, log) -> dict | None:
+def run_jax(rows: list[Row], python: str, device: str, repeats: int, log, precision: str | None = None) -> dict | None:
     """Run benchmarks/jax_peer.py on the rows' settings; fills ``jax`` / ``blackjax`` rates in place."""
     with tempfile.TemporaryDirectory() as tmp:
         spec_rows = []
@@ -151,6 +161,8 @@ def run_jax(rows: list[Row], python: str, device: str, repeats: int, log) -> dic
         env = dict(
             os.environ, JAX_PLATFORMS="cuda" if device == "cuda" else "cpu", XLA_PYTHON_CLIENT_PREALLOCATE="false"
         )
+        if precision:  # e.g. "highest" (full float32, like ours) or "tensorfloat32" (like ours with --tf32)
+            env["JAX_DEFAULT_MATMUL_PRECISION"] = precision
         script = Path(__file__).resolve().parent / "jax_peer.py"
         out = Path(tmp) / "out.json"
         proc = subprocess.run([python, str(script), str(Path(tmp) / "spec.json"), str(out)], env=env, text=True,
@@ -218,13 +230,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--only", default=",".join(SAMPLERS), help="samplers, comma-separated")
     p.add_argument("--energies", default=",".join(ENERGIES))
     p.add_argument("--chains", default="128,4096")
+    p.add_argument("--cases", default=None, help="energy:chains pairs in this order (overrides --energies/--chains)")
+    p.add_argument(
+        "--tf32", action="store_true", help="float32 matmul precision 'high' (TF32 on CUDA); rows labelled +tf32"
+    )
     p.add_argument("--capture", default="auto", help="capture modes of sample(), comma-separated (off,eager,auto,…)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--steps-scale", type=float, default=1.0, help="multiply the default step counts")
+    p.add_argument("--steps", type=int, default=None, help="steps of every row (HMC: steps / 5 iterations)")
     p.add_argument("--quick", action="store_true", help="a few steps, 1 repeat, 16 chains: a smoke test")
     p.add_argument("--jax", default="auto", choices=("auto", "off"), help="run the JAX peers when jax imports")
+    p.add_argument("--jax-precision", default=None, help="JAX_DEFAULT_MATMUL_PRECISION for the peers (default: JAX's)")
     p.add_argument("--jax-python", default=None, help="interpreter with jax (default: $EBMLAB_JAX_PYTHON / this)")
     p.add_argument("--json", default=None)
     p.add_argument("--table-from", nargs="+", default=None, help="print the table of saved JSON files and exit")
@@ -252,29 +270,19 @@ def main(argv: list[str] | None = None) -> int:
     scale, repeats = (0.01, 1) if args.quick else (args.steps_scale, args.repeats)
     rows: list[Row] = []
     errors: list[str] = []
-    for energy in args.energies.split(","):
-        problem = build_problem(energy).to(device)
-        for n in chains:
-            for sampler in args.only.split(","):
-                for capture in args.capture.split(","):
-                    try:
-                        row = measure_ours(problem, sampler, n, steps_for(energy, n, scale), capture, device, repeats)
-                    except Exception as error:  # reported, not fatal: the other rows still run
-                        errors.append(f"{sampler} {energy}/{n} {capture}: {type(error).__name__}: {error}")
-                        log(errors[-1])
-                        continue
-                    log(f"{sampler} {energy}/{n} {capture}: {format_rate(row.ours)} (cost {row.cost:.2f})")
-                    rows.append(row)
-    matmul = [matmul_rate(device, n, repeats) for n in sorted({*chains})]
-    mlp_fraction = {}
-    if "mlp" in args.energies.split(","):
-        problem = build_problem("mlp").to(device)
-        for m in matmul:
-            t = floor_time(problem, problem.x0(m["rows"], device), device, repeats)
-            mlp_fraction[m["rows"]] = mlp_flops(m["rows"]) / t / 1e9 / m["gflops"]
-    info = machine_info() | {"device": str(device)}
+    if args.tf32:
+        torch.set_float32_matmul_precision("high")
+    suffix = "+tf32" if args.tf32 else ""
+    if args.cases:
+        cases = [(c.split(":")[0], int(c.split(":")[1])) for c in args.cases.split(",")]
+    else:
+        cases = [(energy, n) for energy in args.energies.split(",") for n in chains]
+    chains = tuple(sorted({n for _, n in cases}))
+    info = machine_info() | {"device": str(device), "float32_matmul_precision": torch.get_float32_matmul_precision()}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
+    matmul: list[dict] = []
+    mlp_fraction: dict[int, float] = {}
 
     def save(peers: dict | None) -> None:
         if args.json:
@@ -282,9 +290,40 @@ def main(argv: list[str] | None = None) -> int:
                        "mlp_fraction_of_matmul": mlp_fraction, "errors": errors, "rows": [asdict(r) for r in rows]}  # fmt: skip
             write_json(args.json, payload)
 
+    for energy, n in cases:
+        problem = build_problem(energy).to(device)
+        for sampler in args.only.split(","):
+            for capture in (c + suffix for c in args.capture.split(",")):
+                try:
+                    row = measure_ours(
+                        problem,
+                        sampler,
+                        n,
+                        steps_for(energy, n, scale, None if args.quick else args.steps),
+                        capture,
+                        device,
+                        repeats,
+                    )
+                except Exception as error:  # reported, not fatal: the other rows still run
+                    errors.append(f"{sampler} {energy}/{n} {capture}: {type(error).__name__}: {error}")
+                    log(errors[-1])
+                    continue
+                log(
+                    f"{sampler} {energy}/{n} {capture}: {format_rate(row.ours)} (cost {row.cost:.2f}, first call {row.first_s:.1f} s)"
+                )
+                rows.append(row)
+                save(None)  # every row survives a run cut short
+    matmul += [matmul_rate(device, n, repeats) for n in chains]
+    if any(energy == "mlp" for energy, _ in cases):
+        problem = build_problem("mlp").to(device)
+        for m in matmul:
+            t = floor_time(problem, problem.x0(m["rows"], device), device, repeats)
+            mlp_fraction[m["rows"]] = mlp_flops(m["rows"]) / t / 1e9 / m["gflops"]
     save(None)  # the torch rows survive a JAX run that is cut short
     python = jax_python(args.jax_python) if args.jax == "auto" else None
-    peers = run_jax(rows, python, device.type, repeats, log) if python is not None else None
+    peers = run_jax(rows, python, device.type, repeats, log, args.jax_precision) if python is not None else None
+    if peers is not None:
+        peers["matmul_precision"] = args.jax_precision or "jax default"
     info["load_after"] = list(os.getloadavg())
     save(peers)
     print(table([asdict(r) for r in rows]))

@@ -11,7 +11,8 @@ Columns, per workload: **fit** (``ebmlab.training.fit``: logging every 10 steps,
 checkpoint), **method loop** (a bare ``for`` loop calling the same ``method.losses``, ``backward``, Adam: the
 loop's own overhead is fit ÷ this), **bare PyTorch** (a hand-written script of the same algorithm: autograd ULA
 loop, tensor replay buffer, plain NICE reverse KL for bg is the method's own objective). Median of
-``--repeats`` interleaved runs.
+``--repeats`` interleaved runs, in wall time and in this process's CPU time (robust on a loaded machine,
+where wall time includes waiting for a core; with ``OMP_NUM_THREADS=1`` it is the work done).
 
     python benchmarks/training.py --quick
     python benchmarks/training.py --steps 100 --json train.json [--device cuda]
@@ -25,6 +26,7 @@ import os
 import statistics
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import torch
@@ -132,20 +134,27 @@ VARIANTS = {"fit": run_fit, "method loop": run_method_loop, "bare PyTorch": run_
 def measure(name: str, steps: int, repeats: int, device: torch.device, log) -> dict:
     x = data(device)
     times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for fn in VARIANTS.values():  # warm-up
         fn(name, 2, device, x)
     for _ in range(repeats):  # interleaved: the three see the same machine load
         for variant, fn in VARIANTS.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn(name, steps, device, x)
             times[variant].append(time.perf_counter() - start)
+            cpu[variant].append(time.process_time() - start_cpu)
     med = {v: statistics.median(t) for v, t in times.items()}
+    med_cpu = {v: statistics.median(t) for v, t in cpu.items()}
     row = {
         "workload": name,
         "steps": steps,
         **{f"{v} steps/s": steps / med[v] for v in VARIANTS},
         "fit / method loop": med["fit"] / med["method loop"],
         "fit / bare": med["fit"] / med["bare PyTorch"],
+        # CPU time of this process: robust on a loaded machine (waiting for a core is not counted); on CUDA
+        # it counts the host side only
+        "fit / method loop (CPU time)": med_cpu["fit"] / med_cpu["method loop"],
+        "fit / bare (CPU time)": med_cpu["fit"] / med_cpu["bare PyTorch"],
         "spread": {v: (max(t) - min(t)) / med[v] for v, t in times.items()},
     }
     log(f"{name}: " + ", ".join(f"{v} {steps / med[v]:.1f} steps/s" for v in VARIANTS))
@@ -154,13 +163,15 @@ def measure(name: str, steps: int, repeats: int, device: torch.device, log) -> d
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| workload | fit steps/s | method loop steps/s | bare PyTorch steps/s | fit ÷ method loop (time) | fit ÷ bare (time) |",
-        "|---|---|---|---|---|---|",
+        "| workload | fit steps/s | method loop steps/s | bare PyTorch steps/s | fit ÷ method loop (time) | fit ÷ bare (time) "
+        "| fit ÷ method loop (CPU time) | fit ÷ bare (CPU time) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['workload']} | {r['fit steps/s']:.1f} | {r['method loop steps/s']:.1f} | "
-            f"{r['bare PyTorch steps/s']:.1f} | {r['fit / method loop']:.2f} | {r['fit / bare']:.2f} |"
+            f"{r['bare PyTorch steps/s']:.1f} | {r['fit / method loop']:.2f} | {r['fit / bare']:.2f} | "
+            f"{r['fit / method loop (CPU time)']:.2f} | {r['fit / bare (CPU time)']:.2f} |"
         )
     return "\n".join(lines)
 
@@ -187,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             rows.append(measure(w, steps, repeats, device, log))
         except Exception as error:  # a workload that fails on this device is reported, not fatal
-            errors[w] = f"{type(error).__name__}: {error}"
+            where = " <- ".join(
+                f"{Path(f.filename).name}:{f.lineno}" for f in traceback.extract_tb(error.__traceback__)[::-1][:6]
+            )
+            errors[w] = f"{type(error).__name__}: {error} (at {where})"
             log(f"{w} FAILED: {errors[w]}")
     print(table(rows))
     if args.json:

@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         "are reloaded for the figure)",
     )
     args = parser.parse_args(argv)
-    from ebmlab.config import atomic_write_text
+    from ebmlab.yaml_io import atomic_write_text
 
     torch.set_num_threads(1)
     results, oracles = [], {}

@@ -10,8 +10,8 @@ import torch
 from scipy import integrate, optimize
 
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
-from ebmlab.methods.boltzmann_generator import (
-    BoltzmannGenerator,
+from ebmlab.methods.boltzmann_generator import BoltzmannGenerator
+from ebmlab.methods.boltzmann_generator_tools import (
     log_z_flow,
     recover_potential,
     select_latent_dim,

@@ -9,7 +9,6 @@ import pytest
 import torch
 from torch import nn
 
-from ebmlab.config import apply_overrides, from_dict, load_yaml, parse_override, to_dict
 from ebmlab.errors import ConfigError
 from ebmlab.experiments import (
     ExperimentConfig,
@@ -19,7 +18,9 @@ from ebmlab.experiments import (
     register_method,
     registered,
 )
+from ebmlab.schema import from_dict, to_dict
 from ebmlab.training import GroupConfig, Losses, Method, TrainConfig
+from ebmlab.yaml_io import apply_overrides, load_yaml, parse_override
 
 
 def _error(fn, *args, **kwargs) -> str:

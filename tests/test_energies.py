@@ -56,7 +56,8 @@ def test_composition_gradients_match_autograd() -> None:
     cases = [
         Tempered(AnalyticQuadratic(), beta=0.3),
         SumEnergy(AnalyticQuadratic(), Tempered(AnalyticQuadratic(), 2.0), weights=[1.0, 0.5]),
-        SumEnergy(AnalyticQuadratic(), mlp),  # a part without an analytic gradient: autograd
+        SumEnergy(AnalyticQuadratic(), lambda y: y.pow(3).sum(1)),  # a part without an analytic gradient: autograd
+        SumEnergy(AnalyticQuadratic(), mlp),  # MLPEnergy's written-out gradient
         Tempered(mlp, 1.7),
     ]
     for energy in cases:
@@ -165,3 +166,20 @@ def test_clamped_samples_the_exact_gaussian_conditional() -> None:
         Clamped(gaussian, torch.zeros(3), torch.zeros(2, dtype=torch.bool))
     with pytest.raises(ShapeError, match="one row per chain"):
         clamped.fill(torch.zeros(4, 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("hidden", [(), (5,), (5, 7), (5, 7, 6)], ids=lambda h: f"depth{len(h)}")
+@pytest.mark.parametrize("sn", [False, True], ids=["plain", "spectral"])
+def test_mlp_written_out_gradient_matches_autograd(hidden, sn) -> None:
+    """MLPEnergy.energy_and_grad (no tape) against autograd of forward, depths 0–3, SiLU, float64."""
+    torch.manual_seed(2)
+    energy = MLPEnergy(3, hidden=hidden, spectral_norm=sn).double().eval()
+    x = 3.0 * torch.randn(64, 3, dtype=torch.float64)
+    e, g = energy.energy_and_grad(x)
+    xg = x.clone().requires_grad_(True)
+    e_ref = energy(xg)
+    (g_ref,) = torch.autograd.grad(e_ref.sum(), xg)
+    assert torch.allclose(e, e_ref.detach(), rtol=0, atol=1e-12)
+    assert torch.allclose(g, g_ref, rtol=1e-12, atol=1e-12)
+    assert not e.requires_grad and not g.requires_grad
+    assert all(p.grad is None for p in energy.parameters())  # nothing reaches the parameters

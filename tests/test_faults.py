@@ -20,11 +20,11 @@ import torch
 from safetensors.torch import save_file
 
 from ebmlab.cli import build_parser, main
-from ebmlab.config import load_yaml
 from ebmlab.errors import CheckpointError, ConfigError, NonFiniteError
 from ebmlab.experiments import load_run
 from ebmlab.training import CheckpointManager, RunLock, TrainConfig, fit, read_metrics
 from ebmlab.training.examples import GaussianMLE
+from ebmlab.yaml_io import load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,6 @@
 """Block runners (ebmlab.samplers.compiled): same chains as one kernel.step per step, same errors, no per-step sync.
 
-CUDA graphs and torch.compile are not exercised here (no GPU in CI; a CPU compile takes minutes):
+CUDA graphs and an actual torch.compile are not exercised here (no GPU in CI; a CPU compile takes 25+ s):
 benchmarks/capture_check.py checks them on a device (docs/performance.md).
 """
 
@@ -150,3 +150,31 @@ def test_frozen_chains_are_named_the_same_with_blocks() -> None:
             seen[mode].append([str(w.message) for w in record])
     assert seen["off"] == seen["eager"]
     assert sum(bool(m) for m in seen["off"]) not in (0, 12)  # some streak lengths warn, some do not
+
+
+def test_compiled_steps_are_cached_per_energy_kernel_and_step_size() -> None:
+    """torch.compile is lazy: building the wrapper compiles nothing, so the cache is checked without compiling."""
+    from ebmlab.samplers.compiled import compiled_step
+
+    a = compiled_step(mixture, ULA(0.1), 0.1)
+    assert compiled_step(mixture, ULA(0.1), 0.1) is a  # a new sample() call reuses the compiled step
+    assert compiled_step(mixture, ULA(0.2), 0.2) is not a
+    assert compiled_step(mixture, MALA(0.1), 0.1) is not a
+    assert compiled_step(cliff, ULA(0.1), 0.1) is not a
+
+
+def test_compile_failure_falls_back_with_the_reason_and_the_same_chains(monkeypatch, small_blocks) -> None:
+    from ebmlab.samplers import compiled
+
+    def broken(*args):
+        raise RuntimeError("inductor unavailable")
+
+    monkeypatch.setattr(compiled, "compiled_step", lambda energy, sampler, lam: broken)
+    x0 = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ref = sample(mixture, MALA(0.1), x0, 9, seed=4, diagnostics=False, capture="off")
+    res = sample(mixture, MALA(0.1), x0, 9, seed=4, diagnostics=False, capture="compile")
+    assert torch.equal(res.samples, ref.samples)
+    state = MALA(0.1).init(mixture, x0)
+    runner = make_block_runner(mixture, MALA(0.1), state, "compile", planned_steps=3)
+    runner.run(state, torch.randn(3, 16, 2, dtype=torch.float64), torch.rand(3, 16, dtype=torch.float64))
+    assert runner.fallback is not None and "inductor unavailable" in runner.fallback

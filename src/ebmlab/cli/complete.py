@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from ebmlab.cli._args import non_negative_int, positive_int
-from ebmlab.config import atomic_write_text
 from ebmlab.errors import ConfigError
+from ebmlab.yaml_io import atomic_write_text
 
 
 def add_parser(sub: Any) -> None:

@@ -27,10 +27,10 @@ from ebmlab.cli._args import non_negative_int, positive_float, positive_int, see
 from ebmlab.cli.health import mcmc_warnings, report_warnings
 from ebmlab.cli.limits import check_memory, check_time
 from ebmlab.cli.user_energy import check_user_energy, is_user_energy, load_user_energy
-from ebmlab.config import atomic_write_text
 from ebmlab.errors import ConfigError
 from ebmlab.samplers import SAMPLER_NAMES, get_sampler, sample
 from ebmlab.samplers.health import chain_report
+from ebmlab.yaml_io import atomic_write_text
 
 #: initial step size per sampler; Metropolis-adjusted kernels adapt it during warm-up
 DEFAULT_STEP = {"ula": 0.01, "mala": 0.1, "hmc": 0.1, "kinetic": 0.05, "gibbs": 1.0}

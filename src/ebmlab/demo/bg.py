@@ -32,9 +32,9 @@ BOUND_RULE = Rule("bound_above:free energy", 3.0, "free-energy bound ≥ −log 
 
 def boltzmann_generator(out: Path, quick: bool, seed: int, progress: bool) -> Section:
     """Seed 004.s example: a NICE Boltzmann generator for U(x) = x⁴ − 4x² + x with z ∈ R²."""
-    from ebmlab.experiments.config import load_experiment_config
     from ebmlab.experiments.run import build_experiment
-    from ebmlab.methods.boltzmann_generator import recover_potential
+    from ebmlab.experiments.spec import load_experiment_config
+    from ebmlab.methods.boltzmann_generator_tools import recover_potential
     from ebmlab.plotting import pyplot
     from ebmlab.targets import get_target
     from ebmlab.training import fit

@@ -80,8 +80,8 @@ def _identity_rows(seed: int, quick: bool) -> list[Row]:
 def boltzmann_machines(out: Path, quick: bool, seed: int, progress: bool) -> Section:
     """Train the RBM of the config briefly; AIS vs exact log Z; then the linear-Gaussian ELBO identities."""
     from ebmlab.estimators.rbm_ais import rbm_ais
-    from ebmlab.experiments.config import load_experiment_config
     from ebmlab.experiments.run import run_experiment
+    from ebmlab.experiments.spec import load_experiment_config
 
     overrides = [f"train.seed={seed}", *(["train.steps=300"] if quick else ["train.steps=2000"])]
     config = load_experiment_config(load_config(CONFIG, overrides))

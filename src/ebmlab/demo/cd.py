@@ -15,8 +15,8 @@ CONFIG = "cd_eight_gaussians_tempered_long"
 
 def contrastive_divergence(out: Path, quick: bool, seed: int, progress: bool) -> Section:
     """Maximum likelihood with replica-exchange negatives; NLL gap, mode coverage and MMD of samples."""
-    from ebmlab.experiments.config import load_experiment_config
     from ebmlab.experiments.run import build_experiment
+    from ebmlab.experiments.spec import load_experiment_config
     from ebmlab.metrics import toy_quality
     from ebmlab.plotting import plot_samples_vs_density
     from ebmlab.targets import get_target

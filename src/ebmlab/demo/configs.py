@@ -12,8 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ebmlab.config import apply_overrides, load_yaml
 from ebmlab.errors import ConfigError
+from ebmlab.yaml_io import apply_overrides, load_yaml
 
 __all__ = ["config_file", "load_config"]
 

@@ -22,8 +22,8 @@ def cooperative_vs_short_run(out: Path, quick: bool, seed: int, progress: bool) 
     """Train arm A and arm C with the same energy, K, steps and batch; compare exact test NLL gaps."""
     from ebmlab.data import load_toy, toy_target
     from ebmlab.errors import NonFiniteError
-    from ebmlab.experiments.config import load_experiment_config
     from ebmlab.experiments.run import run_experiment
+    from ebmlab.experiments.spec import load_experiment_config
     from ebmlab.metrics import grid_nll
 
     k, steps = 10, (200 if quick else 400)

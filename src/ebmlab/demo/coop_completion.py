@@ -24,8 +24,8 @@ COOP, NOISE, NN = (
 def digit_completion(out: Path, quick: bool, seed: int, progress: bool) -> Section:
     """Complete the bottom half of held-out digits; squared error on the missing pixels against two baselines."""
     from ebmlab.data.real import load_digits
-    from ebmlab.experiments.config import load_experiment_config
     from ebmlab.experiments.run import run_experiment
+    from ebmlab.experiments.spec import load_experiment_config
     from ebmlab.methods.cooperative_completion import completion_mask
     from ebmlab.metrics.completion import completion_quality, nearest_neighbour_completion
 

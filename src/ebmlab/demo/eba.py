@@ -40,9 +40,9 @@ TIGHT = Rule("tight:R(D)", 0.1, "upper − lower < 0.1 nats", _tight)
 
 def eba_rate_distortion(out: Path, quick: bool, seed: int, progress: bool) -> Section:
     """Train EBA at one β on a scalar Gaussian, bound R at its distortion, compare with the closed form."""
-    from ebmlab.experiments.config import load_experiment_config
     from ebmlab.experiments.rate_distortion import closed_form_rate, evaluate_eba
     from ebmlab.experiments.run import build_experiment
+    from ebmlab.experiments.spec import load_experiment_config
     from ebmlab.training import fit
 
     overrides = [f"train.seed={seed}", *(["train.steps=150"] if quick else [])]

@@ -26,8 +26,8 @@ SAMPLERS: dict[str, dict[str, Any]] = {
 
 def gebm_vs_base(out: Path, quick: bool, seed: int, progress: bool) -> Section:
     """Train the ring GEBM; compare samples of the base, of ℚ by latent ULA and by latent kinetic Langevin."""
-    from ebmlab.experiments.config import load_experiment_config
     from ebmlab.experiments.run import run_experiment
+    from ebmlab.experiments.spec import load_experiment_config
     from ebmlab.methods.gebm_toys import weighted_ring
     from ebmlab.metrics.coverage import mode_coverage
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
@@ -41,9 +42,36 @@ class MLPEnergy(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
+        return self.net(x).squeeze(-1)
+
+    def _check(self, x: Tensor) -> None:
         if x.dim() != 2 or x.shape[1] != self.dim:
             raise ShapeError(f"MLPEnergy expects input (n, {self.dim}), got {tuple(x.shape)}.")
-        return self.net(x).squeeze(-1)
+
+    def energy_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(E(x), ∇ₓE(x)), detached, written out instead of autograd (what every sampler calls).
+
+        Forward zₗ = hₗ₋₁Wₗᵀ + bₗ, hₗ = silu(zₗ), E = h_L wᵀ + b; backward from g = w:
+        g ← (g ⊙ silu′(zₗ)) Wₗ for l = L … 1, with SiLU's fused backward kernel. The same matmuls and
+        elementwise kernels as autograd's input gradient, without the tape (no gradient reaches the
+        parameters). Each weight is read once per call, so spectral-norm power iterations match ``forward``.
+        """
+        self._check(x)
+        linears: list[nn.Linear] = list(self.net)[0::2]  # type: ignore[assignment]
+        with torch.no_grad():
+            h, pre = x, []
+            for layer in linears[:-1]:
+                weight: Tensor = layer.weight
+                z = torch.addmm(layer.bias, h, weight.t())
+                pre.append((z, weight))
+                h = nn.functional.silu(z)
+            out_weight: Tensor = linears[-1].weight
+            e = torch.addmm(linears[-1].bias, h, out_weight.t()).squeeze(-1)
+            g = out_weight.detach().expand(x.shape[0], -1)
+            for z, weight in reversed(pre):
+                g = torch.ops.aten.silu_backward(g, z) @ weight
+        return e, g if pre else g.clone()  # never a view of the weights
 
 
 class ConvEnergy(nn.Module):

@@ -11,13 +11,6 @@ class receives its config keys, its nested components and the injected ``data``,
 ``sampler``, ``event_shape``, ``generator``, ``seed``, ``device``, ``config``.
 """
 
-from ebmlab.experiments.config import (
-    ComponentConfig,
-    ExperimentConfig,
-    check_components,
-    load_experiment_config,
-    resolve_device,
-)
 from ebmlab.experiments.registry import (
     allow_import,
     get_factory,
@@ -33,6 +26,13 @@ from ebmlab.experiments.registry import (
     registered,
 )
 from ebmlab.experiments.run import Experiment, build_experiment, load_experiment, load_run, run_experiment
+from ebmlab.experiments.spec import (
+    ComponentConfig,
+    ExperimentConfig,
+    check_components,
+    load_experiment_config,
+    resolve_device,
+)
 
 __all__ = [
     "ComponentConfig",

@@ -112,4 +112,4 @@ register_method("gebm", "ebmlab.methods.gebm:gebm_method")
 # -- evaluators ------------------------------------------------------------------------------------
 register_evaluator("toy-quality", "ebmlab.metrics.evaluators:toy_evaluator")
 register_evaluator("digits-quality", "ebmlab.metrics.evaluators:digits_evaluator")
-register_evaluator("flow-logz", "ebmlab.methods.boltzmann_generator:logz_evaluator")
+register_evaluator("flow-logz", "ebmlab.methods.boltzmann_generator_tools:logz_evaluator")

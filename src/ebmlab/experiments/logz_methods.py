@@ -209,7 +209,7 @@ def _run_pt(target: Any, samples: int | None, seed: int) -> Estimate:
 
 
 def _run_flow(target: Any, samples: int | None, seed: int) -> Estimate:
-    from ebmlab.methods.boltzmann_generator import log_z_flow  # lazy: training machinery is heavy
+    from ebmlab.methods.boltzmann_generator_tools import log_z_flow  # lazy: training machinery is heavy
 
     return log_z_flow(target, samples, seed)
 

@@ -11,9 +11,9 @@ import typing
 
 import yaml
 
-from ebmlab.config import describe, to_dict
-from ebmlab.experiments.config import ExperimentConfig
-from ebmlab.training.config import GroupConfig, TrainConfig
+from ebmlab.experiments.spec import ExperimentConfig
+from ebmlab.schema import describe, to_dict
+from ebmlab.training.options import GroupConfig, TrainConfig
 
 __all__ = ["config_reference", "reference_markdown"]
 

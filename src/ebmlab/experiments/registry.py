@@ -39,8 +39,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ebmlab.config import convert, suggest
 from ebmlab.errors import ConfigError
+from ebmlab.schema import convert, suggest
 
 __all__ = [
     "INJECTED",

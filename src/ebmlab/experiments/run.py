@@ -9,10 +9,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ebmlab.config import to_dict
 from ebmlab.errors import ConfigError
-from ebmlab.experiments.config import ExperimentConfig, load_experiment_config, resolve_device
 from ebmlab.experiments.registry import SECTIONS, build, event_shape_of
+from ebmlab.experiments.spec import ExperimentConfig, load_experiment_config, resolve_device
+from ebmlab.schema import to_dict
 from ebmlab.training import Evaluate, Run, derive_seed, fit, load_weights, run_config
 
 __all__ = ["Experiment", "build_experiment", "load_experiment", "load_run", "run_experiment"]

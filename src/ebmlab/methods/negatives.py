@@ -94,7 +94,9 @@ class ChainNegatives:
     def chains(self, energy: EnergyFn, x0: Tensor, gen: torch.Generator, n_steps: int | None = None) -> NegativeBatch:
         """``n_steps`` (default K) kernel steps from ``x0``; ``accept`` logged for Metropolis kernels."""
         run = run_chains(self.kernel, energy, x0.detach(), self.n_steps if n_steps is None else n_steps, gen)
-        stats = {"accept": torch.tensor(run.accept_rate)} if self.kernel.metropolis_adjusted else {}
+        # on the chains' device, no host sync (the training loop's monitor stacks logged values on one device)
+        accept = run.accept.mean() if run.accept.numel() else torch.tensor(float("nan"), device=run.accept.device)
+        stats = {"accept": accept} if self.kernel.metropolis_adjusted else {}
         return NegativeBatch(self.finish(run.x), x0, None, stats)
 
     def extra_state(self) -> dict[str, Tensor]:

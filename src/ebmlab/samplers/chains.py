@@ -213,9 +213,12 @@ def run_block(
         if bool(bad.any()):
             first_bad = int(bad.nonzero()[0, 0])
             raise_diverged(kernel.name, state.iteration + first_bad + 1, out.ok[first_bad], state.step_size)
-    for i in range(k):  # float sums in step order (bitwise equal to the step-by-step path); device-side
-        books.accept[t + i] = out.accept[i].mean()
-        books.accept_sum += out.accept[i].to(torch.float64)
+    # float sums in step order, bitwise those of the step-by-step path, without a launch per step: the
+    # per-step means come from the block; the running float64 sum is a cumsum along the steps (a scan
+    # along a non-innermost dimension adds the rows one after the other, as `+=` per step does)
+    books.accept[t : t + k] = out.accept_mean
+    seq = torch.cat([books.accept_sum.unsqueeze(0), out.accept.to(torch.float64)])
+    books.accept_sum.copy_(seq.cumsum(0)[-1])
     bad_steps = ~out.ok
     books.nonfinite += bad_steps.sum(0)
     books.divergent += out.divergent.sum(0)

@@ -7,9 +7,14 @@ so the random stream is the one of the step-by-step path whatever mode runs the 
 * ``"eager"`` — the kernels' own update arithmetic, op by op (bitwise equal to ``kernel.step``);
 * ``"graph"`` — (CUDA, static shapes) the eager block of ``block_steps`` steps captured once in a
   CUDA graph and replayed: one launch per block instead of dozens per step; same kernels, same bits;
-* ``"compile"`` — ``torch.compile`` of the block (E and ∇E by the energy's own gradient or
-  :func:`torch.func.vjp`); the update arithmetic is fused, so results agree with eager only up to
-  rounding.
+* ``"compile"`` — ``torch.compile`` (inductor) of **one step** — E and ∇E by the energy's own gradient
+  or :func:`torch.func.vjp`, the update arithmetic and the MH test fused into few kernels — run K
+  times per block; on CUDA the block of K compiled steps is then captured in a CUDA graph like
+  ``"graph"``. Compiled once per (energy, kernel settings, step size) and process (:func:`compiled_step`),
+  recompiled per chain count. The arithmetic is fused, so results agree with eager only up to
+  rounding (labelled, never chosen by ``auto``); the non-finite flags are the same computation, so
+  ULA / kinetic still raise at the first non-finite step. If compiling fails, ``fallback`` names why
+  and the runner continues as ``auto``.
 
 ``mode="auto"`` (``run_chains``' and ``sample``'s default) on CUDA times the first ``BLOCK_STEPS`` steps eagerly and, when
 enough planned steps remain to repay a capture, captures the next ones and times their replay; it keeps
@@ -37,7 +42,7 @@ from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA
 
-__all__ = ["MODES", "BlockOutput", "BlockRunner", "func_energy_and_grad", "make_block_runner"]
+__all__ = ["MODES", "BlockOutput", "BlockRunner", "compiled_step", "func_energy_and_grad", "make_block_runner"]
 
 MODES = ("auto", "off", "eager", "graph", "compile")
 #: steps per captured block (graph / compile): long enough to amortise a launch, short enough to capture fast
@@ -58,6 +63,7 @@ class BlockOutput:
         accept: acceptance probabilities ``(K, n)`` (ones for ULA / kinetic).
         ok: the step's proposal had a finite energy and gradient ``(K, n)``.
         divergent: divergent transitions ``(K, n)``.
+        accept_mean: each step's mean acceptance probability ``(K,)`` (inside the block: captured with it).
     """
 
     state: SamplerState
@@ -66,6 +72,7 @@ class BlockOutput:
     accept: Tensor
     ok: Tensor
     divergent: Tensor
+    accept_mean: Tensor
 
 
 def func_energy_and_grad(energy: EnergyFn) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
@@ -149,8 +156,36 @@ def _step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], la
     raise ConfigError(f"no block runner for {type(sampler).__name__}; use capture='off'.")
 
 
+#: compiled steps of this process: key -> (energy, compiled step); the energy is held so its id stays unique
+_COMPILED: dict[tuple, tuple[object, Callable]] = {}
+_COMPILED_MAX = 32
+
+
+def _fresh_code(fn: Callable) -> Callable:
+    """A copy of ``fn`` with its own code object: Dynamo keeps one cache (and recompile limit) per code object."""
+    import types
+
+    return types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)  # type: ignore[attr-defined]
+
+
+def compiled_step(energy: EnergyFn, sampler: Sampler, step_size: float) -> Callable:
+    """``torch.compile`` of one step of ``sampler`` on ``energy`` (cached per process; static shapes).
+
+    The step is the kernels' arithmetic (as in eager blocks) with ∇E by :func:`func_energy_and_grad`,
+    so Dynamo traces energy, gradient and update into one graph and inductor fuses the elementwise work.
+    """
+    params = tuple(sorted((k, v) for k, v in vars(sampler).items() if isinstance(v, int | float | str | None)))
+    key = (id(energy), type(sampler), params, float(step_size))
+    if key not in _COMPILED:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        step = _fresh_code(_step_fn(sampler, func_energy_and_grad(energy), float(step_size)))
+        _COMPILED[key] = (energy, torch.compile(step, dynamic=False))
+    return _COMPILED[key][1]
+
+
 def _block_fn(step: Callable) -> Callable:
-    """``(x, e, g, v, noise (K, …), u (K, n) | None) -> (x, e, g, v, xs, es, accept, ok, divergent)``."""
+    """``(x, e, g, v, noise (K, …), u (K, n) | None) -> (x, e, g, v, xs, es, accept, ok, divergent, accept_mean)``."""
 
     def block(x, e, g, v, noise, u):
         xs, es, acc, oks, divs = [], [], [], [], []
@@ -161,7 +196,19 @@ def _block_fn(step: Callable) -> Callable:
             acc.append(a)
             oks.append(ok)
             divs.append(div)
-        return x, e, g, v, torch.stack(xs), torch.stack(es), torch.stack(acc), torch.stack(oks), torch.stack(divs)
+        means = torch.stack([a.mean() for a in acc])  # each step's mean as step by step takes it (same bits)
+        return (
+            x,
+            e,
+            g,
+            v,
+            torch.stack(xs),
+            torch.stack(es),
+            torch.stack(acc),
+            torch.stack(oks),
+            torch.stack(divs),
+            means,
+        )
 
     return block
 
@@ -176,8 +223,8 @@ class BlockRunner:
             raise ConfigError(f"capture must be one of {', '.join(MODES)}, got {mode!r}.")
         self.sampler, self.mode, self.step_size = sampler, mode, float(step_size)
         self.eager = _block_fn(_step_fn(sampler, lambda x: energy_and_grad(energy, x), self.step_size))
-        self.traced = _block_fn(_step_fn(sampler, func_energy_and_grad(energy), self.step_size))
-        self.compiled: dict[int, Callable] = {}
+        self.energy = energy
+        self.compiled: Callable | None = None  # block of compiled steps ("compile")
         self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, tuple[Tensor, Tensor | None], Tensors]] = {}
         self.buffers: Tensors | None = None  # static x, e, g, v of the graphs
         self.fallback: str | None = None  # why auto fell back to eager
@@ -195,13 +242,13 @@ class BlockRunner:
         elif self.mode == "eager":
             out = self.eager(x, e, g, v, noise, uniform)
         elif self.mode == "compile":
-            out = self._compiled(total)(x, e, g, v, noise, uniform)
+            out = self._run_compiled(x, e, g, v, noise, uniform)
         else:
             out = self._replay(x, e, g, v, noise, uniform)
         self.done += total
-        x, e, g, v, xs, es, acc, ok, div = out
+        x, e, g, v, xs, es, acc, ok, div, means = out
         new = SamplerState(x, e, g, state.step_size, state.iteration + total, momentum=v)
-        return BlockOutput(new, xs, es, acc, ok, div)
+        return BlockOutput(new, xs, es, acc, ok, div, means)
 
     def _auto(self, x, e, g, v, noise: Tensor, uniform: Tensor | None) -> Tensors:
         """auto, measured on the chains' own steps (no step is run twice, so the chains are unchanged).
@@ -251,12 +298,24 @@ class BlockRunner:
             parts.append(out_rest[4:])
         return (x, e, g, v, *(torch.cat(p) for p in zip(*parts, strict=True)))
 
-    def _compiled(self, k: int) -> Callable:
-        if k not in self.compiled:
-            self.compiled[k] = torch.compile(self.traced, dynamic=False, fullgraph=False)
-        return self.compiled[k]
+    def _run_compiled(self, x, e, g, v, noise: Tensor, uniform: Tensor | None) -> Tensors:
+        """compile: K compiled steps, replayed from a CUDA graph on CUDA; on failure, ``auto`` (fallback named)."""
+        first = self.compiled is None
+        if self.compiled is None:
+            self.compiled = _block_fn(compiled_step(self.energy, self.sampler, self.step_size))
+        block = self.compiled
+        try:
+            if x.device.type == "cuda":
+                return self._replay(x, e, g, v, noise, uniform, block)
+            return block(x, e, g, v, noise, uniform)
+        except Exception as error:
+            if not first:
+                raise
+            self.mode, self.graphs, self.buffers = "auto", {}, None
+            self.fallback = f"torch.compile failed: {type(error).__name__}: {error}"
+            return self._auto(x, e, g, v, noise, uniform)
 
-    def _graph(self, k: int, like: Tensors, noise: Tensor, uniform: Tensor | None):
+    def _graph(self, k: int, like: Tensors, noise: Tensor, uniform: Tensor | None, fn: Callable):
         """The CUDA graph of a block of k steps over the shared static state buffers (captured on first use)."""
         if k in self.graphs:
             return self.graphs[k]
@@ -268,12 +327,12 @@ class BlockRunner:
         inputs = (noise[:k].clone(), None if uniform is None else uniform[:k].clone())
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):  # warm-up outside capture (autograd, cuBLAS workspaces)
-            self.eager(sx, se, sg, sv, *inputs)
+        with torch.cuda.stream(stream):  # warm-up outside capture (autograd, cuBLAS workspaces, compiling)
+            fn(sx, se, sg, sv, *inputs)
         torch.cuda.current_stream().wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            out = self.eager(sx, se, sg, sv, *inputs)
+            out = fn(sx, se, sg, sv, *inputs)
             for buf, new in zip(self.buffers, out[:4], strict=True):
                 if buf is not None:
                     buf.copy_(new)
@@ -282,13 +341,14 @@ class BlockRunner:
         self.capture_s += time.perf_counter() - started
         return self.graphs[k]
 
-    def _replay(self, x, e, g, v, noise: Tensor, uniform: Tensor | None) -> Tensors:
+    def _replay(self, x, e, g, v, noise: Tensor, uniform: Tensor | None, fn: Callable | None = None) -> Tensors:
+        """Blocks of ``BLOCK_STEPS`` steps of ``fn`` (default: the eager block) as CUDA-graph replays."""
         total, like = noise.shape[0], (x, e, g, v)
         records: list[Tensors] = []
         start = 0
         while start < total:
             k = min(BLOCK_STEPS, total - start)
-            graph, (n_buf, u_buf), outs = self._graph(k, like, noise, uniform)
+            graph, (n_buf, u_buf), outs = self._graph(k, like, noise, uniform, fn or self.eager)
             if start == 0:
                 for buf, t in zip(self.buffers, like, strict=True):  # type: ignore[arg-type]
                     if buf is not None:

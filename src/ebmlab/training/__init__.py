@@ -15,13 +15,13 @@ True
 """
 
 from ebmlab.training.checkpoint import Checkpoint, CheckpointManager
-from ebmlab.training.config import GroupConfig, TrainConfig, lr_factor
 from ebmlab.training.data import BatchIterator, derive_seed
 from ebmlab.training.lock import RunLock
 from ebmlab.training.logs import read_metrics
 from ebmlab.training.loop import Callback, Evaluate, Run, build_optimizer, fit
 from ebmlab.training.method import DEFAULT_GROUP, Losses, Method, StepContext, resolve_groups
 from ebmlab.training.monitor import Divergence, DivergenceMonitor
+from ebmlab.training.options import GroupConfig, TrainConfig, lr_factor
 from ebmlab.training.restore import latest_checkpoint, load_weights, run_config
 
 __all__ = [

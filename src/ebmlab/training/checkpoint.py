@@ -34,8 +34,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from ebmlab.config import atomic_write_text, current_umask
 from ebmlab.errors import CheckpointError
+from ebmlab.yaml_io import atomic_write_text, current_umask
 
 __all__ = [
     "CONFIG_FILE",

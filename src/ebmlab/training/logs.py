@@ -18,9 +18,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ebmlab.config import atomic_write_text
+from ebmlab.yaml_io import atomic_write_text
 
-__all__ = ["MetricsLogger", "read_metrics"]
+__all__ = ["MetricsLogger", "NullLogger", "json_safe", "read_metrics"]
 
 log = logging.getLogger("ebmlab.training")
 
@@ -28,7 +28,8 @@ METRICS_JSONL = "metrics.jsonl"
 METRICS_CSV = "metrics.csv"
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``None`` for a non-finite float (JSON has no NaN/inf), the value otherwise."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -70,7 +71,7 @@ class MetricsLogger:
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one record (flushed at once, so a killed run keeps what it logged)."""
-        record = {k: _clean(v) for k, v in record.items()}
+        record = {k: json_safe(v) for k, v in record.items()}
         self.history.append(record)
         self._fh.write(json.dumps(record) + "\n")
         self._fh.flush()
@@ -105,6 +106,25 @@ class MetricsLogger:
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+
+
+class NullLogger:
+    """The metrics logger of ranks other than 0: keeps the history in memory, writes nothing."""
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, Any]] = []
+
+    def log(self, record: dict[str, Any]) -> None:
+        self.history.append(record)
+
+    def truncate(self, step: int) -> None:
+        self.history = [r for r in self.history if int(r.get("step", 0)) <= step]
+
+    def write_csv(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _tensorboard_writer(run_dir: Path) -> Any:

@@ -9,7 +9,9 @@ A step diverges when
 
 The loop then either stops (``on_divergence: stop``, :class:`~ebmlab.errors.NonFiniteError`) or
 rolls back to the last checkpoint (``on_divergence: rollback``). The check happens before the
-optimiser step, so a NaN never reaches the parameters.
+optimiser step, so a NaN never reaches the parameters. Per step it costs one device→host transfer of one
+flag (:meth:`DivergenceMonitor.flagged`, all rules fused on the device); only when that flag is set are the
+values read back to name the cause (:meth:`DivergenceMonitor.check`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ebmlab.training.config import TrainConfig
+import torch
+from torch import Tensor
+
+from ebmlab.training.options import TrainConfig
 
 __all__ = ["Divergence", "DivergenceMonitor"]
 
@@ -42,6 +47,7 @@ class DivergenceMonitor:
     def __init__(self, config: TrainConfig) -> None:
         self.watch = None if config.monitor is None else set(config.monitor)
         self.max_abs = dict(config.max_abs)
+        self._cache: dict[tuple, tuple[Tensor, Tensor]] = {}
 
     def check(self, step: int, values: Mapping[str, float], always: Iterable[str] = ()) -> Divergence | None:
         """The first divergence among ``values`` (``always``: keys checked for NaN/inf regardless of
@@ -55,3 +61,41 @@ class DivergenceMonitor:
             if found is not None and math.isfinite(found) and abs(found) > limit:
                 return Divergence(step, key, found, f"|{key}| > train.max_abs.{key} = {limit:g}")
         return None
+
+    def flagged(
+        self,
+        values: Mapping[str, Tensor | float],
+        always: Iterable[str] = (),
+        finite: Mapping[str, Tensor] | None = None,
+    ) -> bool:
+        """Whether :meth:`check` would find a divergence in ``values`` (or a non-finite entry of ``finite``,
+        e.g. gradient norms), with one device→host transfer: the rules run fused on the device."""
+        watched = set(always) | (set(values) if self.watch is None else self.watch)
+        tensors: list[Tensor] = []
+        rules: list[tuple[str, bool, float]] = []  # (key, NaN/inf is a divergence, |value| limit)
+        for key, value in values.items():
+            bound = self.max_abs.get(key, math.inf)
+            if not isinstance(value, Tensor):
+                if (key in watched and not math.isfinite(value)) or (math.isfinite(value) and abs(value) > bound):
+                    return True
+            elif key in watched or key in self.max_abs:
+                tensors.append(value)
+                rules.append((key, key in watched, bound))
+        for key, value in (finite or {}).items():
+            tensors.append(value)
+            rules.append((key, True, math.inf))
+        if not tensors:
+            return False
+        x = torch.stack([t.detach().reshape(()).to(torch.float64) for t in tensors])
+        watch, limit = self._rules(tuple(rules), x.device)
+        finite_x = torch.isfinite(x)
+        return bool(((~finite_x & watch) | (finite_x & (x.abs() > limit))).any())
+
+    def _rules(self, rules: tuple[tuple[str, bool, float], ...], device: torch.device) -> tuple[Tensor, Tensor]:
+        """(watched mask, |value| limits) on ``device``, built once per layout of keys and rules."""
+        found = self._cache.get((rules, device))
+        if found is None:
+            watch = torch.tensor([r[1] for r in rules], device=device)
+            found = watch, torch.tensor([r[2] for r in rules], dtype=torch.float64, device=device)
+            self._cache[(rules, device)] = found
+        return found

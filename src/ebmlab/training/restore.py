@@ -9,9 +9,9 @@ from typing import Any
 
 from torch import nn
 
-from ebmlab.config import load_yaml, parse_yaml
 from ebmlab.errors import CheckpointError, ConfigError
 from ebmlab.training.checkpoint import CONFIG_FILE, META_FILE, Checkpoint, CheckpointManager
+from ebmlab.yaml_io import load_yaml, parse_yaml
 
 __all__ = ["latest_checkpoint", "load_weights", "run_config"]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ebmlab.config import suggest
 from ebmlab.errors import ConfigError
-from ebmlab.training.config import DEFAULT_MAX_ABS, TrainConfig
+from ebmlab.schema import suggest
+from ebmlab.training.options import DEFAULT_MAX_ABS, TrainConfig
 
 __all__ = ["check_watched_keys"]
 

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ebmlab.config import at_least, interval, meta, nonnegative, positive, validate
+from ebmlab.schema import at_least, interval, meta, nonnegative, positive, validate
 
 __all__ = ["DEFAULT_MAX_ABS", "GroupConfig", "LRSchedule", "OptimizerName", "TrainConfig", "lr_factor"]
 

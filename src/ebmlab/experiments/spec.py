@@ -25,10 +25,11 @@ from typing import Any
 
 import torch
 
-from ebmlab.config import apply_overrides, from_dict, load_yaml, meta, validate
 from ebmlab.errors import ConfigError
 from ebmlab.experiments.registry import SECTIONS, UNKNOWN, check, registered
-from ebmlab.training.config import TrainConfig
+from ebmlab.schema import from_dict, meta, validate
+from ebmlab.training.options import TrainConfig
+from ebmlab.yaml_io import apply_overrides, load_yaml
 
 __all__ = ["ComponentConfig", "ExperimentConfig", "check_components", "load_experiment_config", "resolve_device"]
 
@@ -87,7 +88,7 @@ class ExperimentConfig:
         resolve_device(self.device)
 
     def _to_mapping(self) -> dict[str, Any]:
-        from ebmlab.config import to_dict
+        from ebmlab.schema import to_dict
 
         out: dict[str, Any] = {"name": self.name, "device": self.device}
         for kind in ("data", "energy", "sampler", "method", "train", "eval"):
