@@ -199,7 +199,7 @@ def figures(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arms", nargs="+", default=["C0", "A", "B", "C", "C'", "Cn"])
     p.add_argument("--ks", nargs="+", type=int, default=[2, 5, 10, 20])
@@ -219,6 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     args.lrs = parse_lrs(args.lr)
     if args.json is None:
         args.json = ROOT / f"docs/results_{figure_stem(args)}.json"
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     torch.set_num_threads(1)
     results = []
     for seed in args.seeds:
