@@ -17,8 +17,10 @@ box-normalised EBM's mass (201² quadrature) in the region where the true densit
 
 Run::
 
-    OMP_NUM_THREADS=1 python experiments/coop_diagnose.py completion --steps 600 --batch-size 64 --k 10
-    OMP_NUM_THREADS=1 python experiments/coop_diagnose.py toy --steps 400 --batch-size 128 --k 5
+    OMP_NUM_THREADS=1 python experiments/coop_diagnose.py completion --steps 600 --batch-size 64 --k 10 \
+        --variants cold k0 seed data   # then --variants gamma01 seed_gamma01 (the JSON holds both invocations)
+    OMP_NUM_THREADS=1 python experiments/coop_diagnose.py toy --steps 400 --batch-size 128 --k 5 --every 50 --seeds 0 1 2
+    python experiments/coop_diagnose.py figure   # docs/figures/coop_diagnose.png from the two JSON files
 
 Writes ``docs/results_coop_diagnose_<which>.json``.
 """
@@ -173,9 +175,35 @@ def run_toy(args: argparse.Namespace) -> list[dict[str, Any]]:
     return out
 
 
+def figure() -> None:
+    """``docs/figures/coop_diagnose.png``: cVAE proposal diversity per variant, toy off-data mass per arm."""
+    from ebmlab.plotting import pyplot
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    comp = json.loads((ROOT / "docs/results_coop_diagnose_completion.json").read_text())["runs"]
+    for r in comp:
+        t = r["trace"]
+        axes[0].plot([x["step"] for x in t], [x["diversity_proposal"] for x in t], marker="o", label=r["variant"])
+    axes[0].set_xlabel("training step"), axes[0].set_ylabel("s.d. over 5 proposals (missing pixels)")
+    axes[0].set_title("completion: cVAE proposal diversity", fontsize=10), axes[0].legend(fontsize=7)
+    toy = json.loads((ROOT / "docs/results_coop_diagnose_toy.json").read_text())["runs"]
+    for r in toy:
+        t = r["trace"]
+        style = "-" if r["arm"] == "A" else "--"
+        axes[1].plot([x["step"] for x in t], [max(x["off_data_mass"], 1e-7) for x in t], style, marker=".")
+    axes[1].plot([], [], "-", color="k", label="A (short-run from noise)")
+    axes[1].plot([], [], "--", color="k", label="C (cooperative)")
+    axes[1].set_yscale("log"), axes[1].set_xlabel("training step"), axes[1].legend(fontsize=7)
+    axes[1].set_title("eight-gaussians, K = 5: EBM mass off the data (3 seeds)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(ROOT / "docs/figures/coop_diagnose.png", dpi=80)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("which", choices=["completion", "toy"])
+    p.add_argument("which", choices=["completion", "toy", "figure"])
     p.add_argument("--variants", nargs="+", default=list(COMPLETION_SETS))
     p.add_argument("--arms", nargs="+", default=["A", "C"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
@@ -185,9 +213,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--every", type=int, default=100)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
+    if args.which == "figure":
+        figure()
+        return 0
     rows = run_completion(args) if args.which == "completion" else run_toy(args)
     path = ROOT / f"docs/results_coop_diagnose_{args.which}.json"
-    settings = {k: str(v) for k, v in vars(args).items()}
+    settings: list[Any] = [{k: str(v) for k, v in vars(args).items()}]
+    if args.which == "completion" and path.exists():  # keep the other variants of earlier invocations
+        old = json.loads(path.read_text())
+        rows = [r for r in old["runs"] if r["variant"] not in args.variants] + rows
+        settings = [*(old["settings"] if isinstance(old["settings"], list) else [old["settings"]]), *settings]
     path.write_text(json.dumps({"settings": settings, "runs": rows}, indent=1))
     return 0
 
