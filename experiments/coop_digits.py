@@ -123,6 +123,36 @@ def run_one(arm: str, k: int, seed: int, args: argparse.Namespace) -> dict[str, 
     return result
 
 
+def quality_figure(rows: list[dict[str, Any]], ks: list[int]) -> None:
+    """FD after K and after 1000 steps against K per arm (mean ± s.d. over seeds), C0 and the floor as lines."""
+    from ebmlab.plotting import pyplot
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    c0 = next((r for r in rows if r["arm"] == "C0"), None)
+    floor = next(r["fd_floor"]["mean"] for r in rows if r["fd_floor"]["mean"] == r["fd_floor"]["mean"])
+    for ax, key, title in zip(axes, ("fd_K", "fd_1000"), ("FD after K steps", "FD after 1000 steps"), strict=True):
+        for arm in ("A", "B", "C", "C'"):
+            pts = sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["K"])
+            ax.errorbar(
+                [r["K"] for r in pts],
+                [r[key]["mean"] for r in pts],
+                [r[key]["sd"] for r in pts],
+                label=arm,
+                marker="o",
+                capsize=3,
+            )
+        if c0 is not None and key == "fd_K":
+            ax.axhline(c0["fd_K"]["mean"], color="k", ls="--", label="C0 (VAE)")
+        ax.axhline(floor, color="gray", ls=":", label="train-vs-test floor")
+        ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel("K (Langevin steps per sample)"), ax.set_title(title)
+        ax.minorticks_off(), ax.set_xticks(ks, [str(k) for k in ks])
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(ROOT / "docs/figures/coop_digits_quality.png", dpi=80)
+    plt.close(fig)
+
+
 def figure(args: argparse.Namespace) -> None:
     """Sample grids (seed 0): one panel of 8×8 samples after K steps per arm and K."""
     from ebmlab.plotting import pyplot
@@ -143,7 +173,8 @@ def figure(args: argparse.Namespace) -> None:
         ax.imshow(grid.numpy(), cmap="gray_r", vmin=-1, vmax=1)
         ax.set_title(arm if arm == "C0" else f"{arm}, K={k}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(ROOT / "docs/figures/coop_digits_samples.png", dpi=90)
+    suffix = "" if args.ks == [5, 20] else "_K" + "_".join(str(k) for k in args.ks)
+    fig.savefig(ROOT / f"docs/figures/coop_digits_samples{suffix}.png", dpi=90)
     plt.close(fig)
 
 
@@ -198,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     args.json.write_text(json.dumps({"settings": settings, "summary": rows, "runs": results}, indent=1))
     if args.split == "test":
         figure(args)
+        quality_figure(rows, sorted({r["K"] for r in results if r["arm"] != "C0"}))
     return 0
 
 
