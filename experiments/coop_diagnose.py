@@ -219,9 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = run_completion(args) if args.which == "completion" else run_toy(args)
     path = ROOT / f"docs/results_coop_diagnose_{args.which}.json"
     settings: list[Any] = [{k: str(v) for k, v in vars(args).items()}]
-    if args.which == "completion" and path.exists():  # keep the other variants of earlier invocations
+    if path.exists():  # keep the other variants (arm, seed) of earlier invocations
         old = json.loads(path.read_text())
-        rows = [r for r in old["runs"] if r["variant"] not in args.variants] + rows
+        ran = {(r.get("variant"), r.get("arm"), r["seed"]) for r in rows}
+        rows = [r for r in old["runs"] if (r.get("variant"), r.get("arm"), r["seed"]) not in ran] + rows
         settings = [*(old["settings"] if isinstance(old["settings"], list) else [old["settings"]]), *settings]
     path.write_text(json.dumps({"settings": settings, "runs": rows}, indent=1))
     return 0
