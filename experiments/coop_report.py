@@ -36,9 +36,12 @@ def main() -> int:
     if timing.exists():
         data = json.loads(timing.read_text())
         print(f"### time per iteration (load average {data['loadavg_before']} before, {data['loadavg_after']} after)\n")
-        print("| data | K | arm | median s / iteration | 25–75 % |\n|---|---|---|---|---|")
+        print("| data | K | arm | wall s / iteration (median, 25–75 %) | CPU s / iteration (median, 25–75 %) |")
+        print("|---|---|---|---|---|")
         for r in data["rows"]:
-            print(f"| {r['data']} | {r['K']} | {r['arm']} | {r['median_s']:.4f} | {r['q25_s']:.4f}–{r['q75_s']:.4f} |")
+            wall = f"{r['median_s']:.4f} ({r['q25_s']:.4f}–{r['q75_s']:.4f})"
+            cpu = f"{r['cpu_median_s']:.4f} ({r['cpu_q25_s']:.4f}–{r['cpu_q75_s']:.4f})" if "cpu_median_s" in r else "—"
+            print(f"| {r['data']} | {r['K']} | {r['arm']} | {wall} | {cpu} |")
         print()
     diag = ROOT / "docs/results_coop_diagnose_completion.json"
     if diag.exists():

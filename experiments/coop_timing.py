@@ -3,8 +3,9 @@
 Each arm is built from its config (as in ``coop_toy.py`` / ``coop_digits.py``) and trained by the same plain loop
 (``losses`` → backward → Adam step on every parameter group; no logging or checkpoints). Rounds rotate the order of
 the arms, each round times ``--iters`` iterations of every arm after one warm-up iteration; the table reports the
-median (and the 25–75 % range) over rounds of the mean time per iteration. The load average is read before and
-after: on a shared machine the absolute times are inflated, the ratios less so.
+median (and the 25–75 % range) over rounds of the mean wall time and of the mean CPU time of this process per
+iteration. The load average is read before and after: on a shared, loaded machine the wall times are inflated by
+waiting for a core; the CPU times are not (cache sharing still inflates them somewhat).
 
 Run::
 
@@ -60,18 +61,21 @@ def build(data: str, arm: str, k: int, batch_size: int, hidden: str) -> tuple[An
     return experiment.method, experiment.data, torch.optim.Adam(params, lr=1e-4)
 
 
-def iterate(method: Any, data: torch.Tensor, opt: torch.optim.Optimizer, n: int, bs: int, g: torch.Generator) -> float:
-    """Mean seconds of ``n`` iterations: a batch, ``losses``, backward of every group's loss, one Adam step."""
+def iterate(
+    method: Any, data: torch.Tensor, opt: torch.optim.Optimizer, n: int, bs: int, g: torch.Generator
+) -> tuple[float, float]:
+    """Mean wall and CPU (this process) seconds of ``n`` iterations: a batch, ``losses``, backward of every group's
+    loss, one Adam step. On a loaded machine the CPU time is the closer proxy for an idle machine's wall time."""
     from ebmlab.training import StepContext
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(n):
         batch = data[torch.randint(0, data.shape[0], (bs,), generator=g)]
         out = method.losses(batch, StepContext(step=i + 1, generator=g))
         opt.zero_grad(set_to_none=True)
         sum(out.minimize.values()).backward()
         opt.step()
-    return (time.perf_counter() - start) / n
+    return (time.perf_counter() - start) / n, (time.process_time() - cpu) / n
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,17 +95,24 @@ def main(argv: list[str] | None = None) -> int:
             arms = list(SETUPS[data])
             built = {a: build(data, a, k, bs, hidden) for a in arms}
             times: dict[str, list[float]] = {a: [] for a in arms}
+            cpu: dict[str, list[float]] = {a: [] for a in arms}
             g = torch.Generator().manual_seed(0)
             for r in range(args.rounds):
                 order = arms[r % len(arms) :] + arms[: r % len(arms)]
                 for a in order:
                     iterate(*built[a], 1, bs, g)  # warm-up
-                    times[a].append(iterate(*built[a], args.iters, bs, g))
+                    wall, used = iterate(*built[a], args.iters, bs, g)
+                    times[a].append(wall), cpu[a].append(used)
             for a in arms:
                 q = statistics.quantiles(times[a], n=4) if len(times[a]) > 1 else [times[a][0]] * 3
                 row = {"data": data, "K": k, "arm": a, "median_s": statistics.median(times[a])}
-                rows.append(row | {"q25_s": q[0], "q75_s": q[2], "per_round_s": times[a]})
-                print(json.dumps({key: row[key] for key in ("data", "K", "arm", "median_s")}), flush=True)
+                row |= {"q25_s": q[0], "q75_s": q[2], "per_round_s": times[a]}
+                qc = statistics.quantiles(cpu[a], n=4) if len(cpu[a]) > 1 else [cpu[a][0]] * 3
+                row |= {"cpu_median_s": statistics.median(cpu[a]), "cpu_q25_s": qc[0], "cpu_q75_s": qc[2]}
+                rows.append(row | {"cpu_per_round_s": cpu[a]})
+                print(
+                    json.dumps({key: row[key] for key in ("data", "K", "arm", "median_s", "cpu_median_s")}), flush=True
+                )
     out = {"settings": {k: str(v) for k, v in vars(args).items()}, "loadavg_before": load_before}
     out |= {"loadavg_after": os.getloadavg(), "cpu_count": os.cpu_count(), "rows": rows}
     args.json.write_text(json.dumps(out, indent=1))
