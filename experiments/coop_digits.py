@@ -13,8 +13,12 @@ Run (the reduced grid of docs/cooperative.md)::
 
     OMP_NUM_THREADS=1 python experiments/coop_digits.py --steps 600 --batch-size 64 --ks 5 20
 
-Writes ``docs/results_coop_digits.json`` and ``docs/figures/coop_digits_samples.png``; per-run results are cached in
-``runs/coop_digits/<arm>_K<k>/seed<s>/result.json`` (``--fresh`` recomputes).
+    OMP_NUM_THREADS=1 python experiments/coop_digits.py --steps 600 --batch-size 64 --ks 2 10 --merge
+
+Writes ``docs/results_coop_digits.json`` (``--merge`` keeps the JSON's runs of other K), the sample grid
+``docs/figures/coop_digits_samples[_K..].png`` and ``docs/figures/coop_digits_quality.png`` (FD vs K); per-run
+results are cached in ``runs/coop_digits/<arm>_K<k>[_lr<lr>][_val]/seed<s>/result.json`` (``--fresh`` recomputes).
+``--split val`` trains on 80 % of the train split and scores FD against the other 20 % (``coop_tune.py``).
 """
 
 from __future__ import annotations

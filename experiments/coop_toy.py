@@ -19,8 +19,14 @@ Run (the reduced grid of docs/cooperative.md, ≈ 25 min on 2 shared cores)::
 
     OMP_NUM_THREADS=1 python experiments/coop_toy.py --steps 400 --batch-size 128 --energy-hidden [64,64]
 
-Writes ``docs/results_coop_toy.json``, ``docs/figures/coop_toy_quality.png``, ``docs/figures/coop_toy_samples.png``;
-each run's result is cached in ``runs/coop_toy/<arm>_K<k>/seed<s>/result.json`` (``--fresh`` recomputes).
+    OMP_NUM_THREADS=1 python experiments/coop_toy.py --target rings --arms C0 A B C "C'" --steps 400 \
+        --batch-size 128 --energy-hidden [64,64]
+
+Writes ``docs/results_coop_toy.json``, ``docs/figures/coop_toy_quality.png``, ``docs/figures/coop_toy_samples.png``
+(``--target rings``: ``coop_rings``); each run's result is cached in
+``runs/coop_toy/<target>/<arm>_K<k>[_lr<lr>][_val]/seed<s>/result.json`` (``--fresh`` recomputes). ``--lr A=0.01
+C=0.005,0.0005`` sets per-arm learning rates (C: EBM, VAE); ``--split val`` scores on the validation split
+(``coop_tune.py``).
 """
 
 from __future__ import annotations
@@ -214,6 +220,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", nargs="*", default=[], help="per-arm learning rates, e.g. A=0.005 C=0.005,0.002")
     p.add_argument("--out", type=Path, default=ROOT / "runs/coop_toy")
     p.add_argument("--fresh", action="store_true")
+    p.add_argument("--no-figures", action="store_true", help="write the JSON only (e.g. a K = 5 check at tuned rates)")
     p.add_argument("--json", type=Path, default=None, help="default docs/results_coop_toy.json (rings: _rings)")
     args = p.parse_args(argv)
     args.lrs = parse_lrs(args.lr)
@@ -247,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     args.json.write_text(
         json.dumps({"settings": {k: str(v) for k, v in vars(args).items()}, "summary": rows, "runs": results}, indent=1)
     )
-    if args.split == "test":
+    if args.split == "test" and not args.no_figures:
         figures(rows, args)
     return 0
 
