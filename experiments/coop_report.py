@@ -15,17 +15,43 @@ from coop_common import table  # noqa: E402
 
 
 def main() -> int:
-    toy = ROOT / "docs/results_coop_toy.json"
-    if toy.exists():
-        rows = json.loads(toy.read_text())["summary"]
-        cols = {
-            "diverged": ".0f",
-            "mmd2_K": ".4f",
-            "mmd2_1000": ".4f",
-            "nll_gap": ".2f",
-            "seconds_per_iteration": ".4f",
-        }
-        print("### eight-gaussians\n\n" + table(rows, cols) + "\n")
+    for name, stem in (("eight-gaussians", "toy"), ("rings", "rings")):
+        toy = ROOT / f"docs/results_coop_{stem}.json"
+        if toy.exists():
+            rows = json.loads(toy.read_text())["summary"]
+            cols = {"diverged": ".0f", "mmd2_K": ".4f", "mmd2_1000": ".4f", "nll_gap": ".2f"}
+            print(f"### {name}\n\n" + table(rows, cols | {"seconds_per_iteration": ".4f"}) + "\n")
+    for name in ("eight-gaussians", "rings", "digits"):
+        tune = ROOT / f"docs/results_coop_tune_{name}.json"
+        if tune.exists():
+            data = json.loads(tune.read_text())
+            print(f"### tuning, {name} ({data['settings']['criterion']})\n")
+            print("| arm | candidates (score) | selected |\n|---|---|---|")
+            for arm, lrs in data["candidates"].items():
+                scores = {r["lr"]: r["score"] for r in data["runs"] if r["arm"] == arm}
+                cells = ", ".join(f"{lr} ({scores[lr]:.3g})" for lr in lrs if lr in scores)
+                print(f"| {arm} | {cells} | {data['selected'].get(arm, '—')} |")
+            print()
+    timing = ROOT / "docs/results_coop_timing.json"
+    if timing.exists():
+        data = json.loads(timing.read_text())
+        print(f"### time per iteration (load average {data['loadavg_before']} before, {data['loadavg_after']} after)\n")
+        print("| data | K | arm | wall s / iteration (median, 25–75 %) | CPU s / iteration (median, 25–75 %) |")
+        print("|---|---|---|---|---|")
+        for r in data["rows"]:
+            wall = f"{r['median_s']:.4f} ({r['q25_s']:.4f}–{r['q75_s']:.4f})"
+            cpu = f"{r['cpu_median_s']:.4f} ({r['cpu_q25_s']:.4f}–{r['cpu_q75_s']:.4f})" if "cpu_median_s" in r else "—"
+            print(f"| {r['data']} | {r['K']} | {r['arm']} | {wall} | {cpu} |")
+        print()
+    diag = ROOT / "docs/results_coop_diagnose_completion.json"
+    if diag.exists():
+        keys = ("diversity_proposal", "diversity_revised", "error_proposal", "error_revised", "kl_revised")
+        print("### diagnosis, completion (last probe)\n\n| variant | step | " + " | ".join(keys) + " |")
+        print("|---|---|" + "---|" * len(keys))
+        for r in json.loads(diag.read_text())["runs"]:
+            t = r["trace"][-1]
+            print(f"| {r['variant']} | {t['step']} | " + " | ".join(f"{t[k]:.3f}" for k in keys) + " |")
+        print()
     digits = ROOT / "docs/results_coop_digits.json"
     if digits.exists():
         rows = json.loads(digits.read_text())["summary"]

@@ -19,8 +19,14 @@ Run (the reduced grid of docs/cooperative.md, ≈ 25 min on 2 shared cores)::
 
     OMP_NUM_THREADS=1 python experiments/coop_toy.py --steps 400 --batch-size 128 --energy-hidden [64,64]
 
-Writes ``docs/results_coop_toy.json``, ``docs/figures/coop_toy_quality.png``, ``docs/figures/coop_toy_samples.png``;
-each run's result is cached in ``runs/coop_toy/<arm>_K<k>/seed<s>/result.json`` (``--fresh`` recomputes).
+    OMP_NUM_THREADS=1 python experiments/coop_toy.py --target rings --arms C0 A B C "C'" --steps 400 \
+        --batch-size 128 --energy-hidden [64,64]
+
+Writes ``docs/results_coop_toy.json``, ``docs/figures/coop_toy_quality.png``, ``docs/figures/coop_toy_samples.png``
+(``--target rings``: ``coop_rings``); each run's result is cached in
+``runs/coop_toy/<target>/<arm>_K<k>[_lr<lr>][_val]/seed<s>/result.json`` (``--fresh`` recomputes). ``--lr A=0.01
+C=0.005,0.0005`` sets per-arm learning rates (C: EBM, VAE); ``--split val`` scores on the validation split
+(``coop_tune.py``).
 """
 
 from __future__ import annotations
@@ -47,7 +53,32 @@ CONFIGS = {
     "C0": "configs/coop_vae_eight_gaussians.yaml",
     "Cn": "configs/coop_eight_gaussians.yaml",  # C with langevin_noise: false (the official code's setting)
 }
-TARGET = "eight-gaussians"
+TARGETS = ("eight-gaussians", "rings")
+
+
+def lr_sets(arm: str, lr: str | None) -> list[str]:
+    """Overrides for an arm's learning rate(s): ``"0.005"`` (the one optimiser: EBM, or C0's VAE) or, for C,
+    ``"0.005,0.002"`` (EBM, VAE)."""
+    if not lr:
+        return []
+    parts = [float(v) for v in lr.split(",")]
+    sets = [f"train.lr={parts[0]}"]
+    if len(parts) > 1:
+        sets.append(f"train.groups.vae.lr={parts[1]}")
+    return sets
+
+
+def parse_lrs(items: list[str]) -> dict[str, str]:
+    """``["A=0.005", "C=0.005,0.002"]`` -> ``{"A": "0.005", "C": "0.005,0.002"}``."""
+    return dict(item.split("=", 1) for item in items)
+
+
+def run_path(arm: str, k: int, seed: int, args: argparse.Namespace) -> Path:
+    """``runs/coop_toy/<target>/<arm>_K<k>[_lr<lr>][_val]/seed<s>``."""
+    lr = args.lrs.get(arm)
+    tag = ("" if not lr else f"_lr{lr}") + ("" if args.split == "test" else f"_{args.split}")
+    name = f"{arm.replace(chr(39), 'p')}_K{k}" if arm != "C0" else "C0"
+    return args.out / args.target / (name + tag) / f"seed{seed}"
 
 
 def vae_log_px(vae: Any, x: torch.Tensor, n: int = 201, half_width: float = 6.0) -> torch.Tensor:
@@ -73,7 +104,8 @@ def run_one(arm: str, k: int, seed: int, args: argparse.Namespace) -> dict[str, 
     from ebmlab.experiments import load_experiment_config, run_experiment
     from ebmlab.metrics import grid_nll, mmd2_rbf
 
-    run_dir = args.out / (f"{arm.replace(chr(39), 'p')}_K{k}" if arm != "C0" else "C0") / f"seed{seed}"
+    lr, split_tag = args.lrs.get(arm), ("" if args.split == "test" else f"_{args.split}")
+    run_dir = run_path(arm, k, seed, args)
     cached = run_dir / "result.json"
     if cached.exists() and not args.fresh:
         return json.loads(cached.read_text())
@@ -81,12 +113,16 @@ def run_one(arm: str, k: int, seed: int, args: argparse.Namespace) -> dict[str, 
         shutil.rmtree(run_dir)
     sets = [f"train.seed={seed}", f"train.steps={args.steps}", f"train.batch_size={args.batch_size}"]
     sets += ["train.progress=false", "eval=null", f"train.checkpoint_every={args.steps}"]
+    sets += [f"data.target={args.target}", *lr_sets(arm, lr)]
+    scale = max(abs(b) for pair in toy_target(args.target).bounds for b in pair)
     if arm != "C0":
-        sets += [f"method.n_steps={k}", f"energy.hidden={args.energy_hidden}"]
+        sets += [f"method.n_steps={k}", f"energy.hidden={args.energy_hidden}", f"method.init_scale={scale}"]
     if arm == "Cn":
         sets.append("method.langevin_noise=false")
     if arm == "C'":
-        sets += ["method.vae_training=frozen", f"method.vae_from={args.out / 'C0' / f'seed{seed}'}", "train.groups={}"]
+        c0 = "C0" + ("" if not args.lrs.get("C0") else f"_lr{args.lrs['C0']}") + split_tag
+        sets += ["method.vae_training=frozen", f"method.vae_from={args.out / args.target / c0 / f'seed{seed}'}"]
+        sets += ["train.groups={}"]
     try:
         run = run_experiment(load_experiment_config(ROOT / CONFIGS[arm], sets), run_dir)
     except NonFiniteError as exc:  # stopped by the loop's divergence monitor: recorded, not hidden
@@ -94,8 +130,8 @@ def run_one(arm: str, k: int, seed: int, args: argparse.Namespace) -> dict[str, 
         cached.write_text(json.dumps(result, indent=1))
         return result
     method = run.method
-    target = toy_target(TARGET)
-    test = load_toy(TARGET, "test").x
+    target = toy_target(args.target)
+    test = load_toy(args.target, args.split).x
     result: dict[str, Any] = {"arm": arm, "K": k, "seed": seed, "steps": run.step}
     result["seconds_per_iteration"] = run.summary["wall_time_s"] / max(run.step, 1)
     with torch.no_grad():
@@ -118,6 +154,10 @@ def run_one(arm: str, k: int, seed: int, args: argparse.Namespace) -> dict[str, 
     cached.write_text(json.dumps(result, indent=1))
     torch.save({k: v[:500] for k, v in samples.items()}, run_dir / "samples.pt")
     return result
+
+
+def figure_stem(args: argparse.Namespace) -> str:
+    return "coop_toy" if args.target == "eight-gaussians" else f"coop_{args.target}"
 
 
 def figures(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
@@ -147,26 +187,25 @@ def figures(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         ax.set_xticks(args.ks, [str(k) for k in args.ks])
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(ROOT / "docs/figures/coop_toy_quality.png", dpi=80)
+    fig.savefig(ROOT / f"docs/figures/{figure_stem(args)}_quality.png", dpi=80)
     plt.close(fig)
     ks = sorted({r["K"] for r in rows if r["arm"] != "C0"})
     fig, axes = plt.subplots(len(arms) + 1, len(ks), figsize=(2.2 * len(ks), 2.2 * (len(arms) + 1)), squeeze=False)
     for i, arm in enumerate([*arms, "C0"]):
         for j, k in enumerate(ks):
             ax = axes[i][j]
-            name = "C0" if arm == "C0" else f"{arm.replace(chr(39), 'p')}_K{k}"
-            path = args.out / name / "seed0" / "samples.pt"
+            path = run_path(arm, 0 if arm == "C0" else k, 0, args) / "samples.pt"
             if path.exists() and not (arm == "C0" and j > 0):
                 x = torch.load(path)["K"]
                 ax.scatter(x[:, 0], x[:, 1], s=1)
             ax.set_xlim(-4, 4), ax.set_ylim(-4, 4), ax.set_xticks([]), ax.set_yticks([])
             ax.set_title(f"{arm}" + ("" if arm == "C0" else f", K={k}"), fontsize=8)
     fig.tight_layout()
-    fig.savefig(ROOT / "docs/figures/coop_toy_samples.png", dpi=80)
+    fig.savefig(ROOT / f"docs/figures/{figure_stem(args)}_samples.png", dpi=80)
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arms", nargs="+", default=["C0", "A", "B", "C", "C'", "Cn"])
     p.add_argument("--ks", nargs="+", type=int, default=[2, 5, 10, 20])
@@ -176,10 +215,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--n-samples", type=int, default=1000)
     p.add_argument("--energy-hidden", default="[128,128]", help="hidden widths of the one energy MLP of every arm")
+    p.add_argument("--target", choices=TARGETS, default="eight-gaussians")
+    p.add_argument("--split", choices=["test", "val"], default="test", help="evaluation split (val: tuning)")
+    p.add_argument("--lr", nargs="*", default=[], help="per-arm learning rates, e.g. A=0.005 C=0.005,0.002")
     p.add_argument("--out", type=Path, default=ROOT / "runs/coop_toy")
     p.add_argument("--fresh", action="store_true")
-    p.add_argument("--json", type=Path, default=ROOT / "docs/results_coop_toy.json")
+    p.add_argument("--no-figures", action="store_true", help="write the JSON only (e.g. a K = 5 check at tuned rates)")
+    p.add_argument("--json", type=Path, default=None, help="default docs/results_coop_toy.json (rings: _rings)")
     args = p.parse_args(argv)
+    args.lrs = parse_lrs(args.lr)
+    if args.json is None:
+        args.json = ROOT / f"docs/results_{figure_stem(args)}.json"
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     torch.set_num_threads(1)
     results = []
     for seed in args.seeds:
@@ -203,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     args.json.write_text(
         json.dumps({"settings": {k: str(v) for k, v in vars(args).items()}, "summary": rows, "runs": results}, indent=1)
     )
-    figures(rows, args)
+    if args.split == "test" and not args.no_figures:
+        figures(rows, args)
     return 0
 
 

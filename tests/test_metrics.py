@@ -160,3 +160,16 @@ def test_digits_features_fd_floor_beats_noise_and_training_is_deterministic() ->
     assert fd_model["value"] - fd_floor["value"] > 4 * math.hypot(fd_model["se"], fd_floor["se"])
     assert out["model_kid"]["value"] > 4 * out["model_kid"]["se"]
     assert abs(out["floor_kid"]["value"]) < 4 * out["floor_kid"]["se"] + 0.1 * out["model_kid"]["value"]
+
+
+def test_grid_nll_edge_mass_does_not_depend_on_an_energy_offset() -> None:
+    """A constant offset leaves the density unchanged: the edge mass too, even when log Z exceeds float range
+    (an EBM early in training; exp(log Z) overflowed before it was computed in log space)."""
+    energy = lambda z: 0.5 * z.square().sum(-1)  # noqa: E731
+    x = torch.randn(100, 2, generator=torch.Generator().manual_seed(3))
+    box = [(-1.0, 1.0), (-1.0, 1.0)]
+    ref = grid_nll(energy, x, box, n_points=101)
+    for offset in (-800.0, 800.0):
+        r = grid_nll(lambda z, c=offset: energy(z).double() + c, x, box, n_points=101)
+        assert math.isclose(r.edge_mass, ref.edge_mass, rel_tol=1e-9)
+        assert math.isclose(r.nll, ref.nll, rel_tol=1e-9)

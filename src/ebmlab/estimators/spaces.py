@@ -182,8 +182,10 @@ class EnergySpectrum:
                 log_r = torch.where(
                     torch.isneginf(lf_face), torch.full_like(log_r, -1.0), log_r
                 )  # zero density: no tail
-                tail = (lf_face + math.log(2.0) - torch.log(-torch.expm1(log_r)) + log_r).exp()
-                total += float(tail.sum()) / math.exp(log_z) if torch.isfinite(tail).all() else math.inf
+                log_tail = lf_face + math.log(2.0) - torch.log(-torch.expm1(log_r)) + log_r
+                if torch.isposinf(log_tail).any() or torch.isnan(log_tail).any():
+                    return math.inf  # the density does not decrease outward
+                total += math.exp(float(torch.logsumexp(log_tail.flatten(), 0)) - log_z)  # in log space: no overflow
         return total
 
 
