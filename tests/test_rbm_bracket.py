@@ -59,11 +59,15 @@ def test_rbm_bracket_flags_reverse_chains_trapped_in_one_mode() -> None:
     exact = rbm.log_z()
     good = rbm_bracket(rbm, rbm.sample_exact(200, g), "exact", 200, g, marginal=True)
     assert good.contains(exact, z=3.0)
-    # negative control: 200 sweeps from all-off visible units never reach the all-on mode (90 % of the mass), so the
-    # reverse start is not p and its "upper bound" falls below log Z, and below the lower end: the bracket inverts
-    trapped = rbm.gibbs(torch.zeros(200, rbm.n_visible, dtype=torch.float64), 200, g)
-    assert float(trapped.mean()) < 0.2
-    bad = rbm_bracket(rbm, trapped, "mcmc: one mode", 200, g, marginal=True)
+    # negative control: 400 sweeps from all-off units never reach the all-on mode (90 % of the mass); the chains'
+    # energy R̂ and ESS look healthy (all trapped alike), but the reverse start is not p: its "upper bound" falls
+    # below log Z and below the lower end, so the bracket inverts
+    joint = rbm.joint()
+    x0 = torch.zeros(200, joint.dim, dtype=torch.float64)
+    x, diag = mcmc_target_samples(joint, BlockGibbs(blocks=joint.blocks()), x0, 400, g, thin=5)
+    trapped = x[:, : rbm.n_visible]
+    assert float(trapped.mean()) < 0.2 and diag["energy_rhat"] < 1.01 and diag["energy_ess_bulk"] > 1000
+    bad = rbm_bracket(rbm, trapped, "mcmc: one mode", 200, g, marginal=True, diagnostics=diag)
     assert bad.upper.value < exact - 10 * bad.upper.stderr and bad.width < -10 * _hypot(bad)
 
 
