@@ -12,7 +12,12 @@ log Z by AIS (:func:`ebmlab.estimators.rbm_ais.rbm_ais`: the tempered joint path
 chains, ``--temperatures`` sigmoid-spaced β). Test log-likelihood per digit = −mean F(v) − log Ẑ; its SE
 from AIS (``se_log_z``) and from the finite test set (``se_test``) are reported separately.
 
-Run (≈ 15 min on a shared core)::
+Brackets (:func:`ebmlab.estimators.rbm_ais.rbm_bracket`): forward AIS (lower end of log Z) and reverse AIS (upper
+end) on the same path, the reverse chains started from ``--chains`` block-Gibbs chains of ``--reverse-sweeps``
+sweeps begun at random training digits (labelled ``mcmc``, with energy R̂/ESS), from exact samples where
+n_h ≤ 20, and, as a control, all at one test digit with no sweeps. Test LL ∈ [−F̄ − upper, −F̄ − lower].
+
+Run (38 min at load ≈ 27 on 2 cores)::
 
     OMP_NUM_THREADS=1 python experiments/bm_digits.py
 
