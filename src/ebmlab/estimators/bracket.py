@@ -10,7 +10,8 @@ Reverse AIS is forward AIS along the same path run backwards (:class:`ReversedPa
 from the given samples of π_1, on the mirrored schedule β'_t = 1 − β_{T−t}), so the one
 :func:`~ebmlab.estimators.ais.ais` runs it on **any** annealing path and any exact kernel — a
 :class:`~ebmlab.samplers.GeometricPath` with MALA/HMC, a path over binary units with Gibbs, a model's own path
-(:func:`bidirectional_ais`). The upper bound is only as good as the reverse start: exact samples of p
+(:func:`bidirectional_ais`). A geometric path reversed is again geometric (from the samples, log-density −E,
+to −log q; :func:`reversed_path`), which reuses the kernel's evaluations as forward AIS does. The upper bound is only as good as the reverse start: exact samples of p
 (``samples_source="exact"``) or MCMC samples (``"mcmc: …"``, with the chains' diagnostics from
 :func:`mcmc_target_samples`); samples that are not from p can push the "upper bound" anywhere — below the
 lower one included, which the bracket's sign then shows.
@@ -25,14 +26,22 @@ import torch
 from torch import Tensor
 
 from ebmlab.densities.base import Density
-from ebmlab.energies.base import EnergyFn
+from ebmlab.energies.base import EnergyFn, evaluate_energy
 from ebmlab.errors import ConfigError, ShapeError
 from ebmlab.estimators.ais import ais
 from ebmlab.estimators.base import Estimate
 from ebmlab.samplers import MALA, GeometricPath, Sampler, make_betas, sample
 from ebmlab.samplers.path import AnnealingPath
 
-__all__ = ["Bracket", "ReversedPath", "bidirectional_ais", "bidirectional_log_z", "mcmc_target_samples", "reverse_ais"]
+__all__ = [
+    "Bracket",
+    "ReversedPath",
+    "bidirectional_ais",
+    "bidirectional_log_z",
+    "mcmc_target_samples",
+    "reverse_ais",
+    "reversed_path",
+]
 
 
 class _GivenSamples:
@@ -52,6 +61,46 @@ class _GivenSamples:
 
     def log_prob(self, x: Tensor) -> Tensor:
         return -self.path.energy(x, 1.0)
+
+
+class _Swapped:
+    """One part of a geometric path seen from the other end: as a density, log-density −E (with E's Gibbs logits);
+    as an energy, −log q (with q's Gibbs logits). Lets the reversed geometric path stay geometric (reusing the
+    kernel's evaluations) and keep Gibbs on binary units."""
+
+    def __init__(self, fn, logits_from: object, samples: Tensor | None = None) -> None:
+        self.fn, self.samples = fn, samples
+        cl = getattr(logits_from, "conditional_logits", None)
+        if cl is not None:
+            self.conditional_logits = cl
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        assert self.samples is not None
+        return tuple(self.samples.shape[1:])
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        assert self.samples is not None
+        if n != self.samples.shape[0]:
+            raise ConfigError(f"reverse AIS: {self.samples.shape[0]} target samples given but {n} chains asked for.")
+        return self.samples
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        return self.fn(x)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.fn(x)
+
+
+def reversed_path(path: AnnealingPath, samples: Tensor) -> AnnealingPath:
+    """``path`` run backwards from ``samples`` of its target: for a :class:`~ebmlab.samplers.GeometricPath` the
+    geometric path from the samples (log-density −E) to −log q, else a :class:`ReversedPath`."""
+    if isinstance(path, GeometricPath):
+        q, energy = path.base, path.target
+        start = _Swapped(lambda x: -evaluate_energy(energy, x), energy, samples)
+        end = _Swapped(lambda x: -q.log_prob(x), q)
+        return GeometricPath(start, end)  # type: ignore[arg-type]
+    return ReversedPath(path, samples)
 
 
 class ReversedPath:
@@ -100,7 +149,7 @@ def reverse_ais(
     """The upper estimate of log Z: −log-mean-exp of reverse AIS weights along ``path`` from ``samples`` of its
     target, on the mirrored schedule 1 − β_{T−t} (the same intermediate distributions, visited backwards)."""
     betas = make_betas(betas)
-    res = ais(ReversedPath(path, samples), kernel, samples.shape[0], 1.0 - betas.flip(0), generator, **ais_kwargs)
+    res = ais(reversed_path(path, samples), kernel, samples.shape[0], 1.0 - betas.flip(0), generator, **ais_kwargs)
     inv = res.estimate()  # estimates log(1/Z)
     return Estimate(-inv.value, inv.stderr, ess=inv.ess, n=inv.n, method="reverse-ais", details=inv.details)
 
