@@ -37,12 +37,14 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from ebmlab.data import load_binary_digits  # noqa: E402
 from ebmlab.densities.linear_gaussian import LinearGaussian  # noqa: E402
+from ebmlab.estimators.base import pareto_k  # noqa: E402
 from ebmlab.estimators.variational import (  # noqa: E402
     DiagonalGaussianPosterior,
     elbo,
     elbo_gradient_samples,
     iwae_bound,
     log_likelihood_iwae,
+    log_weights,
 )
 from ebmlab.generators import VAE  # noqa: E402
 from ebmlab.training import Losses, Method, StepContext, TrainConfig, fit  # noqa: E402
@@ -66,34 +68,66 @@ class LinearEncoder(nn.Module):
 class ElboMethod(Method):
     """Maximise the ELBO (one reparameterised draw per example) of a fixed or learned model."""
 
-    def __init__(self, log_joint, encoder: nn.Module, latent: int, extra: nn.Module | None = None) -> None:
+    def __init__(
+        self, log_joint, encoder: nn.Module, latent: int, extra: nn.Module | None = None, samples: int = 1
+    ) -> None:
         super().__init__()
-        self.encoder, self.extra, self.log_joint = encoder, extra, log_joint
+        self.encoder, self.extra, self.log_joint, self.samples = encoder, extra, log_joint, samples
         self.q = DiagonalGaussianPosterior(encoder, latent)
 
     def losses(self, batch: Tensor, ctx: StepContext) -> Losses:
-        value = elbo(self.log_joint, self.q, batch, ctx.generator).mean()
+        value = elbo(self.log_joint, self.q, batch, ctx.generator, self.samples).mean()
         return Losses(minimize={"model": -value}, log={"elbo": value.detach()})
 
 
-def ppca_part(args: argparse.Namespace) -> dict:
+def ppca_model() -> tuple[LinearGaussian, Tensor, Tensor, torch.Generator]:
+    """The fixed PPCA model (D = 10, d = 3, σ = 0.5), 2,000 training and 500 test points."""
     g = torch.Generator().manual_seed(0)
     m = LinearGaussian.random(10, 3, 0.5, g)
     for p in m.parameters():
         p.requires_grad_(False)
     with torch.no_grad():
         train, test = m.sample(2000, g), m.sample(500, g)
+    return m, train, test, g
+
+
+def train_ppca_encoder(
+    m: LinearGaussian, train: Tensor, steps: int, schedule: str = "constant", samples: int = 1
+) -> LinearEncoder:
+    """A linear encoder trained by the Monte Carlo ELBO (``samples`` reparameterised draws per example; Adam,
+    lr 0.01 with ``schedule``, batch 100)."""
+    enc = LinearEncoder(10, 3)
+    cfg = TrainConfig(steps=steps, batch_size=100, lr=0.01, lr_schedule=schedule, progress=False, seed=0)
+    fit(ElboMethod(m.log_joint, enc, 3, samples=samples), train, cfg)
+    return enc
+
+
+def ppca_gap_study(settings: list[tuple[int, str, int]]) -> list[dict]:
+    """Amortisation gap ELBO(q*) − ELBO_enc (exact, 500 test points) of the linear encoder per (steps, lr schedule,
+    draws per example): at the optimum it is 0, so what remains is optimisation error."""
+    m, train, test, _ = ppca_model()
+    rows = []
+    for steps, schedule, samples in settings:
+        t0 = time.time()
+        enc = train_ppca_encoder(m, train, steps, schedule, samples)
+        with torch.no_grad():
+            gap = m.elbo_exact(test, *m.mean_field_optimum(test)) - m.elbo_exact(test, *enc(test))
+        row = {"steps": steps, "lr_schedule": schedule, "samples": samples, "amortisation_gap": float(gap.mean())}
+        row |= {"se": float(gap.std() / math.sqrt(gap.numel())), "max": float(gap.max()), "seconds": time.time() - t0}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def ppca_part(args: argparse.Namespace) -> dict:
+    m, train, test, g = ppca_model()
+    with torch.no_grad():
         loc = torch.randn(500, 3, generator=g, dtype=torch.float64)
         log_s = torch.randn(500, 3, generator=g, dtype=torch.float64) * 0.5
         identity = float(
             (m.elbo_exact(test, loc, log_s) + m.kl_to_posterior(test, loc, log_s) - m.log_prob(test)).abs().max()
         )
-    enc = LinearEncoder(10, 3)
-    fit(
-        ElboMethod(m.log_joint, enc, 3),
-        train,
-        TrainConfig(steps=args.ppca_steps, batch_size=100, lr=0.01, progress=False, seed=0),
-    )
+    enc = train_ppca_encoder(m, train, args.ppca_steps)
     with torch.no_grad():
         q = DiagonalGaussianPosterior(enc, 3)
         log_px = m.log_prob(test)
@@ -141,7 +175,8 @@ def ppca_part(args: argparse.Namespace) -> dict:
     }
 
 
-def vae_part(args: argparse.Namespace, device: torch.device) -> dict:
+def train_vae(args: argparse.Namespace, device: torch.device):
+    """The VAE on binarised digits trained by the ELBO (seeded); returns it, log p(x, z), q(z|x), seconds, test."""
     train = load_binary_digits("train").x.to(device)
     test = load_binary_digits("test").x.to(device)
     torch.manual_seed(0)
@@ -155,9 +190,50 @@ def vae_part(args: argparse.Namespace, device: torch.device) -> dict:
     fit(
         method, train, TrainConfig(steps=args.vae_steps, batch_size=100, lr=1e-3, progress=False, seed=0, log_every=100)
     )
-    train_s = time.time() - t0
     vae.eval()
-    q = DiagonalGaussianPosterior(vae.encode, args.latent)
+    return vae, log_joint, DiagonalGaussianPosterior(vae.encode, args.latent), time.time() - t0, test
+
+
+def iwae_check(args: argparse.Namespace, device: torch.device) -> dict:
+    """Is the K = 5000 IWAE test log-likelihood's SE trustworthy? Per-digit Kish ESS and Pareto k̂ of the K weights,
+    and the ``--check-digits`` digits of smallest ESS re-estimated with ``--check-k`` weights."""
+    _, log_joint, q, _, test = train_vae(args, device)
+    gen = torch.Generator(device=device).manual_seed(1)
+    with torch.no_grad():
+        lw = torch.cat([log_weights(log_joint, q, xb, args.k, gen).double() for xb in test.split(10)])
+    lse = torch.logsumexp(lw, 1)
+    est = lse - math.log(args.k)
+    w = torch.exp(lw - lse[:, None])
+    ess = 1.0 / w.square().sum(1)
+    mc_se = (w * args.k).var(1).div(args.k).sqrt()
+    khat = torch.tensor([pareto_k(r) for r in lw])
+    worst = ess.argsort()[: args.check_digits]
+    with torch.no_grad():
+        big = [log_likelihood_iwae(log_joint, q, test[i : i + 1], gen, k=args.check_k, chunk=args.chunk) for i in worst]
+    rows = [
+        {"digit": int(i), "ess": float(ess[i]), "pareto_k": float(khat[i]), "iwae_k": float(est[i])}
+        | {"mc_se_k": float(mc_se[i]), "iwae_big_k": b.value, "mc_se_big_k": b.details["mc_stderr"]}
+        for i, b in zip(worst.tolist(), big, strict=True)
+    ]
+    shift = sum(r["iwae_big_k"] - r["iwae_k"] for r in rows)
+    out = {
+        "k": args.k,
+        "check_k": args.check_k,
+        "test_mean": float(est.mean()),
+        "mc_stderr": float(mc_se.square().sum().sqrt() / est.numel()),
+        "ess_quantiles": {str(p): float(ess.quantile(p)) for p in (0.0, 0.01, 0.05, 0.5)},
+        "n_pareto_k_above_0.7": int((khat > 0.7).sum()),
+        "n_pareto_k_above_0.5": int((khat > 0.5).sum()),
+        "pareto_k_max": float(khat.max()),
+        "worst_digits": rows,
+        "test_mean_with_worst_at_check_k": float(est.mean()) + shift / est.numel(),
+    }
+    print(json.dumps(out, indent=1), flush=True)
+    return out
+
+
+def vae_part(args: argparse.Namespace, device: torch.device) -> dict:
+    vae, log_joint, q, train_s, test = train_vae(args, device)
     gen = torch.Generator(device=device).manual_seed(1)
     with torch.no_grad():
         ll = log_likelihood_iwae(log_joint, q, test, gen, k=args.k, chunk=args.chunk)
@@ -207,10 +283,28 @@ def main() -> None:
     p.add_argument("--gap-steps", type=int, default=500)
     p.add_argument("--gap-samples", type=int, default=16)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument(
+        "--ppca-gap-study",
+        action="store_true",
+        help="only the PPCA amortisation gap vs optimisation (steps, lr schedule, draws) -> --gap-out",
+    )
+    p.add_argument("--iwae-check", action="store_true", help="only the IWAE trust check -> --check-out")
+    p.add_argument("--check-k", type=int, default=200_000)
+    p.add_argument("--check-digits", type=int, default=10)
+    p.add_argument("--check-out", default=str(ROOT / "docs" / "results_bm_vi_iwae_check.json"))
+    p.add_argument("--gap-out", default=str(ROOT / "docs" / "results_bm_vi_ppca_gap.json"))
     p.add_argument("--out", default=str(ROOT / "docs" / "results_bm_vi.json"))
     p.add_argument("--figure", default=str(ROOT / "docs" / "figures" / "bm_vi_iwae.png"))
     args = p.parse_args()
     torch.set_num_threads(1)
+    if args.ppca_gap_study:
+        grid = [(10_000, "constant", 1), (40_000, "constant", 1), (10_000, "linear", 1), (10_000, "constant", 16)]
+        Path(args.gap_out).write_text(json.dumps({"rows": ppca_gap_study(grid)}, indent=1))
+        return
+    if args.iwae_check:
+        check = iwae_check(args, torch.device(args.device))
+        Path(args.check_out).write_text(json.dumps({"settings": vars(args), **check}, indent=1))
+        return
     out = {"settings": vars(args), "ppca": ppca_part(args)}
     print(json.dumps(out["ppca"], indent=1))
     try:

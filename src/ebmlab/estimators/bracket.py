@@ -6,39 +6,49 @@ have E[w_rev] = Z_q / Z = 1/Z, so −log-mean-exp(log w_rev) is a stochastic **u
 meet only when both chains equilibrate, so the width of [lower, upper] measures how far either can be
 off — information that no single run's standard error carries.
 
-Reverse AIS is forward AIS with the roles swapped: its "base" is the set of target samples with
-unnormalised log-density −E (normaliser Z) and its "target" is −log q (normaliser 1), so the same
-:func:`~ebmlab.estimators.ais.ais` on a :class:`~ebmlab.samplers.GeometricPath` runs it and estimates log(1/Z).
-
-The target samples come from an exact sampler only when the caller passes them (``exact_samples``,
-labelled ``"exact"``); otherwise from the forward run's weighted samples, resampled and then moved by
-``mcmc_steps`` MALA steps on p (labelled ``"mcmc"``) — then the upper bound is only as good as those
-chains, which the bracket's width shows.
+Reverse AIS is forward AIS along the same path run backwards (:class:`ReversedPath`: π'_β = π_{1−β}, started
+from the given samples of π_1, on the mirrored schedule β'_t = 1 − β_{T−t}), so the one
+:func:`~ebmlab.estimators.ais.ais` runs it on **any** annealing path and any exact kernel — a
+:class:`~ebmlab.samplers.GeometricPath` with MALA/HMC, a path over binary units with Gibbs, a model's own path
+(:func:`bidirectional_ais`). A geometric path reversed is again geometric (from the samples, log-density −E,
+to −log q; :func:`reversed_path`), which reuses the kernel's evaluations as forward AIS does. The upper bound is only as good as the reverse start: exact samples of p
+(``samples_source="exact"``) or MCMC samples (``"mcmc: …"``, with the chains' diagnostics from
+:func:`mcmc_target_samples`); samples that are not from p can push the "upper bound" anywhere — below the
+lower one included, which the bracket's sign then shows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from ebmlab.densities.base import Density
-from ebmlab.energies.base import EnergyFn
-from ebmlab.errors import ConfigError
+from ebmlab.energies.base import EnergyFn, evaluate_energy
+from ebmlab.errors import ConfigError, ShapeError
 from ebmlab.estimators.ais import ais
 from ebmlab.estimators.base import Estimate
-from ebmlab.samplers import MALA, GeometricPath, make_betas, sample
+from ebmlab.samplers import MALA, GeometricPath, Sampler, make_betas, sample
+from ebmlab.samplers.path import AnnealingPath
 
-__all__ = ["Bracket", "bidirectional_log_z"]
+__all__ = [
+    "Bracket",
+    "ReversedPath",
+    "bidirectional_ais",
+    "bidirectional_log_z",
+    "mcmc_target_samples",
+    "reverse_ais",
+    "reversed_path",
+]
 
 
-class _SamplesAsBase:
-    """A 'density' whose samples are given points and whose log-density is −E (unnormalised, Z)."""
+class _GivenSamples:
+    """The reverse run's start: the given samples of π_1; log-density −E_1 (unnormalised, normaliser Z)."""
 
-    def __init__(self, x: Tensor, energy: EnergyFn) -> None:
-        self.x, self.energy = x, energy
+    def __init__(self, x: Tensor, path: AnnealingPath) -> None:
+        self.x, self.path = x, path
 
     @property
     def event_shape(self) -> tuple[int, ...]:
@@ -50,33 +60,147 @@ class _SamplesAsBase:
         return self.x
 
     def log_prob(self, x: Tensor) -> Tensor:
-        return -self.energy(x)
+        return -self.path.energy(x, 1.0)
 
 
-class _NegLogQ:
-    def __init__(self, base: Density) -> None:
-        self.base = base
+class _Swapped:
+    """One part of a geometric path seen from the other end: as a density, log-density −E (with E's Gibbs logits);
+    as an energy, −log q (with q's Gibbs logits). Lets the reversed geometric path stay geometric (reusing the
+    kernel's evaluations) and keep Gibbs on binary units."""
+
+    def __init__(self, fn, logits_from: object, samples: Tensor | None = None) -> None:
+        self.fn, self.samples = fn, samples
+        cl = getattr(logits_from, "conditional_logits", None)
+        if cl is not None:
+            self.conditional_logits = cl
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        assert self.samples is not None
+        return tuple(self.samples.shape[1:])
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        assert self.samples is not None
+        if n != self.samples.shape[0]:
+            raise ConfigError(f"reverse AIS: {self.samples.shape[0]} target samples given but {n} chains asked for.")
+        return self.samples
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        return self.fn(x)
 
     def __call__(self, x: Tensor) -> Tensor:
-        return -self.base.log_prob(x)
+        return self.fn(x)
+
+
+def reversed_path(path: AnnealingPath, samples: Tensor) -> AnnealingPath:
+    """``path`` run backwards from ``samples`` of its target: for a :class:`~ebmlab.samplers.GeometricPath` the
+    geometric path from the samples (log-density −E) to −log q, else a :class:`ReversedPath`."""
+    if isinstance(path, GeometricPath):
+        q, energy = path.base, path.target
+        start = _Swapped(lambda x: -evaluate_energy(energy, x), energy, samples)
+        end = _Swapped(lambda x: -q.log_prob(x), q)
+        return GeometricPath(start, end)  # type: ignore[arg-type]
+    return ReversedPath(path, samples)
+
+
+class ReversedPath:
+    """π'_β = π_{1−β} of ``path``, started from ``samples`` of its target π_1 (normaliser Z) and ending at its
+    normalised base (Z = 1): AIS along it has E[w] = 1/Z. Any kernel that works on ``path.at(β)`` works here."""
+
+    def __init__(self, path: AnnealingPath, samples: Tensor) -> None:
+        self.path = path
+        self.base: Density = _GivenSamples(samples, path)
+
+    def energy(self, x: Tensor, beta: float | Tensor) -> Tensor:
+        return self.path.energy(x, 1.0 - beta)
+
+    def at(self, beta: float | Tensor) -> EnergyFn:
+        return self.path.at(1.0 - beta)
 
 
 @dataclass
 class Bracket:
-    """``lower`` (forward AIS) and ``upper`` (reverse AIS) estimates of log Z, and where the reverse
-    run's samples came from (``"exact"`` or ``"mcmc"``)."""
+    """``lower`` (forward AIS) and ``upper`` (reverse AIS) estimates of log Z, where the reverse run's samples came
+    from (``reverse_samples``: ``"exact"`` or ``"mcmc…"``) and the diagnostics of those samples' chains."""
 
     lower: Estimate
     upper: Estimate
     reverse_samples: str
+    diagnostics: dict[str, Any] = field(default_factory=dict)
 
     @property
     def width(self) -> float:
+        """upper − lower; negative when the reverse start was not from p (or by noise, within the SEs)."""
         return self.upper.value - self.lower.value
 
     def contains(self, value: float, z: float = 2.0) -> bool:
         """Whether ``value`` lies in [lower − z·SE, upper + z·SE]."""
         return self.lower.value - z * self.lower.stderr <= value <= self.upper.value + z * self.upper.stderr
+
+
+def reverse_ais(
+    path: AnnealingPath,
+    kernel: Sampler | str,
+    samples: Tensor,
+    betas: Tensor,
+    generator: torch.Generator,
+    **ais_kwargs: Any,
+) -> Estimate:
+    """The upper estimate of log Z: −log-mean-exp of reverse AIS weights along ``path`` from ``samples`` of its
+    target, on the mirrored schedule 1 − β_{T−t} (the same intermediate distributions, visited backwards)."""
+    betas = make_betas(betas)
+    res = ais(reversed_path(path, samples), kernel, samples.shape[0], 1.0 - betas.flip(0), generator, **ais_kwargs)
+    inv = res.estimate()  # estimates log(1/Z)
+    return Estimate(-inv.value, inv.stderr, ess=inv.ess, n=inv.n, method="reverse-ais", details=inv.details)
+
+
+def bidirectional_ais(
+    path: AnnealingPath,
+    kernel: Sampler | str,
+    betas: Tensor,
+    generator: torch.Generator,
+    *,
+    samples: Tensor,
+    samples_source: str,
+    n_chains: int | None = None,
+    diagnostics: dict[str, Any] | None = None,
+    **ais_kwargs: Any,
+) -> Bracket:
+    """Forward AIS along ``path`` (``n_chains`` chains, default as many as ``samples``) and reverse AIS from
+    ``samples`` of its target. ``samples_source`` labels them (``"exact"``, or ``"mcmc: …"`` saying how they were
+    drawn); ``diagnostics`` (e.g. from :func:`mcmc_target_samples`) is kept with the bracket."""
+    if not (samples_source == "exact" or samples_source.startswith("mcmc")):
+        raise ConfigError(f"samples_source must be 'exact' or start with 'mcmc' (say how), got {samples_source!r}.")
+    betas = make_betas(betas)
+    lower = ais(path, kernel, n_chains or samples.shape[0], betas, generator, **ais_kwargs).estimate()
+    upper = reverse_ais(path, kernel, samples, betas, generator, **ais_kwargs)
+    return Bracket(lower, upper, samples_source, dict(diagnostics or {}))
+
+
+def mcmc_target_samples(
+    energy: EnergyFn, kernel: Sampler, x0: Tensor, n_steps: int, generator: torch.Generator, *, thin: int = 10
+) -> tuple[Tensor, dict[str, Any]]:
+    """Final states of ``x0.shape[0]`` chains of ``kernel`` on exp(−E) after ``n_steps`` transitions, and their
+    diagnostics: split-R̂ and bulk ESS of the energy trace (every ``thin``-th state of the second half; ≥ 4 kept),
+    the first-half vs second-half mean energy, and the number of transitions. Starting points are the caller's
+    to report (data, noise, …)."""
+    if x0.dim() < 2:
+        raise ShapeError(f"mcmc_target_samples: x0 must be (n_chains, *event), got {tuple(x0.shape)}.")
+    if n_steps < 8 * thin:
+        raise ConfigError(f"mcmc_target_samples: n_steps={n_steps} < 8·thin={8 * thin}; run longer or thin less.")
+    first = sample(energy, kernel, x0, n_steps // 2, thin=thin, generator=generator, diagnostics=False)
+    second = sample(energy, kernel, first.final_state.x, n_steps - n_steps // 2, thin=thin, generator=generator)
+    diag = second.diagnostics
+    summary = {
+        "n_steps": n_steps,
+        "n_chains": int(x0.shape[0]),
+        "energy_rhat": diag.get("energy_rhat"),
+        "energy_ess_bulk": diag.get("energy_ess_bulk"),
+        "mean_energy_first_half": float(first.energies.mean()),
+        "mean_energy_second_half": float(second.energies.mean()),
+        "seconds": first.seconds + second.seconds,
+    }
+    return second.final_state.x, summary
 
 
 def bidirectional_log_z(
@@ -92,9 +216,12 @@ def bidirectional_log_z(
     mcmc_steps: int = 500,
     **ais_kwargs: Any,
 ) -> Bracket:
-    """Forward and reverse AIS between ``base`` and exp(−E) (module docstring)."""
+    """Forward and reverse AIS between a continuous ``base`` and exp(−E) on the geometric path. Reverse samples:
+    ``exact_samples`` when given (``"exact"``), else the forward run's weighted samples resampled and moved by
+    ``mcmc_steps`` MALA steps on p (``"mcmc"``)."""
     betas = make_betas(schedule, n_temperatures)
-    forward = ais(GeometricPath(base, energy), kernel, n_chains, betas, generator, **ais_kwargs)
+    path = GeometricPath(base, energy)
+    forward = ais(path, kernel, n_chains, betas, generator, **ais_kwargs)
     lower = forward.estimate()
     if exact_samples is not None:
         x_rev, where = exact_samples[:n_chains].to(forward.samples.dtype), "exact"
@@ -106,8 +233,4 @@ def bidirectional_log_z(
         start = forward.samples[idx]
         x_rev = sample(energy, MALA(0.05), start, mcmc_steps, warmup=mcmc_steps // 2, generator=generator).final_state.x
         where = "mcmc"
-    reverse_path = GeometricPath(_SamplesAsBase(x_rev, energy), _NegLogQ(base))
-    reverse = ais(reverse_path, kernel, n_chains, betas, generator, **ais_kwargs)
-    inv = reverse.estimate()  # estimates log(1/Z)
-    upper = Estimate(-inv.value, inv.stderr, ess=inv.ess, n=inv.n, method="reverse-ais", details=inv.details)
-    return Bracket(lower, upper, where)
+    return Bracket(lower, reverse_ais(path, kernel, x_rev, betas, generator, **ais_kwargs), where)

@@ -32,9 +32,11 @@ from ebmlab.energies.base import EnergyFn
 from ebmlab.energies.binary import RBM, FullyVisibleBM, bernoulli_draw
 from ebmlab.errors import ConfigError, ShapeError
 from ebmlab.estimators.base import Estimate
+from ebmlab.estimators.bracket import Bracket
 from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
+from ebmlab.samplers.path import AnnealingPath
 
-__all__ = ["RBMGibbs", "RBMPath", "RBMPathEnergy", "fvbm_ais", "joint_path", "rbm_ais"]
+__all__ = ["RBMGibbs", "RBMPath", "RBMPathEnergy", "fvbm_ais", "joint_path", "rbm_ais", "rbm_bracket", "rbm_path"]
 
 
 def _col(beta: float | Tensor, like: Tensor) -> float | Tensor:
@@ -174,6 +176,17 @@ def joint_path(rbm: RBM, v_logits: Tensor | None = None):
     return GeometricPath(base, rbm.joint())
 
 
+def rbm_path(rbm: RBM, v_logits: Tensor | None = None, marginal: bool = False) -> tuple[AnnealingPath, Sampler]:
+    """The annealing path from Bernoulli(``v_logits``) to the RBM and its exact Gibbs kernel: :func:`joint_path` with
+    ``BlockGibbs`` over the two layers, or (``marginal``) :class:`RBMPath` on v with :class:`RBMGibbs`."""
+    from ebmlab.samplers import BlockGibbs
+
+    if marginal:
+        logits = torch.zeros(rbm.n_visible) if v_logits is None else torch.as_tensor(v_logits).reshape(-1)
+        return RBMPath(rbm, Bernoulli(logits).to(rbm.weight.dtype)), RBMGibbs()
+    return joint_path(rbm, v_logits), BlockGibbs(blocks=rbm.joint().blocks())
+
+
 def rbm_ais(
     rbm: RBM,
     n_chains: int,
@@ -183,24 +196,61 @@ def rbm_ais(
     n_sweeps: int = 1,
     marginal: bool = False,
 ) -> Estimate:
-    """log Z of an RBM by :func:`ebmlab.estimators.ais`.
+    """log Z of an RBM by :func:`ebmlab.estimators.ais` along :func:`rbm_path`.
 
     ``marginal=False``: along :func:`joint_path` with exact block Gibbs on the two layers (``BlockGibbs`` over
     ``rbm.joint().blocks()``). ``marginal=True``: along :class:`RBMPath`, the v-marginal (S&M's Rao–Blackwellised
     weights, increments E_{β_{t−1}}(v) − E_{β_t}(v)) with :class:`RBMGibbs`.
     """
     from ebmlab.estimators.ais import ais
-    from ebmlab.samplers import BlockGibbs
 
+    path, kernel = rbm_path(rbm, v_logits, marginal)
     with torch.no_grad():
-        if marginal:
-            logits = torch.zeros(rbm.n_visible) if v_logits is None else torch.as_tensor(v_logits).reshape(-1)
-            path = RBMPath(rbm, Bernoulli(logits).to(rbm.weight.dtype))
-            res = ais(path, RBMGibbs(n_sweeps), n_chains, betas, generator)
-        else:
-            kernel = BlockGibbs(blocks=rbm.joint().blocks())
-            res = ais(joint_path(rbm, v_logits), kernel, n_chains, betas, generator, n_steps=n_sweeps)
+        res = ais(path, kernel, n_chains, betas, generator, n_steps=n_sweeps)
     return res.estimate()
+
+
+def rbm_bracket(
+    rbm: RBM,
+    samples: Tensor,
+    samples_source: str,
+    betas: Tensor | int,
+    generator: torch.Generator,
+    v_logits: Tensor | None = None,
+    n_sweeps: int = 1,
+    marginal: bool = False,
+    diagnostics: dict | None = None,
+) -> Bracket:
+    """Bidirectional AIS bracket on log Z of an RBM (:func:`~ebmlab.estimators.bracket.bidirectional_ais` along
+    :func:`rbm_path`): forward AIS (stochastic lower bound) with as many chains as ``samples``, reverse AIS from
+    ``samples`` of v (stochastic upper bound; on the joint path h ~ p(h | v) completes them, exactly).
+    ``samples_source``: ``"exact"`` (e.g. ``rbm.sample_exact``) or ``"mcmc: …"`` (how they were drawn)."""
+    from ebmlab.estimators.bracket import bidirectional_ais
+    from ebmlab.samplers import make_betas
+
+    _check_visible(samples, rbm, "rbm_bracket")
+    path, kernel = rbm_path(rbm, v_logits, marginal)
+    v = samples.to(rbm.weight.dtype)
+    with torch.no_grad():
+        x = v if marginal else torch.cat((v, bernoulli_draw(rbm.p_h(v), generator)), 1)
+        betas = make_betas("sigmoid", betas) if isinstance(betas, int) else make_betas(betas)
+        return bidirectional_ais(
+            path,
+            kernel,
+            betas,
+            generator,
+            samples=x,
+            samples_source=samples_source,
+            diagnostics=diagnostics,
+            n_steps=n_sweeps,
+        )
+
+
+def _check_visible(v: Tensor, rbm: RBM, who: str) -> None:
+    if v.dim() != 2 or v.shape[1] != rbm.n_visible or not bool(((v == 0) | (v == 1)).all()):
+        raise ShapeError(
+            f"{who}: samples must be binary of shape (n, {rbm.n_visible}) (visible units), got {tuple(v.shape)}."
+        )
 
 
 def fvbm_ais(
