@@ -59,7 +59,11 @@ def run_one(arm: str, k: int, seed: int, args: argparse.Namespace) -> dict[str, 
     if arm == "B":
         sets += ["method.negatives=persistent", "method.buffer_size=10000", "method.reinit_prob=0.05"]
     if arm == "C'":
-        sets += ["method.vae_training=frozen", f"method.vae_from={args.out / 'C0' / f'seed{seed}'}", "train.groups={}"]
+        sets += [
+            "method.vae_training=frozen",
+            f"method.vae={{name: from-run, run_dir: {args.out / 'C0' / f'seed{seed}'}}}",
+            "train.groups={}",
+        ]
     try:
         run = run_experiment(load_experiment_config(ROOT / CONFIGS[arm], sets), run_dir)
     except NonFiniteError as exc:  # stopped by the loop's divergence monitor: recorded, not hidden

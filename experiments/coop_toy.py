@@ -86,7 +86,11 @@ def run_one(arm: str, k: int, seed: int, args: argparse.Namespace) -> dict[str, 
     if arm == "Cn":
         sets.append("method.langevin_noise=false")
     if arm == "C'":
-        sets += ["method.vae_training=frozen", f"method.vae_from={args.out / 'C0' / f'seed{seed}'}", "train.groups={}"]
+        sets += [
+            "method.vae_training=frozen",
+            f"method.vae={{name: from-run, run_dir: {args.out / 'C0' / f'seed{seed}'}}}",
+            "train.groups={}",
+        ]
     try:
         run = run_experiment(load_experiment_config(ROOT / CONFIGS[arm], sets), run_dir)
     except NonFiniteError as exc:  # stopped by the loop's divergence monitor: recorded, not hidden
