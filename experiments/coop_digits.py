@@ -93,7 +93,11 @@ def run_one(arm: str, k: int, seed: int, args: argparse.Namespace) -> dict[str, 
     if arm == "B":
         sets += ["method.negatives=persistent", "method.buffer_size=10000", "method.reinit_prob=0.05"]
     if arm == "C'":
-        sets += ["method.vae_training=frozen", f"method.vae_from={run_path('C0', 0, seed, args)}", "train.groups={}"]
+        sets += [
+            "method.vae_training=frozen",
+            f"method.vae={{name: from-run, run_dir: {run_path('C0', 0, seed, args)}}}",
+            "train.groups={}",
+        ]
     sets += lr_sets(arm, args.lrs.get(arm))
     try:
         config = load_experiment_config(ROOT / CONFIGS[arm], sets)

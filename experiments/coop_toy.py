@@ -121,8 +121,11 @@ def run_one(arm: str, k: int, seed: int, args: argparse.Namespace) -> dict[str, 
         sets.append("method.langevin_noise=false")
     if arm == "C'":
         c0 = "C0" + ("" if not args.lrs.get("C0") else f"_lr{args.lrs['C0']}") + split_tag
-        sets += ["method.vae_training=frozen", f"method.vae_from={args.out / args.target / c0 / f'seed{seed}'}"]
-        sets += ["train.groups={}"]
+        sets += [
+            "method.vae_training=frozen",
+            f"method.vae={{name: from-run, run_dir: {args.out / args.target / c0 / f'seed{seed}'}}}",
+            "train.groups={}",
+        ]
     try:
         run = run_experiment(load_experiment_config(ROOT / CONFIGS[arm], sets), run_dir)
     except NonFiniteError as exc:  # stopped by the loop's divergence monitor: recorded, not hidden

@@ -17,7 +17,8 @@ from ebmlab.energies.binary import RBM, FullyVisibleBM
 from ebmlab.errors import ConfigError, ShapeError
 from ebmlab.estimators import BinarySpace, BoltzmannDistribution, beta_for_mean_energy_from_samples
 from ebmlab.estimators.rbm_ais import RBMGibbs, RBMPath, fvbm_ais, joint_path, rbm_ais
-from ebmlab.methods.rbm import BoltzmannMachineCD, rbm_method
+from ebmlab.experiments.registry import build
+from ebmlab.methods.rbm import BoltzmannMachineCD
 from ebmlab.training import TrainConfig, fit
 
 
@@ -203,10 +204,17 @@ def test_method_errors_and_factory() -> None:
         BoltzmannMachineCD(RBM(4, 2)).losses(torch.full((3, 4), 0.5), None)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="k must"):
         BoltzmannMachineCD(RBM(4, 2), k=0)
-    with pytest.raises(ConfigError, match="unknown Boltzmann"):
-        rbm_method((4,), model="dbn")
-    m = rbm_method((4,), model="fvbm", persistent=True)
-    assert isinstance(m.model, FullyVisibleBM)
+    # from a config: the machine is an energy component injected by parameter name (`model:`)
+    with pytest.raises(ConfigError, match=r"method.model.name: unknown energy 'dbn'"):
+        build("method", "rbm", {"model": {"name": "dbn"}}, {"event_shape": (4,)}, "method")
+    m = build("method", "rbm", {"model": {"name": "fvbm"}, "persistent": True}, {"event_shape": (4,)}, "method")
+    assert isinstance(m, BoltzmannMachineCD) and isinstance(m.model, FullyVisibleBM) and m.model.dim == 4
+    data = torch.tensor([[1.0, 0.0, 1.0, 1.0], [1.0, 0.0, 0.0, 1.0]])
+    m = build("method", "rbm", {"model": {"name": "rbm", "n_visible": 4, "n_hidden": 2}}, {"data": data}, "method")
+    p = data.mean(0).clamp(1e-3, 1 - 1e-3)
+    assert torch.allclose(m.model.v_bias, torch.log(p) - torch.log1p(-p))  # visible biases from the data
+    with pytest.raises(ConfigError, match="3 visible units"):
+        build("method", "rbm", {"model": {"name": "rbm", "n_visible": 3, "n_hidden": 2}}, {"event_shape": (4,)}, "m")
 
 
 def test_binary_data() -> None:

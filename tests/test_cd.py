@@ -131,14 +131,15 @@ def test_cd_with_mala_converges_to_the_gaussian_mle() -> None:
     opt = torch.optim.SGD(method.parameters(), lr=0.1)
     gen = torch.Generator().manual_seed(4)
     trace, accept = [], []
-    for _ in range(1500):
+    # 600 steps (was 1500): max |z| 0.9 / 2.0 / 2.5 for generator seeds 4 / 5 / 6, start-to-MLE > 237 SE
+    for _ in range(600):
         out = _cd(method, data, gen)
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
         trace.append(torch.cat([energy.mu.detach(), energy.precision().detach()[[0, 1, 1], [0, 0, 1]]]))
         accept.append(float(out["accept"]))
-    tr = torch.stack(trace[500:]).double()
+    tr = torch.stack(trace[200:]).double()
     se = tr.std(0) / ess_basic(tr[:, None, :]).sqrt()
     start = torch.tensor([0.0, 0.0, 1.0, 0.0, 1.0], dtype=torch.float64)
     assert float(((start - mle).abs() / se).min()) > 20  # the test can tell the start from the MLE

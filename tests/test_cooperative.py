@@ -176,13 +176,14 @@ def test_frozen_vae_loaded_from_a_vae_run_stays_fixed(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[1]
     quick = ["train.steps=2", "train.batch_size=16", "train.progress=false", "eval=null"]
     run_experiment(
-        load_experiment_config(root / "configs/coop_vae_eight_gaussians.yaml", [*quick, "method.hidden=[8]"]),
+        load_experiment_config(root / "configs/coop_vae_eight_gaussians.yaml", [*quick, "method.vae.hidden=[8]"]),
         tmp_path / "vae",
     )
     frozen = [*quick, "method.vae_training=frozen", "train.groups={}", "method.n_steps=2", "energy.hidden=[8]"]
     run = run_experiment(
         load_experiment_config(
-            root / "configs/coop_eight_gaussians.yaml", [*frozen, f"method.vae_from={tmp_path / 'vae'}"]
+            root / "configs/coop_eight_gaussians.yaml",
+            [*frozen, f"method.vae={{name: from-run, run_dir: {tmp_path / 'vae'}}}"],
         ),
         tmp_path / "coop",
     )
@@ -191,8 +192,12 @@ def test_frozen_vae_loaded_from_a_vae_run_stays_fixed(tmp_path: Path) -> None:
     assert set(after) == set(pretrained) and all(torch.equal(after[k], pretrained[k]) for k in after)
     coop_cfg = root / "configs/coop_eight_gaussians.yaml"
     with pytest.raises(ConfigError, match="not a run directory"):
-        build_experiment(load_experiment_config(coop_cfg, [*frozen, f"method.vae_from={tmp_path}"]))
+        build_experiment(
+            load_experiment_config(coop_cfg, [*frozen, f"method.vae={{name: from-run, run_dir: {tmp_path}}}"])
+        )
     cd = load_experiment_config(root / "configs/cd_eight_gaussians_short_run.yaml", [*quick, "energy.hidden=[8]"])
     run_experiment(cd, tmp_path / "cd")  # a run without a VAE
     with pytest.raises(ConfigError, match="holds no VAE"):
-        build_experiment(load_experiment_config(coop_cfg, [*frozen, f"method.vae_from={tmp_path / 'cd'}"]))
+        build_experiment(
+            load_experiment_config(coop_cfg, [*frozen, f"method.vae={{name: from-run, run_dir: {tmp_path / 'cd'}}}"])
+        )

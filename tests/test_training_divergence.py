@@ -10,8 +10,16 @@ import pytest
 import torch
 from torch import nn
 
+import ebmlab.training.loop as loop
 from ebmlab.errors import NonFiniteError
 from ebmlab.training import Losses, Method, TrainConfig, fit, read_metrics
+
+
+@pytest.fixture(autouse=True, params=[False, True], ids=["host", "device"])
+def values_on_device(request, monkeypatch) -> None:
+    """Every test twice: values as Python floats (the CPU path) and as tensors with the fused device-side
+    check (the accelerator path, forced on the CPU)."""
+    monkeypatch.setattr(loop, "keep_on_device", lambda device: request.param)
 
 
 def _cfg(**kw) -> TrainConfig:

@@ -17,10 +17,12 @@ from torch import Tensor
 
 from ebmlab.energies import ConvEnergy, MLPEnergy
 from ebmlab.experiments.registry import (
+    register,
     register_data,
     register_density,
     register_energy,
     register_evaluator,
+    register_kind,
     register_method,
     register_sampler,
 )
@@ -88,7 +90,20 @@ def target_energy(target: str):
 register_energy("mlp", MLPEnergy)  # dim: the data's, unless given
 register_energy("conv", ConvEnergy)
 register_energy("target", target_energy)
+register_energy("rbm", "ebmlab.energies.binary:RBM")
+register_energy("fvbm", "ebmlab.energies.binary:FullyVisibleBM")  # dim: the data's
+register_energy("rd-energy", "ebmlab.ratedistortion.model:RDEnergy")
 register_density("standard-normal", "ebmlab.densities:StandardNormal")  # event_shape: the data's
+
+# -- generators and sources (parameters named `vae`, `source`) --------------------------------------
+register_kind("vae", "VAE")
+register("vae", "vae", "ebmlab.generators:VAE")  # event_shape: the data's
+register("vae", "from-run", "ebmlab.experiments.vae_from_run:vae_from_run")  # a finished run's VAE
+register_kind("source", "rate-distortion source")
+register("source", "gaussian", "ebmlab.ratedistortion.sources:GaussianSource")
+register("source", "bernoulli", "ebmlab.ratedistortion.sources:BernoulliSource")
+register("source", "laplace", "ebmlab.ratedistortion.sources:LaplaceSource")
+register("source", "npy", "ebmlab.ratedistortion.sources:npy_source")
 
 # -- samplers --------------------------------------------------------------------------------------
 register_sampler("ula", ULA)
@@ -102,10 +117,10 @@ register_method("gaussian-mle", "ebmlab.training.examples:GaussianMLE")
 register_method("gaussian-reverse-kl", "ebmlab.training.examples:ReverseKLGaussian")
 register_method("cd", "ebmlab.methods.contrastive_divergence:ContrastiveDivergence")
 register_method("boltzmann-generator", "ebmlab.methods.boltzmann_generator:BoltzmannGenerator")
-register_method("coop", "ebmlab.experiments.coop_factory:coop_method")
-register_method("vae", "ebmlab.methods.cooperative:vae_method")
-register_method("eba", "ebmlab.experiments.rate_distortion:eba_method")
-register_method("rbm", "ebmlab.methods.rbm:rbm_method")
+register_method("coop", "ebmlab.methods.cooperative:CooperativeLearning")
+register_method("vae", "ebmlab.methods.cooperative:VAETraining")
+register_method("eba", "ebmlab.methods.eba:EBA")
+register_method("rbm", "ebmlab.methods.rbm:BoltzmannMachineCD")
 register_method("coop-completion", "ebmlab.methods.cooperative_completion:coop_completion_method")
 register_method("gebm", "ebmlab.methods.gebm:gebm_method")
 

@@ -24,11 +24,11 @@ from ebmlab.ratedistortion import closed_form as cf
 from ebmlab.ratedistortion.blahut_arimoto import blahut_arimoto, discretize_density
 from ebmlab.ratedistortion.bounds import RDBounds, gaussian_marginal_terms, rd_bounds, sample_marginal_terms
 from ebmlab.ratedistortion.distortions import get_distortion, pairwise
-from ebmlab.ratedistortion.model import DiscreteEnergy, RDEnergy, whitened_chains
-from ebmlab.ratedistortion.sources import BernoulliSource, GaussianSource, LaplaceSource, Source, get_source
-from ebmlab.samplers.langevin import MALA, ULA
+from ebmlab.ratedistortion.model import DiscreteEnergy, whitened_chains
+from ebmlab.ratedistortion.sources import BernoulliSource, GaussianSource, LaplaceSource, Source
+from ebmlab.samplers.langevin import MALA
 
-__all__ = ["METHODS", "closed_form_rate", "eba_method", "estimate_rd", "evaluate_eba", "train_eba"]
+__all__ = ["METHODS", "closed_form_rate", "estimate_rd", "evaluate_eba", "train_eba"]
 
 METHODS = ("eba", "eba-ba", "ba", "closed-form")
 #: standard errors added to (subtracted from) the upper (lower) bound in reported points
@@ -51,28 +51,6 @@ def closed_form_rate(source: Source, distortion: str, d: float) -> float | None:
     if isinstance(source, LaplaceSource) and distortion == "abs":
         return max(-math.log(d / source.scale), 0.0) if d > 0 else math.inf
     return None
-
-
-def eba_method(
-    source: str = "gaussian",
-    variances: list[float] | None = None,
-    p: float | None = None,
-    scale: float | None = None,
-    distortion: str = "squared",
-    beta: float = 1.0,
-    variant: str = "eba",
-    hidden: list[int] | None = None,
-    n_chains: int = 1024,
-    n_steps: int = 10,
-    step_size: float = 0.01,
-    refresh: float = 0.1,
-) -> Any:
-    """Config factory of ``method: {name: eba, ...}`` (source by name, ULA chains of ``step_size``)."""
-    from ebmlab.methods.eba import EBA
-
-    src = get_source(source, variances, p, scale)
-    energy = None if src.discrete else RDEnergy(src.dim, tuple(hidden or ()))
-    return EBA(src, distortion, beta, energy, variant, ULA(step_size), n_chains, n_steps, refresh)
 
 
 def train_eba(method: Any, steps: int, seed: int, lr: float = 0.02, critic_lr: float = 2e-3) -> Any:

@@ -13,7 +13,7 @@ Per training step, with data x₁…x_n, EBM p_θ(x) ∝ exp(−U_θ(x)) and VAE
 
 Parameter groups ``"ebm"`` and ``"vae"`` are updated simultaneously (the negatives are detached). Ablations:
 ``vae_training="data"`` fits the VAE to the data instead of x̃ (no MCMC teaching); ``"frozen"`` keeps a VAE
-(e.g. pre-trained on data with :class:`VAETraining`, ``vae_from=RUN_DIR``) fixed, so only θ learns.
+(e.g. pre-trained on data with :class:`VAETraining`, ``vae: {name: from-run, run_dir: RUN_DIR}`` in a config) fixed, so only θ learns.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ __all__ = [
     "VAETraining",
     "check_noise_switch",
     "langevin_revise",
-    "vae_method",
 ]
 
 VAE_TRAINING = ("revised", "data", "frozen")
@@ -213,21 +212,3 @@ class VAETraining(Method):
     def sample(self, n: int, generator: torch.Generator, n_steps: int | None = None) -> Tensor:
         """x ~ p(x) (``sample_noise=False``: decoder means g(z)); ``n_steps`` is ignored (no MCMC)."""
         return self.vae.sample(n, generator, noise=self.sample_noise)
-
-
-def vae_method(
-    event_shape: tuple[int, ...] | None,
-    latent_dim: int = 2,
-    hidden: list[int] = [64, 64],  # noqa: B006 (never mutated)
-    likelihood: str = "gaussian",
-    obs_scale: float | None = None,
-    init_obs_scale: float = 1.0,
-    kl_weight: float = 1.0,
-    data_noise: float = 0.0,
-    sample_noise: bool = True,
-) -> VAETraining:
-    """Config factory of ``method: {name: vae, ...}`` (the VAE alone, trained on data)."""
-    if event_shape is None:
-        raise ConfigError("method: vae needs a data section (the VAE's event shape comes from the data).")
-    vae = VAE(event_shape, latent_dim, hidden, likelihood, obs_scale, init_obs_scale)
-    return VAETraining(vae, kl_weight, data_noise, sample_noise)

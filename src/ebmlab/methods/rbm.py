@@ -15,6 +15,7 @@ learning rate is small enough for the chains to track the model.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -23,15 +24,18 @@ from ebmlab.energies.binary import RBM, FullyVisibleBM
 from ebmlab.errors import ConfigError, ShapeError
 from ebmlab.training.method import Losses, Method, StepContext
 
-__all__ = ["BoltzmannMachineCD", "rbm_method"]
+__all__ = ["BoltzmannMachineCD"]
 
 
 class BoltzmannMachineCD(Method):
     """CD-k (``persistent=False``) or PCD (``persistent=True``, ``n_chains`` chains) for an RBM or FVBM.
 
-    ``sample_sweeps``: Gibbs sweeps from uniform noise used by :meth:`sample`.
+    ``sample_sweeps``: Gibbs sweeps from uniform noise used by :meth:`sample`. In a config the machine is a
+    component, ``model: {name: rbm, n_visible: 64, n_hidden: 20}`` (or ``{name: fvbm}``); given ``data``
+    (a config's data section), an RBM's visible biases start at the data's logits log(p/(1−p)).
     """
 
+    component_kinds: ClassVar[dict[str, str]] = {"model": "energy"}
     model: RBM | FullyVisibleBM
     chains: Tensor
 
@@ -42,6 +46,8 @@ class BoltzmannMachineCD(Method):
         persistent: bool = False,
         n_chains: int = 100,
         sample_sweeps: int = 1000,
+        data: Tensor | None = None,
+        event_shape: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         for name, val in (("k", k), ("n_chains", n_chains), ("sample_sweeps", sample_sweeps)):
@@ -51,6 +57,13 @@ class BoltzmannMachineCD(Method):
             raise ConfigError(
                 f"BoltzmannMachineCD: model must be an RBM or FullyVisibleBM, got {type(model).__name__}."
             )
+        if event_shape is not None and tuple(event_shape) != tuple(model.event_shape):
+            raise ConfigError(
+                f"BoltzmannMachineCD: the machine has {model.event_shape[0]} visible units but the data points have "
+                f"shape {tuple(event_shape)}; set model.n_visible (or use flat binary data of that size)."
+            )
+        if isinstance(data, Tensor) and isinstance(model, RBM):
+            model.init_visible_bias(data)
         self.model = model
         self.k, self.persistent, self.n_chains, self.sample_sweeps = k, bool(persistent), n_chains, sample_sweeps
         self.register_buffer("chains", torch.zeros(0, model.event_shape[0]), persistent=False)
@@ -96,32 +109,3 @@ class BoltzmannMachineCD(Method):
     def load_extra_state(self, state: Mapping[str, Tensor]) -> None:
         if "chains" in state:
             self.chains = state["chains"].clone()
-
-
-def rbm_method(
-    event_shape: tuple[int, ...] | None,
-    data: Tensor | None = None,
-    model: str = "rbm",
-    n_hidden: int = 16,
-    k: int = 1,
-    persistent: bool = False,
-    n_chains: int = 100,
-    weight_init: float = 0.01,
-    seed: int = 0,
-) -> BoltzmannMachineCD:
-    """Config factory of ``method: {name: rbm, ...}`` (``model: rbm`` or ``fvbm``); visible biases from the data."""
-    if event_shape is None or len(event_shape) != 1:
-        raise ConfigError(
-            f"method: rbm needs flat binary data (n, d) in the data section, got event shape {event_shape}."
-        )
-    gen = torch.Generator().manual_seed(int(seed))
-    net: RBM | FullyVisibleBM
-    if model == "rbm":
-        net = RBM(event_shape[0], n_hidden, weight_init=weight_init, generator=gen)
-        if isinstance(data, Tensor):
-            net.init_visible_bias(data)
-    elif model == "fvbm":
-        net = FullyVisibleBM(event_shape[0], weight_init=weight_init, generator=gen)
-    else:
-        raise ConfigError(f"method.model: unknown Boltzmann machine {model!r}; valid: rbm, fvbm.")
-    return BoltzmannMachineCD(net, k=k, persistent=persistent, n_chains=n_chains)

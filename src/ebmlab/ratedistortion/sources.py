@@ -26,6 +26,7 @@ __all__ = [
     "SampleSource",
     "Source",
     "get_source",
+    "npy_source",
 ]
 
 
@@ -145,6 +146,11 @@ class SampleSource(Source):
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         idx = torch.randint(self.samples.shape[0], (n,), generator=generator)
         return self.samples[idx]
+
+
+def npy_source(path: str) -> SampleSource:
+    """``source: {name: npy, path: FILE.npy}``: resample the samples saved in a ``.npy`` file (no pickle)."""
+    return SampleSource.from_npy(path)
 
 
 def get_source(

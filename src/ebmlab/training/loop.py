@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.schema import from_dict, suggest
 from ebmlab.training import rundir
-from ebmlab.training.accumulate import RunningSums, Value, as_floats
+from ebmlab.training.accumulate import RunningSums, Value, as_floats, keep_on_device
 from ebmlab.training.checkpoint import CheckpointManager
 from ebmlab.training.data import BatchIterator
 from ebmlab.training.distributed import Strategy, strategy_from_env
@@ -73,6 +73,8 @@ class Trainer:
         self.method, self.config, self.evaluate, self.callbacks = method, config, evaluate, list(callbacks)
         self.run_dir, self.persist = run_dir, persist
         self.device = _device(method)
+        self.on_device = keep_on_device(self.device)  # logged values stay tensors between records
+        self.params = list(method.parameters())  # zero_grad over this list (Module.zero_grad walks the tree)
         self.groups = resolve_groups(method)
         self.settings = group_settings(config, self.groups, type(method).__name__)
         self.optimizers = {g: build_optimizer(e["params"], self.settings[g]) for g, e in self.groups.items()}
@@ -146,7 +148,7 @@ class Trainer:
                 values[key] = value.detach().reshape(())
             else:
                 values[key] = float(value)
-        return values
+        return self._kept(values)
 
     def _train_step(self) -> Divergence | None:
         """One optimiser step per stage; a divergence (checked before any parameter moves) is returned."""
@@ -161,25 +163,27 @@ class Trainer:
             out = self._checked(self.method.losses(batch, ctx.at_stage(stage)), stage)  # type: ignore[operator]
             stage_values = self._values(out)
             hook = getattr(self.method, "divergence_signals", None)
-            signals = (
+            signals: dict[str, Value] = (
                 {k: v.detach() if isinstance(v, Tensor) else float(v) for k, v in hook(out).items()} if hook else {}
             )
+            signals = self._kept(signals)
             loss_keys = [f"loss/{g}" for g in out.minimize]
             if self.logged_keys is not None:
                 self.logged_keys |= {*stage_values, *signals, "loss", *(f"grad_norm/{g}" for g in out.minimize)}
                 self.logged_keys |= {f"lr/{g}" for g in self.optimizers}
-            self.method.zero_grad(set_to_none=True)
-            norms = group_gradients(out.minimize, self.groups, self.settings, self.strategy)
+            self._zero_grad()
+            norms: dict[str, Value] = dict(group_gradients(out.minimize, self.groups, self.settings, self.strategy))
+            norms = self._kept(norms)
             # one flag per stage crosses to the host; the values only when it is set (to name the cause)
             flagged = self.monitor.flagged({**stage_values, **signals}, always=loss_keys, finite=norms)
             if self.strategy.any(flagged):  # every rank rolls back (or stops) together
-                self.method.zero_grad(set_to_none=True)
+                self._zero_grad()
                 return self._divergence(step, {**stage_values, **signals}, loss_keys, norms)
             for g in out.minimize:
                 for pg in self.optimizers[g].param_groups:
                     pg["lr"] = self.settings[g]["lr"] * self.lr_scale * factor
                 self.optimizers[g].step()
-            self.method.zero_grad(set_to_none=True)
+            self._zero_grad()
             values |= stage_values | norms
         # the total in float64, as the sum of Python floats it replaces
         values["loss"] = sum(
@@ -191,8 +195,16 @@ class Trainer:
         self.last_values = values
         return None
 
+    def _kept(self, values: Mapping[str, Value]) -> dict[str, Value]:
+        """``values`` as kept between records: tensors on an accelerator, Python floats on the CPU."""
+        return dict(values) if self.on_device else dict(as_floats(values))
+
+    def _zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
     def _divergence(
-        self, step: int, values: Mapping[str, Value], loss_keys: list[str], norms: Mapping[str, Tensor]
+        self, step: int, values: Mapping[str, Value], loss_keys: list[str], norms: Mapping[str, Value]
     ) -> Divergence:
         """Name the cause of a flagged step: the first rule that fires, values first, then gradients."""
         found = self.monitor.check(step, as_floats(values), always=loss_keys)

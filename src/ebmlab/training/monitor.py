@@ -66,7 +66,7 @@ class DivergenceMonitor:
         self,
         values: Mapping[str, Tensor | float],
         always: Iterable[str] = (),
-        finite: Mapping[str, Tensor] | None = None,
+        finite: Mapping[str, Tensor | float] | None = None,
     ) -> bool:
         """Whether :meth:`check` would find a divergence in ``values`` (or a non-finite entry of ``finite``,
         e.g. gradient norms), with one device→host transfer: the rules run fused on the device."""
@@ -82,6 +82,10 @@ class DivergenceMonitor:
                 tensors.append(value)
                 rules.append((key, key in watched, bound))
         for key, value in (finite or {}).items():
+            if not isinstance(value, Tensor):
+                if not math.isfinite(value):
+                    return True
+                continue
             tensors.append(value)
             rules.append((key, True, math.inf))
         if not tensors:
