@@ -15,7 +15,7 @@ import torch
 
 from ebmlab.errors import ConfigError
 
-__all__ = ["is_user_energy", "load_user_energy"]
+__all__ = ["is_user_energy", "load_user_energy", "load_user_object"]
 
 _SPEC = re.compile(r"^(?P<file>.+\.py):(?P<name>[A-Za-z_]\w*)$")
 
@@ -24,13 +24,13 @@ def is_user_energy(spec: str) -> bool:
     return _SPEC.match(spec) is not None
 
 
-def load_user_energy(spec: str, dim: int | None) -> tuple[Any, tuple[int, ...]]:
-    """``(energy, event_shape)`` from ``FILE.py:NAME``; one-line errors for every failure."""
+def load_user_object(spec: str) -> tuple[Any, str]:
+    """``(object, NAME)`` from ``FILE.py:NAME``, imported only because the command line names it."""
     from ebmlab.experiments.registry import allow_import
 
     m = _SPEC.match(spec)
     if m is None:
-        raise ConfigError(f"{spec!r}: expected FILE.py:NAME (a Python file and a function or nn.Module class in it).")
+        raise ConfigError(f"{spec!r}: expected FILE.py:NAME (a Python file and a name defined in it).")
     file = Path(m["file"])
     allow_import(str(file))
     module = sys.modules[f"ebmlab_user_{file.stem}"]
@@ -38,6 +38,13 @@ def load_user_energy(spec: str, dim: int | None) -> tuple[Any, tuple[int, ...]]:
     if obj is None:
         names = [k for k in vars(module) if not k.startswith("_")]
         raise ConfigError(f"{file} has no {m['name']!r}; it defines: {', '.join(names) or 'nothing'}.")
+    return obj, m["name"]
+
+
+def load_user_energy(spec: str, dim: int | None) -> tuple[Any, tuple[int, ...]]:
+    """``(energy, event_shape)`` from ``FILE.py:NAME``; one-line errors for every failure."""
+    obj, name = load_user_object(spec)
+    m = {"name": name}
     if isinstance(obj, type):
         if not issubclass(obj, torch.nn.Module):
             raise ConfigError(
