@@ -54,9 +54,10 @@ def run_one(
     n_chains: int = 512,
     lr: float = 0.02,
     average: float = 0.5,
+    n_steps: int = 10,
 ) -> dict[str, Any]:
     torch.manual_seed(seed)
-    m = EBA(source, distortion, beta, variant=variant, sampler=MALA(0.2), n_chains=n_chains, n_steps=10)
+    m = EBA(source, distortion, beta, variant=variant, sampler=MALA(0.2), n_chains=n_chains, n_steps=n_steps)
     t0 = time.perf_counter()
     lrd: list[tuple[int, float, float]] = []
     callbacks = []
@@ -97,6 +98,7 @@ def run_one(
         "n_chains": n_chains,
         "lr": lr,
         "average": average,
+        "mala_steps": n_steps,
     }
     if isinstance(source, GaussianSource):
         pt = cf.gaussian_rd(source.variances, beta)
@@ -153,6 +155,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--variants", default="eba")
     ap.add_argument("--chains", type=int, default=512)
+    ap.add_argument("--mala-steps", type=int, default=10, help="MALA steps per training step")
+    ap.add_argument("--trace", action="store_true", help="record L_RD(φ_t) every 10 steps (always on for slope)")
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--average", type=float, default=0.5, help="Polyak average over this last fraction of steps")
     ap.add_argument("--betas", default=None, help="override the section's betas (comma-separated)")
@@ -191,12 +195,15 @@ def main() -> None:
                             seed,
                             args.steps,
                             variant,
-                            args.section == "slope",
+                            args.section == "slope" or args.trace,
                             args.chains,
                             args.lr,
                             args.average,
+                            args.mala_steps,
                         )
                     )
+                    partial = DOCS / f"results_rd_{args.section}{args.tag}.partial.json"
+                    partial.write_text(json.dumps({"command": " ".join(sys.argv[1:]), "runs": runs}))
         result = {
             "section": args.section,
             "steps": args.steps,
@@ -215,6 +222,7 @@ def main() -> None:
         plot_rd(first, source, dist, DOCS / "figures" / f"rd_{args.section}{args.tag}.png")
     path = DOCS / f"results_rd_{args.section}{args.tag}.json"
     path.write_text(json.dumps(result, indent=1))
+    (DOCS / f"results_rd_{args.section}{args.tag}.partial.json").unlink(missing_ok=True)
     print(json.dumps(result.get("summary", result.get("rel_err_matched_d")), indent=1))
 
 

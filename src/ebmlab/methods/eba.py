@@ -85,7 +85,7 @@ class EBA(Method):
         self.sampler = sampler or ULA(step_size=0.01)
         self.n_chains, self.n_steps, self.refresh = int(n_chains), int(n_steps), float(refresh)
         #: extra kernel steps for conditional chains whose y was just redrawn (they start at x = y)
-        self.burn_in = 4 * self.n_steps if burn_in is None else int(burn_in)
+        self.burn_in = 2 * self.n_steps if burn_in is None else int(burn_in)
         self.init_from_source = bool(init_from_source)
         self.critic = SeparableCritic(source.dim, source.dim, critic_hidden) if variant == "eba" else None
         self.stages = (("critic",), ("energy",)) if variant == "eba" else None
