@@ -41,8 +41,14 @@ def section(name: str) -> None:
         print(f"\n({name}: not run)\n")
         return
     res = json.loads(path.read_text())
-    cmd = res.get("command", f"python experiments/rd_gaussian.py {name} ...")
-    print(f"\n**{name}** (`{cmd}`; {res.get('steps')} steps, {res.get('chains', 512)} chains)\n")
+    if "command" in res:
+        how = f"`{res['command']}`; {res.get('steps')} steps, {res.get('chains')} chains"
+    else:
+        how = (
+            f"`python experiments/rd_gaussian.py {name.split('_')[0]} ...` at commit 947fb7d, before the burn-in, "
+            f"source start and Polyak average: {res.get('steps')} steps, 512 chains"
+        )
+    print(f"\n**{name}** ({how})\n")
     print(
         "| variant | β | R(β) closed form (nats) | ΔD/D* (%) | ΔR at matched D (nats ×10³) | ΔR/R (%) | closed form in band | band width (nats) | s per run |"
     )

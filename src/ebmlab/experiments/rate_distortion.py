@@ -81,14 +81,15 @@ def train_eba(
     seed: int,
     lr: float = 0.02,
     critic_lr: float = 2e-3,
-    average: float = 0.5,
+    average: float = 0.25,
     callbacks: Sequence[Any] = (),
 ) -> Any:
     """Fit with the library loop (cosine-decayed Adam; sequential critic → energy stages for EBA).
 
     ``average``: the energy's parameters are averaged over the last fraction ``average`` of the steps
     (Polyak–Ruppert) and the average is loaded at the end. Near the optimum L_RD is flat in the marginal's
-    scale at low rates, so the last iterate wanders by the gradient noise; the average does not (0 = off).
+    scale at low rates, so the last iterate wanders by the gradient noise; the average wanders less (0 = off).
+    It should cover only converged steps: an average over a still-moving trajectory lags behind it.
     """
     from ebmlab.training import fit
 
