@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import statistics
 import sys
 import time
@@ -161,10 +162,14 @@ def main() -> None:
     ap.add_argument("--average", type=float, default=0.5, help="Polyak average over this last fraction of steps")
     ap.add_argument("--betas", default=None, help="override the section's betas (comma-separated)")
     ap.add_argument("--tag", default="", help="suffix of the results file (results_rd_<section><tag>.json)")
+    ap.add_argument("--finalize", action="store_true", help="summarise the runs a stopped section finished")
     ap.add_argument("--reevaluate", action="store_true", help="recompute the bounds of a finished section")
     args = ap.parse_args()
     if args.reevaluate:
         reevaluate(args.section)
+        return
+    if args.finalize:
+        finalize(args.section + args.tag)
         return
     seeds = [int(s) for s in args.seeds.split(",")]
     runs: list[dict[str, Any]] = []
@@ -224,6 +229,26 @@ def main() -> None:
     path.write_text(json.dumps(result, indent=1))
     (DOCS / f"results_rd_{args.section}{args.tag}.partial.json").unlink(missing_ok=True)
     print(json.dumps(result.get("summary", result.get("rel_err_matched_d")), indent=1))
+
+
+def finalize(name: str) -> None:
+    """Write results_rd_<name>.json from the runs a stopped section had finished (its partial file)."""
+    partial = DOCS / f"results_rd_{name}.partial.json"
+    data = json.loads(partial.read_text())
+    runs = data["runs"]
+    result = {
+        "section": name,
+        "steps": None,
+        "command": f"python experiments/rd_gaussian.py {data['command']} (stopped after {len(runs)} runs)",
+        "summary": summarise(runs),
+        "runs": runs,
+    }
+    m = re.search(r"--steps (\d+)", data["command"])
+    c = re.search(r"--chains (\d+)", data["command"])
+    result |= {"steps": int(m[1]) if m else None, "chains": int(c[1]) if c else None}
+    (DOCS / f"results_rd_{name}.json").write_text(json.dumps(result, indent=1))
+    partial.unlink()
+    print(json.dumps(result["summary"], indent=1))
 
 
 def reevaluate(section: str) -> None:

@@ -12,7 +12,20 @@ import statistics
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-SECTIONS = ("scalar_ba", "scalar_eba", "scalar", "2d", "10d_eba", "10d", "40d", "bernoulli", "slope")
+SECTIONS = (
+    "scalar_ba",
+    "scalar_eba",
+    "scalar",
+    "2d_ba",
+    "2d",
+    "10d",
+    "10d_eba",
+    "40d",
+    "bernoulli",
+    "slope",
+    "slope_ba_s0",
+    "slope_ba_s1",
+)
 
 
 def pm(v: list[float], scale: float = 1.0, fmt: str = "{:+.2f}") -> str:
