@@ -2,6 +2,7 @@
 
 ``NAME`` is a function ``(n, *event) -> (n,)`` or an ``nn.Module`` class constructible without arguments;
 ``--dim`` gives the event shape ``(dim,)`` unless the object has ``event_shape`` or ``dim``.
+:func:`load_user_object` is the import itself, shared with ``ebmlab rd --source FILE.py:NAME`` (a source sampler).
 """
 
 from __future__ import annotations
