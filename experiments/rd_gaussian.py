@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -43,42 +45,40 @@ SECTIONS = {
 
 
 def run_one(
-    source: Any, distortion: str, beta: float, seed: int, steps: int, variant: str, trace: bool
+    source: Any,
+    distortion: str,
+    beta: float,
+    seed: int,
+    steps: int,
+    variant: str,
+    trace: bool,
+    n_chains: int = 512,
+    lr: float = 0.02,
+    average: float = 0.5,
+    n_steps: int = 10,
 ) -> dict[str, Any]:
     torch.manual_seed(seed)
-    m = EBA(source, distortion, beta, variant=variant, sampler=MALA(0.2), n_chains=512, n_steps=10)
+    m = EBA(source, distortion, beta, variant=variant, sampler=MALA(0.2), n_chains=n_chains, n_steps=n_steps)
     t0 = time.perf_counter()
-    lrd: list[tuple[int, float]] = []
+    lrd: list[tuple[int, float, float]] = []
+    callbacks = []
     if trace and m.energy.gaussian() is not None:
         y_fixed = source.sample(50_000, torch.Generator().manual_seed(999))
+        prev: list[torch.Tensor] = []
 
-        def cb(step: int, values: dict[str, float]) -> None:  # L_RD(φ) = −E_y ln Z_φ(y) at the current φ
+        def cb(step: int, values: dict[str, float]) -> None:
+            # L_RD(φ_t) = −E_y ln Z_φ(y), exact in φ for the quadratic energy, on 50 000 fixed y; with the SE
+            # of its change since the last checkpoint (paired over the same y: the evaluation's MC error)
             if step % 10 == 0:
                 loc, var = (t.double() for t in m.energy.gaussian())
-                lrd.append((step, float(-gaussian_marginal_terms(loc, var, beta)(y_fixed)[0].mean())))
+                per_y = -gaussian_marginal_terms(loc, var, beta)(y_fixed)[0]
+                se = float((per_y - prev[0]).std() / math.sqrt(len(per_y))) if prev else 0.0
+                prev[:] = [per_y]
+                lrd.append((step, float(per_y.mean()), se))
 
-        from ebmlab.training import fit
-
-        groups = {"energy": {"lr": 0.02}} | ({"critic": {"lr": 2e-3}} if m.critic is not None else {})
-        fit(
-            m,
-            None,
-            {
-                "steps": steps,
-                "seed": seed,
-                "lr": 0.02,
-                "lr_schedule": "cosine",
-                "final_lr_fraction": 0.01,
-                "groups": groups,
-                "progress": False,
-                "log_every": 10,
-            },
-            callbacks=[cb],
-        )
-        crit = None
-    else:
-        run = train_eba(m, steps, seed)
-        crit = run.final_metrics.get("rate_critic")
+        callbacks.append(cb)
+    run = train_eba(m, steps, seed, lr=lr, average=average, callbacks=callbacks)
+    crit = run.final_metrics.get("rate_critic")
     b = evaluate_eba(m, seed + 1000)
     out: dict[str, Any] = {
         "beta": beta,
@@ -96,6 +96,10 @@ def run_one(
         "rate_closed_form": closed_form_rate(source, distortion, b.distortion),
         "seconds": time.perf_counter() - t0,
         "l_rd_trace": lrd,
+        "n_chains": n_chains,
+        "lr": lr,
+        "average": average,
+        "mala_steps": n_steps,
     }
     if isinstance(source, GaussianSource):
         pt = cf.gaussian_rd(source.variances, beta)
@@ -151,10 +155,21 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--variants", default="eba")
+    ap.add_argument("--chains", type=int, default=512)
+    ap.add_argument("--mala-steps", type=int, default=10, help="MALA steps per training step")
+    ap.add_argument("--trace", action="store_true", help="record L_RD(φ_t) every 10 steps (always on for slope)")
+    ap.add_argument("--lr", type=float, default=0.02)
+    ap.add_argument("--average", type=float, default=0.5, help="Polyak average over this last fraction of steps")
+    ap.add_argument("--betas", default=None, help="override the section's betas (comma-separated)")
+    ap.add_argument("--tag", default="", help="suffix of the results file (results_rd_<section><tag>.json)")
+    ap.add_argument("--finalize", action="store_true", help="summarise the runs a stopped section finished")
     ap.add_argument("--reevaluate", action="store_true", help="recompute the bounds of a finished section")
     args = ap.parse_args()
     if args.reevaluate:
         reevaluate(args.section)
+        return
+    if args.finalize:
+        finalize(args.section + args.tag)
         return
     seeds = [int(s) for s in args.seeds.split(",")]
     runs: list[dict[str, Any]] = []
@@ -172,20 +187,68 @@ def main() -> None:
         else:
             variances, betas = SECTIONS[args.section]
             source, dist = GaussianSource(variances), "squared"
+        if args.betas:
+            betas = [float(b) for b in args.betas.split(",")]
         for variant in args.variants.split(","):
             for beta in betas:
                 for seed in seeds:
-                    runs.append(run_one(source, dist, beta, seed, args.steps, variant, trace=args.section == "slope"))
-        result = {"section": args.section, "steps": args.steps, "summary": summarise(runs), "runs": runs}
+                    runs.append(
+                        run_one(
+                            source,
+                            dist,
+                            beta,
+                            seed,
+                            args.steps,
+                            variant,
+                            args.section == "slope" or args.trace,
+                            args.chains,
+                            args.lr,
+                            args.average,
+                            args.mala_steps,
+                        )
+                    )
+                    partial = DOCS / f"results_rd_{args.section}{args.tag}.partial.json"
+                    partial.write_text(json.dumps({"command": " ".join(sys.argv[1:]), "runs": runs}))
+        result = {
+            "section": args.section,
+            "steps": args.steps,
+            "chains": args.chains,
+            "lr": args.lr,
+            "average": args.average,
+            "command": "python experiments/rd_gaussian.py " + " ".join(sys.argv[1:]),
+            "summary": summarise(runs),
+            "runs": runs,
+        }
         if args.section == "slope":
             result["slopes"] = slopes(runs)
         from ebmlab.cli.rd import plot_rd
 
         first = [r for r in runs if r["seed"] == seeds[0] and r["variant"] == args.variants.split(",")[0]]
-        plot_rd(first, source, dist, DOCS / "figures" / f"rd_{args.section}.png")
-    path = DOCS / f"results_rd_{args.section}.json"
+        plot_rd(first, source, dist, DOCS / "figures" / f"rd_{args.section}{args.tag}.png")
+    path = DOCS / f"results_rd_{args.section}{args.tag}.json"
     path.write_text(json.dumps(result, indent=1))
+    (DOCS / f"results_rd_{args.section}{args.tag}.partial.json").unlink(missing_ok=True)
     print(json.dumps(result.get("summary", result.get("rel_err_matched_d")), indent=1))
+
+
+def finalize(name: str) -> None:
+    """Write results_rd_<name>.json from the runs a stopped section had finished (its partial file)."""
+    partial = DOCS / f"results_rd_{name}.partial.json"
+    data = json.loads(partial.read_text())
+    runs = data["runs"]
+    result = {
+        "section": name,
+        "steps": None,
+        "command": f"python experiments/rd_gaussian.py {data['command']} (stopped after {len(runs)} runs)",
+        "summary": summarise(runs),
+        "runs": runs,
+    }
+    m = re.search(r"--steps (\d+)", data["command"])
+    c = re.search(r"--chains (\d+)", data["command"])
+    result |= {"steps": int(m[1]) if m else None, "chains": int(c[1]) if c else None}
+    (DOCS / f"results_rd_{name}.json").write_text(json.dumps(result, indent=1))
+    partial.unlink()
+    print(json.dumps(result["summary"], indent=1))
 
 
 def reevaluate(section: str) -> None:
@@ -224,7 +287,7 @@ def slopes(runs: list[dict[str, Any]]) -> list[dict[str, float]]:
         rs = sorted((r for r in runs if r["seed"] == seed), key=lambda r: r["beta"])
         lo, mid, hi = rs
         slope = (hi["rate"] - lo["rate"]) / (hi["distortion"] - lo["distortion"])
-        incr = max(max(b - a for (_, a), (_, b) in zip(r["l_rd_trace"], r["l_rd_trace"][1:], strict=False)) for r in rs)
+        incr = max(max(b[1] - a[1] for a, b in zip(r["l_rd_trace"], r["l_rd_trace"][1:], strict=False)) for r in rs)
         out.append(
             {
                 "seed": seed,

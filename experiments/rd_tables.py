@@ -5,15 +5,47 @@ PYTHONPATH=src python experiments/rd_tables.py
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import statistics
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+SECTIONS = (
+    "scalar_ba",
+    "scalar_eba",
+    "scalar",
+    "2d_ba",
+    "2d",
+    "10d",
+    "10d_eba",
+    "40d",
+    "bernoulli",
+    "slope",
+    "slope_ba_s0",
+    "slope_ba_s1",
+)
 
 
 def pm(v: list[float], scale: float = 1.0, fmt: str = "{:+.2f}") -> str:
     return f"{fmt.format(v[0] * scale)} ± {abs(v[1]) * scale:.2f}"
+
+
+def _ms(v: list[float]) -> list[float]:
+    return [statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0]
+
+
+def _l_rd_se(r: dict) -> float:
+    """SE of L_RD = −mean_y ln Z_φ(y) itself over the 50 000 fixed y, at the run's final marginal."""
+    import torch
+
+    from ebmlab.ratedistortion import GaussianSource, gaussian_marginal_terms
+
+    v, beta = torch.tensor(r["cond_var"], dtype=torch.float64), r["beta"]
+    y = GaussianSource([1.0] * len(v)).sample(50_000, torch.Generator().manual_seed(999))
+    per_y = -gaussian_marginal_terms(torch.tensor(r["marg_loc"]).double(), v / (1 - 2 * beta * v), beta)(y)[0]
+    return float(per_y.std() / math.sqrt(len(per_y)))
 
 
 def section(name: str) -> None:
@@ -22,7 +54,14 @@ def section(name: str) -> None:
         print(f"\n({name}: not run)\n")
         return
     res = json.loads(path.read_text())
-    print(f"\n**{name}** (`python experiments/rd_gaussian.py {name} ...`, {res.get('steps')} steps)\n")
+    if "command" in res:
+        how = f"`{res['command']}`; {res.get('steps')} steps, {res.get('chains')} chains"
+    else:
+        how = (
+            f"`python experiments/rd_gaussian.py {name.split('_')[0]} ...` at commit 947fb7d, before the burn-in, "
+            f"source start and Polyak average: {res.get('steps')} steps, 512 chains"
+        )
+    print(f"\n**{name}** ({how})\n")
     print(
         "| variant | β | R(β) closed form (nats) | ΔD/D* (%) | ΔR at matched D (nats ×10³) | ΔR/R (%) | closed form in band | band width (nats) | s per run |"
     )
@@ -34,21 +73,44 @@ def section(name: str) -> None:
             f"{'yes' if r['inside_band'] else 'NO'} ({r['n_seeds']} seeds) | {pm(r['band_width'], 1, '{:.3f}')} | {r['seconds'][0]:.0f} |"
         )
     if name in ("10d", "10d_eba", "40d"):
-        print("\nLearned conditional vs the closed-form optimal one (seed 0; active components only):\n")
-        print("| β | active | max abs. Δ mean map | max rel. Δ cond. variance (%) |")
-        print("|---|---|---|---|")
-        for r in res["runs"]:
-            if r["seed"] != 0:
-                continue
-            act = [k for k, m in enumerate(r["mean_map_closed_form"]) if m > 0]
-            dm = max(abs(r["mean_map"][k] - r["mean_map_closed_form"][k]) for k in act)
-            dv = max(abs(r["cond_var"][k] / r["cond_var_closed_form"][k] - 1) for k in act)
-            print(f"| {r['beta']:g} | {len(act)} | {dm:.4f} | {100 * dv:.1f} |")
+        print("\nLearned conditional vs the closed-form optimal one (active components; mean ± sd over seeds):\n")
+        print(
+            "| variant | β | active | max abs. Δ mean map | max rel. Δ cond. variance (%) | largest switched-off s² |"
+        )
+        print("|---|---|---|---|---|---|")
+        for key in sorted({(r["variant"], r["beta"]) for r in res["runs"]}):
+            rs = [r for r in res["runs"] if (r["variant"], r["beta"]) == key]
+            act = [k for k, m in enumerate(rs[0]["mean_map_closed_form"]) if m > 0]
+            off = [k for k in range(len(rs[0]["mean_map_closed_form"])) if k not in act]
+            dm = [max(abs(r["mean_map"][k] - r["mean_map_closed_form"][k]) for k in act) for r in rs]
+            dv = [max(abs(r["cond_var"][k] / r["cond_var_closed_form"][k] - 1) for k in act) for r in rs]
+            s2 = [max((r["cond_var"][k] / (1 - 2 * key[1] * r["cond_var"][k]) for k in off), default=0.0) for r in rs]
+            print(
+                f"| {key[0]} | {key[1]:g} | {len(act)} | {pm(_ms(dm), 1, '{:.4f}')} | {pm(_ms(dv), 100, '{:.1f}')} "
+                f"| {max(s2):.2g} |"
+            )
     for s in res.get("slopes", []):
         print(
             f"\nseed {s['seed']}: dR/dD = {s['slope']:.3f} vs −β = {s['minus_beta']:.2f} "
             f"({100 * s['rel_err']:+.1f} %); largest L_RD increase over 10 steps {s['max_l_rd_increase_per_10_steps']:.2e} nats"
         )
+    traces = [r for r in res["runs"] if r.get("l_rd_trace") and len(r["l_rd_trace"][0]) == 3]
+    if traces:
+        print("\nL_RD(φ_t) at checkpoints every 10 steps (exact in φ, 50 000 fixed y); per run:\n")
+        print(
+            "| β | seed | increases / checkpoints | largest increase after step 100 (nats) | its paired SE "
+            "| largest after step 300 | SE of L_RD itself |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for r in traces:
+            tr = r["l_rd_trace"]
+            inc = [(b[1] - a[1], b[2], b[0]) for a, b in itertools.pairwise(tr)]
+            big = max(i for i in inc if i[2] > 100)
+            late = max(i[0] for i in inc if i[2] > 300)
+            print(
+                f"| {r['beta']:g} | {r['seed']} | {sum(i[0] > 0 for i in inc)} / {len(inc)} | {big[0]:.1e} | "
+                f"{big[1]:.1e} | {late:.1e} | {_l_rd_se(r):.1e} |"
+            )
 
 
 def figures() -> None:
@@ -62,7 +124,7 @@ def figures() -> None:
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    for name in ("scalar", "2d", "10d_eba", "10d", "40d", "bernoulli", "slope"):
+    for name in SECTIONS:
         path = DOCS / f"results_rd_{name}.json"
         if not path.exists():
             continue
@@ -74,7 +136,7 @@ def figures() -> None:
 
 def main() -> None:
     figures()
-    for name in ("scalar", "2d", "10d_eba", "10d", "40d", "bernoulli", "slope"):
+    for name in SECTIONS:
         section(name)
     lap = DOCS / "results_rd_laplace.json"
     if lap.exists():

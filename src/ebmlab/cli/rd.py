@@ -1,6 +1,6 @@
 """``ebmlab rd``: R(D) of a source at one or more slopes β, by EBA, Blahut–Arimoto or the closed form.
 
-``ebmlab rd --source {gaussian,bernoulli,laplace,PATH.npy} [--variances v1,v2,... | --p P | --scale B]
+``ebmlab rd --source {gaussian,bernoulli,laplace,PATH.npy,FILE.py:NAME} | --source-file PATH.npy [--variances v1,v2,... | --p P | --scale B]
 --distortion {squared,mse,hamming,abs} --beta B[,B,...] --method {eba,eba-ba,ba,closed-form} [--seed S]
 [--json] [--out DIR]``. ``--json`` prints a list of points ``{"beta", "distortion", "rate", "rate_upper",
 "rate_lower", "rate_critic", "rate_closed_form", "seconds"}`` in nats (null where not applicable); ``--out``
@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "plot_rd", "run"]
+__all__ = ["add_parser", "plot_rd", "run", "user_source"]
 
 FIELDS = ("beta", "distortion", "rate", "rate_upper", "rate_lower", "rate_critic", "rate_closed_form", "seconds")
 
@@ -38,7 +38,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="rate-distortion function R(D) with sandwich bounds (EBA, Blahut-Arimoto, closed forms)",
         description="Estimate R(D) (nats) at slopes beta; EBA reports an upper and a lower bound from its learned marginal.",
     )
-    p.add_argument("--source", required=True, help="gaussian, bernoulli, laplace, or a .npy file of samples (N, dim)")
+    p.add_argument(
+        "--source",
+        default=None,
+        help="gaussian, bernoulli, laplace, a .npy file of samples (N, dim), or FILE.py:NAME (a sampler f(n, generator))",
+    )
+    p.add_argument("--source-file", default=None, help="a .npy file of source samples (N, dim); never unpickled")
+    p.add_argument("--dim", type=positive_int, default=None, help="FILE.py:NAME sources: the dimension of one sample")
     p.add_argument("--variances", type=_floats, default=None, help="gaussian: per-dimension variances v1,v2,...")
     p.add_argument("--p", type=float, default=None, help="bernoulli: P(y = 1), in (0, 1)")
     p.add_argument("--scale", type=float, default=None, help="laplace: scale b > 0")
@@ -55,18 +61,52 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _source(args: argparse.Namespace) -> Any:
+    from ebmlab.cli.user_energy import is_user_energy
     from ebmlab.errors import ConfigError
-    from ebmlab.ratedistortion import get_source
+    from ebmlab.ratedistortion import SampleSource, get_source
 
+    if (args.source is None) == (args.source_file is None):
+        raise ConfigError("give exactly one of --source NAME|FILE.py:NAME|FILE.npy and --source-file FILE.npy.")
     given = {"--variances": args.variances, "--p": args.p, "--scale": args.scale}
-    allowed = {"gaussian": "--variances", "bernoulli": "--p", "laplace": "--scale"}.get(args.source)
+    allowed = {"gaussian": "--variances", "bernoulli": "--p", "laplace": "--scale"}.get(args.source or "")
     extra = [k for k, v in given.items() if v is not None and k != allowed]
     if extra:
         raise ConfigError(
-            f"{', '.join(extra)} does not apply to --source {args.source}; "
+            f"{', '.join(extra)} does not apply to --source {args.source or args.source_file}; "
             f"use {allowed or 'no parameter (the file holds the samples)'}."
         )
+    if args.source_file is not None:
+        return SampleSource.from_npy(args.source_file)
+    if args.dim is not None and not is_user_energy(args.source):
+        raise ConfigError("--dim applies to --source FILE.py:NAME only.")
+    if is_user_energy(args.source):
+        return user_source(args.source, args.dim)
     return get_source(args.source, args.variances, args.p, args.scale)
+
+
+def user_source(spec: str, dim: int | None) -> Any:
+    """A ``Source`` from ``FILE.py:NAME``: a ``Source`` instance, or a sampler ``f(n, generator) -> (n, dim)``.
+
+    The file is imported only because the command line names it; ``dim`` defaults to the width of a probe draw.
+    """
+    import torch
+
+    from ebmlab.cli.user_energy import load_user_object
+    from ebmlab.errors import ConfigError
+    from ebmlab.ratedistortion import CallableSource, Source
+
+    obj, name = load_user_object(spec)
+    if isinstance(obj, Source):
+        return obj
+    if not callable(obj) or isinstance(obj, type):
+        raise ConfigError(f"{spec}: {name} must be a function f(n, generator) -> (n, dim) samples or a Source.")
+    if dim is None:
+        try:
+            probe = torch.as_tensor(obj(2, torch.Generator().manual_seed(0)))
+        except Exception as exc:
+            raise ConfigError(f"{spec}: calling {name}(2, generator) failed ({type(exc).__name__}: {exc}).") from None
+        dim = 1 if probe.dim() == 1 else int(probe.shape[-1])
+    return CallableSource(obj, dim, name=name)
 
 
 def plot_rd(points: list[dict[str, Any]], source: Any, distortion: str, path: Path) -> Path:

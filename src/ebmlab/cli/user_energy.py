@@ -2,6 +2,7 @@
 
 ``NAME`` is a function ``(n, *event) -> (n,)`` or an ``nn.Module`` class constructible without arguments;
 ``--dim`` gives the event shape ``(dim,)`` unless the object has ``event_shape`` or ``dim``.
+:func:`load_user_object` is the import itself, shared with ``ebmlab rd --source FILE.py:NAME`` (a source sampler).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 
 from ebmlab.errors import ConfigError
 
-__all__ = ["check_user_energy", "is_user_energy", "load_user_energy"]
+__all__ = ["check_user_energy", "is_user_energy", "load_user_energy", "load_user_object"]
 
 _SPEC = re.compile(r"^(?P<file>.+\.py):(?P<name>[A-Za-z_]\w*)$")
 
@@ -24,13 +25,13 @@ def is_user_energy(spec: str) -> bool:
     return _SPEC.match(spec) is not None
 
 
-def load_user_energy(spec: str, dim: int | None) -> tuple[Any, tuple[int, ...]]:
-    """``(energy, event_shape)`` from ``FILE.py:NAME``; one-line errors for every failure."""
+def load_user_object(spec: str) -> tuple[Any, str]:
+    """``(object, NAME)`` from ``FILE.py:NAME``, imported only because the command line names it."""
     from ebmlab.experiments.registry import allow_import
 
     m = _SPEC.match(spec)
     if m is None:
-        raise ConfigError(f"{spec!r}: expected FILE.py:NAME (a Python file and a function or nn.Module class in it).")
+        raise ConfigError(f"{spec!r}: expected FILE.py:NAME (a Python file and a name defined in it).")
     file = Path(m["file"])
     if not file.is_file():
         raise ConfigError(f"{spec}: no such file {file}; give the path of a Python file that defines {m['name']}.")
@@ -40,6 +41,13 @@ def load_user_energy(spec: str, dim: int | None) -> tuple[Any, tuple[int, ...]]:
     if obj is None:
         names = [k for k in vars(module) if not k.startswith("_")]
         raise ConfigError(f"{file} has no {m['name']!r}; it defines: {', '.join(names) or 'nothing'}.")
+    return obj, m["name"]
+
+
+def load_user_energy(spec: str, dim: int | None) -> tuple[Any, tuple[int, ...]]:
+    """``(energy, event_shape)`` from ``FILE.py:NAME``; one-line errors for every failure."""
+    obj, name = load_user_object(spec)
+    m = {"name": name}
     if isinstance(obj, type):
         if not issubclass(obj, torch.nn.Module):
             raise ConfigError(

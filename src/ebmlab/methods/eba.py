@@ -60,6 +60,8 @@ class EBA(Method):
         n_steps: int = 10,
         refresh: float = 0.1,
         critic_hidden: tuple[int, ...] = (64, 64),
+        burn_in: int | None = None,
+        init_from_source: bool = True,
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
@@ -82,6 +84,9 @@ class EBA(Method):
         self.energy = energy
         self.sampler = sampler or ULA(step_size=0.01)
         self.n_chains, self.n_steps, self.refresh = int(n_chains), int(n_steps), float(refresh)
+        #: extra kernel steps for conditional chains whose y was just redrawn (they start at x = y)
+        self.burn_in = 2 * self.n_steps if burn_in is None else int(burn_in)
+        self.init_from_source = bool(init_from_source)
         self.critic = SeparableCritic(source.dim, source.dim, critic_hidden) if variant == "eba" else None
         self.stages = (("critic",), ("energy",)) if variant == "eba" else None
         self.chains: dict[str, Tensor] = {}
@@ -98,18 +103,43 @@ class EBA(Method):
         assert self.critic is not None
         return self.critic.h(y) @ self.critic.g(x).T - self.beta * pairwise(self.rho, x, y)
 
-    def _draw(self, n: int, g: torch.Generator, y: Tensor | None = None, x0: Tensor | None = None) -> Tensor:
+    def _draw(
+        self, n: int, g: torch.Generator, y: Tensor | None = None, x0: Tensor | None = None, steps: int = 0
+    ) -> Tensor:
         if isinstance(self.energy, DiscreteEnergy):
             return sample_alphabet(self.energy, n, g, y, self.rho, self.beta)
         assert isinstance(self.energy, RDEnergy) and x0 is not None
-        return whitened_chains(self.energy, self.sampler, x0, self.n_steps, g, y, self.rho, self.beta, self.curvature)
+        k = steps or self.n_steps
+        return whitened_chains(self.energy, self.sampler, x0, k, g, y, self.rho, self.beta, self.curvature)
+
+    def init_energy(self, g: torch.Generator, n: int = 4096) -> None:
+        """Start the quadratic energy at the source's per-component mean and spread (r = the source's moments).
+
+        The optimal marginal of every component lies below it (s*² = σ² − θ or 0), and components far below
+        the water level start small instead of at s = 1, from where their slow shrinking dominates the rate error.
+        """
+        if not (self.init_from_source and isinstance(self.energy, RDEnergy)):
+            return
+        y = self.source.sample(n, g).float()
+        with torch.no_grad():
+            self.energy.loc.copy_(y.mean(0))
+            self.energy.log_scale.copy_(y.std(0).clamp_min(1e-3).log())
 
     def advance(self, g: torch.Generator) -> None:
-        """Redraw a fraction of the y's (pairs share one), then advance both chain populations."""
+        """Redraw a fraction of the y's (pairs share one), then advance both chain populations.
+
+        Chains of a redrawn y start at x = y and get ``burn_in`` extra steps before they are used: a chain
+        fresh from y carries a bias towards y (its tilted mean is reached at rate (1 − λ)^k) into the gradient.
+        """
         half = self.n_chains // 2
         if not self.chains:
+            self.init_energy(g)
             y = self.source.sample(half, g).float()
             self.chains = {"y": y, "x": torch.cat((y, y)), "xm": self.source.sample(self.n_chains, g).float()}
+            if not isinstance(self.energy, DiscreteEnergy):
+                yy0 = torch.cat((y, y))
+                self.chains["x"] = self._draw(self.n_chains, g, yy0, self.chains["x"], self.burn_in or 1)
+                self.chains["xm"] = self._draw(self.n_chains, g, None, self.chains["xm"], self.burn_in or 1)
         y = self.chains["y"]
         # exact draws on an alphabet keep no chain state, so every y can be fresh
         refresh = 1.0 if isinstance(self.energy, DiscreteEnergy) else self.refresh
@@ -117,7 +147,11 @@ class EBA(Method):
         if bool(fresh.any()):
             y = torch.where(fresh[:, None], self.source.sample(half, g).float(), y)
         yy = torch.cat((y, y))
-        x = torch.where(torch.cat((fresh, fresh))[:, None], yy, self.chains["x"])
+        fresh2 = torch.cat((fresh, fresh))
+        x = torch.where(fresh2[:, None], yy, self.chains["x"])
+        if self.burn_in and bool(fresh.any()) and not isinstance(self.energy, DiscreteEnergy):
+            x = x.clone()
+            x[fresh2] = self._draw(int(fresh2.sum()), g, yy[fresh2], x[fresh2], self.burn_in)
         self.chains = {
             "y": y,
             "x": self._draw(self.n_chains, g, yy, x),
