@@ -114,6 +114,7 @@ def evaluate_eba(method: Any, seed: int, n_y: int = 200_000, n_r: int = 4096, r_
         return src.sample(n, g)
 
     per_dim = rho is get_distortion("mse")
+    squared_error = per_dim or rho is get_distortion("squared")
     if isinstance(energy, DiscreteEnergy):
         alphabet = energy.alphabet.double()
         log_r = torch.log_softmax(-energy.logits.detach().double(), 0)
@@ -125,6 +126,10 @@ def evaluate_eba(method: Any, seed: int, n_y: int = 200_000, n_r: int = 4096, r_
 
         return rd_bounds(terms, sample_y, rho, beta, min(n_y, 50_000), alphabet=alphabet)
     gauss = energy.gaussian()
+    if gauss is not None and not squared_error:  # Z_r(y) in closed form only under squared error: exact draws of r
+        loc, var = (t.double() for t in gauss)
+        xr = loc + var.sqrt() * torch.randn(n_r * 4, src.dim, generator=g, dtype=torch.float64)
+        return rd_bounds(sample_marginal_terms(xr, rho, beta), sample_y, rho, beta, min(n_y, 10_000), starts=xr[:64])
     if gauss is not None:
         loc, var = (t.double() for t in gauss)
         gterms = gaussian_marginal_terms(loc, var, beta, per_dim)
