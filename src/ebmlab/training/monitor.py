@@ -90,7 +90,8 @@ class DivergenceMonitor:
             rules.append((key, True, math.inf))
         if not tensors:
             return False
-        x = torch.stack([t.detach().reshape(()).to(torch.float64) for t in tensors])
+        device = tensors[0].device  # a method may log values from several devices (e.g. a CPU scalar on CUDA)
+        x = torch.stack([t.detach().reshape(()).to(device, torch.float64) for t in tensors])
         watch, limit = self._rules(tuple(rules), x.device)
         finite_x = torch.isfinite(x)
         return bool(((~finite_x & watch) | (finite_x & (x.abs() > limit))).any())
