@@ -71,13 +71,14 @@ def _check_size(method: str, samples: int | None, dim: int) -> None:
 def _run_user(args: argparse.Namespace) -> int:
     """log Z of a user's energy with user-realistic defaults, a bracket where asked, and a verdict."""
     from ebmlab.cli.user_energy import load_user_energy
-    from ebmlab.estimators.user import USER_METHODS, log_z
+    from ebmlab.estimators.user import USER_DEFAULT_N, USER_METHODS, log_z
 
     if args.method not in USER_METHODS:
         raise ConfigError(f"--method: for FILE.py:NAME expected one of {', '.join(USER_METHODS)}, got {args.method!r}.")
     energy, shape = load_user_energy(args.target, args.dim)
-    _check_size("is" if args.method == "is" else "ais", args.samples, math.prod(shape))
-    n = args.samples if args.samples is not None else (20_000 if args.method == "is" else 256)
+    draws = args.method in ("is", "flow")
+    _check_size("is" if draws else "ais", args.samples, math.prod(shape))
+    n = args.samples if args.samples is not None else USER_DEFAULT_N[args.method]
     start = time.perf_counter()
     est = log_z(energy, shape, args.method, n=n, seed=args.seed, progress=sys.stderr.isatty())
     d = est.details
