@@ -24,7 +24,9 @@ The reported SE is the larger of the delta-method SE and the batch-means SE from
 groups (the delta method is too small when the weights are skewed; ``benchmarks/logz_calibration.py``).
 Every result carries ``details["verdict"]`` ("trustworthy" or "not trustworthy: …"), the reasons, the
 checks behind them (:mod:`~ebmlab.estimators.verdict`: ESS, Pareto k̂, agreement of ``n_groups``
-independent groups, the bracket, unseen modes), and ``details["proposal"]`` saying what was used.
+independent groups, the bracket, per-rung drift and tail coverage, unseen modes — the last for IS and the
+flow only, whose proposal *is* the modes found; the annealing methods report the count in
+``details["modes"]``), and ``details["proposal"]`` saying what was used.
 
 >>> import torch, math
 >>> energy = lambda x: 0.5 * (x**2).sum(1)  # N(0, I₂): log Z = log 2π
@@ -50,7 +52,7 @@ from ebmlab.estimators.bracket import bidirectional_log_z
 from ebmlab.estimators.laplace import MixtureProposal, laplace_proposal
 from ebmlab.estimators.logz import Proposal, importance_log_weights
 from ebmlab.estimators.proposals import GaussianProposal
-from ebmlab.estimators.verdict import judge
+from ebmlab.estimators.verdict import chao1, judge
 from ebmlab.samplers import GeometricPath, make_betas
 
 __all__ = ["USER_DEFAULT_N", "USER_METHODS", "CountedEnergy", "default_starts", "defensive_base", "log_z", "wide_base"]
@@ -152,7 +154,12 @@ def log_z(
         else laplace_proposal(counted, shape, generator, n_starts=default_starts(math.prod(shape)))
     )
     details: dict[str, Any] = {"proposal": q.describe()}
-    diag: dict[str, Any] = {"mode_counts": getattr(q, "mode_counts", None)}
+    counts = getattr(q, "mode_counts", None)
+    diag: dict[str, Any] = {}
+    if method in ("is", "flow"):
+        diag["mode_counts"] = counts  # unseen modes are missing mass of the proposal itself
+    elif counts:  # annealing moves mass between modes: reported, not a verdict by itself
+        details["modes"] = {"found": sum(1 for c in counts if c > 0), "estimated_chao1": chao1(counts)}
     if method in ("is", "flow"):
         prop: Proposal = q
         if method == "flow":
