@@ -16,7 +16,7 @@ import os
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +65,34 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "mean_se": statistics.fmean(r["stderr"] for r in runs),
         "bracket_width": statistics.fmean(widths) if widths else None,
         "trusted": f"{len(trusted)}/{len(runs)}",
+        "seeds": sorted(r["seed"] for r in runs),
         "seconds": statistics.median(r["seconds"] for r in runs),
         "energy_evaluations": statistics.median(r["energy_evaluations"] for r in runs),
         "criterion_met": (mz2_trusted is None or mz2_trusted <= 2.0) and (mz2 <= 4.0 or not trusted),
     }
+
+
+def markdown(runs: list[dict[str, Any]]) -> str:
+    """The docs table from per-run records (``--table``)."""
+    lines = [
+        "| energy | method | seeds | mean z² (all) | mean z² (trusted runs) | mean \\|error\\| | mean SE | bracket width "
+        "| trusted | criterion | energy evals | median s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n in dict.fromkeys(r["energy"] for r in runs):
+        for m in METHODS:
+            mine = [r for r in runs if r["energy"] == n and r["method"] == m]
+            if not mine:
+                continue
+            row = summarise(mine)
+            t = "—" if row["mean_z2_trusted"] is None else f"{row['mean_z2_trusted']:.2f}"
+            w = "—" if row["bracket_width"] is None else f"{row['bracket_width']:.3f}"
+            lines.append(
+                f"| {n} | {m} | {len(mine)} | {row['mean_z2']:.2f} | {t} | {row['mean_abs_error']:.4f} | "
+                f"{row['mean_se']:.4f} | {w} | {row['trusted']} | {'met' if row['criterion_met'] else '**fails**'} | "
+                f"{row['energy_evaluations']:.2g} | {row['seconds']:.0f} |"
+            )
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -78,18 +102,36 @@ def main() -> None:
     p.add_argument("--only", default="", help="comma-separated energy names")
     p.add_argument("--jobs", type=int, default=1, help="parallel processes (one run each)")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--resume", action="store_true", help="keep the runs already in --json and do the rest")
+    p.add_argument("--table", action="store_true", help="print the markdown table of the runs in --json and exit")
     a = p.parse_args()
+    if a.table:
+        print(markdown(json.loads(a.json.read_text())["runs"]))
+        return
     from ebmlab.config import atomic_write_text
     from heldout_energies import all_heldout
 
     names = [h.name for h in all_heldout() if not a.only or h.name in a.only.split(",")]
-    tasks = [(n, m, s) for n in names for m in a.methods.split(",") for s in range(a.seeds)]
+    tasks = [(n, m, s) for s in range(a.seeds) for n in names for m in a.methods.split(",")]
+    runs: list[dict[str, Any]] = []
+    if a.resume and a.json and a.json.exists():  # keep finished runs of the same command
+        runs = [r for r in json.loads(a.json.read_text())["runs"] if (r["energy"], r["method"], r["seed"]) in tasks]
+        done = {(r["energy"], r["method"], r["seed"]) for r in runs}
+        tasks = [t for t in tasks if t not in done]
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
-        runs = list(pool.map(one_run, *zip(*tasks, strict=True)))
+        futures = [pool.submit(one_run, *t) for t in tasks]
+        for f in as_completed(futures):
+            runs.append(f.result())
+            if a.json:  # written after every run, so an interrupted sweep keeps what finished (--resume)
+                atomic_write_text(a.json, json.dumps({"rows": [], "runs": runs}, indent=1, default=str) + "\n")
+    names = [n for n in names if any(r["energy"] == n for r in runs)]
     rows = []
     for n in names:
         for m in a.methods.split(","):
-            row = summarise([r for r in runs if r["energy"] == n and r["method"] == m])
+            mine = [r for r in runs if r["energy"] == n and r["method"] == m]
+            if not mine:
+                continue
+            row = summarise(mine)
             rows.append(row)
             t = "—" if row["mean_z2_trusted"] is None else f"{row['mean_z2_trusted']:.2f}"
             print(
