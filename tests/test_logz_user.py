@@ -150,3 +150,10 @@ def test_pareto_k_recovers_known_tail_shapes() -> None:
         got[k] = pareto_k(w.log())
     # SE of k̂ ≈ (1 + k)/√M with M = 3√n = 424 tail weights: ≤ 0.1, so 3 SE = 0.3
     assert all(abs(got[k] - k) < 0.3 for k in got) and got[-0.5] < 0 < got[1.0] - 0.5, got
+
+
+def test_an_option_for_another_method_is_a_one_line_error() -> None:
+    from ebmlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown option"):
+        log_z(asym_well, (1,), "ais", n=4, steps=3)

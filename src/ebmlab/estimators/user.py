@@ -86,6 +86,12 @@ def defensive_base(q: MixtureProposal, wide_weight: float = 0.5) -> MixturePropo
     return MixtureProposal(locs, scales, log_w, q.df, q.event_shape, note)
 
 
+_OPTIONS = {
+    "stepping-stone": {"n_rounds", "burn_in", "adapt_rounds", "n_rungs"},
+    "flow": {"steps", "alpha", "batch_size"},
+}
+
+
 def default_starts(dim: int) -> int:
     """Descents per start scale of the mode search: 32·d, between 32 and 256 (a budget that grows with d)."""
     return max(32, min(256, 32 * dim))
@@ -145,6 +151,12 @@ def log_z(
     ``n_rounds``, ``burn_in``, ``adapt_rounds``, ``n_rungs``; flow: ``steps``, ``alpha``)."""
     if method not in USER_METHODS:
         raise ConfigError(f"log_z: method must be one of {USER_METHODS}, got {method!r}.")
+    allowed = _OPTIONS.get(method, set())
+    if set(options) - allowed:
+        raise ConfigError(
+            f"log_z: unknown option(s) {sorted(set(options) - allowed)} for method {method!r}; valid: "
+            f"{sorted(allowed) or 'none'}."
+        )
     shape = event_shape_of(energy, None if event_shape is None else tuple(event_shape))
     generator = torch.Generator().manual_seed(int(seed))
     counted = CountedEnergy(energy)
