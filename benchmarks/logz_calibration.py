@@ -98,21 +98,25 @@ def markdown(runs: list[dict[str, Any]]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--seed-from", type=int, default=0, help="first seed (seeds seed_from .. seeds − 1)")
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--only", default="", help="comma-separated energy names")
     p.add_argument("--jobs", type=int, default=1, help="parallel processes (one run each)")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--resume", action="store_true", help="keep the runs already in --json and do the rest")
     p.add_argument("--table", action="store_true", help="print the markdown table of the runs in --json and exit")
+    p.add_argument("--merge", type=Path, nargs="*", default=[], help="with --table: also the runs in these files")
     a = p.parse_args()
     if a.table:
-        print(markdown(json.loads(a.json.read_text())["runs"]))
+        runs = [r for f in [a.json, *a.merge] for r in json.loads(f.read_text())["runs"]]
+        unique = {(r["energy"], r["method"], r["seed"]): r for r in runs}
+        print(markdown(sorted(unique.values(), key=lambda r: (r["energy"], r["method"], r["seed"]))))
         return
     from ebmlab.config import atomic_write_text
     from heldout_energies import all_heldout
 
     names = [h.name for h in all_heldout() if not a.only or h.name in a.only.split(",")]
-    tasks = [(n, m, s) for s in range(a.seeds) for n in names for m in a.methods.split(",")]
+    tasks = [(n, m, s) for s in range(a.seed_from, a.seeds) for n in names for m in a.methods.split(",")]
     runs: list[dict[str, Any]] = []
     if a.resume and a.json and a.json.exists():  # keep finished runs of the same command
         runs = [r for r in json.loads(a.json.read_text())["runs"] if (r["energy"], r["method"], r["seed"]) in tasks]
