@@ -105,12 +105,20 @@ def main() -> None:
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--resume", action="store_true", help="keep the runs already in --json and do the rest")
     p.add_argument("--table", action="store_true", help="print the markdown table of the runs in --json and exit")
-    p.add_argument("--merge", type=Path, nargs="*", default=[], help="with --table: also the runs in these files")
+    p.add_argument(
+        "--merge", type=Path, nargs="*", default=[], help="with --table: merge the runs in these files into --json"
+    )
     a = p.parse_args()
     if a.table:
         runs = [r for f in [a.json, *a.merge] for r in json.loads(f.read_text())["runs"]]
-        unique = {(r["energy"], r["method"], r["seed"]): r for r in runs}
-        print(markdown(sorted(unique.values(), key=lambda r: (r["energy"], r["method"], r["seed"]))))
+        runs = sorted({(r["energy"], r["method"], r["seed"]): r for r in runs}.values(), key=lambda r: r["seed"])
+        if a.merge:  # sweeps split over processes (--seed-from, --only): one file with every run
+            from ebmlab.config import atomic_write_text
+
+            rows = [summarise([r for r in runs if (r["energy"], r["method"]) == k])
+                    for k in dict.fromkeys((r["energy"], r["method"]) for r in runs)]  # fmt: skip
+            atomic_write_text(a.json, json.dumps({"rows": rows, "runs": runs}, indent=1, default=str) + "\n")
+        print(markdown(runs))
         return
     from ebmlab.config import atomic_write_text
     from heldout_energies import all_heldout
