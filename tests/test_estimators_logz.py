@@ -91,9 +91,14 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(rec) == {"target", "method", "log_z", "stderr", "exact", "ess", "seconds"}
     assert abs(rec["log_z"] - DOUBLE_WELL_LOG_Z) < 1e-6 and rec["ess"] is None
     code, out, _ = _cli(capsys, "logz", "mog8", "--method", "is", "--samples", "20000", "--seed", "1", "--json")
-    rec = json.loads(out)
+    rec = json.loads(out)  # the default on a built-in target is the user path: only the energy, and a verdict
     assert code == 0 and rec["ess"] > 100 and abs(rec["log_z"] - rec["exact"]) < 4 * rec["stderr"]
-    assert "exact samples" in rec["proposal"]  # the oracle default of built-in targets is labelled
+    assert "Student-t" in rec["proposal"] and rec["verdict"] == "trustworthy" and "pareto_k" in rec["diagnostics"]
+    argv = ("logz", "mog8", "--method", "is", "--proposal", "exact-samples", "--samples", "20000", "--json")
+    code, out, _ = _cli(capsys, *argv)
+    rec = json.loads(out)
+    assert code == 0 and rec["method"] == "is-oracle" and "exact samples" in rec["proposal"]  # oracle: labelled
+    assert abs(rec["log_z"] - rec["exact"]) < 4 * rec["stderr"]
 
 
 def test_cli_table_and_errors(capsys: pytest.CaptureFixture[str]) -> None:

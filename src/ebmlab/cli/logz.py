@@ -42,6 +42,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=None,
         help="size knob: grid points per dimension (quadrature), draws (is), chains (ais); default per method",
     )
+    parser.add_argument(
+        "--proposal",
+        choices=("user", "exact-samples"),
+        default="user",
+        help="is/ais on a built-in target: 'user' (default; only the energy, as for FILE.py:NAME) or "
+        "'exact-samples' (fitted to exact samples of the target: an oracle, labelled)",
+    )
     parser.add_argument("--seed", type=seed_int, default=0, help="random seed in [0, 2**63) (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
@@ -71,13 +78,14 @@ def _check_size(method: str, samples: int | None, dim: int) -> None:
 def _run_user(args: argparse.Namespace) -> int:
     """log Z of a user's energy with user-realistic defaults, a bracket where asked, and a verdict."""
     from ebmlab.cli.user_energy import load_user_energy
-    from ebmlab.estimators.user import USER_METHODS, log_z
+    from ebmlab.estimators.user import USER_DEFAULT_N, USER_METHODS, log_z
 
     if args.method not in USER_METHODS:
         raise ConfigError(f"--method: for FILE.py:NAME expected one of {', '.join(USER_METHODS)}, got {args.method!r}.")
     energy, shape = load_user_energy(args.target, args.dim)
-    _check_size("is" if args.method == "is" else "ais", args.samples, math.prod(shape))
-    n = args.samples if args.samples is not None else (20_000 if args.method == "is" else 256)
+    draws = args.method in ("is", "flow")
+    _check_size("is" if draws else "ais", args.samples, math.prod(shape))
+    n = args.samples if args.samples is not None else USER_DEFAULT_N[args.method]
     start = time.perf_counter()
     est = log_z(energy, shape, args.method, n=n, seed=args.seed, progress=sys.stderr.isatty())
     d = est.details
@@ -113,7 +121,7 @@ def _run_user(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from ebmlab.cli.user_energy import is_user_energy
-    from ebmlab.experiments.logz_methods import LOGZ_METHODS, estimate_log_z
+    from ebmlab.experiments.logz_methods import LOGZ_METHODS, ORACLE_LABEL, ORACLE_METHODS, estimate_log_z
     from ebmlab.targets import get_target
 
     if is_user_energy(args.target):
@@ -123,27 +131,36 @@ def run(args: argparse.Namespace) -> int:
 
     if args.method not in LOGZ_METHODS:
         raise ConfigError(f"--method: expected one of {', '.join(LOGZ_METHODS)}, got {args.method!r}.")
+    method = args.method
+    if args.proposal == "exact-samples":
+        oracle = {v: k for k, v in ORACLE_METHODS.items()}
+        if method not in oracle and method not in ORACLE_METHODS:
+            raise ConfigError(f"--proposal exact-samples applies to --method is or ais, not {method!r}.")
+        method = oracle.get(method, method)
     target = get_target(args.target)
-    _check_size(args.method, args.samples, math.prod(getattr(target, "event_shape", (1,))))
+    _check_size(method.removesuffix("-oracle"), args.samples, math.prod(getattr(target, "event_shape", (1,))))
     start = time.perf_counter()
-    est = estimate_log_z(target, args.method, samples=args.samples, seed=args.seed)
+    est = estimate_log_z(target, method, samples=args.samples, seed=args.seed)
     seconds = time.perf_counter() - start
     exact = _finite_or_none(float(target.log_z())) if getattr(target, "has_exact_log_z", False) else None
-    out = {
+    out: dict[str, Any] = {
         "target": args.target,
-        "method": args.method,
+        "method": method,
         "log_z": est.value,
         "stderr": _finite_or_none(est.stderr),
         "exact": exact,
         "ess": _finite_or_none(est.ess),
         "seconds": round(seconds, 4),
     }
-    if args.method in ("is", "ais"):  # the built-in targets' defaults peek at exact samples: say so
-        out["proposal"] = (
-            "Gaussian fitted to 4096 exact samples of the built-in target (an oracle a user does not have; "
-            "`ebmlab logz FILE.py:NAME --dim D` uses only the energy)"
-        )
-    warnings = weights_warnings(est.ess, est.n or 0) if args.method in ("is", "flow") else []
+    d = est.details or {}
+    if method in ORACLE_METHODS:
+        out["proposal"] = ORACLE_LABEL
+    elif "verdict" in d:
+        out |= {"proposal": d["proposal"], "verdict": d["verdict"]}
+        out["diagnostics"] = {k: (_finite_or_none(v) if isinstance(v, float) else v) for k, v in d["checks"].items()}
+    warnings = weights_warnings(est.ess, est.n or 0) if method in ("is-oracle", "flow") else []
+    if out.get("verdict", "trustworthy") != "trustworthy":
+        warnings.append(f"the standard error cannot be trusted: {out['verdict']}")
     if warnings:
         out["warnings"] = warnings
     if args.json:
@@ -152,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     rows = [
         ("target", args.target),
-        ("method", args.method),
+        ("method", method),
         ("log Z", f"{est.value:.6f} ± {est.stderr:.2g}"),
         ("exact", "unknown" if exact is None else f"{exact:.6f}"),
     ]
@@ -162,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
         rows.append(("ESS", f"{est.ess:.1f} of {est.n}"))
     if "proposal" in out:
         rows.append(("proposal", out["proposal"]))
+    if "verdict" in out:
+        rows.append(("verdict", out["verdict"]))
     rows.append(("seconds", f"{seconds:.2f}"))
     width = max(len(k) for k, _ in rows)
     for k, v in rows:

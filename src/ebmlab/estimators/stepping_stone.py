@@ -16,19 +16,22 @@ see ``docs/estimators.md``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
+from torch import Tensor
 
 from ebmlab.densities import Density
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError
-from ebmlab.estimators.base import Estimate
+from ebmlab.estimators.base import Estimate, pareto_k
 from ebmlab.samplers.base import Sampler
 from ebmlab.samplers.langevin import MALA
 from ebmlab.samplers.tempering import ReplicaExchange
 
-__all__ = ["log_z_stepping_stone"]
+__all__ = ["log_z_stepping_stone", "rung_diagnostics"]
 
 
 def log_z_stepping_stone(
@@ -74,13 +77,7 @@ def log_z_stepping_stone(
             ratios.append(state.log_ratio[:-1].to(torch.float64))
             swaps.append(info.swap_accept)
     log_w = -pt.betas.diff().to(torch.float64)[None, :, None] * torch.stack(ratios)  # (T, R−1, n)
-    shift = log_w.amax(dim=(0, 2), keepdim=True)
-    per_column = (log_w - shift).exp().mean(0)  # (R−1, n): i.i.d. across columns
-    mean = per_column.mean(1)
-    value = float((mean.log() + shift[0, :, 0]).sum())
-    grad = 1.0 / mean
-    cov = torch.atleast_2d(torch.cov(per_column)) / n_chains
-    stderr = float(torch.sqrt(grad @ cov @ grad))
+    value, stderr, _ = _ladder_sum(log_w)
     return Estimate(
         value=value,
         stderr=stderr,
@@ -93,5 +90,54 @@ def log_z_stepping_stone(
             "swap_accept": torch.stack(swaps).nanmean(0).tolist(),
             "base": type(pt.base).__name__,
             "base_scale": base_scale if base is None else None,
+            **rung_diagnostics(log_w),
         },
     )
+
+
+def _ladder_sum(log_w: Tensor) -> tuple[float, float, Tensor]:
+    """``(Σ_r log r̂_r, delta-method SE, per-rung log r̂_r)`` from log-ratio terms ``(T, R−1, n)``; the n
+    columns are i.i.d., so the SE is the delta method over the per-column means."""
+    n = log_w.shape[2]
+    shift = log_w.amax(dim=(0, 2), keepdim=True)
+    per_column = (log_w - shift).exp().mean(0)  # (R−1, n): i.i.d. across columns
+    mean = per_column.mean(1)
+    rungs = mean.log() + shift[0, :, 0]
+    grad = 1.0 / mean
+    cov = torch.atleast_2d(torch.cov(per_column)) / n
+    return float(rungs.sum()), float(torch.sqrt(grad @ cov @ grad)), rungs
+
+
+def _rung_se(log_w: Tensor) -> Tensor:
+    """Per-rung delta-method SE of log r̂_r over the columns."""
+    per_column = (log_w - log_w.amax(dim=(0, 2), keepdim=True)).exp().mean(0)
+    return per_column.std(1) / per_column.mean(1) / math.sqrt(log_w.shape[2])
+
+
+def rung_diagnostics(log_w: Tensor, n_groups: int = 8) -> dict[str, Any]:
+    """Per-rung checks of a stepping-stone run from its log-ratio terms ``(T, R−1, n)``:
+
+    * ``rung_drift_z``: per rung, (log r̂ from the second half of the rounds − from the first half) / SE —
+      large when the rung's chains are still moving (not mixed, not equilibrated);
+    * ``rung_pareto_k``: per rung, Pareto k̂ of the chains' (columns') mean weights exp(−Δβ_r D) — the n i.i.d.
+      units the SE is a CLT over; large when a few chains carry the rung's ratio, i.e. rung r's draws rarely
+      reach rung r+1's mass (its tails, or a mode only some chains visit);
+    * ``groups``: (values, SEs) of the whole estimate from ``n_groups`` disjoint groups of chains.
+    """
+    t = log_w.shape[0]
+    half = t // 2
+    drift: list[float] = []
+    if half >= 2:
+        _, _, first = _ladder_sum(log_w[:half])
+        _, _, second = _ladder_sum(log_w[half:])
+        se = torch.sqrt(_rung_se(log_w[:half]) ** 2 + _rung_se(log_w[half:]) ** 2).clamp_min(1e-300)
+        drift = ((second - first) / se).tolist()
+    per_column = torch.logsumexp(log_w, 0)  # (R−1, n): log of each chain's (column's) sum over rounds
+    ks = [pareto_k(per_column[r]) for r in range(log_w.shape[1])]
+    values, errors = [], []
+    for part in torch.chunk(log_w, n_groups, dim=2):
+        if part.shape[2] >= 2:
+            v, s, _ = _ladder_sum(part)
+            values.append(v)
+            errors.append(s)
+    return {"rung_drift_z": drift, "rung_pareto_k": ks, "groups": (values, errors)}

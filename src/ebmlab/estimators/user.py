@@ -7,13 +7,26 @@
   Laplace covariances, Student-t components);
 * ``"ais"``: AIS (HMC transitions) from a *wide* base — one Gaussian with the mean and covariance of that
   mixture — so every mode region is reachable from the base;
-* ``"bracket"``: forward and reverse AIS from the same base (:mod:`~ebmlab.estimators.bracket`).
+* ``"bracket"``: forward and reverse AIS from the same base (:mod:`~ebmlab.estimators.bracket`);
+* ``"stepping-stone"``: the stepping-stone identity on a replica-exchange ladder from the same base
+  (:mod:`~ebmlab.estimators.stepping_stone`), with per-rung mixing (split-half drift) and tail coverage (k̂ of
+  each rung's ratio weights) in the verdict;
+* ``"flow"``: importance sampling from a defensive mixture of a RealNVP trained by reverse KL in coordinates
+  whitened by the wide base and the Laplace mixture (:mod:`~ebmlab.estimators.user_flow`).
+
+The AIS, bracket and stepping-stone base is *defensive*: half the Laplace mixture (the modes found, in
+proportion to their Laplace masses) and half one wide Student-t with the mixture's mean and covariance (so mode
+regions the search missed are still reachable). The mode search's starts grow with the dimension
+(:func:`default_starts`). ``details["energy_evaluations"]`` counts the points at which E (or E and ∇E) was
+evaluated, the mode search included.
 
 The reported SE is the larger of the delta-method SE and the batch-means SE from ``n_groups`` disjoint
 groups (the delta method is too small when the weights are skewed; ``benchmarks/logz_calibration.py``).
 Every result carries ``details["verdict"]`` ("trustworthy" or "not trustworthy: …"), the reasons, the
 checks behind them (:mod:`~ebmlab.estimators.verdict`: ESS, Pareto k̂, agreement of ``n_groups``
-independent groups, the bracket, unseen modes), and ``details["proposal"]`` saying what was used.
+independent groups, the bracket, per-rung drift and tail coverage, unseen modes — the last for IS and the
+flow only, whose proposal *is* the modes found; the annealing methods report the count in
+``details["modes"]``), and ``details["proposal"]`` saying what was used.
 
 >>> import torch, math
 >>> energy = lambda x: 0.5 * (x**2).sum(1)  # N(0, I₂): log Z = log 2π
@@ -37,14 +50,16 @@ from ebmlab.estimators.ais import ais
 from ebmlab.estimators.base import Estimate, log_mean_exp, pareto_k
 from ebmlab.estimators.bracket import bidirectional_log_z
 from ebmlab.estimators.laplace import MixtureProposal, laplace_proposal
-from ebmlab.estimators.logz import importance_log_weights
+from ebmlab.estimators.logz import Proposal, importance_log_weights
 from ebmlab.estimators.proposals import GaussianProposal
-from ebmlab.estimators.verdict import judge
+from ebmlab.estimators.verdict import chao1, judge
 from ebmlab.samplers import GeometricPath, make_betas
 
-__all__ = ["USER_METHODS", "log_z", "wide_base"]
+__all__ = ["USER_DEFAULT_N", "USER_METHODS", "CountedEnergy", "default_starts", "defensive_base", "log_z", "wide_base"]
 
-USER_METHODS = ("is", "ais", "bracket")
+USER_METHODS = ("is", "ais", "bracket", "stepping-stone", "flow")
+#: the default ``n`` of each method: draws (is, flow), chains (ais, bracket), chains per rung (stepping stone)
+USER_DEFAULT_N = {"is": 20_000, "ais": 256, "bracket": 256, "stepping-stone": 128, "flow": 20_000}
 
 
 def wide_base(q: MixtureProposal) -> GaussianProposal:
@@ -56,6 +71,47 @@ def wide_base(q: MixtureProposal) -> GaussianProposal:
     diff = q.locs - mean
     cov = (w[:, None, None] * (cov_k + diff[:, :, None] * diff[:, None, :])).sum(0)
     return GaussianProposal(mean.reshape(q.event_shape), cov=cov)
+
+
+def defensive_base(q: MixtureProposal, wide_weight: float = 0.5) -> MixtureProposal:
+    """(1 − w)·q + w·(one Student-t with q's mean and covariance): the modes found, and a wide component that
+    reaches what the search missed."""
+    wide = wide_base(q)
+    locs = torch.cat([q.locs, wide.mean.reshape(1, -1)])
+    scales = torch.cat([q.scales, wide.chol.unsqueeze(0)])
+    log_w = torch.cat(
+        [q.log_weights + math.log1p(-wide_weight), torch.tensor([math.log(wide_weight)], dtype=torch.float64)]
+    )
+    note = f"defensive base: {1 - wide_weight:g} × the Laplace mixture + {wide_weight:g} × one wide component"
+    return MixtureProposal(locs, scales, log_w, q.df, q.event_shape, note)
+
+
+_OPTIONS = {
+    "stepping-stone": {"n_rounds", "burn_in", "adapt_rounds", "n_rungs"},
+    "flow": {"steps", "alpha", "batch_size"},
+}
+
+
+def default_starts(dim: int) -> int:
+    """Descents per start scale of the mode search: 32·d, between 32 and 256 (a budget that grows with d)."""
+    return max(32, min(256, 32 * dim))
+
+
+class CountedEnergy:
+    """An energy that counts the points it is evaluated at (``count``); forwards ``energy_and_grad``."""
+
+    def __init__(self, energy: EnergyFn) -> None:
+        self.energy, self.count = energy, 0
+        if callable(getattr(energy, "energy_and_grad", None)):
+            self.energy_and_grad = self._energy_and_grad
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self.count += int(x.shape[0])
+        return self.energy(x)
+
+    def _energy_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        self.count += int(x.shape[0])
+        return self.energy.energy_and_grad(x)  # type: ignore[attr-defined]
 
 
 def _batch_se(groups: tuple[list[float], list[float]]) -> float:
@@ -88,36 +144,66 @@ def log_z(
     exact_samples: Tensor | None = None,
     n_groups: int = 8,
     progress: bool = False,
+    **options: Any,
 ) -> Estimate:
-    """Estimate log Z = log ∫ exp(−E(x)) dx of any energy (module docstring); ``n`` samples (IS) or chains (AIS)."""
+    """Estimate log Z = log ∫ exp(−E(x)) dx of any energy (module docstring); ``n`` samples (IS, flow), chains
+    (AIS, bracket) or chains per rung (stepping stone). ``options`` go to the method's runner (stepping stone:
+    ``n_rounds``, ``burn_in``, ``adapt_rounds``, ``n_rungs``; flow: ``steps``, ``alpha``)."""
     if method not in USER_METHODS:
         raise ConfigError(f"log_z: method must be one of {USER_METHODS}, got {method!r}.")
+    allowed = _OPTIONS.get(method, set())
+    if set(options) - allowed:
+        raise ConfigError(
+            f"log_z: unknown option(s) {sorted(set(options) - allowed)} for method {method!r}; valid: "
+            f"{sorted(allowed) or 'none'}."
+        )
     shape = event_shape_of(energy, None if event_shape is None else tuple(event_shape))
     generator = torch.Generator().manual_seed(int(seed))
-    q = proposal if proposal is not None else laplace_proposal(energy, shape, generator)
+    counted = CountedEnergy(energy)
+    q = (
+        proposal
+        if proposal is not None
+        else laplace_proposal(counted, shape, generator, n_starts=default_starts(math.prod(shape)))
+    )
     details: dict[str, Any] = {"proposal": q.describe()}
-    diag: dict[str, Any] = {"mode_counts": getattr(q, "mode_counts", None)}
-    if method == "is":
-        _, log_w = importance_log_weights(energy, q, n, generator)
+    counts = getattr(q, "mode_counts", None)
+    diag: dict[str, Any] = {}
+    if method in ("is", "flow"):
+        diag["mode_counts"] = counts  # unseen modes are missing mass of the proposal itself
+    elif counts:  # annealing moves mass between modes: reported, not a verdict by itself
+        details["modes"] = {"found": sum(1 for c in counts if c > 0), "estimated_chao1": chao1(counts)}
+    if method in ("is", "flow"):
+        prop: Proposal = q
+        if method == "flow":
+            from ebmlab.estimators.user_runs import flow_proposal
+
+            prop, info = flow_proposal(counted, q, wide_base(q), shape, seed, **options)
+            details |= info
+        _, log_w = importance_log_weights(counted, prop, n, generator)
         value, se, ess = log_mean_exp(log_w)
         groups = _groups(log_w, n_groups)
         diag |= {"ess": ess, "pareto_k": pareto_k(log_w), "groups": groups}
-        est = Estimate(value, max(se, _batch_se(groups)), ess=ess, n=n, method="is")
+        est = Estimate(value, max(se, _batch_se(groups)), ess=ess, n=n, method=method)
     else:
-        base = wide_base(q)
-        details["base"] = "one Gaussian with the mean and covariance of the proposal mixture"
+        base = defensive_base(q)
+        details["base"] = base.note
         if method == "ais":
             betas = make_betas("sigmoid", n_temperatures)
-            res = ais(GeometricPath(base, energy), "hmc", n, betas, generator, progress=progress)
+            res = ais(GeometricPath(base, counted), "hmc", n, betas, generator, progress=progress)
             est = res.estimate()
-            diag |= {
-                "ess": est.ess,
-                "pareto_k": est.details.get("pareto_k"),
-                "groups": _groups(res.log_weights, n_groups),
-            }
+            groups = _groups(res.log_weights, n_groups)
+            diag |= {"ess": est.ess, "pareto_k": est.details.get("pareto_k"), "groups": groups}
+            est = Estimate(est.value, max(est.stderr, _batch_se(groups)), ess=est.ess, n=n, method="ais")
+        elif method == "stepping-stone":
+            from ebmlab.estimators.user_runs import stepping_stone
+
+            est, more = stepping_stone(counted, base, shape, n, generator, progress=progress, **options)
+            diag |= more
+            details |= {"swap_accept": est.details["swap_accept"], "rung_drift_z": more["rung_drift_z"]}
+            details |= {"rung_pareto_k": more["rung_pareto_k"]}
         else:
             br = bidirectional_log_z(
-                energy,
+                counted,
                 base,
                 generator,
                 n_chains=n,
@@ -137,5 +223,5 @@ def log_z(
             diag |= {"ess": br.lower.ess, "bracket": (br.lower.value, br.lower.stderr, br.upper.value, br.upper.stderr)}
     verdict = judge(diag)
     details |= {"verdict": verdict.summary() if not verdict.trustworthy else "trustworthy"}
-    details |= {"reasons": verdict.reasons, "checks": verdict.checks}
+    details |= {"reasons": verdict.reasons, "checks": verdict.checks, "energy_evaluations": counted.count}
     return Estimate(est.value, est.stderr, ess=est.ess, n=est.n, method=est.method, details=details)

@@ -4,11 +4,16 @@ A reported SE is only the spread of the estimator over repetitions *if* the weig
 and the proposal (or base) reaches every mode. Each check below can fail where the SE looks healthy:
 
 * **effective sample size** — fewer than ``min_ess`` effective weights: the SE itself is noise;
-* **Pareto k̂** of the largest weights above 0.7 — infinite-variance weights (Vehtari et al.);
+* **Pareto k̂** of the largest weights above 0.5 — the weights' variance is probably infinite, so no SE
+  (which assumes a finite variance) is reliable (Vehtari et al.: k̂ ≤ 0.7 still gives a usable *estimate*,
+  but its CLT-based SE needs k < 0.5);
 * **groups disagree** — the estimate from G disjoint groups of chains/samples scatters more than their
   own SEs allow (χ²_{G−1} test at ``alpha``): the SE is too small;
 * **bracket** — the forward (lower) and reverse (upper) AIS estimates differ by more than
   ``bracket_z`` combined SEs (bidirectional Monte Carlo): at least one of them is off by more than its SE;
+* **per-rung mixing** (stepping stone) — a rung's log-ratio estimate from the second half of the rounds
+  differs from the first half's by more than a Bonferroni z-limit at ``alpha``: the ladder has not mixed;
+* **per-rung tail coverage** (stepping stone) — Pareto k̂ of a rung's ratio weights above ``max_rung_k``;
 * **unseen modes** — Chao's estimate of the number of modes from how often each was found by the mode
   search exceeds the number found by half: the proposal probably misses mass.
 
@@ -65,12 +70,14 @@ def judge(
     diagnostics: Mapping[str, Any],
     *,
     min_ess: float = 50.0,
-    max_k: float = 0.7,
+    max_k: float = 0.5,
+    max_rung_k: float = 0.7,
     alpha: float = 0.001,
     bracket_z: float = 4.0,
 ) -> Verdict:
     """Apply every check whose inputs are in ``diagnostics`` (keys: ``ess``, ``pareto_k``, ``groups`` =
-    (values, stderrs), ``bracket`` = (lower, se_lower, upper, se_upper), ``mode_counts``)."""
+    (values, stderrs), ``bracket`` = (lower, se_lower, upper, se_upper), ``rung_drift_z``, ``rung_pareto_k``,
+    ``mode_counts``)."""
     reasons: list[str] = []
     checks: dict[str, Any] = {}
     ess = diagnostics.get("ess")
@@ -82,7 +89,9 @@ def judge(
     if k is not None and math.isfinite(k):
         checks["pareto_k"] = k
         if k > max_k:
-            reasons.append(f"Pareto k̂ = {k:.2f} > {max_k}: heavy-tailed weights, the SE is unreliable")
+            reasons.append(
+                f"Pareto k̂ = {k:.2f} > {max_k}: heavy-tailed weights (probably infinite variance), the SE is unreliable"
+            )
     groups = diagnostics.get("groups")
     if groups is not None and len(groups[0]) >= 2:
         ratio, p = group_scatter(groups[0], groups[1])
@@ -96,6 +105,24 @@ def judge(
         checks["bracket_width"] = gap
         if gap > bracket_z * math.hypot(se_lo, se_hi):
             reasons.append(f"forward and reverse AIS differ by {gap:.3g} nats (> {bracket_z:g} combined SEs)")
+    drift = diagnostics.get("rung_drift_z")
+    if drift:
+        worst = max(abs(z) for z in drift)
+        limit = float(stats.norm.isf(alpha / (2 * len(drift))))
+        checks["rung_drift_z"] = worst
+        if worst > limit:
+            reasons.append(
+                f"a rung's estimate drifts between the two halves of the run ({worst:.1f} SE > {limit:.1f}): the "
+                "ladder has not mixed"
+            )
+    rung_k = [k for k in diagnostics.get("rung_pareto_k") or [] if math.isfinite(k)]
+    if rung_k:
+        checks["rung_pareto_k"] = max(rung_k)
+        if max(rung_k) > max_rung_k:
+            reasons.append(
+                f"rung weights have Pareto k̂ = {max(rung_k):.2f} > {max_rung_k}: a rung's draws do not cover "
+                "the next rung's tails"
+            )
     counts = diagnostics.get("mode_counts")
     if counts:
         found, estimated = sum(1 for c in counts if c > 0), chao1(counts)

@@ -1,13 +1,16 @@
 """log Z methods by name, for targets with known ground truth (the ``ebmlab logz`` CLI and the benchmark).
 
 A method is one registry entry: ``LOGZ_METHODS[name] = LogZMethod(run, applies, ...)`` where
-``run(target, samples, seed) -> Estimate``. Adding one (e.g. ``flow``) is a call to
-:func:`register_logz_method`; the CLI and the benchmark pick it up from here.
+``run(target, samples, seed) -> Estimate``. Adding one is a call to :func:`register_logz_method`; the CLI and the
+benchmark pick it up from here.
 
-Default proposals (used by ``is`` and ``ais``) are fitted to a fixed-seed batch of the target's exact samples:
+``is`` and ``ais`` use only the energy, as for a user's own (:func:`ebmlab.estimators.user.log_z`: mode search +
+Laplace Student-t mixture for IS; AIS with 1000 HMC temperatures from the defensive base), and carry the verdict
+in ``details``. The **oracle** variants ``is-oracle`` and ``ais-oracle`` fit their proposals to a fixed-seed
+batch of the target's exact samples — information a user does not have — and are labelled so:
 
-* ``is``: a full-covariance Gaussian with the samples' mean and covariance, standard deviations × 1.5;
-* ``ais``: a diagonal Gaussian with the samples' mean and 1.5 × their standard deviation, 1000
+* ``is-oracle``: a full-covariance Gaussian with the samples' mean and covariance, standard deviations × 1.5;
+* ``ais-oracle``: a diagonal Gaussian with the samples' mean and 1.5 × their standard deviation, 1000
   temperatures of HMC, with per-target overrides in :data:`AIS_SETTINGS` (the funnel).
 """
 
@@ -28,6 +31,8 @@ from ebmlab.estimators.proposals import GaussianProposal
 __all__ = [
     "AIS_SETTINGS",
     "LOGZ_METHODS",
+    "ORACLE_LABEL",
+    "ORACLE_METHODS",
     "PT_DEFAULTS",
     "PT_SETTINGS",
     "LogZMethod",
@@ -185,13 +190,56 @@ register_logz_method(
         "enumerate", _run_enumerate, _is_discrete, "a discrete target with states()", None, "unused (all states)"
     )
 )
+
+
+def _user_runner(method: str) -> Callable[[Any, int | None, int], Estimate]:
+    def run(target: Any, samples: int | None, seed: int) -> Estimate:
+        from ebmlab.estimators.user import log_z
+
+        extra: dict[str, Any] = {"n_temperatures": 1000} if method == "ais" else {}
+        return log_z(target, tuple(target.event_shape), method, n=samples or 2, seed=seed, **extra)
+
+    return run
+
+
+#: the oracle variants (proposals fitted to exact samples), and what each is called in output
+ORACLE_METHODS = {"is-oracle": "is", "ais-oracle": "ais"}
+ORACLE_LABEL = "proposal fitted to 4096 exact samples of the built-in target (an oracle a user does not have)"
+
 register_logz_method(
     LogZMethod(
-        "is", _run_is, _sampleable, "a continuous target with exact samples to fit the proposal", 100_000, "draws"
+        "is",
+        _user_runner("is"),
+        lambda t: _finite_on_base(t),
+        "a continuous target whose energy is finite everywhere (mode search + Laplace Student-t mixture; no exact samples)",
+        20_000,
+        "draws",
     )
 )
 register_logz_method(
-    LogZMethod("ais", _run_ais, _sampleable, "a continuous target with exact samples to fit the base", 256, "chains")
+    LogZMethod(
+        "ais",
+        _user_runner("ais"),
+        lambda t: _finite_on_base(t),
+        "a continuous target whose energy is finite everywhere (HMC from the defensive base of the mode search; no exact samples)",
+        256,
+        "chains",
+    )
+)
+register_logz_method(
+    LogZMethod(
+        "is-oracle",
+        _run_is,
+        _sampleable,
+        f"a continuous target with exact samples ({ORACLE_LABEL})",
+        100_000,
+        "draws",
+    )
+)
+register_logz_method(
+    LogZMethod(
+        "ais-oracle", _run_ais, _sampleable, f"a continuous target with exact samples ({ORACLE_LABEL})", 256, "chains"
+    )
 )
 
 
