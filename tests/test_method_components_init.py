@@ -97,6 +97,8 @@ def test_coop_completion_config_starts_from_the_old_factorys_weights() -> None:
         ("gebm_ring", "method.sampling.steps=3", r"gebm: unknown sampling options \['steps'\]"),
         ("coop_digits_completion", "method.cvae.hiden=[8]", r"^method\.cvae\.hiden: unknown key .*'hidden'"),
         ("coop_digits_completion", "method.latent_dim=3", r"^method\.latent_dim: unknown key for method"),
+        ("coop_digits_completion", "method.cvae.name=vae", r"^method\.cvae\.name: unknown conditional VAE 'vae'"),
+        ("gebm_ring", "energy=null", r"^method\.energy: missing required key .* top-level section"),
     ],
 )
 def test_config_mistakes_are_one_line_errors_with_key_paths(name: str, override: str, message: str) -> None:
