@@ -244,6 +244,8 @@ def test_config_errors():
         GEBM(base, e, mle_weight=1.0)
     with pytest.raises(ConfigError, match="latent_dim"):
         GEBM(nn.Linear(2, 2), e)  # no latent_dim: the prior cannot be derived
+    with pytest.raises(ConfigError, match="flat vector data"):
+        GEBM(base, e, event_shape=(1, 2, 1))
     with pytest.raises(ConfigError, match="sampling options"):
         GEBM(base, e, sampling={"steps": 3})
     m = GEBM(base, e)

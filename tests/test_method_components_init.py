@@ -98,6 +98,7 @@ def test_coop_completion_config_starts_from_the_old_factorys_weights() -> None:
         ("coop_digits_completion", "method.cvae.hiden=[8]", r"^method\.cvae\.hiden: unknown key .*'hidden'"),
         ("coop_digits_completion", "method.latent_dim=3", r"^method\.latent_dim: unknown key for method"),
         ("coop_digits_completion", "method.cvae.name=vae", r"^method\.cvae\.name: unknown conditional VAE 'vae'"),
+        ("gebm_digits", "data.image=true", r"^gebm needs flat vector data \(n, d\), got event shape \(1, 8, 8\)"),
         ("gebm_ring", "energy=null", r"^method\.energy: missing required key .* top-level section"),
     ],
 )

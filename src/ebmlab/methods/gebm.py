@@ -55,7 +55,8 @@ class GEBM(Method):
 
     Config: ``method: {name: gebm, base: {name: mlp-generator, latent_dim: 2}, n_energy_steps: 5, sampling:
     {latent_sampler: ula, n_steps: 100, step_size: 0.05, sharpen: 1.0}}``; ``base`` is a GEBM base component
-    (``mlp-generator``, ``realnvp``, ``nice``); ``prior`` η defaults to N(0, I) over the base's ``latent_dim``.
+    (``mlp-generator``, ``realnvp``, ``nice``); ``prior`` η defaults to N(0, I) over the base's ``latent_dim``;
+    ``event_shape`` (injected from the data) is checked to be flat.
     """
 
     stages = (("energy",), ("base",))
@@ -71,6 +72,7 @@ class GEBM(Method):
         base_weights: str = "self_normalized",
         mle_weight: float = 0.0,
         sampling: dict[str, Any] | None = None,
+        event_shape: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         if isinstance(n_energy_steps, bool) or int(n_energy_steps) != n_energy_steps or n_energy_steps < 1:
@@ -82,7 +84,11 @@ class GEBM(Method):
         if base_weights not in BASE_WEIGHTS:
             raise ConfigError(f"gebm: base_weights must be one of {BASE_WEIGHTS}, got {base_weights!r}.")
         if mle_weight > 0 and not hasattr(base, "log_prob"):
-            raise ConfigError("gebm: mle_weight > 0 needs a base with a density (base: realnvp or nice).")
+            raise ConfigError(
+                "gebm: mle_weight > 0 needs a base with a density (base: {name: realnvp} or {name: nice})."
+            )
+        if event_shape is not None and len(event_shape) != 1:
+            raise ConfigError(f"gebm needs flat vector data (n, d), got event shape {tuple(event_shape)}.")
         if prior is None:
             latent_dim = getattr(base, "latent_dim", None)
             if not isinstance(latent_dim, int):
