@@ -76,16 +76,12 @@ def run(dataset: str, seed: int, steps: int | None, n_is: int, mle_only: bool = 
     overrides = [f"data.dataset={dataset}", f"train.seed={seed}"] + ([f"train.steps={steps}"] if steps else [])
     cfg = load_experiment_config(ROOT / "configs" / "gebm_tabular.yaml", overrides)
     train, test = load_tabular(dataset, "train").x, load_tabular(dataset, "test").x
-    m = cfg.method
-    flow = make_flow(
-        m.params["base"], train.shape[1], m.params["n_couplings"], m.params["hidden"], m.params["depth"], seed
-    )
+    b = cfg.method.params["base"]  # the GEBM's flow base: the MLE baselines use the same flow
+    flow = make_flow(b["name"], train.shape[1], b["n_couplings"], b["hidden"], b["depth"], seed)
     fit(FlowMLE(flow), train, replace(cfg.train, log_every=cfg.train.steps, checkpoint_every=0))
     nll, se = mean_nll(flow.log_prob(test).detach())
     out = {"mle": {"nll": nll, "nll_se": se}}
-    flow = make_flow(
-        m.params["base"], train.shape[1], m.params["n_couplings"], m.params["hidden"], m.params["depth"], seed
-    )
+    flow = make_flow(b["name"], train.shape[1], b["n_couplings"], b["hidden"], b["depth"], seed)
     kept = mle_early_stopped(flow, train, cfg.train.lr, cfg.train.batch_size, cfg.train.steps, seed)
     nll, se = mean_nll(flow.log_prob(test).detach())
     out["mle_early_stopped"] = {"nll": nll, "nll_se": se, "step": kept}

@@ -136,7 +136,7 @@ def test_config_training_and_complete_cli(tmp_path: Path, capsys: pytest.Capture
 
     root = Path(__file__).resolve().parents[1]
     small = ["train.steps=2", "train.batch_size=16", "train.progress=false", "method.n_steps=2"]
-    small += ["energy.hidden=[16]", "method.hidden=[16]", "method.latent_dim=2"]
+    small += ["energy.hidden=[16]", "method.cvae.hidden=[16]", "method.cvae.latent_dim=2"]
     cfg = load_experiment_config(root / "configs/coop_digits_completion.yaml", small)
     run_experiment(cfg, tmp_path / "run")
     out = tmp_path / "done"

@@ -12,7 +12,7 @@ from ebmlab.densities import DiagonalNormal, StandardNormal
 from ebmlab.energies import MLPEnergy
 from ebmlab.errors import ConfigError
 from ebmlab.flows import make_flow
-from ebmlab.methods.gebm import GEBM, FlowBase, LatentTarget, MLPGenerator, gebm_method
+from ebmlab.methods.gebm import GEBM, FlowBase, LatentTarget, MLPGenerator
 from ebmlab.methods.gebm_density import gebm_log_z, gebm_test_nll
 from ebmlab.samplers import HMC, MALA, ULA, KineticLangevin, ReplicaExchange, sample
 from ebmlab.samplers.independent import independent_metropolis_hastings, sampling_importance_resampling
@@ -221,7 +221,7 @@ def test_fit_and_sample_every_latent_sampler():
     from ebmlab.training import TrainConfig, fit
 
     x = torch.randn(512, 2, generator=torch.Generator().manual_seed(0)) * 0.5 + 1.0
-    m = gebm_method(MLPEnergy(2, (16,), spectral_norm=True), (2,), latent_dim=2, hidden=16, depth=1, n_energy_steps=2)
+    m = GEBM(MLPGenerator(2, 2, hidden=16, depth=1), MLPEnergy(2, (16,), spectral_norm=True), n_energy_steps=2)
     before = [p.detach().clone() for p in m.base.parameters()]
     run = fit(m, x, TrainConfig(steps=1, batch_size=64, log_every=1))
     assert all(torch.equal(a, b) for a, b in zip(before, m.base.parameters(), strict=True))  # step 1: energy only
@@ -235,18 +235,21 @@ def test_fit_and_sample_every_latent_sampler():
 
 
 def test_config_errors():
-    e = MLPEnergy(2, (8,))
-    with pytest.raises(ConfigError, match="energy section"):
-        gebm_method(None, (2,))
+    e, base = MLPEnergy(2, (8,)), MLPGenerator(2, 2)
     with pytest.raises(ConfigError, match="n_energy_steps"):
-        gebm_method(e, (2,), n_energy_steps=0)
+        GEBM(base, e, n_energy_steps=0)
     with pytest.raises(ConfigError, match="base_weights"):
-        gebm_method(e, (2,), base_weights="bad")
+        GEBM(base, e, base_weights="bad")
     with pytest.raises(ConfigError, match="mle_weight"):
-        gebm_method(e, (2,), mle_weight=1.0)
-    with pytest.raises(ConfigError, match="base must be"):
-        gebm_method(e, (2,), base="gan")
-    m = gebm_method(e, (2,))
+        GEBM(base, e, mle_weight=1.0)
+    with pytest.raises(ConfigError, match="latent_dim"):
+        GEBM(nn.Linear(2, 2), e)  # no latent_dim: the prior cannot be derived
+    with pytest.raises(ConfigError, match="flat vector data"):
+        GEBM(base, e, event_shape=(1, 2, 1))
+    with pytest.raises(ConfigError, match="sampling options"):
+        GEBM(base, e, sampling={"steps": 3})
+    m = GEBM(base, e)
+    assert m.prior.event_shape == (2,) and GEBM(MLPGenerator(3, 2), e).prior.event_shape == (3,)
     with pytest.raises(ConfigError, match="needs data"):
         m.losses(None, StepContext(step=1, generator=torch.Generator(), stage=("energy",)))
     with pytest.raises(ConfigError, match="unknown latent sampler"):
@@ -264,7 +267,11 @@ def test_cli_latent_sampler(tmp_path):
             "name": "gebm-tiny",
             "data": {"name": "toy", "target": "mog8", "split": "train", "n": 256},
             "energy": {"name": "mlp", "hidden": [16], "spectral_norm": True},
-            "method": {"name": "gebm", "hidden": 16, "depth": 1, "n_energy_steps": 2},
+            "method": {
+                "name": "gebm",
+                "base": {"name": "mlp-generator", "latent_dim": 2, "hidden": 16, "depth": 1},
+                "n_energy_steps": 2,
+            },
             "train": {"steps": 4, "batch_size": 64, "log_every": 2},
         }
     )

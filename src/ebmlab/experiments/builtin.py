@@ -95,7 +95,7 @@ register_energy("fvbm", "ebmlab.energies.binary:FullyVisibleBM")  # dim: the dat
 register_energy("rd-energy", "ebmlab.ratedistortion.model:RDEnergy")
 register_density("standard-normal", "ebmlab.densities:StandardNormal")  # event_shape: the data's
 
-# -- generators and sources (parameters named `vae`, `source`) --------------------------------------
+# -- generators and sources (parameters `vae`, `cvae`, `source`; GEBM's `base`) ---------------------------
 register_kind("vae", "VAE")
 register("vae", "vae", "ebmlab.generators:VAE")  # event_shape: the data's
 register("vae", "from-run", "ebmlab.experiments.vae_from_run:vae_from_run")  # a finished run's VAE
@@ -104,6 +104,12 @@ register("source", "gaussian", "ebmlab.ratedistortion.sources:GaussianSource")
 register("source", "bernoulli", "ebmlab.ratedistortion.sources:BernoulliSource")
 register("source", "laplace", "ebmlab.ratedistortion.sources:LaplaceSource")
 register("source", "npy", "ebmlab.ratedistortion.sources:npy_source")
+register_kind("cvae", "conditional VAE")
+register("cvae", "completion-cvae", "ebmlab.methods.cooperative_completion:completion_cvae")  # context 2·dim
+register_kind("gebm-base", "GEBM base")  # GEBM's `base` parameter
+register("gebm-base", "mlp-generator", "ebmlab.methods.gebm_parts:MLPGenerator")  # dim: the data's
+register("gebm-base", "realnvp", "ebmlab.methods.gebm_parts:realnvp_base")
+register("gebm-base", "nice", "ebmlab.methods.gebm_parts:nice_base")
 
 # -- samplers --------------------------------------------------------------------------------------
 register_sampler("ula", ULA)
@@ -121,8 +127,8 @@ register_method("coop", "ebmlab.methods.cooperative:CooperativeLearning")
 register_method("vae", "ebmlab.methods.cooperative:VAETraining")
 register_method("eba", "ebmlab.methods.eba:EBA")
 register_method("rbm", "ebmlab.methods.rbm:BoltzmannMachineCD")
-register_method("coop-completion", "ebmlab.methods.cooperative_completion:coop_completion_method")
-register_method("gebm", "ebmlab.methods.gebm:gebm_method")
+register_method("coop-completion", "ebmlab.methods.cooperative_completion:CooperativeCompletion")
+register_method("gebm", "ebmlab.methods.gebm:GEBM")
 
 # -- evaluators ------------------------------------------------------------------------------------
 register_evaluator("toy-quality", "ebmlab.metrics.evaluators:toy_evaluator")

@@ -29,7 +29,7 @@ from ebmlab.samplers.base import Sampler
 from ebmlab.samplers.langevin import ULA
 from ebmlab.training.method import Losses, Method, StepContext
 
-__all__ = ["MASKS", "CooperativeCompletion", "completion_mask", "coop_completion_method"]
+__all__ = ["MASKS", "CooperativeCompletion", "completion_cvae", "completion_mask"]
 
 MASKS = ("block", "left_right", "top_bottom")
 
@@ -154,29 +154,21 @@ class CooperativeCompletion(Method):
         return Losses({"ebm": loss_ebm, "vae": -elbo.mean()}, log)
 
 
-def coop_completion_method(
-    energy: nn.Module | None,
-    sampler: Sampler | None,
-    event_shape: tuple[int, ...] | None,
+def completion_cvae(
+    event_shape: tuple[int, ...],
     latent_dim: int = 8,
-    hidden: list[int] = [256, 256],  # noqa: B006 (never mutated)
+    hidden: tuple[int, ...] = (256, 256),
     obs_scale: float | None = None,
     init_obs_scale: float = 0.3,
-    n_steps: int = 20,
-    kl_weight: float = 1.0,
-    langevin_noise: bool = True,
-    masks: list[str] = list(MASKS),  # noqa: B006 (never mutated)
-    energy_reg: float = 0.0,
-    data_noise: float = 0.0,
-    clamp: tuple[float, float] | None = None,
-) -> CooperativeCompletion:
-    """Config factory of ``method: {name: coop-completion, ...}`` (flat image data ``(n, dim)``)."""
-    if energy is None or event_shape is None or len(event_shape) != 1:
-        raise ConfigError("method: coop-completion needs an energy section and flat image data (n, side²).")
+) -> ConditionalVAE:
+    """The conditional VAE of ``cvae: {name: completion-cvae, ...}``: x ∈ ℝ^dim given c = (m ⊙ x, m).
+
+    A component constructor only because the context width is derived from the data, 2·dim (the masked
+    image plus the mask); the other arguments are :class:`ConditionalVAE`'s (defaults: the digits config's).
+    """
+    if event_shape is None or len(event_shape) != 1:
+        raise ConfigError(f"completion-cvae needs flat image data (n, side²), got event shape {event_shape}.")
     dim = int(event_shape[0])
-    cvae = ConditionalVAE(
+    return ConditionalVAE(
         (dim,), 2 * dim, latent_dim=latent_dim, hidden=hidden, obs_scale=obs_scale, init_obs_scale=init_obs_scale
-    )
-    return CooperativeCompletion(
-        energy, cvae, sampler, n_steps, kl_weight, langevin_noise, tuple(masks), energy_reg, data_noise, clamp
     )

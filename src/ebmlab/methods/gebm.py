@@ -30,7 +30,7 @@ here, reported with the samples. ``latent_sampler``: base (β = 0), ula, mala, h
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -38,33 +38,41 @@ from torch import Tensor, nn
 from ebmlab.densities import Density, StandardNormal
 from ebmlab.energies.base import evaluate_energy
 from ebmlab.errors import ConfigError
-from ebmlab.flows import make_flow
 from ebmlab.methods.gebm_parts import FlowBase, LatentTarget, MLPGenerator
 from ebmlab.samplers import get_sampler, sample
 from ebmlab.samplers.independent import independent_metropolis_hastings, sampling_importance_resampling
 from ebmlab.training.method import Losses, Method, StepContext
 
-__all__ = ["GEBM", "LATENT_SAMPLERS", "FlowBase", "LatentTarget", "MLPGenerator", "gebm_method"]
+__all__ = ["GEBM", "LATENT_SAMPLERS", "FlowBase", "LatentTarget", "MLPGenerator"]
 
 LATENT_SAMPLERS = ("base", "ula", "mala", "hmc", "kinetic", "sir", "imh")
 BASE_WEIGHTS = ("self_normalized", "learned_c")
+SAMPLING_OPTIONS = ("latent_sampler", "n_steps", "step_size", "sharpen", "friction", "n_leapfrog", "n_proposals")
 
 
 class GEBM(Method):
-    """Base G_θ with prior η, energy E, learned c; KALE training (see module doc)."""
+    """Base G_θ with prior η, energy E, learned c; KALE training (see module doc).
+
+    Config: ``method: {name: gebm, base: {name: mlp-generator, latent_dim: 2}, n_energy_steps: 5, sampling:
+    {latent_sampler: ula, n_steps: 100, step_size: 0.05, sharpen: 1.0}}``; ``base`` is a GEBM base component
+    (``mlp-generator``, ``realnvp``, ``nice``); ``prior`` η defaults to N(0, I) over the base's ``latent_dim``;
+    ``event_shape`` (injected from the data) is checked to be flat.
+    """
 
     stages = (("energy",), ("base",))
+    component_kinds: ClassVar[dict[str, str]] = {"base": "gebm-base", "prior": "density"}
 
     def __init__(
         self,
         base: nn.Module,
         energy: nn.Module,
-        prior: Density,
+        prior: Density | None = None,
         n_energy_steps: int = 5,
         gradient_penalty: float = 0.0,
         base_weights: str = "self_normalized",
         mle_weight: float = 0.0,
         sampling: dict[str, Any] | None = None,
+        event_shape: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         if isinstance(n_energy_steps, bool) or int(n_energy_steps) != n_energy_steps or n_energy_steps < 1:
@@ -76,7 +84,21 @@ class GEBM(Method):
         if base_weights not in BASE_WEIGHTS:
             raise ConfigError(f"gebm: base_weights must be one of {BASE_WEIGHTS}, got {base_weights!r}.")
         if mle_weight > 0 and not hasattr(base, "log_prob"):
-            raise ConfigError("gebm: mle_weight > 0 needs a base with a density (base: realnvp or nice).")
+            raise ConfigError(
+                "gebm: mle_weight > 0 needs a base with a density (base: {name: realnvp} or {name: nice})."
+            )
+        if event_shape is not None and len(event_shape) != 1:
+            raise ConfigError(f"gebm needs flat vector data (n, d), got event shape {tuple(event_shape)}.")
+        if prior is None:
+            latent_dim = getattr(base, "latent_dim", None)
+            if not isinstance(latent_dim, int):
+                raise ConfigError("gebm: give a prior density; the base has no integer latent_dim to derive N(0, I).")
+            prior = StandardNormal(latent_dim)
+        unknown = set(sampling or {}) - set(SAMPLING_OPTIONS)
+        if unknown:
+            raise ConfigError(
+                f"gebm: unknown sampling options {sorted(unknown)}; valid: {', '.join(SAMPLING_OPTIONS)}."
+            )
         self.base, self.energy, self.prior = base, energy, prior
         self.c = nn.Parameter(torch.zeros(()))
         self.n_energy_steps, self.gradient_penalty = int(n_energy_steps), float(gradient_penalty)
@@ -130,15 +152,7 @@ class GEBM(Method):
         """``(z, info)``: n latents from ν (or from η for ``latent_sampler="base"``); options override
         ``self.sampling`` (latent_sampler, n_steps, step_size, sharpen, friction, n_leapfrog, n_proposals)."""
         opts: dict[str, Any] = self.sampling | {k: v for k, v in options.items() if v is not None}
-        unknown = set(opts) - {
-            "latent_sampler",
-            "n_steps",
-            "step_size",
-            "sharpen",
-            "friction",
-            "n_leapfrog",
-            "n_proposals",
-        }
+        unknown = set(opts) - set(SAMPLING_OPTIONS)
         if unknown:
             raise ConfigError(f"gebm sampling: unknown options {sorted(unknown)}.")
         name, beta = opts["latent_sampler"], float(opts["sharpen"])
@@ -174,41 +188,3 @@ class GEBM(Method):
         z, _ = self.sample_latent(n, generator, **options)
         with torch.no_grad():
             return self.base(z)
-
-
-def gebm_method(
-    energy: nn.Module | None,
-    event_shape: tuple[int, ...] | None,
-    seed: int = 0,
-    base: str = "mlp",
-    latent_dim: int = 2,
-    hidden: int = 128,
-    depth: int = 2,
-    n_couplings: int = 4,
-    n_energy_steps: int = 5,
-    gradient_penalty: float = 0.0,
-    base_weights: str = "self_normalized",
-    mle_weight: float = 0.0,
-    latent_sampler: str = "ula",
-    latent_steps: int = 100,
-    latent_step_size: float = 0.05,
-    sharpen: float = 1.0,
-) -> GEBM:
-    """Config factory of ``method: {name: gebm, ...}``; base ``mlp`` (z ∈ ℝ^latent_dim) or a flow (``realnvp``/``nice``)."""
-    if energy is None:
-        raise ConfigError("method: gebm needs an energy section, e.g. `energy: {name: mlp, spectral_norm: true}`.")
-    if event_shape is None or len(event_shape) != 1:
-        raise ConfigError(f"method: gebm needs flat vector data (n, d), got event shape {event_shape}.")
-    dim = event_shape[0]
-    module: nn.Module
-    if base == "mlp":
-        module = MLPGenerator(latent_dim, dim, hidden, depth, seed)
-        prior = StandardNormal(latent_dim)
-    elif base in ("realnvp", "nice"):
-        module = FlowBase(make_flow(base, dim, n_couplings, hidden, depth, seed))
-        prior = StandardNormal(dim)
-    else:
-        raise ConfigError(f"method.base must be mlp, realnvp or nice, got {base!r}.")
-    sampling = {"latent_sampler": latent_sampler, "n_steps": latent_steps, "step_size": latent_step_size}
-    return GEBM(module, energy, prior, n_energy_steps, gradient_penalty, base_weights, mle_weight,
-                sampling | {"sharpen": sharpen})  # fmt: skip

@@ -28,7 +28,7 @@ __all__ = ["gebm_log_z", "gebm_test_nll", "mean_nll"]
 def _density_base(method: Any) -> Any:
     base = getattr(method, "base", None)
     if base is None or not hasattr(base, "log_prob") or not hasattr(base, "flow"):
-        raise ConfigError("GEBM log-likelihood needs a flow base (method.base: realnvp or nice).")
+        raise ConfigError("GEBM log-likelihood needs a flow base (method.base: {name: realnvp} or {name: nice}).")
     return base
 
 

@@ -4,7 +4,10 @@
   ν(z) ∝ η(z) e^{−βE(G(z))} for any prior density η (an ordinary energy: every sampler runs on it).
   ``energies.LatentPullback`` is the special case η = N(0, I), β = 1.
 * :class:`MLPGenerator`: G(z) = MLP(z), any latent dimension.
-* :class:`FlowBase`: G = a flow's transform with η = N(0, I_d), so log g(x) is tractable.
+* :class:`FlowBase`: G = a flow's transform with η = N(0, I_d), so log g(x) is tractable;
+  :func:`realnvp_base` / :func:`nice_base` build one from the flow's arguments (config components).
+
+Each base has ``latent_dim``, from which :class:`~ebmlab.methods.gebm.GEBM` derives its default prior N(0, I).
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from torch import Tensor, nn
 
 from ebmlab.densities import Density
 from ebmlab.energies.base import evaluate_energy
-from ebmlab.flows import FlowDistribution, make_mlp
+from ebmlab.flows import FlowDistribution, make_flow, make_mlp
 
-__all__ = ["FlowBase", "LatentTarget", "MLPGenerator"]
+__all__ = ["FlowBase", "LatentTarget", "MLPGenerator", "nice_base", "realnvp_base"]
 
 
 class LatentTarget(nn.Module):
@@ -36,6 +39,7 @@ class MLPGenerator(nn.Module):
 
     def __init__(self, latent_dim: int, dim: int, hidden: int = 128, depth: int = 2, seed: int = 0) -> None:
         super().__init__()
+        self.latent_dim = int(latent_dim)
         gen = torch.Generator().manual_seed(int(seed))
         self.net = make_mlp(latent_dim, dim, hidden, depth, gen)
         last = self.net[-1]
@@ -54,9 +58,23 @@ class FlowBase(nn.Module):
     def __init__(self, flow: FlowDistribution) -> None:
         super().__init__()
         self.flow = flow
+        self.latent_dim = flow.dim
 
     def forward(self, z: Tensor) -> Tensor:
         return self.flow.transform(z)[0]
 
     def log_prob(self, x: Tensor) -> Tensor:
         return self.flow.log_prob(x)
+
+
+def realnvp_base(dim: int, n_couplings: int = 4, hidden: int = 64, depth: int = 2, seed: int = 0) -> FlowBase:
+    """``base: {name: realnvp, ...}``: a RealNVP :class:`FlowBase` (arguments: :func:`ebmlab.flows.make_flow`'s).
+
+    A component constructor because the flow is assembled from the data's ``dim`` and ``train.seed``.
+    """
+    return FlowBase(make_flow("realnvp", dim, n_couplings, hidden, depth, seed))
+
+
+def nice_base(dim: int, n_couplings: int = 4, hidden: int = 64, depth: int = 2, seed: int = 0) -> FlowBase:
+    """``base: {name: nice, ...}``: a NICE :class:`FlowBase` (see :func:`realnvp_base`)."""
+    return FlowBase(make_flow("nice", dim, n_couplings, hidden, depth, seed))
