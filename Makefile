@@ -8,6 +8,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ebmlab-installed
 TORCH  ?= torch==2.13.0
+# test workers (pytest-xdist; one test file per worker, so module fixtures run once); JOBS=0 runs in-process
+JOBS   ?= 2
 
 .PHONY: setup check-setup demo test lint bench clean
 
@@ -30,7 +32,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
