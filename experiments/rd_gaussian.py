@@ -44,6 +44,21 @@ SECTIONS = {
 }
 
 
+def bound_fields(b: Any, source: Any, distortion: str) -> dict[str, Any]:
+    """A result row's rate fields from sandwich bounds ``b``: the band widened by ``Z_BAND`` standard errors."""
+    return {
+        "distortion": b.distortion,
+        "rate": b.rate_upper,
+        "rate_se": b.rate_upper_se,
+        "rate_upper": b.rate_upper + Z_BAND * b.rate_upper_se,
+        "rate_lower": b.rate_lower - Z_BAND * b.rate_lower_se,
+        "log_sup": b.log_sup,
+        "log_sup_se": b.log_sup_se,
+        "search": b.search,
+        "rate_closed_form": closed_form_rate(source, distortion, b.distortion),
+    }
+
+
 def run_one(
     source: Any,
     distortion: str,
@@ -84,16 +99,8 @@ def run_one(
         "beta": beta,
         "seed": seed,
         "variant": variant,
-        "distortion": b.distortion,
-        "rate": b.rate_upper,
-        "rate_se": b.rate_upper_se,
-        "rate_upper": b.rate_upper + Z_BAND * b.rate_upper_se,
-        "rate_lower": b.rate_lower - Z_BAND * b.rate_lower_se,
-        "log_sup": b.log_sup,
-        "log_sup_se": b.log_sup_se,
-        "search": b.search,
+        **bound_fields(b, source, distortion),
         "rate_critic": crit,
-        "rate_closed_form": closed_form_rate(source, distortion, b.distortion),
         "seconds": time.perf_counter() - t0,
         "l_rd_trace": lrd,
         "n_chains": n_chains,
@@ -264,17 +271,7 @@ def reevaluate(section: str) -> None:
             m.energy.loc.copy_(torch.tensor(r["marg_loc"]))
             m.energy.log_scale.copy_(0.5 * var.log())
         b = evaluate_eba(m, r["seed"] + 1000)
-        r |= {
-            "distortion": b.distortion,
-            "rate": b.rate_upper,
-            "rate_se": b.rate_upper_se,
-            "rate_upper": b.rate_upper + Z_BAND * b.rate_upper_se,
-            "rate_lower": b.rate_lower - Z_BAND * b.rate_lower_se,
-            "log_sup": b.log_sup,
-            "log_sup_se": b.log_sup_se,
-            "search": b.search,
-            "rate_closed_form": closed_form_rate(m.source, "squared", b.distortion),
-        }
+        r |= bound_fields(b, m.source, "squared")
     result["summary"] = summarise(result["runs"])
     path.write_text(json.dumps(result, indent=1))
     print(json.dumps(result["summary"], indent=1))
