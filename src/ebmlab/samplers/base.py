@@ -26,7 +26,7 @@ from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 if TYPE_CHECKING:
     from ebmlab.samplers.driver import SampleResult
 
-__all__ = ["Sampler", "SamplerState", "StepInfo", "finite_rows"]
+__all__ = ["Sampler", "SamplerState", "StepInfo", "finite_rows", "unadjusted_info"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,13 @@ def finite_rows(energy: Tensor, grad: Tensor | None) -> Tensor:
     if grad is None:
         return torch.isfinite(energy)
     return torch.isfinite(energy + grad.reshape(grad.shape[0], -1).sum(dim=1))
+
+
+def unadjusted_info(energy: Tensor) -> StepInfo:
+    """The StepInfo of an unadjusted step that passed its finiteness check: every move accepted, none non-finite."""
+    true = torch.ones(energy.shape, dtype=torch.bool, device=energy.device)
+    false = torch.zeros_like(true)
+    return StepInfo(accept_prob=torch.ones_like(energy), accepted=true, nonfinite=false, divergent=false)
 
 
 def positive_finite(name: str, value: float, kernel: str) -> float:
@@ -157,6 +164,18 @@ class Sampler(ABC):
         self, energy: EnergyFn, state: SamplerState, generator: torch.Generator | None = None
     ) -> tuple[SamplerState, StepInfo]:
         """One transition of every chain."""
+
+    def move(
+        self,
+        energy: EnergyFn,
+        state: SamplerState,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> SamplerState:
+        """The state after one transition, without its :class:`StepInfo` (``step(...)[0]``; the unadjusted
+        kernels, whose info is constant, skip building it)."""
+        kwargs = {} if noise is None else {"noise": noise}
+        return self.step(energy, state, generator, **kwargs)[0]  # type: ignore[call-arg]
 
     def sample(self, energy: EnergyFn, x0: Tensor, n_steps: int, **kwargs: object) -> SampleResult:
         """Run chains with :func:`ebmlab.samplers.sample` (see there for the options)."""

@@ -27,6 +27,7 @@ from ebmlab.samplers.base import (
     positive_finite,
     select,
     sqrt,
+    unadjusted_info,
 )
 
 __all__ = ["MALA", "ULA"]
@@ -69,6 +70,17 @@ class ULA(Sampler):
         generator: torch.Generator | None = None,
         noise: Tensor | None = None,
     ) -> tuple[SamplerState, StepInfo]:
+        new = self.move(energy, state, generator, noise)
+        return new, unadjusted_info(new.energy)
+
+    def move(
+        self,
+        energy: EnergyFn,
+        state: SamplerState,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> SamplerState:
+        """The next state (raising at a non-finite energy or gradient); ``step`` adds the constant StepInfo."""
         x, g = state.x, state.grad
         assert g is not None
         if noise is None:
@@ -78,10 +90,7 @@ class ULA(Sampler):
         ok = finite_rows(e_new, g_new)
         if not bool(ok.all()):
             raise_diverged(self.name, state.iteration + 1, ok, state.step_size)
-        ones = torch.ones_like(e_new)
-        true = torch.ones_like(ok)
-        info = StepInfo(accept_prob=ones, accepted=true, nonfinite=~ok, divergent=~ok)
-        return SamplerState(x_new, e_new, g_new, state.step_size, state.iteration + 1), info
+        return SamplerState(x_new, e_new, g_new, state.step_size, state.iteration + 1)
 
 
 def raise_diverged(name: str, step: int, ok: Tensor, step_size: float | Tensor) -> None:
