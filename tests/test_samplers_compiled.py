@@ -54,14 +54,24 @@ def cliff(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x[:, 0].abs() < 2.0, e, torch.full_like(e, float("nan")))
 
 
-def test_ula_raises_at_the_same_step_with_the_same_message(small_blocks) -> None:
+UNADJUSTED = {  # kernel -> its first non-finite step on the cliff (blocks of 3: start, middle or end of a block)
+    ULA(0.6): 1,
+    ULA(0.02): 14,
+    ULA(0.03): 12,
+    KineticLangevin(0.5, friction=0.5): 5,
+    KineticLangevin(0.2, friction=0.5): 9,
+}
+
+
+@pytest.mark.parametrize("kernel", list(UNADJUSTED), ids=str)
+def test_unadjusted_kernels_raise_at_the_same_step_with_the_same_message(kernel, small_blocks) -> None:
     x0 = torch.zeros(16, 2, dtype=torch.float64)
     messages = []
     for mode in ("off", "eager"):
         with pytest.raises(NonFiniteError) as err:
-            sample(cliff, ULA(0.6), x0, 200, seed=1, diagnostics=False, capture=mode)
+            sample(cliff, kernel, x0, 400, seed=1, diagnostics=False, capture=mode)
         messages.append(str(err.value))
-    assert messages[0] == messages[1] and "diverged at step" in messages[0]
+    assert messages[0] == messages[1] and f"diverged at step {UNADJUSTED[kernel]}:" in messages[0]
 
 
 def test_mala_counts_rejected_nonfinite_proposals_like_step_by_step(small_blocks) -> None:
