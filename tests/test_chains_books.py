@@ -138,3 +138,19 @@ def test_unadjusted_kernels_raise_at_the_first_nonfinite_step(kernel) -> None:
         run_chains(kernel, cliff, x0, 200, torch.Generator().manual_seed(1), capture="off")
     assert f"{kernel.name} diverged at step {step}: {bad.numel()} of 16 chains" in str(err.value)
     assert f"(first chains: {bad[:5].tolist()})" in str(err.value)
+
+
+@pytest.mark.parametrize("kernel", [MALA(0.8), HMC(0.5, 3)], ids=lambda k: k.name)
+def test_nonfinite_proposals_are_rejected_even_when_the_uniform_is_zero(kernel) -> None:
+    """torch.rand can return exactly 0 (2⁻²⁴ per float32 draw): log 0 = −inf must not accept a −inf log α."""
+    from ebmlab.samplers.base import mh_accept
+
+    prob, accepted, _ = mh_accept(torch.tensor([0.0, -1.0, float("nan")]), torch.tensor([False, True, True]), None,
+                                  torch.zeros(3))  # fmt: skip
+    assert accepted.tolist() == [False, True, False] and prob[0] == 0.0
+    state = kernel.init(cliff, torch.full((64, 2), 1.9, dtype=torch.float64))
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.randn(64, 2, generator=gen, dtype=torch.float64)
+    new, info = kernel.step(cliff, state, gen, noise=noise, uniform=torch.zeros(64, dtype=torch.float64))
+    assert info.nonfinite.any() and not info.accepted[info.nonfinite].any()
+    assert torch.isfinite(new.energy).all() and torch.isfinite(new.x).all()

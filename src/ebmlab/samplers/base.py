@@ -193,7 +193,9 @@ def mh_accept(
     Returns ``(accept_prob, accepted, log_alpha)``.
     """
     log_alpha = torch.where(ok, log_alpha, torch.full_like(log_alpha, -float("inf")))
-    log_alpha = torch.nan_to_num(log_alpha, nan=-float("inf")).clamp(max=0.0)
+    # neginf: nan_to_num would otherwise turn −inf into the lowest finite float, which log(u) = −inf (u = 0 exactly,
+    # probability 2⁻²⁴ per float32 draw) is below: a rejected (non-finite) proposal would be accepted
+    log_alpha = torch.nan_to_num(log_alpha, nan=-float("inf"), neginf=-float("inf")).clamp(max=0.0)
     u = uniform
     if u is None:
         u = torch.rand(log_alpha.shape, generator=generator, dtype=log_alpha.dtype, device=log_alpha.device)
