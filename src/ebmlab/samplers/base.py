@@ -192,7 +192,7 @@ def mh_accept(
     Accepts where log u < min(0, log α), u ~ U(0, 1) drawn from ``generator`` unless given as ``uniform``.
     Returns ``(accept_prob, accepted, log_alpha)``.
     """
-    log_alpha = torch.where(ok, log_alpha, torch.full_like(log_alpha, -float("inf")))
+    log_alpha = torch.where(ok, log_alpha, -float("inf"))
     # neginf: nan_to_num would otherwise turn −inf into the lowest finite float, which log(u) = −inf (u = 0 exactly,
     # probability 2⁻²⁴ per float32 draw) is below: a rejected (non-finite) proposal would be accepted
     log_alpha = torch.nan_to_num(log_alpha, nan=-float("inf"), neginf=-float("inf")).clamp(max=0.0)

@@ -34,6 +34,7 @@ from torch import Tensor
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError
 from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
+from ebmlab.samplers.finite_watch import BlockCheck, deferred
 
 if TYPE_CHECKING:
     from ebmlab.samplers.compiled import BlockRunner
@@ -156,12 +157,20 @@ def run_chains(
     lean = hook is None and draw_noise and not draw_uniform
     pending: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []  # unbooked steps: mean, acceptance, flags
     t = booked = 0
+    late: BlockCheck | None = None  # ULA / kinetic on CUDA: a block's finiteness, read one block late
     while t < n_steps:
         k = min(per_block, n_steps - t)
         noise = torch.randn((k, *x.shape), generator=generator, dtype=x.dtype, device=x.device) if draw_noise else None
         uniform = torch.rand((k, n), generator=generator, dtype=x.dtype, device=x.device) if draw_uniform else None
         if runner is not None and noise is not None:
-            state, streak = run_block(runner, kernel, state, noise, uniform, result, t, keep_every, streak)
+            state, streak, check = run_block(runner, kernel, state, noise, uniform, result, t, keep_every, streak)
+            if late is not None:  # the previous block's flags, read after this block was queued
+                late.raise_if_bad()
+            late = None
+            if check is not None and deferred(x.device):
+                late = check
+            elif check is not None:
+                check.raise_if_bad()
             t = booked = t + k
             if bar is not None:
                 bar.update(k)  # type: ignore[attr-defined]
@@ -189,6 +198,8 @@ def run_chains(
             if len(pending) == BOOK_EVERY:
                 streak = book_pending(result, booked, pending, streak)
                 booked, pending = t, []
+    if late is not None:
+        late.raise_if_bad()
     if lean and booked < t:  # accepted with probability 1, no non-finite or divergent step (else it raised)
         accept[booked:t] = 1.0
         accept_sum += float(t - booked)  # integers: exact, as adding 1.0 per step is
@@ -239,21 +250,18 @@ def run_block(
     t: int,
     keep_every: int,
     streak: Tensor,
-) -> tuple[SamplerState, Tensor]:
+) -> tuple[SamplerState, Tensor, BlockCheck | None]:
     """Steps ``t+1 … t+K`` by ``runner`` with these draws, booked into ``books`` exactly as step by step would.
 
-    Returns the new state and the per-chain count of trailing non-finite proposals. The only host sync is the
-    unadjusted kernels' finiteness check, once per block.
+    Returns the new state, the per-chain count of trailing non-finite proposals and, for ULA / kinetic Langevin
+    (which stop at the first non-finite step, as ``kernel.step`` does), the block's finiteness check for the caller
+    to read (:mod:`~ebmlab.samplers.finite_watch`). Nothing here synchronises with the host.
     """
-    from ebmlab.samplers.langevin import raise_diverged
-
     out = runner.run(state, noise, uniform)
     k = noise.shape[0]
-    if not kernel.metropolis_adjusted:  # ULA / kinetic: stop at the first non-finite step, as kernel.step does
-        bad = (~out.ok).any(dim=1)
-        if bool(bad.any()):
-            first_bad = int(bad.nonzero()[0, 0])
-            raise_diverged(kernel.name, state.iteration + first_bad + 1, out.ok[first_bad], state.step_size)
+    check = None
+    if not kernel.metropolis_adjusted:
+        check = BlockCheck(kernel.name, state.iteration, out.ok, state.step_size)
     streak = book(books, t, out.accept_mean, out.accept, out.ok, out.divergent, streak)
     if keep_every:
         first = (-(t + 1)) % keep_every  # first kept step of the block (0-based)
@@ -263,7 +271,7 @@ def run_block(
             kept = out.xs[first::keep_every]
             books.samples[j : j + kept.shape[0]] = kept
             books.energies[j : j + kept.shape[0]] = out.es[first::keep_every]
-    return out.state, streak
+    return out.state, streak, check
 
 
 def check_frozen(kernel: Sampler, energy: EnergyFn, state: SamplerState, frozen: Tensor, steps: int) -> None:
