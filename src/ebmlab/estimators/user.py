@@ -9,9 +9,9 @@
   step ε and then at 0.3ε and 0.1ε (``AIS_STEP_LADDER``): one step size adapted on the chains' mean acceptance
   is too large where the energy's curvature is higher than at its typical point (the arms of a curved valley),
   chains there are rejected and never reach that mass, and log Ẑ is biased low with an SE that cannot show it
-  (banana-10 at 300 temperatures: all 10 errors negative, mean −0.07 nats against an SE of 0.045; 1000
-  temperatures without the ladder still −0.04; with it −0.02 ± 0.012 over 8 seeds,
-  ``benchmarks/logz_calibration.py``). It costs three HMC transitions per temperature;
+  (banana-10 at 300 temperatures: 9 of 10 errors negative, mean −0.069 nats against a mean SE of 0.046; 1000
+  temperatures without the ladder still −0.038; with it −0.022 and mean z² 1.18 over 10 seeds, docs/estimators.md).
+  It costs three HMC transitions per temperature;
 * ``"bracket"``: forward and reverse AIS from the same base (:mod:`~ebmlab.estimators.bracket`);
 * ``"stepping-stone"``: the stepping-stone identity on a replica-exchange ladder from the same base
   (:mod:`~ebmlab.estimators.stepping_stone`), with per-rung mixing (split-half drift) and tail coverage (k̂ of

@@ -6,7 +6,9 @@ and the proposal (or base) reaches every mode. Each check below can fail where t
 * **effective sample size** — fewer than ``min_ess`` effective weights: the SE itself is noise;
 * **Pareto k̂** of the largest weights above 0.5 — the weights' variance is probably infinite, so no SE
   (which assumes a finite variance) is reliable (Vehtari et al.: k̂ ≤ 0.7 still gives a usable *estimate*,
-  but its CLT-based SE needs k < 0.5);
+  but its CLT-based SE needs k < 0.5). k̂ comes from :func:`~ebmlab.estimators.base.pareto_k`, which refits
+  further out in the tail when the default tail gives k̂ > 1 (impossible for weights with a finite mean);
+  the 0.7 of the PSIS paper is not used for the SE: banana-10 IS had k̂ = 0.67 at z = −4.7;
 * **groups disagree** — the estimate from G disjoint groups of chains/samples scatters more than their
   own SEs allow (χ²_{G−1} test at ``alpha``): the SE is too small;
 * **bracket** — the forward (lower) and reverse (upper) AIS estimates differ by more than
