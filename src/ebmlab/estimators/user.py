@@ -4,7 +4,8 @@
 (``exact_samples``, used only for the reverse run of a bracket and labelled). The defaults:
 
 * ``"is"``: importance sampling from :func:`~ebmlab.estimators.laplace.laplace_proposal` (mode search,
-  Laplace covariances, Student-t components);
+  Laplace covariances, Student-t components), with the proposal's tails probed against the energy's far beyond
+  the draws (:mod:`~ebmlab.estimators.tails`);
 * ``"ais"``: AIS (HMC transitions) from the defensive base below; each temperature applies HMC at the adapted
   step ε and then at 0.3ε and 0.1ε (``AIS_STEP_LADDER``): one step size adapted on the chains' mean acceptance
   is too large where the energy's curvature is higher than at its typical point (the arms of a curved valley),
@@ -57,6 +58,7 @@ from ebmlab.estimators.bracket import bidirectional_log_z
 from ebmlab.estimators.laplace import MixtureProposal, laplace_proposal
 from ebmlab.estimators.logz import Proposal, importance_log_weights
 from ebmlab.estimators.proposals import GaussianProposal
+from ebmlab.estimators.tails import tail_growth
 from ebmlab.estimators.verdict import chao1, judge
 from ebmlab.samplers import GeometricPath, make_betas
 
@@ -195,6 +197,9 @@ def log_z(
 
             prop, info = flow_proposal(counted, q, wide_base(q), shape, seed, **options)
             details |= info
+        if method == "is":  # the proposal's tails against the target's, far beyond the draws
+            wide = wide_base(q)
+            diag["tail_growth"] = tail_growth(counted, q, wide.mean, wide.chol @ wide.chol.T)
         _, log_w = importance_log_weights(counted, prop, n, generator)
         value, se, ess = log_mean_exp(log_w)
         groups = _groups(log_w, n_groups)
