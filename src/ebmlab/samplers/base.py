@@ -210,6 +210,21 @@ def axpy(y: Tensor, x: Tensor, alpha: float | Tensor) -> Tensor:
     return y.add(x, alpha=alpha)
 
 
+def check_jitter(jitter: float, kernel: str) -> float:
+    """A step-size jitter j ≥ 0 (finite), or a one-line error."""
+    if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0.0 <= jitter < math.inf:
+        raise ConfigError(f"{kernel}: jitter must be a finite number >= 0 (0: no jitter), got {jitter!r}.")
+    return float(jitter)
+
+
+def jittered(step: float | Tensor, jitter: float, x: Tensor, generator: torch.Generator | None) -> float | Tensor:
+    """The step of each chain for one iteration: ε·exp(−j·U), U ~ U(0, 1) per chain (ε itself when j = 0)."""
+    if jitter == 0.0:
+        return step
+    u = torch.rand(x.shape[0], generator=generator, dtype=torch.float64, device=x.device)
+    return (torch.as_tensor(step, dtype=torch.float64, device=x.device) * torch.exp(-jitter * u)).to(x.dtype)
+
+
 def sqrt(v: float | Tensor) -> float | Tensor:
     """√v for a scalar or a per-chain tensor."""
     return torch.sqrt(v) if isinstance(v, Tensor) else math.sqrt(v)

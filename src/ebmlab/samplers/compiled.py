@@ -296,6 +296,8 @@ def make_block_runner(
         reason = f"{sampler.name} has no block runner (ula, mala, hmc, kinetic do)"
     elif isinstance(state.step_size, Tensor):
         reason = "per-chain step sizes are not captured"
+    elif getattr(sampler, "jitter", 0.0):
+        reason = "jittered step sizes are not captured"
     elif mode == "graph" and state.x.device.type != "cuda":
         reason = f"CUDA graphs need CUDA tensors, the chains are on {state.x.device}"
     if reason is not None:
