@@ -190,3 +190,22 @@ def test_stepping_stone_log_z_is_calibrated() -> None:
     pt = ReplicaExchange(MALA(0.1), n_rungs=3)
     with pytest.raises(ConfigError, match="target_accept"):
         pt.adapt(target, pt.init(target, 4, 1, torch.Generator()), 2, torch.Generator(), target_accept=1.5)
+
+
+def test_swap_never_accepts_a_minus_inf_move_even_at_u_zero(monkeypatch):
+    """A swap that would carry an E = +inf state up to β = 1 has log α = −inf and must be rejected for every u,
+    u = 0 included: the old ``nan_to_num`` turned −inf into the lowest finite float, which log 0 = −inf is below."""
+    from ebmlab.samplers.path import PathPoint
+    from ebmlab.samplers.tempering import ReplicaExchange
+
+    n = 3
+    x = torch.arange(2 * n, dtype=torch.float32).reshape(2 * n, 1)
+    # rung 0 (β = 0, where only the base counts) holds two E = +inf states; rung 1 (β = 1) holds E = 0 states
+    target = torch.tensor([float("inf"), 1.0, float("inf"), 0.0, 0.0, 0.0])
+    point = PathPoint(x=x, base=torch.zeros(2 * n), target=target)
+    real_rand = torch.rand
+    monkeypatch.setattr(torch, "rand", lambda *a, **k: torch.zeros_like(real_rand(*a, **k)))  # u = 0 exactly
+    stuck = torch.zeros(n, dtype=torch.bool)
+    new, _ = ReplicaExchange._swap(point, torch.tensor([0.0, 1.0]), n, 0, stuck, torch.Generator().manual_seed(0))
+    # chain 1: log α = (β₁ − β₀)(D_up − D_low) = 0 − 1 = −1 > log 0, so it swaps (the control); chains 0, 2: −inf
+    assert new.target[n:].tolist() == [0.0, 1.0, 0.0]

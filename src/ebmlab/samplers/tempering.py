@@ -43,7 +43,7 @@ from torch import Tensor
 from ebmlab.densities import Density, DiagonalNormal
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
-from ebmlab.samplers.base import Sampler, SamplerState, finite_rows
+from ebmlab.samplers.base import Sampler, SamplerState, finite_rows, mh_accept
 from ebmlab.samplers.chains import run_chains
 from ebmlab.samplers.path import GeometricPath, PathPoint, geometric_betas, make_betas, track
 
@@ -377,17 +377,16 @@ class ReplicaExchange:
             return point, swap_accept
         upper = lower + 1
         dbeta = (betas[upper] - betas[lower]).unsqueeze(1)
-        log_alpha = (dbeta * (d[upper] - d[lower])).clamp(max=0.0)
-        log_alpha = torch.nan_to_num(log_alpha, nan=-float("inf"))
+        log_alpha = dbeta * (d[upper] - d[lower])
         if parity == 0:
             log_alpha[0] = log_alpha[0].masked_fill(stuck, -float("inf"))
-        u = torch.rand(log_alpha.shape, generator=generator, dtype=log_alpha.dtype, device=log_alpha.device)
-        accepted = torch.log(u) < log_alpha  # (pairs, n)
+        # mh_accept maps NaN and −inf to −inf (never accepted, even at u = 0 exactly) and clamps at 0
+        accept_prob, accepted, _ = mh_accept(log_alpha, torch.ones_like(log_alpha, dtype=torch.bool), generator)
         perm = torch.arange(n_rungs, device=d.device).reshape(n_rungs, 1).repeat(1, n)
         perm[lower] = torch.where(accepted, upper.unsqueeze(1), lower.unsqueeze(1))
         perm[upper] = torch.where(accepted, lower.unsqueeze(1), upper.unsqueeze(1))
         cols = torch.arange(n, device=d.device)
-        swap_accept[lower.cpu()] = log_alpha.exp().mean(1).to(torch.float64).cpu()
+        swap_accept[lower.cpu()] = accept_prob.mean(1).to(torch.float64).cpu()
         return point.take((perm * n + cols).reshape(-1)), swap_accept
 
 
