@@ -7,14 +7,18 @@
   Laplace covariances, Student-t components);
 * ``"ais"``: AIS (HMC transitions) from a *wide* base — one Gaussian with the mean and covariance of that
   mixture — so every mode region is reachable from the base;
-* ``"bracket"``: forward and reverse AIS from the same base (:mod:`~ebmlab.estimators.bracket`);
+* ``"bracket"``: replica exchange from one wide Gaussian (the mixture's mean and covariance) gives diagnosed
+  samples of p; forward AIS starts from a Gaussian fitted to their moments and reverse AIS from those samples,
+  along the same path (:mod:`~ebmlab.estimators.bracket`, :mod:`~ebmlab.estimators.tempered_start`); the
+  reverse end counts as an upper bound only when the tempered chains pass their checks (else the verdict says
+  so); ``reverse="forward"`` restarts it from the forward run's samples instead (never validated);
 * ``"stepping-stone"``: the stepping-stone identity on a replica-exchange ladder from the same base
   (:mod:`~ebmlab.estimators.stepping_stone`), with per-rung mixing (split-half drift) and tail coverage (k̂ of
   each rung's ratio weights) in the verdict;
 * ``"flow"``: importance sampling from a defensive mixture of a RealNVP trained by reverse KL in coordinates
   whitened by the wide base and the Laplace mixture (:mod:`~ebmlab.estimators.user_flow`).
 
-The AIS, bracket and stepping-stone base is *defensive*: half the Laplace mixture (the modes found, in
+The AIS and stepping-stone base is *defensive*: half the Laplace mixture (the modes found, in
 proportion to their Laplace masses) and half one wide Student-t with the mixture's mean and covariance (so mode
 regions the search missed are still reachable). The mode search's starts grow with the dimension
 (:func:`default_starts`). ``details["energy_evaluations"]`` counts the points at which E (or E and ∇E) was
@@ -87,6 +91,7 @@ def defensive_base(q: MixtureProposal, wide_weight: float = 0.5) -> MixturePropo
 
 
 _OPTIONS = {
+    "bracket": {"reverse", "tempering"},
     "stepping-stone": {"n_rounds", "burn_in", "adapt_rounds", "n_rungs"},
     "flow": {"steps", "alpha", "batch_size"},
 }
@@ -204,12 +209,13 @@ def log_z(
         else:
             br = bidirectional_log_z(
                 counted,
-                base,
+                wide_base(q),
                 generator,
                 n_chains=n,
                 n_temperatures=n_temperatures,
                 exact_samples=exact_samples,
                 progress=progress,
+                **options,
             )
             est = Estimate(
                 0.5 * (br.lower.value + br.upper.value),
@@ -220,7 +226,13 @@ def log_z(
             )
             details |= {"lower": br.lower.value, "lower_se": br.lower.stderr, "upper": br.upper.value}
             details |= {"upper_se": br.upper.stderr, "width": br.width, "reverse_samples": br.reverse_samples}
+            details |= {"reverse_validated": br.validated} | br.diagnostics
+            details["base"] = br.diagnostics.get(
+                "forward_base", "one wide Gaussian (the mixture's mean and covariance)"
+            )
+            why = "; ".join(br.diagnostics.get("tempering_reasons") or []) or "forward-run samples miss what it missed"
             diag |= {"ess": br.lower.ess, "bracket": (br.lower.value, br.lower.stderr, br.upper.value, br.upper.stderr)}
+            diag["reverse_start"] = (br.reverse_samples, br.validated, why)
     verdict = judge(diag)
     details |= {"verdict": verdict.summary() if not verdict.trustworthy else "trustworthy"}
     details |= {"reasons": verdict.reasons, "checks": verdict.checks, "energy_evaluations": counted.count}
