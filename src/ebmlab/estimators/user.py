@@ -7,8 +7,10 @@
   Laplace covariances, Student-t components);
 * ``"ais"``: AIS (HMC transitions) from a *wide* base — one Gaussian with the mean and covariance of that
   mixture — so every mode region is reachable from the base;
-* ``"bracket"``: replica exchange from one wide diagonal Gaussian (the mixture's means and variances; its full
-  covariance, from a few modes, is noisy and slows the ladder: R̂ 1.3 against 1.1 on many-well-32) gives diagnosed
+* ``"bracket"``: replica exchange from one wide diagonal Gaussian (:func:`ladder_base`: the mixture's means and
+  standard deviations, each floored at their RMS over coordinates; on many-well-32 the full covariance of the
+  32 modes kept gave split-R̂ 1.28–1.32 at β = 1, the plain diagonal 1.07–1.14 with one coordinate left at sd
+  0.74 where its minor well sits 4.5 sd from the mean) gives diagnosed
   samples of p; forward AIS starts from a Gaussian fitted to their moments and reverse AIS from those samples,
   along the same path (:mod:`~ebmlab.estimators.bracket`, :mod:`~ebmlab.estimators.tempered_start`); the
   reverse end counts as an upper bound only when the tempered chains pass their checks (else the verdict says
@@ -60,7 +62,16 @@ from ebmlab.estimators.proposals import GaussianProposal
 from ebmlab.estimators.verdict import chao1, judge
 from ebmlab.samplers import GeometricPath, make_betas
 
-__all__ = ["USER_DEFAULT_N", "USER_METHODS", "CountedEnergy", "default_starts", "defensive_base", "log_z", "wide_base"]
+__all__ = [
+    "USER_DEFAULT_N",
+    "USER_METHODS",
+    "CountedEnergy",
+    "default_starts",
+    "defensive_base",
+    "ladder_base",
+    "log_z",
+    "wide_base",
+]
 
 USER_METHODS = ("is", "ais", "bracket", "stepping-stone", "flow")
 #: the default ``n`` of each method: draws (is, flow), chains (ais, bracket), chains per rung (stepping stone)
@@ -76,6 +87,17 @@ def wide_base(q: MixtureProposal) -> GaussianProposal:
     diff = q.locs - mean
     cov = (w[:, None, None] * (cov_k + diff[:, :, None] * diff[:, None, :])).sum(0)
     return GaussianProposal(mean.reshape(q.event_shape), cov=cov)
+
+
+def ladder_base(q: MixtureProposal) -> GaussianProposal:
+    """The hot end of the bracket's replica-exchange ladder: a diagonal Gaussian with the mixture's means and
+    standard deviations, each floored at their root mean square over coordinates. The full covariance of at most
+    32 modes is noisy between them, and a coordinate in which the modes kept happen to agree gets a spread too
+    narrow to reach its other wells (module doc)."""
+    wide = wide_base(q)
+    sd = torch.diagonal(wide.chol @ wide.chol.T).sqrt()
+    sd = sd.clamp_min(float(sd.square().mean().sqrt()))
+    return GaussianProposal(wide.mean, std=sd.reshape(wide.mean.shape))
 
 
 def defensive_base(q: MixtureProposal, wide_weight: float = 0.5) -> MixtureProposal:
@@ -208,8 +230,7 @@ def log_z(
             details |= {"swap_accept": est.details["swap_accept"], "rung_drift_z": more["rung_drift_z"]}
             details |= {"rung_pareto_k": more["rung_pareto_k"]}
         else:
-            wide = wide_base(q)  # its covariance is noisy between modes (rank < the modes found): keep the diagonal
-            diagonal = GaussianProposal(wide.mean, std=torch.diagonal(wide.chol @ wide.chol.T).sqrt())
+            diagonal = ladder_base(q)
             br = bidirectional_log_z(
                 counted,
                 diagonal,
