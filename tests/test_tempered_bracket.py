@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from ebmlab.estimators.bracket import bidirectional_ais, bidirectional_log_z
-from ebmlab.estimators.laplace import laplace_proposal
+from ebmlab.estimators.laplace import MixtureProposal, laplace_proposal
 from ebmlab.estimators.proposals import GaussianProposal
 from ebmlab.estimators.tempered_start import tempered_target_samples
-from ebmlab.estimators.user import log_z
+from ebmlab.estimators.user import ladder_base, log_z, wide_base
 from ebmlab.estimators.verdict import judge
 from ebmlab.samplers import GeometricPath, make_betas
 
@@ -77,3 +78,17 @@ def test_verdict_names_unvalidated_reverse_starts() -> None:
     d = est.details
     assert d["reverse_samples"] == "forward-run samples" and d["reverse_validated"] is False
     assert d["verdict"].startswith("not trustworthy") and "not validated" in d["verdict"]
+
+
+def test_ladder_base_floors_a_coordinate_where_the_modes_agree() -> None:
+    """Two modes that differ only in x₀: the mixture's spread in x₁ is the modes' own width (0.1), far too narrow
+    for the hot end of a ladder; ladder_base floors it at the RMS spread over coordinates."""
+    locs = torch.tensor([[-2.0, 0.0], [2.0, 0.0]], dtype=torch.float64)
+    scales = 0.1 * torch.eye(2, dtype=torch.float64).expand(2, 2, 2).clone()
+    q = MixtureProposal(locs, scales, torch.log(torch.tensor([0.5, 0.5], dtype=torch.float64)), None, (2,))
+    sd_wide = torch.diagonal(wide_base(q).chol @ wide_base(q).chol.T).sqrt()
+    assert sd_wide[1] == pytest.approx(0.1) and sd_wide[0] == pytest.approx(math.sqrt(4.01))
+    base = ladder_base(q)
+    sd = base.sample(20_000, torch.Generator().manual_seed(0)).std(0)
+    rms = math.sqrt((4.01 + 0.01) / 2)
+    assert sd[0] == pytest.approx(math.sqrt(4.01), rel=0.03) and sd[1] == pytest.approx(rms, rel=0.03)
