@@ -9,7 +9,7 @@
   mixture — so every mode region is reachable from the base;
 * ``"bracket"``: replica exchange from one wide diagonal Gaussian (:func:`ladder_base`: the mixture's means and
   standard deviations, each floored at their RMS over coordinates; on many-well-32 the full covariance of the
-  32 modes kept gave split-R̂ 1.28–1.32 at β = 1, the plain diagonal 1.07–1.14 with one coordinate left at sd
+  32 modes kept gave split-R̂ 1.28–1.32 at β = 1, the plain diagonal 1.06–1.14 with one coordinate left at sd
   0.74 where its minor well sits 4.5 sd from the mean) gives diagnosed
   samples of p; forward AIS starts from a Gaussian fitted to their moments and reverse AIS from those samples,
   along the same path (:mod:`~ebmlab.estimators.bracket`, :mod:`~ebmlab.estimators.tempered_start`); the
