@@ -5,6 +5,11 @@ For each energy, method and seed: error, reported SE, z = error/SE, the verdict,
 mean |error|, SE, bracket width, time, and how often the verdict said "trustworthy". The criterion: mean z² ≤ 2
 over the runs judged trustworthy, and a "not trustworthy" verdict on every run of a row whose mean z² exceeds 4.
 
+With few seeds the mean z² is itself noisy: for honest SEs (z ~ N(0, 1)) n·mean z² ~ χ²_n, so with 5 seeds a row
+exceeds 2 with probability P(χ²_5 > 10) = 7.5 % (of 24 honest rows, about two would "fail"). Each row therefore also
+reports ``p_trusted`` = P(χ²_m ≥ Σ z²) over its m trusted runs: the probability of a mean z² at least this large if
+those SEs were honest (a small p, not a mean z² a little over 2, is evidence of an over-confident SE).
+
     python benchmarks/logz_calibration.py --seeds 5 --jobs 2 --json docs/figures/logz_calibration.json
 """
 
@@ -19,6 +24,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
+
+from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -55,12 +62,14 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     trusted = [z for z, r in zip(zs, runs, strict=True) if r["verdict"] == "trustworthy"]
     mz2 = statistics.fmean(z * z for z in zs)
     mz2_trusted = statistics.fmean(z * z for z in trusted) if trusted else None
+    p_trusted = float(stats.chi2.sf(sum(z * z for z in trusted), len(trusted))) if trusted else None
     widths = [r["width"] for r in runs if r["width"] is not None]
     return {
         "energy": runs[0]["energy"],
         "method": runs[0]["method"],
         "mean_z2": mz2,
         "mean_z2_trusted": mz2_trusted,
+        "p_trusted": p_trusted,
         "mean_abs_error": statistics.fmean(abs(r["log_z"] - r["exact"]) for r in runs),
         "mean_se": statistics.fmean(r["stderr"] for r in runs),
         "bracket_width": statistics.fmean(widths) if widths else None,
@@ -75,9 +84,9 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def markdown(runs: list[dict[str, Any]]) -> str:
     """The docs table from per-run records (``--table``)."""
     lines = [
-        "| energy | method | seeds | mean z² (all) | mean z² (trusted runs) | mean \\|error\\| | mean SE | bracket width "
-        "| trusted | criterion | energy evals | median s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| energy | method | seeds | mean z² (all) | mean z² (trusted runs) | p (trusted) | mean \\|error\\| | mean SE "
+        "| bracket width | trusted | criterion | energy evals | median s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n in dict.fromkeys(r["energy"] for r in runs):
         for m in METHODS:
@@ -86,9 +95,10 @@ def markdown(runs: list[dict[str, Any]]) -> str:
                 continue
             row = summarise(mine)
             t = "—" if row["mean_z2_trusted"] is None else f"{row['mean_z2_trusted']:.2f}"
+            pt = "—" if row["p_trusted"] is None else f"{row['p_trusted']:.2g}"
             w = "—" if row["bracket_width"] is None else f"{row['bracket_width']:.3f}"
             lines.append(
-                f"| {n} | {m} | {len(mine)} | {row['mean_z2']:.2f} | {t} | {row['mean_abs_error']:.4f} | "
+                f"| {n} | {m} | {len(mine)} | {row['mean_z2']:.2f} | {t} | {pt} | {row['mean_abs_error']:.4f} | "
                 f"{row['mean_se']:.4f} | {w} | {row['trusted']} | {'met' if row['criterion_met'] else '**fails**'} | "
                 f"{row['energy_evaluations']:.2g} | {row['seconds']:.0f} |"
             )

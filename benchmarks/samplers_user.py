@@ -19,6 +19,7 @@ import argparse
 import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,10 +109,13 @@ def floor_time(problem, x: torch.Tensor, device: torch.device, repeats: int, inn
     return time_median(run, repeats=repeats, warmup=1).median / inner
 
 
-def measure_ours(problem, sampler: str, chains: int, steps: int, capture: str, device, repeats: int) -> Row:
+def measure_ours(
+    problem, sampler: str, chains: int, steps: int, capture: str, device, repeats: int, clock: str = "wall"
+) -> Row:
     x0 = problem.x0(chains, device)
     k = kernel(sampler, problem.step_size)
     n = steps // N_LEAPFROG if sampler == "hmc" else steps
+    evals = N_LEAPFROG if sampler == "hmc" else 1
 
     def run():
         sample(problem.energy, k, x0, n, thin=n, seed=0, diagnostics=False, capture=capture.removesuffix("+tf32"))
@@ -120,11 +124,33 @@ def measure_ours(problem, sampler: str, chains: int, steps: int, capture: str, d
     start = time.perf_counter()
     run()  # warm-up: compiles / captures what the mode compiles; timed separately
     first = time.perf_counter() - start
+    if clock == "cpu":
+        return measure_cpu(problem, sampler, chains, n, capture, run, x0, evals, repeats, first)
     t = time_median(run, repeats=repeats, warmup=0)
     per_step = t.median / n
-    floor = floor_time(problem, x0, device, repeats) * (N_LEAPFROG if sampler == "hmc" else 1)
+    floor = floor_time(problem, x0, device, repeats) * evals
     return Row(
         sampler, problem.name, chains, capture, n, chains / per_step, chains / floor, per_step / floor, t.spread, first
+    )
+
+
+def measure_cpu(problem, sampler, chains, n, capture, run, x0, evals, repeats, first, inner: int = 10) -> Row:
+    """CPU time of this process (robust on a loaded machine: waiting for a core is not counted), ours and the
+    floor interleaved in each repeat; ``cost`` is the median of the per-repeat ratios (CPU only: no device work)."""
+    ours, floors = [], []
+    for _ in range(repeats):
+        start = time.process_time()
+        run()
+        ours.append((time.process_time() - start) / n)
+        start = time.process_time()
+        for _ in range(inner):
+            energy_and_grad(problem.energy, x0)
+        floors.append((time.process_time() - start) / inner * evals)
+    per_step, floor = statistics.median(ours), statistics.median(floors)
+    cost = statistics.median(a / b for a, b in zip(ours, floors, strict=True))
+    spread = (max(ours) - min(ours)) / per_step
+    return Row(
+        sampler, problem.name, chains, capture + "@cpu", n, chains / per_step, chains / floor, cost, spread, first
     )
 
 
@@ -236,6 +262,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--capture", default="auto", help="capture modes of sample(), comma-separated (off,eager,auto,…)")
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--clock", default="wall", choices=("wall", "cpu"), help="cpu: process CPU time, ours and floor interleaved"
+    )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--steps-scale", type=float, default=1.0, help="multiply the default step counts")
@@ -303,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
                         capture,
                         device,
                         repeats,
+                        args.clock,
                     )
                 except Exception as error:  # reported, not fatal: the other rows still run
                     errors.append(f"{sampler} {energy}/{n} {capture}: {type(error).__name__}: {error}")

@@ -5,6 +5,8 @@ Workloads (float32, Adam lr 1e-3, one optimiser step per training step):
 * ``cd-short`` — ContrastiveDivergence(MLPEnergy(2, (128, 128)), ULA(0.01), short-run, K = 20 steps from
   uniform noise on [−5, 5]², 128 negatives) on a batch of 128 from 8-Gaussian data;
 * ``cd-persistent`` — the same with a replay buffer of 10 000 chains, 5 % restarted from noise;
+* ``cd-short-user`` — cd-short with the energy a plain ``nn.Module`` of the same architecture (no
+  ``energy_and_grad``): ∇E by autograd on both sides, as for any user energy;
 * ``bg`` — BoltzmannGenerator(mog8, NICE, 4 couplings of 64×2, batch 256), reverse KL.
 
 Columns, per workload: **fit** (``ebmlab.training.fit``: logging every 10 steps, divergence checks, a final
@@ -40,7 +42,7 @@ from ebmlab.samplers import ULA
 from ebmlab.training import StepContext, TrainConfig, fit
 from user_energies import mog8
 
-WORKLOADS = ("cd-short", "cd-persistent", "bg")
+WORKLOADS = ("cd-short", "cd-persistent", "cd-short-user", "bg")
 BATCH, K, LAM, SCALE, BUFFER, REINIT = 128, 20, 0.01, 5.0, 10_000, 0.05
 
 
@@ -56,13 +58,29 @@ def data(device: torch.device, n: int = 10_000) -> torch.Tensor:
     return (means + 0.5 * torch.randn(n, 2, generator=g, dtype=torch.float64)).float().to(device)
 
 
+class PlainMLP(torch.nn.Module):
+    """A user's energy: MLPEnergy(2, (128, 128))'s architecture as a plain module (∇E by autograd)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers = [torch.nn.Linear(2, 128), torch.nn.SiLU(), torch.nn.Linear(128, 128), torch.nn.SiLU()]
+        self.net = torch.nn.Sequential(*layers, torch.nn.Linear(128, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(-1)
+
+
+def energy_net(name: str) -> torch.nn.Module:
+    return PlainMLP() if name == "cd-short-user" else MLPEnergy(2, (128, 128))
+
+
 def make_method(name: str, device: torch.device) -> torch.nn.Module:
     torch.manual_seed(0)
     if name == "bg":
         return BoltzmannGenerator(mog8, dim=2, n_couplings=4, hidden=64, depth=2, batch_size=256).to(device)
-    negatives = "short_run" if name == "cd-short" else "persistent"
-    cd = ContrastiveDivergence(MLPEnergy(2, (128, 128)), ULA(LAM), negatives, n_steps=K, init_scale=SCALE,
-                               buffer_size=BUFFER, reinit_prob=REINIT)  # fmt: skip
+    negatives = "persistent" if name == "cd-persistent" else "short_run"
+    cd = ContrastiveDivergence(energy_net(name), ULA(LAM), negatives, n_steps=K, init_scale=SCALE,
+                               buffer_size=BUFFER, reinit_prob=REINIT, event_shape=(2,))  # fmt: skip
     return cd.to(device)
 
 
@@ -101,7 +119,7 @@ def run_bare(name: str, steps: int, device: torch.device, x: torch.Tensor) -> No
         sync(device)
         return
     torch.manual_seed(0)
-    net = MLPEnergy(2, (128, 128)).to(device)
+    net = energy_net(name).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     gen = torch.Generator(device=device).manual_seed(0)
     uniform = lambda n: torch.rand(n, 2, generator=gen, device=device) * (2 * SCALE) - SCALE  # noqa: E731

@@ -157,3 +157,27 @@ def test_an_option_for_another_method_is_a_one_line_error() -> None:
 
     with pytest.raises(ConfigError, match="unknown option"):
         log_z(asym_well, (1,), "ais", n=4, steps=3)
+
+
+def _plateau_and_bump(n: int = 20_000, bump: int = 80) -> torch.Tensor:
+    """Bounded weights with the shape of a 1-D defensive flow's on asym-well-1: a plateau w = 1.2(1 − V²) (the
+    flow's mode, weights piled up at their maximum) and a small bounded bump w = 7.4(1 − 0.3V²) (the mode only
+    the defensive component covers). The top 3√n draws are mostly plateau, so a one-threshold fit reads a heavy
+    tail."""
+    g = torch.Generator().manual_seed(3)
+    v = torch.rand(n, generator=g, dtype=torch.float64)
+    w = torch.cat([1.2 * (1 - v[bump:] ** 2), 7.4 * (1 - 0.3 * v[:bump] ** 2)])
+    return w.log()
+
+
+def test_pareto_k_raises_the_threshold_when_the_fit_says_k_above_1() -> None:
+    """Importance weights have a finite mean, so k ≤ 1: a k̂ > 1 at the default tail is refitted further out.
+    Negative control: without the refit (min_tail larger than the tail) the same bounded weights read k̂ > 1;
+    a true heavy tail (k = 0.7) keeps k̂ > 0.5 with the refit."""
+    from ebmlab.estimators.base import pareto_k, pareto_k_fit
+
+    k, m = pareto_k_fit(_plateau_and_bump())
+    assert k < 0.5 and m < 424, (k, m)
+    assert pareto_k(_plateau_and_bump(), min_tail=10_000) > 1.0  # the single-threshold fit: a false alarm
+    u = torch.rand(20_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    assert pareto_k(((u ** (-0.7) - 1) / 0.7).log()) > 0.5

@@ -54,14 +54,34 @@ def cliff(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x[:, 0].abs() < 2.0, e, torch.full_like(e, float("nan")))
 
 
-def test_ula_raises_at_the_same_step_with_the_same_message(small_blocks) -> None:
+UNADJUSTED = {  # kernel -> its first non-finite step on the cliff (blocks of 3: start, middle or end of a block)
+    ULA(0.6): 1,
+    ULA(0.02): 14,
+    ULA(0.03): 12,
+    KineticLangevin(0.5, friction=0.5): 5,
+    KineticLangevin(0.2, friction=0.5): 9,
+}
+
+
+@pytest.mark.parametrize("kernel", list(UNADJUSTED), ids=str)
+@pytest.mark.parametrize("defer", [False, True], ids=["at-once", "one-block-late"])
+@pytest.mark.parametrize("last_block", [False, True])
+def test_unadjusted_kernels_raise_at_the_same_step_with_the_same_message(
+    kernel, defer, last_block, small_blocks, monkeypatch
+) -> None:
+    """Also with the flags read one block late (the CUDA path, finite_watch.DEFER_ON_CPU), and when the bad step
+    falls in the run's last block (read after the loop)."""
+    from ebmlab.samplers import finite_watch
+
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", defer)
     x0 = torch.zeros(16, 2, dtype=torch.float64)
+    n_steps = -(-UNADJUSTED[kernel] // 3) * 3 if last_block else 400
     messages = []
     for mode in ("off", "eager"):
         with pytest.raises(NonFiniteError) as err:
-            sample(cliff, ULA(0.6), x0, 200, seed=1, diagnostics=False, capture=mode)
+            sample(cliff, kernel, x0, n_steps, seed=1, diagnostics=False, capture=mode)
         messages.append(str(err.value))
-    assert messages[0] == messages[1] and "diverged at step" in messages[0]
+    assert messages[0] == messages[1] and f"diverged at step {UNADJUSTED[kernel]}:" in messages[0]
 
 
 def test_mala_counts_rejected_nonfinite_proposals_like_step_by_step(small_blocks) -> None:

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ebmlab.errors import NonFiniteError, ShapeError
 
-__all__ = ["Estimate", "kish_ess", "log_mean_exp", "pareto_k"]
+__all__ = ["Estimate", "kish_ess", "log_mean_exp", "pareto_k", "pareto_k_fit"]
 
 
 @dataclass(frozen=True)
@@ -105,21 +105,44 @@ def kish_ess(log_w: Tensor) -> float:
     return float((2 * torch.logsumexp(log_w, 0) - torch.logsumexp(2 * log_w, 0)).exp())
 
 
-def pareto_k(log_w: Tensor) -> float:
+def pareto_k(log_w: Tensor, min_tail: int = 50) -> float:
     """Shape k̂ of a generalised Pareto fitted to the largest weights (PSIS diagnostic).
 
     The tail is the M = min(n/5, 3√n) largest weights above the (M+1)-th largest, fitted by the empirical-Bayes
     estimator of Zhang & Stephens (2009) with the weak prior toward 0.5 of Vehtari et al. (PSIS): k̂ < 0.5: the
     weights have finite variance and the SE is reliable; 0.5–0.7: the estimate is usable, its SE is not;
     > 0.7: neither. (Unlike a maximum-likelihood fit, this stays near or below 0 for short, bounded tails.)
+
+    **Threshold stability.** Importance weights always have a finite mean (E_q[w] = Z), so their tail shape is
+    k ≤ 1; a fit with k̂ > 1 says the top M draws are not yet the tail (e.g. a plateau of near-equal weights
+    under a small bounded bump, where the exceedances look like "many near 0, a few far"). A generalised
+    Pareto tail above a threshold is one with the *same* k above any higher threshold, so the fit is repeated
+    on the top M/2, M/4, … (while at least ``min_tail`` draws remain) and the first k̂ ≤ 1 is returned; when
+    none is, the first k̂. (:func:`pareto_k_fit` also returns the tail size used.)
     Returns nan when fewer than 5 tail weights are available.
     """
+    return pareto_k_fit(log_w, min_tail)[0]
+
+
+def pareto_k_fit(log_w: Tensor, min_tail: int = 50) -> tuple[float, int]:
+    """``(k̂, M)``: :func:`pareto_k` and the number of tail draws behind it (0 when k̂ is nan)."""
     log_w = log_w.detach().to(torch.float64).flatten()
     log_w = log_w[torch.isfinite(log_w)]
     n = log_w.numel()
     m = int(min(n / 5, 3 * math.sqrt(n)))
-    if m < 5:
-        return math.nan
+    first = (math.nan, 0)
+    while m >= 5:
+        k = _tail_shape(log_w, m)
+        if first[1] == 0:
+            first = (k, m if math.isfinite(k) else 0)
+        if not k > 1.0 or m // 2 < min_tail:
+            return (k, m) if math.isfinite(k) and k <= 1.0 else first
+        m //= 2
+    return first
+
+
+def _tail_shape(log_w: Tensor, m: int) -> float:
+    """k̂ of the m largest weights' exceedances over the (m+1)-th largest (nan if they are all equal)."""
     top = torch.topk(log_w, m + 1).values
     w = (top - top[0]).exp()
     x = torch.sort(w[:m] - w[m]).values

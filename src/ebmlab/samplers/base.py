@@ -26,7 +26,7 @@ from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 if TYPE_CHECKING:
     from ebmlab.samplers.driver import SampleResult
 
-__all__ = ["Sampler", "SamplerState", "StepInfo", "finite_rows"]
+__all__ = ["Sampler", "SamplerState", "StepInfo", "finite_rows", "unadjusted_info"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,13 @@ def finite_rows(energy: Tensor, grad: Tensor | None) -> Tensor:
     if grad is None:
         return torch.isfinite(energy)
     return torch.isfinite(energy + grad.reshape(grad.shape[0], -1).sum(dim=1))
+
+
+def unadjusted_info(energy: Tensor) -> StepInfo:
+    """The StepInfo of an unadjusted step that passed its finiteness check: every move accepted, none non-finite."""
+    true = torch.ones(energy.shape, dtype=torch.bool, device=energy.device)
+    false = torch.zeros_like(true)
+    return StepInfo(accept_prob=torch.ones_like(energy), accepted=true, nonfinite=false, divergent=false)
 
 
 def positive_finite(name: str, value: float, kernel: str) -> float:
@@ -158,6 +165,18 @@ class Sampler(ABC):
     ) -> tuple[SamplerState, StepInfo]:
         """One transition of every chain."""
 
+    def move(
+        self,
+        energy: EnergyFn,
+        state: SamplerState,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> SamplerState:
+        """The state after one transition, without its :class:`StepInfo` (``step(...)[0]``; the unadjusted
+        kernels, whose info is constant, skip building it)."""
+        kwargs = {} if noise is None else {"noise": noise}
+        return self.step(energy, state, generator, **kwargs)[0]  # type: ignore[call-arg]
+
     def sample(self, energy: EnergyFn, x0: Tensor, n_steps: int, **kwargs: object) -> SampleResult:
         """Run chains with :func:`ebmlab.samplers.sample` (see there for the options)."""
         from ebmlab.samplers.driver import sample
@@ -173,8 +192,10 @@ def mh_accept(
     Accepts where log u < min(0, log α), u ~ U(0, 1) drawn from ``generator`` unless given as ``uniform``.
     Returns ``(accept_prob, accepted, log_alpha)``.
     """
-    log_alpha = torch.where(ok, log_alpha, torch.full_like(log_alpha, -float("inf")))
-    log_alpha = torch.nan_to_num(log_alpha, nan=-float("inf")).clamp(max=0.0)
+    log_alpha = torch.where(ok, log_alpha, -float("inf"))
+    # neginf: nan_to_num would otherwise turn −inf into the lowest finite float, which log(u) = −inf (u = 0 exactly,
+    # probability 2⁻²⁴ per float32 draw) is below: a rejected (non-finite) proposal would be accepted
+    log_alpha = torch.nan_to_num(log_alpha, nan=-float("inf"), neginf=-float("inf")).clamp(max=0.0)
     u = uniform
     if u is None:
         u = torch.rand(log_alpha.shape, generator=generator, dtype=log_alpha.dtype, device=log_alpha.device)
@@ -187,6 +208,21 @@ def axpy(y: Tensor, x: Tensor, alpha: float | Tensor) -> Tensor:
     if isinstance(alpha, Tensor):
         return y + alpha.reshape(-1, *([1] * (x.dim() - 1))).to(x.dtype) * x
     return y.add(x, alpha=alpha)
+
+
+def check_jitter(jitter: float, kernel: str) -> float:
+    """A step-size jitter j ≥ 0 (finite), or a one-line error."""
+    if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0.0 <= jitter < math.inf:
+        raise ConfigError(f"{kernel}: jitter must be a finite number >= 0 (0: no jitter), got {jitter!r}.")
+    return float(jitter)
+
+
+def jittered(step: float | Tensor, jitter: float, x: Tensor, generator: torch.Generator | None) -> float | Tensor:
+    """The step of each chain for one iteration: ε·exp(−j·U), U ~ U(0, 1) per chain (ε itself when j = 0)."""
+    if jitter == 0.0:
+        return step
+    u = torch.rand(x.shape[0], generator=generator, dtype=torch.float64, device=x.device)
+    return (torch.as_tensor(step, dtype=torch.float64, device=x.device) * torch.exp(-jitter * u)).to(x.dtype)
 
 
 def sqrt(v: float | Tensor) -> float | Tensor:

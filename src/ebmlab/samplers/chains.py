@@ -34,6 +34,7 @@ from torch import Tensor
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError
 from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
+from ebmlab.samplers.finite_watch import BlockCheck, deferred
 
 if TYPE_CHECKING:
     from ebmlab.samplers.compiled import BlockRunner
@@ -42,6 +43,8 @@ __all__ = ["ChainResult", "StepHook", "block_draws", "run_chains"]
 
 #: random numbers drawn per block (noise of K steps at once): K = max(1, BLOCK_ELEMENTS // (n · event size))
 BLOCK_ELEMENTS = 1 << 20
+#: steps booked at once on the step-by-step path (their flags are kept until then: BOOK_EVERY × n values each)
+BOOK_EVERY = 32
 #: ``hook(t, state, info) -> state or None`` called after step t (1-based); it may return a changed state
 #: (e.g. a new step size: adaptation)
 StepHook = Callable[[int, SamplerState, StepInfo], "SamplerState | None"]
@@ -150,30 +153,40 @@ def run_chains(
     one_step = capture == "auto" and per_block == 1  # auto with one-step blocks: only bookkeeping to gain
     runner = make_block_runner(energy, kernel, state, "off" if hook is not None or one_step else capture, n_steps)
     result = ChainResult(state, samples, energies, accept, accept_sum, nonfinite, divergent)
-    t = 0
+    # ULA / kinetic (exact types) accept every move and raise at a non-finite one: nothing to book per step
+    lean = hook is None and draw_noise and not draw_uniform
+    pending: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []  # unbooked steps: mean, acceptance, flags
+    t = booked = 0
+    late: BlockCheck | None = None  # ULA / kinetic on CUDA: a block's finiteness, read one block late
     while t < n_steps:
         k = min(per_block, n_steps - t)
         noise = torch.randn((k, *x.shape), generator=generator, dtype=x.dtype, device=x.device) if draw_noise else None
         uniform = torch.rand((k, n), generator=generator, dtype=x.dtype, device=x.device) if draw_uniform else None
         if runner is not None and noise is not None:
-            state, streak = run_block(runner, kernel, state, noise, uniform, result, t, keep_every, streak)
-            t += k
+            state, streak, check = run_block(runner, kernel, state, noise, uniform, result, t, keep_every, streak)
+            if late is not None:  # the previous block's flags, read after this block was queued
+                late.raise_if_bad()
+            late = None
+            if check is not None and deferred(x.device):
+                late = check
+            elif check is not None:
+                check.raise_if_bad()
+            t = booked = t + k
             if bar is not None:
                 bar.update(k)  # type: ignore[attr-defined]
             continue
         for i in range(k):
-            kwargs = {}
-            if noise is not None:
-                kwargs["noise"] = noise[i]
-            if uniform is not None:
-                kwargs["uniform"] = uniform[i]
-            state, info = kernel.step(energy, state, generator, **kwargs)  # type: ignore[call-arg]
+            if lean:
+                state = kernel.move(energy, state, generator, None if noise is None else noise[i])
+            else:
+                kwargs = {}
+                if noise is not None:
+                    kwargs["noise"] = noise[i]
+                if uniform is not None:
+                    kwargs["uniform"] = uniform[i]
+                state, info = kernel.step(energy, state, generator, **kwargs)  # type: ignore[call-arg]
+                pending.append((info.accept_prob.mean(), info.accept_prob, info.nonfinite, info.divergent))
             t += 1
-            accept[t - 1] = info.accept_prob.mean()
-            accept_sum += info.accept_prob.to(torch.float64)
-            nonfinite += info.nonfinite
-            divergent += info.divergent
-            streak = torch.where(info.nonfinite, streak + 1, torch.zeros_like(streak))
             if keep_every and t % keep_every == 0:
                 assert samples is not None and energies is not None
                 samples[t // keep_every - 1] = state.x
@@ -182,10 +195,49 @@ def run_chains(
                 state = hook(t, state, info) or state
             if bar is not None:
                 bar.update(1)  # type: ignore[attr-defined]
+            if len(pending) == BOOK_EVERY:
+                streak = book_pending(result, booked, pending, streak)
+                booked, pending = t, []
+    if late is not None:
+        late.raise_if_bad()
+    if lean and booked < t:  # accepted with probability 1, no non-finite or divergent step (else it raised)
+        accept[booked:t] = 1.0
+        accept_sum += float(t - booked)  # integers: exact, as adding 1.0 per step is
+    elif pending:
+        streak = book_pending(result, booked, pending, streak)
     if frozen_after is not None and n_steps >= frozen_after:
         check_frozen(kernel, energy, state, streak >= frozen_after, frozen_after)
     result.state = state
     return result
+
+
+def book_pending(
+    books: ChainResult, t: int, pending: list[tuple[Tensor, Tensor, Tensor, Tensor]], streak: Tensor
+) -> Tensor:
+    """Book steps ``t+1 … t+len(pending)`` (per step: mean acceptance, acceptance, non-finite and divergent flags)."""
+    means, probs, nonfinite, divergent = (torch.stack(column) for column in zip(*pending, strict=True))
+    return book(books, t, means, probs, ~nonfinite, divergent, streak)
+
+
+def book(
+    books: ChainResult, t: int, means: Tensor, probs: Tensor, ok: Tensor, divergent: Tensor, streak: Tensor
+) -> Tensor:
+    """Book K steps into ``books`` from step ``t + 1`` exactly as one step at a time would; returns the new streak.
+
+    ``means`` (K,): each step's mean acceptance; ``probs``, ``ok``, ``divergent`` (K, n). The float64 running sum is
+    a cumsum along the steps (a scan along a non-innermost dimension adds the rows one after the other, as ``+=``
+    per step does); the trailing run of non-finite proposals is k − (last finite step, 1-based; 0 if none), or
+    streak + k.
+    """
+    k = means.shape[0]
+    books.accept[t : t + k] = means
+    seq = torch.cat([books.accept_sum.unsqueeze(0), probs.to(torch.float64)])
+    books.accept_sum.copy_(seq.cumsum(0)[-1])
+    books.nonfinite += (~ok).sum(0)
+    books.divergent += divergent.sum(0)
+    order = torch.arange(1, k + 1, device=streak.device).unsqueeze(1)
+    last_ok = (ok.long() * order).amax(0)
+    return torch.where(last_ok == 0, streak + k, k - last_ok)
 
 
 def run_block(
@@ -198,34 +250,19 @@ def run_block(
     t: int,
     keep_every: int,
     streak: Tensor,
-) -> tuple[SamplerState, Tensor]:
+) -> tuple[SamplerState, Tensor, BlockCheck | None]:
     """Steps ``t+1 … t+K`` by ``runner`` with these draws, booked into ``books`` exactly as step by step would.
 
-    Returns the new state and the per-chain count of trailing non-finite proposals. The only host sync is the
-    unadjusted kernels' finiteness check, once per block.
+    Returns the new state, the per-chain count of trailing non-finite proposals and, for ULA / kinetic Langevin
+    (which stop at the first non-finite step, as ``kernel.step`` does), the block's finiteness check for the caller
+    to read (:mod:`~ebmlab.samplers.finite_watch`). Nothing here synchronises with the host.
     """
-    from ebmlab.samplers.langevin import raise_diverged
-
     out = runner.run(state, noise, uniform)
     k = noise.shape[0]
-    if not kernel.metropolis_adjusted:  # ULA / kinetic: stop at the first non-finite step, as kernel.step does
-        bad = (~out.ok).any(dim=1)
-        if bool(bad.any()):
-            first_bad = int(bad.nonzero()[0, 0])
-            raise_diverged(kernel.name, state.iteration + first_bad + 1, out.ok[first_bad], state.step_size)
-    # float sums in step order, bitwise those of the step-by-step path, without a launch per step: the
-    # per-step means come from the block; the running float64 sum is a cumsum along the steps (a scan
-    # along a non-innermost dimension adds the rows one after the other, as `+=` per step does)
-    books.accept[t : t + k] = out.accept_mean
-    seq = torch.cat([books.accept_sum.unsqueeze(0), out.accept.to(torch.float64)])
-    books.accept_sum.copy_(seq.cumsum(0)[-1])
-    bad_steps = ~out.ok
-    books.nonfinite += bad_steps.sum(0)
-    books.divergent += out.divergent.sum(0)
-    # trailing run of non-finite proposals: k − (last finite step, 1-based; 0 if none) or streak + k
-    order = torch.arange(1, k + 1, device=streak.device).unsqueeze(1)
-    last_ok = (out.ok.long() * order).amax(0)
-    streak = torch.where(last_ok == 0, streak + k, k - last_ok)
+    check = None
+    if not kernel.metropolis_adjusted:
+        check = BlockCheck(kernel.name, state.iteration, out.ok, state.step_size)
+    streak = book(books, t, out.accept_mean, out.accept, out.ok, out.divergent, streak)
     if keep_every:
         first = (-(t + 1)) % keep_every  # first kept step of the block (0-based)
         if first < k:
@@ -234,7 +271,7 @@ def run_block(
             kept = out.xs[first::keep_every]
             books.samples[j : j + kept.shape[0]] = kept
             books.energies[j : j + kept.shape[0]] = out.es[first::keep_every]
-    return out.state, streak
+    return out.state, streak, check
 
 
 def check_frozen(kernel: Sampler, energy: EnergyFn, state: SamplerState, frozen: Tensor, steps: int) -> None:

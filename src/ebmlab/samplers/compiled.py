@@ -4,7 +4,7 @@
 a :class:`BlockRunner` consumes those draws for K steps and returns every step's state and flags,
 so the random stream is the one of the step-by-step path whatever mode runs the block:
 
-* ``"eager"`` — the kernels' own update arithmetic, op by op (bitwise equal to ``kernel.step``);
+* ``"eager"`` — the kernels' own update arithmetic, op by op (:mod:`~ebmlab.samplers.block_steps`; bitwise equal to ``kernel.step``);
 * ``"graph"`` — (CUDA, static shapes) the eager block of ``block_steps`` steps captured once in a
   CUDA graph and replayed: one launch per block instead of dozens per step; same kernels, same bits;
 * ``"compile"`` — ``torch.compile`` (inductor) of **one step** — E and ∇E by the energy's own gradient
@@ -27,7 +27,6 @@ non-finite step, as the step-by-step path does.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +36,8 @@ from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.errors import ConfigError
-from ebmlab.samplers.base import Sampler, SamplerState, finite_rows, mh_accept, select
+from ebmlab.samplers.base import Sampler, SamplerState
+from ebmlab.samplers.block_steps import block_fn, step_fn
 from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA
@@ -89,73 +89,6 @@ def func_energy_and_grad(energy: EnergyFn) -> Callable[[Tensor], tuple[Tensor, T
     return eg
 
 
-def _step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam: float) -> Callable:
-    """One step as ``(x, e, g, v, noise, u) -> (x, e, g, v, accept, ok, divergent)``: no host sync.
-
-    The arithmetic is the kernels' own (langevin.py, hmc.py, kinetic.py), op for op.
-    """
-    temp = sampler.temperature
-    if isinstance(sampler, ULA):
-        sigma = sampler.noise_scale(lam)
-
-        def ula(x, e, g, v, noise, u):
-            y = x.add(g, alpha=-lam).add(noise, alpha=sigma)
-            e_y, g_y = eg(y)
-            ok = finite_rows(e_y, g_y)
-            return y, e_y, g_y, v, torch.ones_like(e_y), ok, ~ok
-
-        return ula
-    if isinstance(sampler, MALA):
-        scale = math.sqrt(2.0 * lam * temp)
-
-        def mala(x, e, g, v, noise, u):
-            y = x.add(g, alpha=-lam).add(noise, alpha=scale)
-            e_y, g_y = eg(y)
-            ok = finite_rows(e_y, g_y)
-            back = x - y + lam * g_y
-            sq = back.reshape(back.shape[0], -1).square().sum(dim=1)
-            log_alpha = (e - e_y) / temp - sq / (4.0 * lam * temp) + 0.5 * noise.reshape(x.shape[0], -1).square().sum(1)
-            prob, acc, _ = mh_accept(log_alpha, ok, None, u)
-            return select(acc, y, x), torch.where(acc, e_y, e), select(acc, g_y, g), v, prob, ok, ~ok
-
-        return mala
-    if isinstance(sampler, HMC):
-        inv_t, n_leap, thresh = 1.0 / temp, sampler.n_leapfrog, sampler.divergence_threshold
-
-        def hmc(x0, e0, g0, v, p0, u):
-            x, g, e = x0, g0, e0
-            p = p0.add(g, alpha=-0.5 * lam * inv_t)
-            for i in range(n_leap):
-                x = x.add(p, alpha=lam)
-                e, g = eg(x)
-                p = p.add(g, alpha=-(0.5 if i == n_leap - 1 else 1.0) * lam * inv_t)
-            ok = finite_rows(e, g)
-            k0 = 0.5 * p0.reshape(p0.shape[0], -1).square().sum(1)
-            k1 = 0.5 * p.reshape(p.shape[0], -1).square().sum(1)
-            delta_h = (e - e0) * inv_t + k1 - k0
-            prob, acc, _ = mh_accept(-delta_h, ok, None, u)
-            div = ~ok | (delta_h > thresh)
-            return select(acc, x, x0), torch.where(acc, e, e0), select(acc, g, g0), v, prob, ok, div
-
-        return hmc
-    if isinstance(sampler, KineticLangevin):
-        c = math.exp(-sampler.friction * lam)
-        kick = math.sqrt((1.0 - c * c) * temp)
-
-        def kinetic(x, e, g, v, noise, u):
-            v = v.add(g, alpha=-0.5 * lam)
-            x = x.add(v, alpha=0.5 * lam)
-            v = v.mul(c).add_(noise, alpha=kick)
-            x = x.add_(v, alpha=0.5 * lam)
-            e, g = eg(x)
-            ok = finite_rows(e, g)
-            v = v.add(g, alpha=-0.5 * lam)
-            return x, e, g, v, torch.ones_like(e), ok, ~ok
-
-        return kinetic
-    raise ConfigError(f"no block runner for {type(sampler).__name__}; use capture='off'.")
-
-
 #: compiled steps of this process: key -> (energy, compiled step); the energy is held so its id stays unique
 _COMPILED: dict[tuple, tuple[object, Callable]] = {}
 _COMPILED_MAX = 32
@@ -179,38 +112,9 @@ def compiled_step(energy: EnergyFn, sampler: Sampler, step_size: float) -> Calla
     if key not in _COMPILED:
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.pop(next(iter(_COMPILED)))
-        step = _fresh_code(_step_fn(sampler, func_energy_and_grad(energy), float(step_size)))
+        step = _fresh_code(step_fn(sampler, func_energy_and_grad(energy), float(step_size)))
         _COMPILED[key] = (energy, torch.compile(step, dynamic=False))
     return _COMPILED[key][1]
-
-
-def _block_fn(step: Callable) -> Callable:
-    """``(x, e, g, v, noise (K, …), u (K, n) | None) -> (x, e, g, v, xs, es, accept, ok, divergent, accept_mean)``."""
-
-    def block(x, e, g, v, noise, u):
-        xs, es, acc, oks, divs = [], [], [], [], []
-        for t in range(noise.shape[0]):
-            x, e, g, v, a, ok, div = step(x, e, g, v, noise[t], None if u is None else u[t])
-            xs.append(x)
-            es.append(e)
-            acc.append(a)
-            oks.append(ok)
-            divs.append(div)
-        means = torch.stack([a.mean() for a in acc])  # each step's mean as step by step takes it (same bits)
-        return (
-            x,
-            e,
-            g,
-            v,
-            torch.stack(xs),
-            torch.stack(es),
-            torch.stack(acc),
-            torch.stack(oks),
-            torch.stack(divs),
-            means,
-        )
-
-    return block
 
 
 class BlockRunner:
@@ -222,7 +126,7 @@ class BlockRunner:
         if mode not in ("eager", "graph", "compile", "auto"):
             raise ConfigError(f"capture must be one of {', '.join(MODES)}, got {mode!r}.")
         self.sampler, self.mode, self.step_size = sampler, mode, float(step_size)
-        self.eager = _block_fn(_step_fn(sampler, lambda x: energy_and_grad(energy, x), self.step_size))
+        self.eager = block_fn(step_fn(sampler, lambda x: energy_and_grad(energy, x), self.step_size))
         self.energy = energy
         self.compiled: Callable | None = None  # block of compiled steps ("compile")
         self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, tuple[Tensor, Tensor | None], Tensors]] = {}
@@ -302,7 +206,7 @@ class BlockRunner:
         """compile: K compiled steps, replayed from a CUDA graph on CUDA; on failure, ``auto`` (fallback named)."""
         first = self.compiled is None
         if self.compiled is None:
-            self.compiled = _block_fn(compiled_step(self.energy, self.sampler, self.step_size))
+            self.compiled = block_fn(compiled_step(self.energy, self.sampler, self.step_size))
         block = self.compiled
         try:
             if x.device.type == "cuda":
@@ -392,6 +296,8 @@ def make_block_runner(
         reason = f"{sampler.name} has no block runner (ula, mala, hmc, kinetic do)"
     elif isinstance(state.step_size, Tensor):
         reason = "per-chain step sizes are not captured"
+    elif getattr(sampler, "jitter", 0.0):
+        reason = "jittered step sizes are not captured"
     elif mode == "graph" and state.x.device.type != "cuda":
         reason = f"CUDA graphs need CUDA tensors, the chains are on {state.x.device}"
     if reason is not None:

@@ -2,6 +2,12 @@
 
 H(x, p) = E(x)/T + ½‖p‖², p ~ N(0, I). A trajectory of L leapfrog steps of size ε costs exactly
 L energy-and-gradient evaluations: ∇E at the start is cached in the state.
+
+**Jittered steps** (``jitter`` = j > 0): each chain draws its own step ε·exp(−j·U), U ~ U(0, 1), afresh at
+every iteration, independently of the state (so each iteration is a mixture over ε of reversible kernels and
+p_T stays invariant; Neal 2011, "MCMC using Hamiltonian dynamics", §5.4.2). Where the right step varies
+across the space (a curved valley, a funnel) a single adapted ε is too large in the narrow parts and chains
+there are stuck; the jitter gives them small steps some of the time (j = log 10 spans a factor 10).
 """
 
 from __future__ import annotations
@@ -11,7 +17,17 @@ from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.errors import ConfigError
-from ebmlab.samplers.base import Sampler, SamplerState, StepInfo, axpy, finite_rows, mh_accept, select
+from ebmlab.samplers.base import (
+    Sampler,
+    SamplerState,
+    StepInfo,
+    axpy,
+    check_jitter,
+    finite_rows,
+    jittered,
+    mh_accept,
+    select,
+)
 
 __all__ = ["HMC"]
 
@@ -25,6 +41,7 @@ class HMC(Sampler):
         temperature: T.
         divergence_threshold: a trajectory whose energy error H₁ − H₀ exceeds this is flagged
             divergent (it is almost surely rejected anyway).
+        jitter: j ≥ 0; each chain's step at each iteration is ε·exp(−j·U), U ~ U(0, 1) (module doc); 0: none.
     """
 
     name = "hmc"
@@ -39,12 +56,14 @@ class HMC(Sampler):
         n_leapfrog: int = 5,
         temperature: float = 1.0,
         divergence_threshold: float = 1000.0,
+        jitter: float = 0.0,
     ) -> None:
         super().__init__(step_size, temperature)
         if int(n_leapfrog) != n_leapfrog or n_leapfrog < 1:
             raise ConfigError(f"hmc: n_leapfrog must be an integer >= 1, got {n_leapfrog!r}.")
         self.n_leapfrog = int(n_leapfrog)
         self.divergence_threshold = float(divergence_threshold)
+        self.jitter = check_jitter(jitter, self.name)
 
     def step(
         self,
@@ -55,7 +74,7 @@ class HMC(Sampler):
         uniform: Tensor | None = None,
     ) -> tuple[SamplerState, StepInfo]:
         """One HMC iteration; the momentum (``noise``) and MH ``uniform`` come from ``generator`` unless given."""
-        x0, e0, g0, eps = state.x, state.energy, state.grad, state.step_size
+        x0, e0, g0, eps = state.x, state.energy, state.grad, jittered(state.step_size, self.jitter, state.x, generator)
         assert g0 is not None
         inv_t = 1.0 / self.temperature
         p0 = (
@@ -78,7 +97,7 @@ class HMC(Sampler):
             x=select(accepted, x, x0),
             energy=torch.where(accepted, e, e0),
             grad=select(accepted, g, g0),
-            step_size=eps,
+            step_size=state.step_size,
             iteration=state.iteration + 1,
         )
         return new, StepInfo(accept_prob=accept_prob, accepted=accepted, nonfinite=~ok, divergent=divergent)

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn, energy_and_grad
-from ebmlab.samplers.base import Sampler, SamplerState, StepInfo, finite_rows, positive_finite
+from ebmlab.samplers.base import Sampler, SamplerState, StepInfo, finite_rows, positive_finite, unadjusted_info
 from ebmlab.samplers.langevin import raise_diverged
 
 __all__ = ["KineticLangevin"]
@@ -46,6 +46,17 @@ class KineticLangevin(Sampler):
         generator: torch.Generator | None = None,
         noise: Tensor | None = None,
     ) -> tuple[SamplerState, StepInfo]:
+        new = self.move(energy, state, generator, noise)
+        return new, unadjusted_info(new.energy)
+
+    def move(
+        self,
+        energy: EnergyFn,
+        state: SamplerState,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> SamplerState:
+        """The next state (raising at a non-finite energy or gradient); ``step`` adds the constant StepInfo."""
         h, x, v, g = float(state.step_size), state.x, state.momentum, state.grad
         assert v is not None and g is not None
         if noise is None:
@@ -60,5 +71,4 @@ class KineticLangevin(Sampler):
         if not bool(ok.all()):
             raise_diverged(self.name, state.iteration + 1, ok, h)
         v = v.add(g, alpha=-0.5 * h)
-        info = StepInfo(accept_prob=torch.ones_like(e), accepted=torch.ones_like(ok), nonfinite=~ok, divergent=~ok)
-        return SamplerState(x, e, g, h, state.iteration + 1, momentum=v), info
+        return SamplerState(x, e, g, h, state.iteration + 1, momentum=v)

@@ -7,7 +7,9 @@ stationary law is p_T ∝ exp(−E/T); ULA is biased at finite λ (e.g. for N(0,
 variance is s² / (1 − λ / (2 s²))). Passing ``noise_std`` decouples the noise from the step, as
 much EBM practice does; the effective temperature is then σ² / (2λ).
 
-MALA adds a Metropolis–Hastings correction so p_T is exactly invariant.
+MALA adds a Metropolis–Hastings correction so p_T is exactly invariant. ``MALA(λ, jitter=j)`` draws each chain's
+step λ·exp(−j·U), U ~ U(0, 1), afresh at every iteration, independently of the state; the forward and reverse
+proposal densities of that iteration use the same λ, so p_T stays invariant (as for HMC, :mod:`.hmc`).
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from ebmlab.samplers.base import (
     SamplerState,
     StepInfo,
     axpy,
+    check_jitter,
     finite_rows,
+    jittered,
     mh_accept,
     positive_finite,
     select,
     sqrt,
+    unadjusted_info,
 )
 
 __all__ = ["MALA", "ULA"]
@@ -69,6 +74,17 @@ class ULA(Sampler):
         generator: torch.Generator | None = None,
         noise: Tensor | None = None,
     ) -> tuple[SamplerState, StepInfo]:
+        new = self.move(energy, state, generator, noise)
+        return new, unadjusted_info(new.energy)
+
+    def move(
+        self,
+        energy: EnergyFn,
+        state: SamplerState,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> SamplerState:
+        """The next state (raising at a non-finite energy or gradient); ``step`` adds the constant StepInfo."""
         x, g = state.x, state.grad
         assert g is not None
         if noise is None:
@@ -78,10 +94,7 @@ class ULA(Sampler):
         ok = finite_rows(e_new, g_new)
         if not bool(ok.all()):
             raise_diverged(self.name, state.iteration + 1, ok, state.step_size)
-        ones = torch.ones_like(e_new)
-        true = torch.ones_like(ok)
-        info = StepInfo(accept_prob=ones, accepted=true, nonfinite=~ok, divergent=~ok)
-        return SamplerState(x_new, e_new, g_new, state.step_size, state.iteration + 1), info
+        return SamplerState(x_new, e_new, g_new, state.step_size, state.iteration + 1)
 
 
 def raise_diverged(name: str, step: int, ok: Tensor, step_size: float | Tensor) -> None:
@@ -111,6 +124,10 @@ class MALA(Sampler):
     per_chain_step_size = True
     default_target_accept = 0.574
 
+    def __init__(self, step_size: float, temperature: float = 1.0, jitter: float = 0.0) -> None:
+        super().__init__(step_size, temperature)
+        self.jitter = check_jitter(jitter, self.name)
+
     def step(
         self,
         energy: EnergyFn,
@@ -120,7 +137,8 @@ class MALA(Sampler):
         uniform: Tensor | None = None,
     ) -> tuple[SamplerState, StepInfo]:
         """One MALA step; ``noise`` (ξ) and ``uniform`` (the MH draw) are drawn from ``generator`` unless given."""
-        x, e, g, lam, temp = state.x, state.energy, state.grad, state.step_size, self.temperature
+        x, e, g, temp = state.x, state.energy, state.grad, self.temperature
+        lam = jittered(state.step_size, self.jitter, x, generator)
         assert g is not None
         if noise is None:
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
@@ -136,7 +154,7 @@ class MALA(Sampler):
             x=select(accepted, y, x),
             energy=torch.where(accepted, e_y, e),
             grad=select(accepted, g_y, g),
-            step_size=lam,
+            step_size=state.step_size,
             iteration=state.iteration + 1,
         )
         info = StepInfo(accept_prob=accept_prob, accepted=accepted, nonfinite=~ok, divergent=~ok)

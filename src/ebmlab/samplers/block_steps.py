@@ -1,0 +1,118 @@
+"""One sampler step as a pure tensor function, and a block of K of them: what the block runners
+(:mod:`ebmlab.samplers.compiled`) run eagerly, capture in a CUDA graph or compile.
+
+A step maps ``(x, e, g, v, noise, u) -> (x, e, g, v, accept, ok, divergent)`` with the kernels' own
+arithmetic, op for op (langevin.py, hmc.py, kinetic.py), and never synchronises with the host.
+
+ULA and kinetic Langevin accept every move and their step uses the flags only to stop at a non-finite one,
+so their step returns ``accept = ok = divergent = None`` and the block derives the flags once for all K steps:
+acceptance 1, and ``ok`` = finite(E + Σ∇E) per row (:func:`~ebmlab.samplers.base.finite_rows`) of the stacked
+E and ∇E of every step, the same test as the step by step path, with one reduction per block instead of per
+step. (The row sums are only tested for finiteness: a NaN or inf anywhere in the row makes them non-finite in
+any summation order.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ebmlab.errors import ConfigError
+from ebmlab.samplers.base import Sampler, finite_rows, mh_accept, select
+from ebmlab.samplers.hmc import HMC
+from ebmlab.samplers.kinetic import KineticLangevin
+from ebmlab.samplers.langevin import MALA, ULA
+
+__all__ = ["block_fn", "step_fn"]
+
+
+def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam: float) -> Callable:
+    """One step of ``sampler`` with step size ``lam`` and E, ∇E by ``eg`` (module doc)."""
+    temp = sampler.temperature
+    if isinstance(sampler, ULA):
+        sigma = sampler.noise_scale(lam)
+
+        def ula(x, e, g, v, noise, u):
+            y = x.add(g, alpha=-lam).add(noise, alpha=sigma)
+            e_y, g_y = eg(y)
+            return y, e_y, g_y, v, None, None, None
+
+        return ula
+    if isinstance(sampler, MALA):
+        scale = math.sqrt(2.0 * lam * temp)
+
+        def mala(x, e, g, v, noise, u):
+            y = x.add(g, alpha=-lam).add(noise, alpha=scale)
+            e_y, g_y = eg(y)
+            ok = finite_rows(e_y, g_y)
+            back = x - y + lam * g_y
+            sq = back.reshape(back.shape[0], -1).square().sum(dim=1)
+            log_alpha = (e - e_y) / temp - sq / (4.0 * lam * temp) + 0.5 * noise.reshape(x.shape[0], -1).square().sum(1)
+            prob, acc, _ = mh_accept(log_alpha, ok, None, u)
+            return select(acc, y, x), torch.where(acc, e_y, e), select(acc, g_y, g), v, prob, ok, ~ok
+
+        return mala
+    if isinstance(sampler, HMC):
+        inv_t, n_leap, thresh = 1.0 / temp, sampler.n_leapfrog, sampler.divergence_threshold
+
+        def hmc(x0, e0, g0, v, p0, u):
+            x, g, e = x0, g0, e0
+            p = p0.add(g, alpha=-0.5 * lam * inv_t)
+            for i in range(n_leap):
+                x = x.add(p, alpha=lam)
+                e, g = eg(x)
+                p = p.add(g, alpha=-(0.5 if i == n_leap - 1 else 1.0) * lam * inv_t)
+            ok = finite_rows(e, g)
+            k0 = 0.5 * p0.reshape(p0.shape[0], -1).square().sum(1)
+            k1 = 0.5 * p.reshape(p.shape[0], -1).square().sum(1)
+            delta_h = (e - e0) * inv_t + k1 - k0
+            prob, acc, _ = mh_accept(-delta_h, ok, None, u)
+            div = ~ok | (delta_h > thresh)
+            return select(acc, x, x0), torch.where(acc, e, e0), select(acc, g, g0), v, prob, ok, div
+
+        return hmc
+    if isinstance(sampler, KineticLangevin):
+        c = math.exp(-sampler.friction * lam)
+        kick = math.sqrt((1.0 - c * c) * temp)
+
+        def kinetic(x, e, g, v, noise, u):
+            v = v.add(g, alpha=-0.5 * lam)
+            x = x.add(v, alpha=0.5 * lam)
+            v = v.mul(c).add_(noise, alpha=kick)
+            x = x.add_(v, alpha=0.5 * lam)
+            e, g = eg(x)
+            v = v.add(g, alpha=-0.5 * lam)
+            return x, e, g, v, None, None, None
+
+        return kinetic
+    raise ConfigError(f"no block runner for {type(sampler).__name__}; use capture='off'.")
+
+
+def block_fn(step: Callable) -> Callable:
+    """``(x, e, g, v, noise (K, …), u (K, n) | None) -> (x, e, g, v, xs, es, accept, ok, divergent, accept_mean)``."""
+
+    def block(x, e, g, v, noise, u):
+        xs, es, gs, acc, oks, divs = [], [], [], [], [], []
+        for t in range(noise.shape[0]):
+            x, e, g, v, a, ok, div = step(x, e, g, v, noise[t], None if u is None else u[t])
+            xs.append(x)
+            es.append(e)
+            if a is None:  # unadjusted: flags once per block (module doc)
+                gs.append(g)
+                continue
+            acc.append(a)
+            oks.append(ok)
+            divs.append(div)
+        energies = torch.stack(es)
+        if gs:
+            k, n = energies.shape
+            ok_all = torch.isfinite(energies + torch.stack(gs).reshape(k, n, -1).sum(dim=2))
+            ones = torch.ones_like(energies)
+            return x, e, g, v, torch.stack(xs), energies, ones, ok_all, ~ok_all, ones[:, 0]
+        means = torch.stack([a.mean() for a in acc])  # each step's mean as step by step takes it (same bits)
+        return x, e, g, v, torch.stack(xs), energies, torch.stack(acc), torch.stack(oks), torch.stack(divs), means
+
+    return block
