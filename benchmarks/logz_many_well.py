@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 
-def one(method: str, n: int, n_temperatures: int, seed: int) -> dict[str, Any]:
+def one(method: str, n: int, n_temperatures: int, seed: int, options: dict[str, Any]) -> dict[str, Any]:
     from torch import Tensor
 
     from ebmlab.estimators.user import log_z
@@ -31,13 +33,15 @@ def one(method: str, n: int, n_temperatures: int, seed: int) -> dict[str, Any]:
         return target.energy(x)
 
     t0 = time.perf_counter()
-    est = log_z(energy, (32,), method, n=n, n_temperatures=n_temperatures, seed=seed)
+    est = log_z(energy, (32,), method, n=n, n_temperatures=n_temperatures, seed=seed, **options)
     d = est.details
     out = {"method": method, "n": n, "n_temperatures": n_temperatures, "seed": seed, "log_z": est.value,
            "stderr": est.stderr, "error": est.value - exact, "verdict": d["verdict"], "checks": d["checks"],
            "energy_evaluations": d["energy_evaluations"], "seconds": time.perf_counter() - t0}  # fmt: skip
     if "lower" in d:
         out |= {k: d[k] for k in ("lower", "lower_se", "upper", "upper_se", "width", "reverse_samples")}
+        out |= {k: d[k] for k in ("reverse_validated", "tempering", "tempering_reasons", "base") if k in d}
+        out["load_average"] = os.getloadavg()
         out["contains_exact"] = d["lower"] - 2 * d["lower_se"] <= exact <= d["upper"] + 2 * d["upper_se"]
     return out
 
@@ -47,12 +51,19 @@ def main() -> None:
     p.add_argument("--runs", nargs="+", default=["bracket:256:1000"], help="METHOD:N:TEMPERATURES")
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--tempering", nargs="*", default=[], help="bracket: KEY=INT options of the replica exchange")
+    p.add_argument("--reverse", default=None, help="bracket: 'tempered' (default) or 'forward'")
     a = p.parse_args()
+    options: dict[str, Any] = {}
+    if a.tempering:
+        options["tempering"] = {k: (float(v) if "." in v else int(v)) for k, v in (kv.split("=") for kv in a.tempering)}
+    if a.reverse:
+        options["reverse"] = a.reverse
     rows = []
     for spec in a.runs:
         method, n, temps = spec.split(":")
         for seed in a.seeds:
-            r = one(method, int(n), int(temps), seed)
+            r = one(method, int(n), int(temps), seed, options if method == "bracket" else {})
             rows.append(r)
             print(json.dumps(r), flush=True)
     for spec in a.runs:
@@ -64,7 +75,8 @@ def main() -> None:
     if a.json:
         from ebmlab.config import atomic_write_text
 
-        atomic_write_text(a.json, json.dumps({"exact": 164.695675, "rows": rows}, indent=1) + "\n")
+        command = "python benchmarks/logz_many_well.py " + " ".join(sys.argv[1:])
+        atomic_write_text(a.json, json.dumps({"exact": 164.695675, "command": command, "rows": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -41,8 +41,8 @@ def test_user_energy_is_and_bracket_within_their_errors() -> None:
     assert "mixture of 2 Student-t" in est.details["proposal"]
     g = torch.Generator().manual_seed(2)
     q = laplace_proposal(asym_well, (1,), g)
-    br = bidirectional_log_z(asym_well, wide_base(q), g, n_chains=128, n_temperatures=100)
-    assert br.reverse_samples == "mcmc" and br.contains(truth, z=4.0)
+    br = bidirectional_log_z(asym_well, wide_base(q), g, n_chains=128, n_temperatures=100, tempering={"n_rounds": 400})
+    assert br.reverse_samples == "tempered MCMC" and br.validated and br.contains(truth, z=4.0)
 
 
 def test_heavy_tails_are_flagged_when_the_proposal_is_too_light() -> None:

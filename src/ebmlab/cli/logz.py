@@ -91,7 +91,8 @@ def _run_user(args: argparse.Namespace) -> int:
     d = est.details
     bracket = None
     if "lower" in d:
-        bracket = {k: d[k] for k in ("lower", "lower_se", "upper", "upper_se", "width", "reverse_samples")}
+        keys = ("lower", "lower_se", "upper", "upper_se", "width", "reverse_samples", "reverse_validated", "tempering")
+        bracket = {k: d[k] for k in keys if k in d}
     out = {
         "target": args.target,
         "method": args.method,
@@ -112,7 +113,8 @@ def _run_user(args: argparse.Namespace) -> int:
         print(f"log Z  {est.value:.6f} ± {est.stderr:.2g}  ({args.method}; {d['proposal']})")
         if bracket is not None:
             print(
-                f"bracket  [{bracket['lower']:.6f}, {bracket['upper']:.6f}]  ({bracket['reverse_samples']} reverse samples)"
+                f"bracket  [{bracket['lower']:.6f}, {bracket['upper']:.6f}]  ({bracket['reverse_samples']} reverse samples"
+                f"{'' if bracket.get('reverse_validated') else ', not validated'})"
             )
         print(f"verdict  {d['verdict']}")
     report_warnings("logz", warnings)

@@ -17,6 +17,9 @@ and the proposal (or base) reaches every mode. Each check below can fail where t
   own SEs allow (χ²_{G−1} test at ``alpha``): the SE is too small;
 * **bracket** — the forward (lower) and reverse (upper) AIS estimates differ by more than
   ``bracket_z`` combined SEs (bidirectional Monte Carlo): at least one of them is off by more than its SE;
+  or the upper one lies that far *below* the lower one (the reverse run did not start from p);
+* **reverse start** — the reverse run's start states were not validated as samples of p (forward-run
+  samples, or tempered MCMC that failed its own checks): the "upper bound" is then no bound at all;
 * **per-rung mixing** (stepping stone) — a rung's log-ratio estimate from the second half of the rounds
   differs from the first half's by more than a Bonferroni z-limit at ``alpha``: the ladder has not mixed;
 * **per-rung tail coverage** (stepping stone) — Pareto k̂ of a rung's ratio weights above ``max_rung_k``;
@@ -83,8 +86,8 @@ def judge(
     max_tail_growth: float = 0.5,
 ) -> Verdict:
     """Apply every check whose inputs are in ``diagnostics`` (keys: ``ess``, ``pareto_k``, ``groups`` =
-    (values, stderrs), ``bracket`` = (lower, se_lower, upper, se_upper), ``rung_drift_z``, ``rung_pareto_k``,
-    ``mode_counts``, ``tail_growth`` = (g, ray))."""
+    (values, stderrs), ``bracket`` = (lower, se_lower, upper, se_upper), ``reverse_start`` = (source, validated,
+    why not), ``rung_drift_z``, ``rung_pareto_k``, ``mode_counts``, ``tail_growth`` = (g, ray))."""
     reasons: list[str] = []
     checks: dict[str, Any] = {}
     ess = diagnostics.get("ess")
@@ -120,6 +123,20 @@ def judge(
         checks["bracket_width"] = gap
         if gap > bracket_z * math.hypot(se_lo, se_hi):
             reasons.append(f"forward and reverse AIS differ by {gap:.3g} nats (> {bracket_z:g} combined SEs)")
+        elif gap < -bracket_z * math.hypot(se_lo, se_hi):
+            reasons.append(
+                f"the reverse (upper) estimate lies {-gap:.3g} nats below the forward (lower) one (> {bracket_z:g} "
+                "combined SEs): the reverse run did not start from p"
+            )
+    start = diagnostics.get("reverse_start")
+    if start is not None:
+        source, ok, why = start
+        checks["reverse_start"] = source
+        if not ok:
+            reasons.append(
+                f"the reverse run started from {source} not validated as samples of p ({why}): its estimate is not "
+                "an upper bound"
+            )
     drift = diagnostics.get("rung_drift_z")
     if drift:
         worst = max(abs(z) for z in drift)
