@@ -40,7 +40,17 @@ def run_one(energy_name: str, beta: float, seed: int, args: argparse.Namespace) 
         if energy_name == "mixture"
         else RDEnergy(1)
     )
-    m = EBA(src, "abs", beta, energy=energy, variant="ba", sampler=MALA(0.2), n_chains=args.chains, n_steps=10)
+    m = EBA(
+        src,
+        "abs",
+        beta,
+        energy=energy,
+        variant="ba",
+        sampler=MALA(0.2),
+        n_chains=args.chains,
+        n_steps=10,
+        jumps=args.jumps,
+    )
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
     train_eba(m, args.steps, seed, lr=args.lr, average=args.average)
     b = evaluate_eba(m, seed + 1000)
@@ -139,6 +149,7 @@ def main() -> None:
     ap.add_argument("--average", type=float, default=0.5)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--narrow-init", type=float, default=0.1, help="narrow component's start, × the source's spread")
+    ap.add_argument("--jumps", type=int, default=1, help="independence jumps per step (0: MALA only)")
     ap.add_argument("--tag", default="")
     ap.add_argument("--reevaluate", action="store_true", help="recompute the bounds of a finished file's runs")
     args = ap.parse_args()
