@@ -25,6 +25,7 @@ bound on the learned channel's information, unreliable above ~10–15 nats), ``d
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,13 +35,15 @@ from torch import Tensor, nn
 from ebmlab.errors import ConfigError
 from ebmlab.estimators.mi import SeparableCritic
 from ebmlab.ratedistortion.distortions import Distortion, get_distortion, pairwise
+from ebmlab.ratedistortion.mixture import MixtureEnergy
 from ebmlab.ratedistortion.model import DiscreteEnergy, RDEnergy, sample_alphabet, whitened_chains
 from ebmlab.ratedistortion.sources import Source
 from ebmlab.samplers.base import Sampler
+from ebmlab.samplers.independent import independent_metropolis_hastings
 from ebmlab.samplers.langevin import ULA
 from ebmlab.training.method import Losses, Method, StepContext
 
-__all__ = ["EBA"]
+__all__ = ["EBA", "independence_jumps"]
 
 VARIANTS = ("eba", "ba")
 
@@ -62,6 +65,7 @@ class EBA(Method):
         critic_hidden: tuple[int, ...] = (64, 64),
         burn_in: int | None = None,
         init_from_source: bool = True,
+        jumps: int = 1,
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
@@ -74,10 +78,10 @@ class EBA(Method):
             )
         self.source, self.beta, self.variant = source, float(beta), variant
         self.rho = get_distortion(distortion) if isinstance(distortion, str) else distortion
-        #: ∂²ρ/∂x_k², preconditions the conditional chains (0 when unknown)
-        self.curvature = (
-            {"squared": 2.0, "mse": 2.0 / source.dim}.get(distortion, 0.0) if isinstance(distortion, str) else 0.0
-        )
+        #: ∂²ρ/∂x_k², preconditions the conditional chains (0 when unknown); for |x − y| the kernel e^{−β|x−y|}
+        #: has variance 2/β², i.e. the precision β·κ of a quadratic with κ = β/2
+        known = {"squared": 2.0, "mse": 2.0 / source.dim, "abs": self.beta / 2}
+        self.curvature = known.get(distortion, 0.0) if isinstance(distortion, str) else 0.0
         if energy is None:
             alphabet = torch.tensor([[0.0], [1.0]]) if source.discrete and source.dim == 1 else None
             energy = DiscreteEnergy(alphabet) if alphabet is not None else RDEnergy(source.dim)
@@ -87,6 +91,8 @@ class EBA(Method):
         #: extra kernel steps for conditional chains whose y was just redrawn (they start at x = y)
         self.burn_in = 2 * self.n_steps if burn_in is None else int(burn_in)
         self.init_from_source = bool(init_from_source)
+        #: independence-MH steps (proposal: exact draws of a normalised marginal) after each Langevin run
+        self.jumps = int(jumps)
         self.critic = SeparableCritic(source.dim, source.dim, critic_hidden) if variant == "eba" else None
         self.stages = (("critic",), ("energy",)) if variant == "eba" else None
         self.chains: dict[str, Tensor] = {}
@@ -108,19 +114,33 @@ class EBA(Method):
     ) -> Tensor:
         if isinstance(self.energy, DiscreteEnergy):
             return sample_alphabet(self.energy, n, g, y, self.rho, self.beta)
-        assert isinstance(self.energy, RDEnergy) and x0 is not None
+        assert isinstance(self.energy, RDEnergy | MixtureEnergy) and x0 is not None
+        if isinstance(self.energy, MixtureEnergy) and y is None:
+            return self.energy.sample(n, g)  # a normalised marginal: exact draws
         k = steps or self.n_steps
-        return whitened_chains(self.energy, self.sampler, x0, k, g, y, self.rho, self.beta, self.curvature)
+        x = whitened_chains(self.energy, self.sampler, x0, k, g, y, self.rho, self.beta, self.curvature)
+        if isinstance(self.energy, MixtureEnergy) and y is not None and self.jumps:
+            x = independence_jumps(self.energy, x, y, self.rho, self.beta, self.jumps, g)
+        return x
 
     def init_energy(self, g: torch.Generator, n: int = 4096) -> None:
         """Start the quadratic energy at the source's per-component mean and spread (r = the source's moments).
 
         The optimal marginal of every component lies below it (s*² = σ² − θ or 0), and components far below
         the water level start small instead of at s = 1, from where their slow shrinking dominates the rate error.
+        A mixture's components all start at the source's mean, their scales multiplied by its spread (Laplace
+        scales by spread/√2, the Laplace of that standard deviation).
         """
-        if not (self.init_from_source and isinstance(self.energy, RDEnergy)):
+        if not (self.init_from_source and isinstance(self.energy, RDEnergy | MixtureEnergy)):
             return
         y = self.source.sample(n, g).float()
+        if isinstance(self.energy, MixtureEnergy):
+            lap = self.energy.is_laplace[:, None]
+            with torch.no_grad():
+                self.energy.loc.copy_(y.mean(0).expand_as(self.energy.loc))
+                spread = y.std(0).clamp_min(1e-3).log() - torch.where(lap, 0.5 * math.log(2.0), 0.0)
+                self.energy.log_scale.add_(spread)
+            return
         with torch.no_grad():
             self.energy.loc.copy_(y.mean(0))
             self.energy.log_scale.copy_(y.std(0).clamp_min(1e-3).log())
@@ -194,3 +214,15 @@ class EBA(Method):
 
     def load_extra_state(self, state: Mapping[str, Tensor]) -> None:
         self.chains = {k.removeprefix("chains."): v for k, v in state.items() if k.startswith("chains.")}
+
+
+def independence_jumps(
+    energy: MixtureEnergy, x: Tensor, y: Tensor, rho: Distortion, beta: float, n: int, g: torch.Generator
+) -> Tensor:
+    """``n`` independence-MH steps on p_φ(x|y) ∝ p_φ(x) e^{−βρ(x, y)}, one y per chain, proposing x′ ~ p_φ.
+
+    Acceptance min(1, e^{−β(ρ(x′, y) − ρ(x, y))}) (the proposal's density cancels the marginal's): exact for
+    p_φ(x|y), and it moves chains between components of very different widths (an atom-like spike and the
+    bulk), which Langevin steps scaled for the bulk cannot. Its acceptance falls like e^{−I} at high rates.
+    """
+    return independent_metropolis_hastings(energy.sample, lambda xp: -beta * rho(xp, y), x.shape[0], n, g, x0=x).state

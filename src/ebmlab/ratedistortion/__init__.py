@@ -16,6 +16,7 @@ from ebmlab.ratedistortion.closed_form import (
     shannon_lower_bound,
 )
 from ebmlab.ratedistortion.distortions import DISTORTIONS, get_distortion, pairwise
+from ebmlab.ratedistortion.mixture import MixtureEnergy
 from ebmlab.ratedistortion.sources import (
     BernoulliSource,
     CallableSource,
@@ -33,6 +34,7 @@ __all__ = [
     "CallableSource",
     "GaussianSource",
     "LaplaceSource",
+    "MixtureEnergy",
     "RDBounds",
     "RDPoint",
     "SampleSource",

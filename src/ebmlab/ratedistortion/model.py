@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from ebmlab.energies.neural import MLPEnergy
 from ebmlab.ratedistortion.distortions import Distortion
+from ebmlab.ratedistortion.mixture import MixtureEnergy
 from ebmlab.samplers.base import Sampler
 from ebmlab.samplers.chains import run_chains as library_chains
 
@@ -91,7 +92,7 @@ def sample_alphabet(
 
 
 def whitened_chains(
-    energy: RDEnergy,
+    energy: RDEnergy | MixtureEnergy,
     sampler: Sampler,
     x0: Tensor,
     n_steps: int,
