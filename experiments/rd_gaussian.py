@@ -32,6 +32,7 @@ from ebmlab.ratedistortion import (
     gaussian_marginal_terms,
 )
 from ebmlab.ratedistortion import closed_form as cf
+from ebmlab.ratedistortion.model import RDEnergy
 from ebmlab.samplers.langevin import MALA
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -71,11 +72,16 @@ def run_one(
     lr: float = 0.02,
     average: float = 0.5,
     n_steps: int = 10,
+    whitened_loc: bool = False,
 ) -> dict[str, Any]:
     torch.manual_seed(seed)
-    m = EBA(source, distortion, beta, variant=variant, sampler=MALA(0.2), n_chains=n_chains, n_steps=n_steps)
+    energy = RDEnergy(source.dim, whitened_loc=True) if whitened_loc else None
+    m = EBA(
+        source, distortion, beta, energy, variant=variant, sampler=MALA(0.2), n_chains=n_chains, n_steps=n_steps
+    )
     t0 = time.perf_counter()
     lrd: list[tuple[int, float, float]] = []
+    params: list[tuple[int, list[float], list[float], float]] = []
     callbacks = []
     if trace and m.energy.gaussian() is not None:
         y_fixed = source.sample(50_000, torch.Generator().manual_seed(999))
@@ -90,6 +96,8 @@ def run_one(
                 se = float((per_y - prev[0]).std() / math.sqrt(len(per_y))) if prev else 0.0
                 prev[:] = [per_y]
                 lrd.append((step, float(per_y.mean()), se))
+                if isinstance(source, GaussianSource):  # the marginal and L_RD exact in y too (source mean 0)
+                    params.append((step, loc.tolist(), var.tolist(), exact_l_rd(source, loc, var, beta)))
 
         callbacks.append(cb)
     run = train_eba(m, steps, seed, lr=lr, average=average, callbacks=callbacks)
@@ -103,6 +111,8 @@ def run_one(
         "rate_critic": crit,
         "seconds": time.perf_counter() - t0,
         "l_rd_trace": lrd,
+        "param_trace": params,
+        "whitened_loc": whitened_loc,
         "n_chains": n_chains,
         "lr": lr,
         "average": average,
@@ -126,6 +136,14 @@ def run_one(
         out |= {"distortion_closed_form": pt.distortion, "rate_at_beta_closed_form": pt.rate}
     print(json.dumps({k: v for k, v in out.items() if not isinstance(v, list)}), flush=True)
     return out
+
+
+def exact_l_rd(source: GaussianSource, loc: torch.Tensor, var: torch.Tensor, beta: float) -> float:
+    """L_RD(φ) = −E_y ln Z_φ(y) in closed form for y ~ N(0, diag σ²), r = N(μ, diag s²), summed squared error:
+    Σ_k ½ ln a_k + β(σ_k² + μ_k²)/a_k with a_k = 1 + 2βs_k² (no Monte Carlo at all)."""
+    a = 1 + 2 * beta * var
+    sig2 = torch.tensor(source.variances, dtype=torch.float64)
+    return float((0.5 * a.log() + beta * (sig2 + loc.square()) / a).sum())
 
 
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -167,6 +185,7 @@ def main() -> None:
     ap.add_argument("--trace", action="store_true", help="record L_RD(φ_t) every 10 steps (always on for slope)")
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--average", type=float, default=0.5, help="Polyak average over this last fraction of steps")
+    ap.add_argument("--whitened-loc", action="store_true", help="store the marginal's mean as μ = s·ν (RDEnergy)")
     ap.add_argument("--betas", default=None, help="override the section's betas (comma-separated)")
     ap.add_argument("--tag", default="", help="suffix of the results file (results_rd_<section><tag>.json)")
     ap.add_argument("--finalize", action="store_true", help="summarise the runs a stopped section finished")
@@ -212,6 +231,7 @@ def main() -> None:
                             args.lr,
                             args.average,
                             args.mala_steps,
+                            args.whitened_loc,
                         )
                     )
                     partial = DOCS / f"results_rd_{args.section}{args.tag}.partial.json"
@@ -267,9 +287,7 @@ def reevaluate(section: str) -> None:
         m = EBA(GaussianSource(variances), "squared", r["beta"], variant="ba")
         v, beta = torch.tensor(r["cond_var"], dtype=torch.float64), r["beta"]
         var = v / (1 - 2 * beta * v)  # v = s²/(1 + 2βs²)
-        with torch.no_grad():
-            m.energy.loc.copy_(torch.tensor(r["marg_loc"]))
-            m.energy.log_scale.copy_(0.5 * var.log())
+        m.energy.set_moments(torch.tensor(r["marg_loc"]), var.sqrt().float())
         b = evaluate_eba(m, r["seed"] + 1000)
         r |= bound_fields(b, m.source, "squared")
     result["summary"] = summarise(result["runs"])

@@ -121,9 +121,7 @@ class EBA(Method):
         if not (self.init_from_source and isinstance(self.energy, RDEnergy)):
             return
         y = self.source.sample(n, g).float()
-        with torch.no_grad():
-            self.energy.loc.copy_(y.mean(0))
-            self.energy.log_scale.copy_(y.std(0).clamp_min(1e-3).log())
+        self.energy.set_moments(y.mean(0), y.std(0).clamp_min(1e-3))
 
     def advance(self, g: torch.Generator) -> None:
         """Redraw a fraction of the y's (pairs share one), then advance both chain populations.
