@@ -76,9 +76,7 @@ def run_one(
 ) -> dict[str, Any]:
     torch.manual_seed(seed)
     energy = RDEnergy(source.dim, whitened_loc=True) if whitened_loc else None
-    m = EBA(
-        source, distortion, beta, energy, variant=variant, sampler=MALA(0.2), n_chains=n_chains, n_steps=n_steps
-    )
+    m = EBA(source, distortion, beta, energy, variant=variant, sampler=MALA(0.2), n_chains=n_chains, n_steps=n_steps)
     t0 = time.perf_counter()
     lrd: list[tuple[int, float, float]] = []
     params: list[tuple[int, list[float], list[float], float]] = []
@@ -190,9 +188,13 @@ def main() -> None:
     ap.add_argument("--tag", default="", help="suffix of the results file (results_rd_<section><tag>.json)")
     ap.add_argument("--finalize", action="store_true", help="summarise the runs a stopped section finished")
     ap.add_argument("--reevaluate", action="store_true", help="recompute the bounds of a finished section")
+    ap.add_argument("--merge", default=None, help="results_rd_<part>.json files (comma-separated parts) into one")
     args = ap.parse_args()
+    if args.merge:
+        merge(args.section + args.tag, args.merge.split(","))
+        return
     if args.reevaluate:
-        reevaluate(args.section)
+        reevaluate(args.section + args.tag)
         return
     if args.finalize:
         finalize(args.section + args.tag)
@@ -275,6 +277,24 @@ def finalize(name: str) -> None:
     result |= {"steps": int(m[1]) if m else None, "chains": int(c[1]) if c else None}
     (DOCS / f"results_rd_{name}.json").write_text(json.dumps(result, indent=1))
     partial.unlink()
+    print(json.dumps(result["summary"], indent=1))
+
+
+def merge(name: str, parts: list[str]) -> None:
+    """results_rd_<name>.json from finished parts (each keeps its command); summary over all their runs."""
+    datas = [json.loads((DOCS / f"results_rd_{p}.json").read_text()) for p in parts]
+    runs = [r for d in datas for r in d["runs"]]
+    result = {
+        "section": name,
+        "steps": datas[0].get("steps"),
+        "chains": datas[0].get("chains"),
+        "command": "; ".join(d["command"] for d in datas),
+        "summary": summarise(runs),
+        "runs": runs,
+    }
+    (DOCS / f"results_rd_{name}.json").write_text(json.dumps(result, indent=1))
+    for p in parts:
+        (DOCS / f"results_rd_{p}.json").unlink()
     print(json.dumps(result["summary"], indent=1))
 
 

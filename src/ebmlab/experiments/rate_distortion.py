@@ -131,7 +131,8 @@ def evaluate_eba(method: Any, seed: int, n_y: int = 200_000, n_r: int = 4096, r_
         xr = loc + var.sqrt() * torch.randn(n_r * 4, src.dim, generator=g, dtype=torch.float64)
         return rd_bounds(sample_marginal_terms(xr, rho, beta), sample_y, rho, beta, min(n_y, 10_000), starts=xr[:64])
     if gauss is not None:
-        return _gaussian_bounds(src, sample_y, rho, beta, per_dim, *(t.double() for t in gauss), n_y, g)
+        loc, var = (t.double() for t in gauss)
+        return _gaussian_bounds(src, sample_y, rho, beta, per_dim, loc, var, n_y, g)
     x0 = method.chains["xm"][:n_r] if method.chains else src.sample(n_r, g).float()
     xr = whitened_chains(energy, MALA(0.05), x0, r_steps, g).double()
     return rd_bounds(sample_marginal_terms(xr, rho, beta), sample_y, rho, beta, min(n_y, 10_000), starts=xr[:64])
