@@ -294,7 +294,9 @@ def merge(name: str, parts: list[str]) -> None:
     }
     (DOCS / f"results_rd_{name}.json").write_text(json.dumps(result, indent=1))
     for p in parts:
-        (DOCS / f"results_rd_{p}.json").unlink()
+        if p != name:
+            (DOCS / f"results_rd_{p}.json").unlink()
+            (DOCS / "figures" / f"rd_{p}.png").unlink(missing_ok=True)
     print(json.dumps(result["summary"], indent=1))
 
 

@@ -83,7 +83,12 @@ def test_whitened_mean_keeps_switched_off_means_still() -> None:
         )
         path = []
         train_eba(
-            m, 20, seed=0, lr=0.03, average=0.0, callbacks=[lambda s, v, e=energy, p=path: p.append(float(e.mean()[1]))]
+            m,
+            20,
+            seed=0,
+            lr=0.03,
+            average=0.0,
+            callbacks=[lambda s, v, e=energy, p=path: p.append(float(e.mean()[1].detach()))],
         )
         moved[whitened] = max(abs(p) for p in path)
     assert moved[True] < 0.1 * moved[False] and moved[False] > 0.05
