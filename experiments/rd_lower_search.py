@@ -78,8 +78,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", default="10d", help="docs/results_rd_<results>.json holding the learned marginals")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--betas", default=None, help="only these β (comma-separated)")
+    ap.add_argument("--seeds", default=None, help="only these seeds (comma-separated)")
     args = ap.parse_args()
     runs = json.loads((DOCS / f"results_rd_{args.results}.json").read_text())["runs"]
+    if args.betas:
+        runs = [r for r in runs if r["beta"] in [float(b) for b in args.betas.split(",")]]
+    if args.seeds:
+        runs = [r for r in runs if r["seed"] in [int(x) for x in args.seeds.split(",")]]
     out = []
     for r in runs:
         out.append(one_run(r))

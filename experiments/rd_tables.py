@@ -152,6 +152,32 @@ def monotone_table(name: str) -> None:
         )
 
 
+def lower_search_table(tag: str = "") -> None:
+    """The lower bound of ``evaluate_eba`` against its closed form (experiments/rd_lower_search.py)."""
+    path = DOCS / f"results_rd_lower_search{tag}.json"
+    if not path.exists():
+        return
+    res = json.loads(path.read_text())
+    print(f"\n**lower bound vs closed form** (`{res['command']}`, marginals of results_rd_{res['results']}.json)\n")
+    print(
+        "| β | seed | lower − 2 SE (nats) | best exact lower over the widenings | R(D̂) | valid | "
+        "ln sup c found ± SE | widenings judged bounded / exactly bounded |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in res["runs"]:
+        ok = "".join("✓" if w["judged_bounded"] else "·" for w in r["widenings"])
+        fin = "".join("✓" if math.isfinite(w["log_sup_exact"]) else "·" for w in r["widenings"])
+        print(
+            f"| {r['beta']:g} | {r['seed']} | {r['lower_reported']:.4f} | {r['lower_best_exact']:.4f} | "
+            f"{r['rate_true_at_d_hat']:.4f} | {'yes' if r['valid'] else 'NO'} | "
+            f"{r['log_sup_found']:.3f} ± {r['log_sup_found_se']:.3f} | {ok} / {fin} |"
+        )
+    print(
+        f"\n{res['n_valid']}/{len(res['runs'])} valid, {res['n_nontrivial']} non-trivial; tail check right on "
+        f"{res['n_judged_right']}/{res['n_widenings']} (run, widening) pairs (widenings ×1, 1.02, 1.1, 1.3, 2)."
+    )
+
+
 def figures() -> None:
     """Redraw docs/figures/rd_<section>.png (seed 0) from the stored results."""
     import importlib.util
@@ -180,6 +206,8 @@ def main() -> None:
     for name in ("10d", "10d_w"):
         if (DOCS / f"results_rd_{name}.json").exists():
             monotone_table(name)
+    lower_search_table()
+    lower_search_table("_w")
     lap = DOCS / "results_rd_laplace.json"
     if lap.exists():
         res = json.loads(lap.read_text())
