@@ -32,6 +32,7 @@ from ebmlab.ratedistortion import (
     gaussian_marginal_terms,
 )
 from ebmlab.ratedistortion import closed_form as cf
+from ebmlab.ratedistortion.model import RDEnergy
 from ebmlab.samplers.langevin import MALA
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -71,11 +72,14 @@ def run_one(
     lr: float = 0.02,
     average: float = 0.5,
     n_steps: int = 10,
+    whitened_loc: bool = False,
 ) -> dict[str, Any]:
     torch.manual_seed(seed)
-    m = EBA(source, distortion, beta, variant=variant, sampler=MALA(0.2), n_chains=n_chains, n_steps=n_steps)
+    energy = RDEnergy(source.dim, whitened_loc=True) if whitened_loc else None
+    m = EBA(source, distortion, beta, energy, variant=variant, sampler=MALA(0.2), n_chains=n_chains, n_steps=n_steps)
     t0 = time.perf_counter()
     lrd: list[tuple[int, float, float]] = []
+    params: list[tuple[int, list[float], list[float], float]] = []
     callbacks = []
     if trace and m.energy.gaussian() is not None:
         y_fixed = source.sample(50_000, torch.Generator().manual_seed(999))
@@ -90,6 +94,8 @@ def run_one(
                 se = float((per_y - prev[0]).std() / math.sqrt(len(per_y))) if prev else 0.0
                 prev[:] = [per_y]
                 lrd.append((step, float(per_y.mean()), se))
+                if isinstance(source, GaussianSource):  # the marginal and L_RD exact in y too (source mean 0)
+                    params.append((step, loc.tolist(), var.tolist(), exact_l_rd(source, loc, var, beta)))
 
         callbacks.append(cb)
     run = train_eba(m, steps, seed, lr=lr, average=average, callbacks=callbacks)
@@ -103,6 +109,8 @@ def run_one(
         "rate_critic": crit,
         "seconds": time.perf_counter() - t0,
         "l_rd_trace": lrd,
+        "param_trace": params,
+        "whitened_loc": whitened_loc,
         "n_chains": n_chains,
         "lr": lr,
         "average": average,
@@ -126,6 +134,14 @@ def run_one(
         out |= {"distortion_closed_form": pt.distortion, "rate_at_beta_closed_form": pt.rate}
     print(json.dumps({k: v for k, v in out.items() if not isinstance(v, list)}), flush=True)
     return out
+
+
+def exact_l_rd(source: GaussianSource, loc: torch.Tensor, var: torch.Tensor, beta: float) -> float:
+    """L_RD(φ) = −E_y ln Z_φ(y) in closed form for y ~ N(0, diag σ²), r = N(μ, diag s²), summed squared error:
+    Σ_k ½ ln a_k + β(σ_k² + μ_k²)/a_k with a_k = 1 + 2βs_k² (no Monte Carlo at all)."""
+    a = 1 + 2 * beta * var
+    sig2 = torch.tensor(source.variances, dtype=torch.float64)
+    return float((0.5 * a.log() + beta * (sig2 + loc.square()) / a).sum())
 
 
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -167,13 +183,18 @@ def main() -> None:
     ap.add_argument("--trace", action="store_true", help="record L_RD(φ_t) every 10 steps (always on for slope)")
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--average", type=float, default=0.5, help="Polyak average over this last fraction of steps")
+    ap.add_argument("--whitened-loc", action="store_true", help="store the marginal's mean as μ = s·ν (RDEnergy)")
     ap.add_argument("--betas", default=None, help="override the section's betas (comma-separated)")
     ap.add_argument("--tag", default="", help="suffix of the results file (results_rd_<section><tag>.json)")
     ap.add_argument("--finalize", action="store_true", help="summarise the runs a stopped section finished")
     ap.add_argument("--reevaluate", action="store_true", help="recompute the bounds of a finished section")
+    ap.add_argument("--merge", default=None, help="results_rd_<part>.json files (comma-separated parts) into one")
     args = ap.parse_args()
+    if args.merge:
+        merge(args.section + args.tag, args.merge.split(","))
+        return
     if args.reevaluate:
-        reevaluate(args.section)
+        reevaluate(args.section + args.tag)
         return
     if args.finalize:
         finalize(args.section + args.tag)
@@ -212,6 +233,7 @@ def main() -> None:
                             args.lr,
                             args.average,
                             args.mala_steps,
+                            args.whitened_loc,
                         )
                     )
                     partial = DOCS / f"results_rd_{args.section}{args.tag}.partial.json"
@@ -258,6 +280,26 @@ def finalize(name: str) -> None:
     print(json.dumps(result["summary"], indent=1))
 
 
+def merge(name: str, parts: list[str]) -> None:
+    """results_rd_<name>.json from finished parts (each keeps its command); summary over all their runs."""
+    datas = [json.loads((DOCS / f"results_rd_{p}.json").read_text()) for p in parts]
+    runs = [r for d in datas for r in d["runs"]]
+    result = {
+        "section": name,
+        "steps": datas[0].get("steps"),
+        "chains": datas[0].get("chains"),
+        "command": "; ".join(d["command"] for d in datas),
+        "summary": summarise(runs),
+        "runs": runs,
+    }
+    (DOCS / f"results_rd_{name}.json").write_text(json.dumps(result, indent=1))
+    for p in parts:
+        if p != name:
+            (DOCS / f"results_rd_{p}.json").unlink()
+            (DOCS / "figures" / f"rd_{p}.png").unlink(missing_ok=True)
+    print(json.dumps(result["summary"], indent=1))
+
+
 def reevaluate(section: str) -> None:
     """Recompute the bounds of a finished section from its stored marginals (same evaluation seeds)."""
     path = DOCS / f"results_rd_{section}.json"
@@ -267,9 +309,7 @@ def reevaluate(section: str) -> None:
         m = EBA(GaussianSource(variances), "squared", r["beta"], variant="ba")
         v, beta = torch.tensor(r["cond_var"], dtype=torch.float64), r["beta"]
         var = v / (1 - 2 * beta * v)  # v = s²/(1 + 2βs²)
-        with torch.no_grad():
-            m.energy.loc.copy_(torch.tensor(r["marg_loc"]))
-            m.energy.log_scale.copy_(0.5 * var.log())
+        m.energy.set_moments(torch.tensor(r["marg_loc"]), var.sqrt().float())
         b = evaluate_eba(m, r["seed"] + 1000)
         r |= bound_fields(b, m.source, "squared")
     result["summary"] = summarise(result["runs"])

@@ -19,6 +19,7 @@ SECTIONS = (
     "2d_ba",
     "2d",
     "10d",
+    "10d_w",
     "10d_eba",
     "40d",
     "bernoulli",
@@ -36,14 +37,21 @@ def _ms(v: list[float]) -> list[float]:
     return [statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0]
 
 
-def _l_rd_se(r: dict) -> float:
-    """SE of L_RD = −mean_y ln Z_φ(y) itself over the 50 000 fixed y, at the run's final marginal."""
+def _variances(r: dict) -> list[float] | None:
+    """The source's variances of a run: the 10-D section's, or unit (scalar, slope) for 1-D runs."""
+    d = len(r["cond_var"])
+    return [4 * math.exp(-0.5 * k) for k in range(10)] if d == 10 else [1.0, 0.5] if d == 2 else None
+
+
+def _l_rd_se(r: dict, variances: list[float] | None = None) -> float:
+    """SE of L_RD = −mean_y ln Z_φ(y) itself over the 50 000 fixed y (source variances ``variances``, default
+    unit), at the run's final marginal."""
     import torch
 
     from ebmlab.ratedistortion import GaussianSource, gaussian_marginal_terms
 
     v, beta = torch.tensor(r["cond_var"], dtype=torch.float64), r["beta"]
-    y = GaussianSource([1.0] * len(v)).sample(50_000, torch.Generator().manual_seed(999))
+    y = GaussianSource(variances or [1.0] * len(v)).sample(50_000, torch.Generator().manual_seed(999))
     per_y = -gaussian_marginal_terms(torch.tensor(r["marg_loc"]).double(), v / (1 - 2 * beta * v), beta)(y)[0]
     return float(per_y.std() / math.sqrt(len(per_y)))
 
@@ -72,7 +80,7 @@ def section(name: str) -> None:
             f"{pm(r['r_err_matched_d'], 1000, '{:+.1f}')} | {pm(r['r_rel_err_matched_d'], 100)} | "
             f"{'yes' if r['inside_band'] else 'NO'} ({r['n_seeds']} seeds) | {pm(r['band_width'], 1, '{:.3f}')} | {r['seconds'][0]:.0f} |"
         )
-    if name in ("10d", "10d_eba", "40d"):
+    if name in ("10d", "10d_w", "10d_eba", "40d"):
         print("\nLearned conditional vs the closed-form optimal one (active components; mean ± sd over seeds):\n")
         print(
             "| variant | β | active | max abs. Δ mean map | max rel. Δ cond. variance (%) | largest switched-off s² |"
@@ -109,8 +117,65 @@ def section(name: str) -> None:
             late = max(i[0] for i in inc if i[2] > 300)
             print(
                 f"| {r['beta']:g} | {r['seed']} | {sum(i[0] > 0 for i in inc)} / {len(inc)} | {big[0]:.1e} | "
-                f"{big[1]:.1e} | {late:.1e} | {_l_rd_se(r):.1e} |"
+                f"{big[1]:.1e} | {late:.1e} | {_l_rd_se(r, _variances(r)):.1e} |"
             )
+
+
+def monotone(r: dict, warmup: int = 100, z: float = 2.0) -> dict:
+    """The theorem's test on one run's trace: after ``warmup`` steps, no increase of L_RD(φ_t) between logged
+    points (every 10 steps) larger than ``z`` SE, SE = the Monte Carlo SE of L_RD on the 50 000 fixed y (the
+    error of measuring it). Also the largest increase of L_RD exact in y (closed form: no Monte Carlo at all)."""
+    se = _l_rd_se(r, _variances(r))
+    mc = [(b[1] - a[1], b[0]) for a, b in itertools.pairwise(r["l_rd_trace"]) if b[0] > warmup]
+    exact = [(b[3] - a[3], b[0]) for a, b in itertools.pairwise(r.get("param_trace") or []) if b[0] > warmup]
+    big = max(mc)
+    return {
+        "se": se,
+        "max_increase": big[0],
+        "at_step": big[1],
+        "max_increase_exact": max(exact)[0] if exact else None,
+        "holds": big[0] <= z * se,
+    }
+
+
+def monotone_table(name: str) -> None:
+    res = json.loads((DOCS / f"results_rd_{name}.json").read_text())
+    print(f"\n**{name}: L_RD(φ_t) non-increasing within 2 SE after step 100** (every 10 steps)\n")
+    print("| β | seed | largest increase (nats) | at step | SE of L_RD | holds | largest increase, exact in y |")
+    print("|---|---|---|---|---|---|---|")
+    for r in res["runs"]:
+        t = monotone(r)
+        ex = "–" if t["max_increase_exact"] is None else f"{t['max_increase_exact']:.1e}"
+        print(
+            f"| {r['beta']:g} | {r['seed']} | {t['max_increase']:.1e} | {t['at_step']} | {t['se']:.1e} | "
+            f"{'yes' if t['holds'] else 'NO'} | {ex} |"
+        )
+
+
+def lower_search_table(tag: str = "") -> None:
+    """The lower bound of ``evaluate_eba`` against its closed form (experiments/rd_lower_search.py)."""
+    path = DOCS / f"results_rd_lower_search{tag}.json"
+    if not path.exists():
+        return
+    res = json.loads(path.read_text())
+    print(f"\n**lower bound vs closed form** (`{res['command']}`, marginals of results_rd_{res['results']}.json)\n")
+    print(
+        "| β | seed | lower − 2 SE (nats) | best exact lower over the widenings | R(D̂) | valid | "
+        "ln sup c found ± SE | widenings judged bounded / exactly bounded |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in res["runs"]:
+        ok = "".join("✓" if w["judged_bounded"] else "·" for w in r["widenings"])
+        fin = "".join("✓" if math.isfinite(w["log_sup_exact"]) else "·" for w in r["widenings"])
+        print(
+            f"| {r['beta']:g} | {r['seed']} | {r['lower_reported']:.4f} | {r['lower_best_exact']:.4f} | "
+            f"{r['rate_true_at_d_hat']:.4f} | {'yes' if r['valid'] else 'NO'} | "
+            f"{r['log_sup_found']:.3f} ± {r['log_sup_found_se']:.3f} | {ok} / {fin} |"
+        )
+    print(
+        f"\n{res['n_valid']}/{len(res['runs'])} valid, {res['n_nontrivial']} non-trivial; tail check right on "
+        f"{res['n_judged_right']}/{res['n_widenings']} (run, widening) pairs (widenings ×1, 1.02, 1.1, 1.3, 2)."
+    )
 
 
 def figures() -> None:
@@ -138,6 +203,11 @@ def main() -> None:
     figures()
     for name in SECTIONS:
         section(name)
+    for name in ("10d", "10d_w"):
+        if (DOCS / f"results_rd_{name}.json").exists():
+            monotone_table(name)
+    lower_search_table()
+    lower_search_table("_w")
     lap = DOCS / "results_rd_laplace.json"
     if lap.exists():
         res = json.loads(lap.read_text())

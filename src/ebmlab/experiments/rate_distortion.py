@@ -35,13 +35,13 @@ from ebmlab.ratedistortion.model import DiscreteEnergy, whitened_chains
 from ebmlab.ratedistortion.sources import BernoulliSource, GaussianSource, LaplaceSource, Source
 from ebmlab.samplers.langevin import MALA
 
-__all__ = ["METHODS", "closed_form_rate", "estimate_rd", "evaluate_eba", "train_eba"]
+__all__ = ["METHODS", "bounded_widenings", "closed_form_rate", "estimate_rd", "evaluate_eba", "train_eba"]
 
 METHODS = ("eba", "eba-ba", "ba", "closed-form")
 #: standard errors added to (subtracted from) the upper (lower) bound in reported points
 Z_BAND = 2.0
 #: variance factors of the Gaussian marginal also tried for the lower bound (each gives a valid bound)
-WIDEN = (1.02, 1.1, 1.3)
+WIDEN = (1.02, 1.1, 1.3, 2.0)
 _COMPATIBLE = {"gaussian": ("squared", "mse"), "bernoulli": ("hamming",), "laplace": ("abs",)}
 
 
@@ -140,33 +140,7 @@ def evaluate_eba(method: Any, seed: int, n_y: int = 200_000, n_r: int = 4096, r_
         return rd_bounds(terms, sample_y, rho, beta, ny, starts=xr[:64])
     if gauss is not None:
         loc, var = (t.double() for t in gauss)
-        gterms = gaussian_marginal_terms(loc, var, beta, per_dim)
-        starts = torch.cat(
-            (src.sample(32, g), loc + var.sqrt() * torch.randn(32, src.dim, generator=g, dtype=torch.float64))
-        )
-        best = rd_bounds(gterms, sample_y, rho, beta, n_y, starts=starts)
-        for (
-            widen
-        ) in WIDEN:  # the lower bound holds for any r: also try r widened (c grows without bound if r is too narrow)
-            w = rd_bounds(
-                gaussian_marginal_terms(loc, var * widen, beta, per_dim),
-                sample_y,
-                rho,
-                beta,
-                n_y // 4,
-                starts=starts,
-                at_distortion=best.distortion,
-            )
-            if w.rate_lower - 2 * w.rate_lower_se > best.rate_lower - 2 * best.rate_lower_se:
-                best = replace(
-                    best,
-                    rate_lower=w.rate_lower,
-                    rate_lower_se=w.rate_lower_se,
-                    log_sup=w.log_sup,
-                    log_sup_se=w.log_sup_se,
-                    search=f"{w.search}; r widened x{widen}",
-                )
-        return best
+        return _gaussian_bounds(src, sample_y, rho, beta, per_dim, loc, var, n_y, g)
     if isinstance(energy, MixtureEnergy) and rho is get_distortion("abs"):  # Z_r in closed form
         xr = energy.sample(64, g).double()
         return rd_bounds(mixture_abs_terms(energy, beta), sample_y, rho, beta, n_y, starts=xr)
@@ -185,6 +159,85 @@ def draw_terms(xr: torch.Tensor, rho: Any, beta: float, n_y: int) -> tuple[Any, 
     if xr.shape[1] == 1 and rho is get_distortion("abs"):
         return abs_1d_marginal_terms(xr, beta), n_y
     return sample_marginal_terms(xr, rho, beta), min(n_y, 10_000)
+
+
+def bounded_widenings(
+    y: torch.Tensor, var: torch.Tensor, beta: float, factors: Sequence[float], z: float = 3.0
+) -> list[float]:
+    """The factors w for which sup c is finite for r = N(μ, w·var) under squared error (slope ``beta``, per
+    component), judged from source draws ``y``.
+
+    c(x) = q(x)/r(x) with q = E_y Q(·|y) the tilted channel's output marginal, so sup c < ∞ needs q's tails no
+    heavier than r's. Per component Q(·|y) is Gaussian with variance s²/a and mean (μ + 2βs²y)/a, a = 1 + 2βs²,
+    so Var q = s²/a + (2βs²/a)² Var y; q lighter than r is Var q < s², which for a Gaussian source is exactly
+    s² > σ² − 1/(2β) (the optimal marginal's variance). Var y is the draws' variance; a factor counts only if
+    the inequality holds with ``z`` standard errors of it to spare.
+    """
+    vy = y.var(0)
+    se_rel = (y - y.mean(0)).square().std(0) / (vy * math.sqrt(y.shape[0]))
+    out = []
+    for w in factors:
+        s2 = var * w
+        a = 1 + 2 * beta * s2
+        var_q = s2 / a + (2 * beta * s2 / a).square() * vy * (1 + z * se_rel)
+        if bool((var_q < s2).all()):
+            out.append(w)
+    return out
+
+
+def _gaussian_bounds(
+    src: Source,
+    sample_y: Any,
+    rho: Any,
+    beta: float,
+    per_dim: bool,
+    loc: torch.Tensor,
+    var: torch.Tensor,
+    n_y: int,
+    g: torch.Generator,
+) -> RDBounds:
+    """Bounds from a Gaussian marginal under squared error: Z_r exact; the lower bound from r or r widened.
+
+    The lower bound holds for any r, and is finite only where sup c is: r and its widenings ``WIDEN`` for which
+    :func:`bounded_widenings` finds q lighter-tailed than r are searched (the others would need a sup over
+    directions the source draws cannot reach), and the best (largest lower − 2 SE) is kept.
+    """
+    b = beta / src.dim if per_dim else beta
+    ok = bounded_widenings(src.sample(50_000, g), var, b, (1.0, *WIDEN))
+    # starts for the sup search: source draws, marginal draws (E_r c = 1 there) and the marginal's mean; a pool
+    # of marginal draws shrunk towards the mean (c's maximum sits near r's mode when r ≈ r*) and source draws
+    draws = loc + var.sqrt() * torch.randn(31, src.dim, generator=g, dtype=torch.float64)
+    starts = torch.cat((src.sample(32, g), draws, loc[None]))
+    eps = torch.randn(256, src.dim, generator=g, dtype=torch.float64) * var.sqrt()
+    pool = torch.cat([loc + f * eps for f in (1.0, 0.5, 0.25)] + [src.sample(256, g)])
+    best = rd_bounds(
+        gaussian_marginal_terms(loc, var, beta, per_dim), sample_y, rho, beta, n_y, starts=starts, pool=pool
+    )
+    if 1.0 not in ok:
+        best = replace(
+            best, rate_lower=0.0, rate_lower_se=0.0, log_sup=math.inf, search="r narrower than q: sup c = inf"
+        )
+    for widen in (w for w in ok if w != 1.0):
+        w = rd_bounds(
+            gaussian_marginal_terms(loc, var * widen, beta, per_dim),
+            sample_y,
+            rho,
+            beta,
+            n_y // 4,
+            starts=starts,
+            at_distortion=best.distortion,
+            pool=pool,
+        )
+        if w.rate_lower - 2 * w.rate_lower_se > best.rate_lower - 2 * best.rate_lower_se:
+            best = replace(
+                best,
+                rate_lower=w.rate_lower,
+                rate_lower_se=w.rate_lower_se,
+                log_sup=w.log_sup,
+                log_sup_se=w.log_sup_se,
+                search=f"{w.search}; r widened x{widen}",
+            )
+    return best
 
 
 def _point(

@@ -141,9 +141,7 @@ class EBA(Method):
                 spread = y.std(0).clamp_min(1e-3).log() - torch.where(lap, 0.5 * math.log(2.0), 0.0)
                 self.energy.log_scale.add_(spread)
             return
-        with torch.no_grad():
-            self.energy.loc.copy_(y.mean(0))
-            self.energy.log_scale.copy_(y.std(0).clamp_min(1e-3).log())
+        self.energy.set_moments(y.mean(0), y.std(0).clamp_min(1e-3))
 
     def advance(self, g: torch.Generator) -> None:
         """Redraw a fraction of the y's (pairs share one), then advance both chain populations.

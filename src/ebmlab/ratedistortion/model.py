@@ -1,7 +1,10 @@
 """The EBM of EBA and its chains: one energy E_φ(x) for the output marginal and the tilted conditional.
 
 ``RDEnergy``: E_φ(x) = ½ Σ_k ((x_k − μ_k)/s_k)² + g·h_ω(x), a diagonal quadratic (which contains the
-optimal marginal of a Gaussian source) plus an optional MLP residual h_ω (gain g starts at 0).
+optimal marginal of a Gaussian source) plus an optional MLP residual h_ω (gain g starts at 0). With
+``whitened_loc`` the mean is stored in units of the scale, μ = s ⊙ ν (ν the parameter): Adam's steps,
+≈ lr in each parameter whatever its gradient's size, then move μ_k by ≈ lr·s_k, so a component the model
+switches off (s_k → 0, gradient noise on μ_k ∝ 1/s_k) no longer random-walks its mean by ≈ lr per step.
 ``DiscreteEnergy``: E_φ(a) = φ_a on a finite alphabet (any energy on it), sampled by enumeration.
 
 Chains run in whitened coordinates u = (x − μ)/s (x = μ + s ⊙ u): Langevin in u is Langevin in x
@@ -28,12 +31,26 @@ __all__ = ["DiscreteEnergy", "RDEnergy", "sample_alphabet", "whitened_chains"]
 
 
 class RDEnergy(nn.Module):
-    """E(x) = ½‖(x − μ)/s‖² + g·h(x); ``hidden`` = () for the purely quadratic (Gaussian) family."""
+    """E(x) = ½‖(x − μ)/s‖² + g·h(x); ``hidden`` = () for the purely quadratic (Gaussian) family.
 
-    def __init__(self, dim: int, hidden: Sequence[int] = (), init_scale: float = 1.0, min_log_scale: float = -7.0):
+    ``whitened_loc``: μ = s ⊙ ν with ν the parameter ``nu`` (module doc), else μ is the parameter ``loc``;
+    :meth:`mean` gives μ either way.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        hidden: Sequence[int] = (),
+        init_scale: float = 1.0,
+        min_log_scale: float = -7.0,
+        whitened_loc: bool = False,
+    ):
         super().__init__()
-        self.dim, self.min_log_scale = int(dim), float(min_log_scale)
-        self.loc = nn.Parameter(torch.zeros(self.dim))
+        self.dim, self.min_log_scale, self.whitened_loc = int(dim), float(min_log_scale), bool(whitened_loc)
+        if self.whitened_loc:
+            self.nu = nn.Parameter(torch.zeros(self.dim))
+        else:
+            self.loc = nn.Parameter(torch.zeros(self.dim))
         self.log_scale = nn.Parameter(torch.full((self.dim,), math.log(init_scale)))
         self.residual = MLPEnergy(self.dim, tuple(hidden)) if hidden else None
         self.gain = nn.Parameter(torch.zeros(())) if hidden else None
@@ -41,8 +58,18 @@ class RDEnergy(nn.Module):
     def scale(self) -> Tensor:
         return self.log_scale.clamp_min(self.min_log_scale).exp()
 
+    def mean(self) -> Tensor:
+        """μ (differentiable in the parameters)."""
+        return self.nu * self.scale() if self.whitened_loc else self.loc
+
+    def set_moments(self, loc: Tensor, scale: Tensor) -> None:
+        """Set μ and s (in place, without gradient), whichever way μ is stored."""
+        with torch.no_grad():
+            self.log_scale.copy_(scale.log())
+            (self.nu if self.whitened_loc else self.loc).copy_(loc / self.scale() if self.whitened_loc else loc)
+
     def forward(self, x: Tensor) -> Tensor:
-        e = 0.5 * ((x - self.loc) / self.scale()).square().sum(-1)
+        e = 0.5 * ((x - self.mean()) / self.scale()).square().sum(-1)
         if self.residual is not None and self.gain is not None:
             e = e + self.gain * self.residual(x)
         return e
@@ -51,10 +78,10 @@ class RDEnergy(nn.Module):
         """(μ, s²) when the energy is exactly Gaussian (no residual), else None."""
         if self.residual is not None:
             return None
-        return self.loc.detach(), self.scale().detach().square()
+        return self.mean().detach(), self.scale().detach().square()
 
     def whitening(self) -> tuple[Tensor, Tensor]:
-        return self.loc.detach(), self.scale().detach()
+        return self.mean().detach(), self.scale().detach()
 
 
 class DiscreteEnergy(nn.Module):
