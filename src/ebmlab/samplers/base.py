@@ -26,7 +26,7 @@ from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 if TYPE_CHECKING:
     from ebmlab.samplers.driver import SampleResult
 
-__all__ = ["Sampler", "SamplerState", "StepInfo", "finite_rows", "unadjusted_info"]
+__all__ = ["Sampler", "SamplerState", "StepInfo", "UnadjustedSampler", "finite_rows", "unadjusted_info"]
 
 
 @dataclass(frozen=True)
@@ -182,6 +182,31 @@ class Sampler(ABC):
         from ebmlab.samplers.driver import sample
 
         return sample(energy, self, x0, n_steps, **kwargs)  # type: ignore[arg-type]
+
+
+class UnadjustedSampler(Sampler):
+    """A kernel without a Metropolis test (ULA, kinetic Langevin): ``move`` is the transition, and ``step`` adds
+    the constant :class:`StepInfo` (every proposal accepted; a non-finite step raises inside ``move``)."""
+
+    def step(
+        self,
+        energy: EnergyFn,
+        state: SamplerState,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> tuple[SamplerState, StepInfo]:
+        new = self.move(energy, state, generator, noise)
+        return new, unadjusted_info(new.energy)
+
+    @abstractmethod
+    def move(
+        self,
+        energy: EnergyFn,
+        state: SamplerState,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> SamplerState:
+        """The next state (raising at a non-finite energy or gradient)."""
 
 
 def mh_accept(

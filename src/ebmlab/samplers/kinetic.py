@@ -14,13 +14,13 @@ import torch
 from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn, energy_and_grad
-from ebmlab.samplers.base import Sampler, SamplerState, StepInfo, finite_rows, positive_finite, unadjusted_info
+from ebmlab.samplers.base import SamplerState, UnadjustedSampler, finite_rows, positive_finite
 from ebmlab.samplers.langevin import raise_diverged
 
 __all__ = ["KineticLangevin"]
 
 
-class KineticLangevin(Sampler):
+class KineticLangevin(UnadjustedSampler):
     """Underdamped Langevin with friction γ and step h (BAOAB).
 
     Args:
@@ -38,16 +38,6 @@ class KineticLangevin(Sampler):
     def _make_state(self, x: Tensor, e: Tensor, g: Tensor | None, step_size: float | Tensor) -> SamplerState:
         # Velocities start at zero; the O step thermalises them within ~1/γ time units.
         return super()._make_state(x, e, g, step_size).replace(momentum=torch.zeros_like(x))
-
-    def step(
-        self,
-        energy: EnergyFn,
-        state: SamplerState,
-        generator: torch.Generator | None = None,
-        noise: Tensor | None = None,
-    ) -> tuple[SamplerState, StepInfo]:
-        new = self.move(energy, state, generator, noise)
-        return new, unadjusted_info(new.energy)
 
     def move(
         self,

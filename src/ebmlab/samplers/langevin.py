@@ -23,6 +23,7 @@ from ebmlab.samplers.base import (
     Sampler,
     SamplerState,
     StepInfo,
+    UnadjustedSampler,
     axpy,
     check_jitter,
     finite_rows,
@@ -31,7 +32,6 @@ from ebmlab.samplers.base import (
     positive_finite,
     select,
     sqrt,
-    unadjusted_info,
 )
 
 __all__ = ["MALA", "ULA"]
@@ -42,7 +42,7 @@ def sq_norm(v: Tensor) -> Tensor:
     return v.reshape(v.shape[0], -1).square().sum(dim=1)
 
 
-class ULA(Sampler):
+class ULA(UnadjustedSampler):
     """Unadjusted Langevin algorithm, ``x' = x − λ∇E(x) + σξ``.
 
     Args:
@@ -66,16 +66,6 @@ class ULA(Sampler):
         if self.noise_std is not None:
             return self.noise_std
         return sqrt(2.0 * step_size * self.temperature)
-
-    def step(
-        self,
-        energy: EnergyFn,
-        state: SamplerState,
-        generator: torch.Generator | None = None,
-        noise: Tensor | None = None,
-    ) -> tuple[SamplerState, StepInfo]:
-        new = self.move(energy, state, generator, noise)
-        return new, unadjusted_info(new.energy)
 
     def move(
         self,
