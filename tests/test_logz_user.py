@@ -181,3 +181,25 @@ def test_pareto_k_raises_the_threshold_when_the_fit_says_k_above_1() -> None:
     assert pareto_k(_plateau_and_bump(), min_tail=10_000) > 1.0  # the single-threshold fit: a false alarm
     u = torch.rand(20_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     assert pareto_k(((u ** (-0.7) - 1) / 0.7).log()) > 0.5
+
+
+def test_user_ais_runs_the_step_ladder_at_every_temperature(monkeypatch) -> None:
+    """The user-path AIS default moves each temperature's chains at ε, 0.3ε and 0.1ε (``AIS_STEP_LADDER``; the
+    calibration table's banana-10 row is why): it reaches ``ais`` and costs 3 HMC transitions per temperature."""
+    import ebmlab.estimators.user as user
+
+    seen = {}
+    real_ais = user.ais
+
+    def spy(*args, **kwargs):
+        seen["ladder"] = kwargs.get("step_ladder")
+        return real_ais(*args, **kwargs)
+
+    monkeypatch.setattr(user, "ais", spy)
+    est = log_z(asym_well, (1,), "ais", n=32, n_temperatures=10, seed=0)
+    assert seen["ladder"] == (1.0, 0.3, 0.1)
+    hmc = est.details["energy_evaluations"]
+    monkeypatch.setattr(user, "AIS_STEP_LADDER", (1.0,))
+    one = log_z(asym_well, (1,), "ais", n=32, n_temperatures=10, seed=0).details["energy_evaluations"]
+    extra = hmc - one  # the same mode search and proposal: the difference is the two extra HMC rungs
+    assert extra > 0 and extra % (2 * 32 * 10) == 0
