@@ -84,10 +84,20 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     } | tail_counts(runs)
 
 
+def pooled(runs: list[dict[str, Any]]) -> str:
+    """One line: how many runs, how many judged trustworthy, and the pooled mean z² of each group."""
+    z2 = [((r["log_z"] - r["exact"]) / r["stderr"]) ** 2 if r["stderr"] > 0 else math.inf for r in runs]
+    ok = [z for z, r in zip(z2, runs, strict=True) if r["verdict"] == "trustworthy"]
+    bad = [z for z, r in zip(z2, runs, strict=True) if r["verdict"] != "trustworthy"]
+    mean = lambda v: f"{statistics.fmean(v):.2f}" if v else "—"  # noqa: E731
+    return (f"{len(runs)} runs; {len(ok)} judged trustworthy ({100 * len(ok) / len(runs):.1f} %), pooled mean z² "
+            f"{mean(ok)}; the {len(bad)} others {mean(bad)}")  # fmt: skip
+
+
 def tail_counts(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """For IS runs with the tail probe and their reasons: the growth rates g, in how many runs the tail check
     fired, and in how many another check (ESS, k̂, groups, unseen modes) refused the run anyway."""
-    if not all("tail_growth" in r["checks"] and "reasons" in r for r in runs):
+    if not all("tail_growth" in r.get("checks", {}) and "reasons" in r for r in runs):
         return {}
     tail = ["grow as r^" in " ".join(r["reasons"]) for r in runs]
     other = [any("grow as r^" not in why for why in r["reasons"]) for r in runs]
@@ -182,6 +192,7 @@ def main() -> None:
             keep = {k: v for k, v in payloads[0].items() if k not in ("rows", "runs")}  # e.g. "commands", "note"
             atomic_write_text(a.json, json.dumps(keep | {"rows": rows, "runs": runs}, indent=1, default=str) + "\n")
         print(markdown(runs))
+        print("\n" + pooled(runs))
         if a.set == "tails":
             print("\n" + tail_markdown(runs))
         return
