@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -45,16 +46,18 @@ def one_run(name: str, method: str, seed: int) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     from ebmlab.estimators.user import log_z
-    from heldout_energies import all_heldout
+    from heldout_energies import by_name
 
-    h = next(h for h in all_heldout() if h.name == name)
+    h = by_name(name)
     t0 = time.perf_counter()
     est = log_z(h.energy, (h.dim,), method, seed=seed, **SIZES[method])
     d = est.details
     return {"energy": name, "method": method, "seed": seed, "log_z": est.value, "stderr": est.stderr,
-            "exact": h.log_z, "verdict": d["verdict"], "checks": d["checks"], "proposal": d["proposal"],
+            "exact": h.log_z, "verdict": d["verdict"], "reasons": d["reasons"], "checks": d["checks"],
+            "proposal": d["proposal"],
             "energy_evaluations": d["energy_evaluations"], "seconds": time.perf_counter() - t0,
-            "width": d.get("width")}  # fmt: skip
+            "width": d.get("width"),
+            "bracket": {k: d[k] for k in ("lower", "lower_se", "upper", "upper_se", "tempering") if k in d} or None}  # fmt: skip
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -78,7 +81,50 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "seconds": statistics.median(r["seconds"] for r in runs),
         "energy_evaluations": statistics.median(r["energy_evaluations"] for r in runs),
         "criterion_met": (mz2_trusted is None or mz2_trusted <= 2.0) and (mz2 <= 4.0 or not trusted),
-    }
+    } | tail_counts(runs)
+
+
+def pooled(runs: list[dict[str, Any]]) -> str:
+    """One line: how many runs, how many judged trustworthy, and the pooled mean z² of each group."""
+    z2 = [((r["log_z"] - r["exact"]) / r["stderr"]) ** 2 if r["stderr"] > 0 else math.inf for r in runs]
+    ok = [z for z, r in zip(z2, runs, strict=True) if r["verdict"] == "trustworthy"]
+    bad = [z for z, r in zip(z2, runs, strict=True) if r["verdict"] != "trustworthy"]
+    mean = lambda v: f"{statistics.fmean(v):.2f}" if v else "—"  # noqa: E731
+    return (f"{len(runs)} runs; {len(ok)} judged trustworthy ({100 * len(ok) / len(runs):.1f} %), pooled mean z² "
+            f"{mean(ok)}; the {len(bad)} others {mean(bad)}")  # fmt: skip
+
+
+def tail_counts(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """For IS runs with the tail probe and their reasons: the growth rates g, in how many runs the tail check
+    fired, and in how many another check (ESS, k̂, groups, unseen modes) refused the run anyway."""
+    if not all("tail_growth" in r.get("checks", {}) and "reasons" in r for r in runs):
+        return {}
+    tail = ["grow as r^" in " ".join(r["reasons"]) for r in runs]
+    other = [any("grow as r^" not in why for why in r["reasons"]) for r in runs]
+    g = [r["checks"]["tail_growth"] for r in runs]
+    return {"tail_growth": [min(g), max(g)], "tail_fired": sum(tail), "refused_by_other_checks": sum(other)}
+
+
+def tail_markdown(runs: list[dict[str, Any]]) -> str:
+    """The tail-check validation table (``--set tails --table``)."""
+    lines = [
+        "| energy | seeds | mean z² (all) | runs with z² > 4 | tail growth g (min, max) | tail check fired "
+        "| refused by another check | trusted | mean z² (trusted) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n in dict.fromkeys(r["energy"] for r in runs):
+        mine = [r for r in runs if r["energy"] == n and r["method"] == "is"]
+        if not mine:
+            continue
+        row = summarise(mine)
+        big = sum(((r["log_z"] - r["exact"]) / r["stderr"]) ** 2 > 4 for r in mine)
+        t = "—" if row["mean_z2_trusted"] is None else f"{row['mean_z2_trusted']:.2f}"
+        g = row.get("tail_growth") or [math.nan, math.nan]
+        lines.append(
+            f"| {n} | {len(mine)} | {row['mean_z2']:.2f} | {big} | {g[0]:.3g}, {g[1]:.3g} | {row.get('tail_fired')} "
+            f"| {row.get('refused_by_other_checks')} | {row['trusted']} | {t} |"
+        )
+    return "\n".join(lines)
 
 
 def markdown(runs: list[dict[str, Any]]) -> str:
@@ -105,12 +151,28 @@ def markdown(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def merge_runs(*run_lists: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One list of runs from several, sorted by seed: a run of the same (energy, method, seed) in a later list
+    *replaces* the earlier one (a re-run supersedes the old run; it is never counted twice)."""
+    merged: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for runs in run_lists:
+        for r in runs:
+            merged[(r["energy"], r["method"], r["seed"])] = r
+    return sorted(merged.values(), key=lambda r: r["seed"])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--seed-from", type=int, default=0, help="first seed (seeds seed_from .. seeds − 1)")
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--only", default="", help="comma-separated energy names")
+    p.add_argument(
+        "--set",
+        default="heldout",
+        choices=("heldout", "tails"),
+        help="the held-out set or the tail-check validation set",
+    )
     p.add_argument("--jobs", type=int, default=1, help="parallel processes (one run each)")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--resume", action="store_true", help="keep the runs already in --json and do the rest")
@@ -120,20 +182,25 @@ def main() -> None:
     )
     a = p.parse_args()
     if a.table:
-        runs = [r for f in [a.json, *a.merge] for r in json.loads(f.read_text())["runs"]]
-        runs = sorted({(r["energy"], r["method"], r["seed"]): r for r in runs}.values(), key=lambda r: r["seed"])
+        payloads = [json.loads(f.read_text()) for f in [a.json, *a.merge]]
+        runs = merge_runs(*(pl["runs"] for pl in payloads))  # later files replace earlier runs of the same key
         if a.merge:  # sweeps split over processes (--seed-from, --only): one file with every run
             from ebmlab.yaml_io import atomic_write_text
 
             rows = [summarise([r for r in runs if (r["energy"], r["method"]) == k])
                     for k in dict.fromkeys((r["energy"], r["method"]) for r in runs)]  # fmt: skip
-            atomic_write_text(a.json, json.dumps({"rows": rows, "runs": runs}, indent=1, default=str) + "\n")
+            keep = {k: v for k, v in payloads[0].items() if k not in ("rows", "runs")}  # e.g. "commands", "note"
+            atomic_write_text(a.json, json.dumps(keep | {"rows": rows, "runs": runs}, indent=1, default=str) + "\n")
         print(markdown(runs))
+        print("\n" + pooled(runs))
+        if a.set == "tails":
+            print("\n" + tail_markdown(runs))
         return
     from ebmlab.yaml_io import atomic_write_text
-    from heldout_energies import all_heldout
+    from heldout_energies import all_heldout, tail_validation
 
-    names = [h.name for h in all_heldout() if not a.only or h.name in a.only.split(",")]
+    energies = all_heldout() if a.set == "heldout" else tail_validation()
+    names = [h.name for h in energies if not a.only or h.name in a.only.split(",")]
     tasks = [(n, m, s) for s in range(a.seed_from, a.seeds) for n in names for m in a.methods.split(",")]
     runs: list[dict[str, Any]] = []
     if a.resume and a.json and a.json.exists():  # keep finished runs of the same command

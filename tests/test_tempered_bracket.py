@@ -92,3 +92,23 @@ def test_ladder_base_floors_a_coordinate_where_the_modes_agree() -> None:
     sd = base.sample(20_000, torch.Generator().manual_seed(0)).std(0)
     rms = math.sqrt((4.01 + 0.01) / 2)
     assert sd[0] == pytest.approx(math.sqrt(4.01), rel=0.03) and sd[1] == pytest.approx(rms, rel=0.03)
+
+
+def test_a_ladder_too_short_for_its_barrier_doubles_until_the_chains_agree() -> None:
+    """64 rounds of 32 chains: split-R̂ 1.18 (the chains disagree on the wells' occupancy); doubled twice, to 256
+    rounds, it is 1.04 and the samples are validated — with the right left-well fraction. Without room to extend
+    (``max_rounds=n_rounds``) the same run is refused."""
+    _, left = _exact()
+    opts = {"n_chains": 32, "n_rounds": 64, "n_rungs": 8, "adapt_rounds": 30, "n_leapfrog": 3}
+    short = tempered_target_samples(wells, _base(), 32, torch.Generator().manual_seed(0), max_rounds=64, **opts)
+    assert not short.validated and "split-R̂" in short.reasons[0] and "after" not in short.reasons[0]
+    ts = tempered_target_samples(wells, _base(), 32, torch.Generator().manual_seed(0), max_rounds=256, **opts)
+    assert ts.validated, ts.reasons
+    assert [e["rounds"] for e in ts.diagnostics["extensions"]] == [64, 128, 256] and ts.diagnostics["n_rounds"] == 256
+    assert ts.diagnostics["extensions"][0]["max_split_rhat"] == short.diagnostics["max_split_rhat"] > 1.05
+    # 128 draws × 32 chains × 2 coordinates with bulk ESS ≥ 500 per coordinate: SE of the fraction ≤ 0.02
+    assert abs(float((ts.pooled < 0).double().mean()) - left) < 0.06
+    # rounds are drawn in sequence and the checks see the second half: doubling 64 → 256 is the run asked for 256
+    # rounds, which passes at once (its default room, 4 × 256, unused)
+    direct = tempered_target_samples(wells, _base(), 32, torch.Generator().manual_seed(0), **(opts | {"n_rounds": 256}))
+    assert len(direct.diagnostics["extensions"]) == 1 and torch.equal(direct.x, ts.x)
