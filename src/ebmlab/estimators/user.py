@@ -217,10 +217,11 @@ def log_z(
 
             prop, info = flow_proposal(counted, q, wide_base(q), shape, seed, **options)
             details |= info
+        x, log_w = importance_log_weights(counted, prop, n, generator)
         if method == "is":  # the proposal's tails against the target's, far beyond the draws
             wide = wide_base(q)
-            diag["tail_growth"] = tail_growth(counted, q, wide.mean, wide.chol @ wide.chol.T)
-        _, log_w = importance_log_weights(counted, prop, n, generator)
+            top = torch.topk(torch.nan_to_num(log_w, nan=-math.inf), min(4, n)).indices  # searches start here
+            diag["tail_growth"] = tail_growth(counted, q, wide.mean, wide.chol @ wide.chol.T, starts=x[top])
         value, se, ess = log_mean_exp(log_w)
         groups = _groups(log_w, n_groups)
         diag |= {"ess": ess, "pareto_k": pareto_k(log_w), "groups": groups}
