@@ -29,7 +29,7 @@ from torch import Tensor
 from ebmlab.energies.base import EnergyFn
 from ebmlab.estimators.laplace import MixtureProposal
 
-__all__ = ["Whitened", "whiten_mixture"]
+__all__ = ["Whitened", "condition_number", "whiten_mixture"]
 
 _F64 = torch.float64
 
@@ -68,3 +68,9 @@ def whiten_mixture(q: MixtureProposal, mean: Tensor, chol: Tensor) -> MixturePro
     out = MixtureProposal(locs, scales, q.log_weights, q.df, (q.d,), note)
     out.mode_counts = list(q.mode_counts)
     return out
+
+
+def condition_number(chol: Tensor) -> float:
+    """κ(LLᵀ) = λ_max/λ_min of the covariance with Cholesky factor L."""
+    evals = torch.linalg.eigvalsh(chol.to(_F64) @ chol.to(_F64).T)
+    return float(evals.max() / evals.min())
