@@ -9,7 +9,7 @@ from scipy import stats
 
 from ebmlab.energies.base import energy_and_grad
 from ebmlab.estimators.laplace import MixtureProposal, laplace_proposal
-from ebmlab.estimators.user import AIS_WHITEN_CONDITION, log_z, wide_base
+from ebmlab.estimators.user import WHITEN_CONDITION, log_z, wide_base
 from ebmlab.estimators.whiten import Whitened, condition_number, whiten_mixture
 
 F64 = torch.float64
@@ -94,6 +94,23 @@ def test_user_ais_is_not_whitened_below_the_condition_threshold() -> None:
         return 0.5 * (x.square() * prec).sum(1)
 
     q = laplace_proposal(energy, (4,), torch.Generator().manual_seed(0), n_starts=4)
-    assert condition_number(wide_base(q).chol) < AIS_WHITEN_CONDITION
+    assert condition_number(wide_base(q).chol) < WHITEN_CONDITION
     est = log_z(energy, (4,), "ais", n=16, n_temperatures=5, seed=0, proposal=q)
     assert "whitened" not in est.details["base"]
+
+
+def test_user_bracket_is_whitened_and_reports_log_z_in_x() -> None:
+    """A rotated 2-D Gaussian with curvatures 10⁻² and 10²: the bracket runs in u = L⁻¹(x − μ) and adds log|det L|
+    back (≈ 1.3 nats here: without it the test goes red), both ends and the midpoint."""
+    rot = torch.tensor([[0.8, -0.6], [0.6, 0.8]], dtype=F64)
+    prec = (rot / torch.tensor([1e-2, 1e2], dtype=F64)) @ rot.T
+
+    def energy(x: torch.Tensor) -> torch.Tensor:  # the ladder's draws are float32, as unwhitened
+        return 0.5 * ((x @ prec.to(x)) * x).sum(1)
+
+    truth = math.log(2 * math.pi)  # det Σ = 1
+    q = laplace_proposal(energy, (2,), torch.Generator().manual_seed(0), n_starts=4)
+    est = log_z(energy, (2,), "bracket", n=64, n_temperatures=30, seed=0, proposal=q, tempering={"n_rounds": 200})
+    d = est.details
+    assert "whitened" in d and abs(est.value - truth) < 4 * est.stderr + 0.05, (est.value, est.stderr)
+    assert abs(d["lower"] - truth) < 0.1 and abs(d["upper"] - truth) < 0.1, (d["lower"], d["upper"])

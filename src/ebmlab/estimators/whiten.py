@@ -50,6 +50,11 @@ class Whitened:
         """x = μ + L u in the energy's event shape."""
         return (self.mean.to(u.dtype) + u @ self.chol.to(u.dtype).T).reshape(u.shape[0], *self.x_shape)
 
+    def to_u(self, x: Tensor) -> Tensor:
+        """u = L⁻¹(x − μ), flat ``(n, d)``."""
+        flat = x.to(_F64).reshape(x.shape[0], -1) - self.mean
+        return torch.linalg.solve_triangular(self.chol, flat.T, upper=False).T.to(x.dtype)
+
     def __call__(self, u: Tensor) -> Tensor:
         return self.energy(self.to_x(u))
 
