@@ -8,7 +8,8 @@ With x = μ + L u the energy in u is E_u(u) = E(μ + L u) and
 so log Z is unchanged while one shared step size fits every direction a Laplace fit saw. Without it, HMC with one
 isotropic step on an energy whose curvatures span a factor κ must take steps ~ the narrowest scale and moves
 the widest ~ 1/√κ as far per transition (gauss-100, κ = 10⁴: AIS from the same base gave ESS 32 of 256 chains
-unwhitened, 124 whitened, benchmarks/logz_calibration.py).
+unwhitened, 124 whitened, benchmarks/logz_calibration.py). :func:`ebmlab.estimators.user.log_z` whitens AIS and
+the bracket only above ``WHITEN_CONDITION`` (the mode's covariance can misdescribe a curved energy elsewhere).
 
 >>> import torch, math
 >>> chol = torch.tensor([[2.0, 0.0], [1.0, 0.5]], dtype=torch.float64)
