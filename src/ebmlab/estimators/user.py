@@ -226,7 +226,11 @@ def log_z(
         if method == "flow":
             from ebmlab.estimators.user_runs import flow_proposal
 
-            prop, info = flow_proposal(counted, q, wide_base(q), shape, seed, **options)
+            # the flow's own random stream, drawn from the run's: seeded with ``seed`` itself, its training batches
+            # were the very latents the importance draws below took from ``generator`` (the same stream a few
+            # batches on), and the draws were not independent of the proposal (gauss-100: 3 of 10 seeds at z > 1.9)
+            flow_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+            prop, info = flow_proposal(counted, q, wide_base(q), shape, flow_seed, **options)
             details |= info
         if method == "is":  # the proposal's tails against the target's, far beyond the draws
             wide = wide_base(q)
