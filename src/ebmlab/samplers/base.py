@@ -26,7 +26,15 @@ from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 if TYPE_CHECKING:
     from ebmlab.samplers.driver import SampleResult
 
-__all__ = ["Sampler", "SamplerState", "StepInfo", "UnadjustedSampler", "finite_rows", "unadjusted_info"]
+__all__ = [
+    "Sampler",
+    "SamplerState",
+    "StepInfo",
+    "UnadjustedSampler",
+    "finite_rows",
+    "raise_diverged",
+    "unadjusted_info",
+]
 
 
 @dataclass(frozen=True)
@@ -185,8 +193,9 @@ class Sampler(ABC):
 
 
 class UnadjustedSampler(Sampler):
-    """A kernel without a Metropolis test (ULA, kinetic Langevin): ``move`` is the transition, and ``step`` adds
-    the constant :class:`StepInfo` (every proposal accepted; a non-finite step raises inside ``move``)."""
+    """A kernel without a Metropolis test (ULA, kinetic Langevin): ``advance`` is the transition, ``move`` adds the
+    finiteness test (a non-finite energy or gradient raises) and ``step`` the constant :class:`StepInfo` (every
+    proposal accepted). The chain loop runs ``advance`` and tests many steps at once (:mod:`.finite_watch`)."""
 
     def step(
         self,
@@ -198,7 +207,6 @@ class UnadjustedSampler(Sampler):
         new = self.move(energy, state, generator, noise)
         return new, unadjusted_info(new.energy)
 
-    @abstractmethod
     def move(
         self,
         energy: EnergyFn,
@@ -206,7 +214,34 @@ class UnadjustedSampler(Sampler):
         generator: torch.Generator | None = None,
         noise: Tensor | None = None,
     ) -> SamplerState:
-        """The next state (raising at a non-finite energy or gradient)."""
+        """The next state, raising :class:`~ebmlab.errors.NonFiniteError` at a non-finite energy or gradient."""
+        new = self.advance(energy, state, generator, noise)
+        ok = finite_rows(new.energy, new.grad)
+        if not bool(ok.all()):
+            raise_diverged(self.name, new.iteration, ok, state.step_size)
+        return new
+
+    @abstractmethod
+    def advance(
+        self,
+        energy: EnergyFn,
+        state: SamplerState,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> SamplerState:
+        """The next state, not tested for finiteness (its E and ∇E may be NaN/inf)."""
+
+
+def raise_diverged(name: str, step: int, ok: Tensor, step_size: float | Tensor) -> None:
+    """Raise the NonFiniteError of an unadjusted kernel whose chains ``~ok`` became non-finite at ``step``."""
+    bad = (~ok).nonzero().flatten()
+    if isinstance(step_size, Tensor):
+        step_size = float(step_size.max())
+    raise NonFiniteError(
+        f"{name} diverged at step {step}: {bad.numel()} of {ok.numel()} chains have a non-finite energy "
+        f"or gradient (first chains: {bad[:5].tolist()}). Reduce step_size (now {step_size:g}), start "
+        "closer to the mode, or use a Metropolis-adjusted sampler (mala, hmc) that rejects such moves."
+    )
 
 
 def mh_accept(

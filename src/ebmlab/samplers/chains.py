@@ -33,8 +33,9 @@ from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError
-from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
+from ebmlab.samplers.base import Sampler, SamplerState, StepInfo, UnadjustedSampler
 from ebmlab.samplers.finite_watch import BlockCheck, deferred
+from ebmlab.samplers.step_watch import StepWatch
 
 if TYPE_CHECKING:
     from ebmlab.samplers.compiled import BlockRunner
@@ -153,15 +154,28 @@ def run_chains(
     one_step = capture == "auto" and per_block == 1  # auto with one-step blocks: only bookkeeping to gain
     runner = make_block_runner(energy, kernel, state, "off" if hook is not None or one_step else capture, n_steps)
     result = ChainResult(state, samples, energies, accept, accept_sum, nonfinite, divergent)
-    # ULA / kinetic (exact types) accept every move and raise at a non-finite one: nothing to book per step
+    # ULA / kinetic (exact types) accept every move and raise at a non-finite one: nothing to book per step, and
+    # their finiteness is tested once per chunk of steps (step_watch)
     lean = hook is None and draw_noise and not draw_uniform
+
+    def draw_noise_of(k: int) -> Tensor:  # one draw for k steps (the stream depends on k · numel only)
+        return torch.randn((k, *x.shape), generator=generator, dtype=x.dtype, device=x.device)
+
+    advance = kernel.advance if lean and runner is None and isinstance(kernel, UnadjustedSampler) else None
+    watch = None if advance is None else StepWatch(kernel.name, state.step_size, generator, x.device, draw_noise_of)
+    chunk = max(1, min(BOOK_EVERY, BLOCK_ELEMENTS // (n * size)))  # steps per finiteness test: E, ∇E kept till then
     pending: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []  # unbooked steps: mean, acceptance, flags
     t = booked = 0
     late: BlockCheck | None = None  # ULA / kinetic on CUDA: a block's finiteness, read one block late
     while t < n_steps:
         k = min(per_block, n_steps - t)
-        noise = torch.randn((k, *x.shape), generator=generator, dtype=x.dtype, device=x.device) if draw_noise else None
+        if watch is not None and (watch.steps >= chunk or t == 0):
+            watch.check()  # at a draw boundary: the chunk of steps taken since the last check
+            watch.start(state.iteration)
+        noise = draw_noise_of(k) if draw_noise else None
         uniform = torch.rand((k, n), generator=generator, dtype=x.dtype, device=x.device) if draw_uniform else None
+        if watch is not None:
+            watch.drew(k)
         if runner is not None and noise is not None:
             state, streak, check = run_block(runner, kernel, state, noise, uniform, result, t, keep_every, streak)
             if late is not None:  # the previous block's flags, read after this block was queued
@@ -176,8 +190,14 @@ def run_chains(
                 bar.update(k)  # type: ignore[attr-defined]
             continue
         for i in range(k):
-            if lean:
-                state = kernel.move(energy, state, generator, None if noise is None else noise[i])
+            if watch is not None:
+                assert advance is not None and noise is not None
+                try:
+                    state = advance(energy, state, generator, noise[i])
+                except Exception:
+                    watch.check()  # the energy failed on the NaN/inf left by an earlier step: that step's error
+                    raise
+                watch.add(state)
             else:
                 kwargs = {}
                 if noise is not None:
@@ -200,12 +220,14 @@ def run_chains(
                 booked, pending = t, []
     if late is not None:
         late.raise_if_bad()
+    if watch is not None:
+        watch.check()
     if lean and booked < t:  # accepted with probability 1, no non-finite or divergent step (else it raised)
         accept[booked:t] = 1.0
         accept_sum += float(t - booked)  # integers: exact, as adding 1.0 per step is
     elif pending:
         streak = book_pending(result, booked, pending, streak)
-    if frozen_after is not None and n_steps >= frozen_after:
+    if frozen_after is not None and n_steps >= frozen_after and not lean:  # lean: no non-finite proposal was kept
         check_frozen(kernel, energy, state, streak >= frozen_after, frozen_after)
     result.state = state
     return result
