@@ -98,9 +98,10 @@ def watch_of(rows: list[list[float]]) -> StepWatch:
     return watch
 
 
-def test_filter_sends_huge_sums_to_the_per_step_test() -> None:
-    """|E| + Σ|∇E| ≥ max/4 is re-tested step by step: finite sums pass, a sum that overflows in the per-step order
-    stops at its own step (the order matters: 3e38 + 3e38 − 3e38 overflows, 3e38 − 3e38 + 3e38 does not)."""
+def test_the_watch_tests_the_sum_that_move_tests() -> None:
+    """Finite elements whose sum overflows in ``finite_rows``' order stop the run at their own step, as ``move``
+    does (the order matters: 3e38 + 3e38 − 3e38 overflows in float32, 3e38 − 3e38 + 3e38 does not); huge finite
+    sums pass."""
     small, big, other_order = [1.0, 2.0, 3.0], [1e38, 1e38, 0.0], [3e38, -3e38, 3e38]
     watch_of([small, big, other_order, small]).check()  # nothing the per-step test stops
     with pytest.raises(NonFiniteError, match=r"ula diverged at step 13: 1 of 2 chains .*\(first chains: \[0\]\)"):

@@ -33,6 +33,7 @@ __all__ = [
     "UnadjustedSampler",
     "finite_rows",
     "raise_diverged",
+    "row_sums",
     "unadjusted_info",
 ]
 
@@ -82,11 +83,16 @@ class StepInfo:
 def finite_rows(energy: Tensor, grad: Tensor | None) -> Tensor:
     """Chains whose energy and gradient are all finite, shape ``(n,)``.
 
-    One reduction: a NaN/inf anywhere in a row of ∇E makes the row sum non-finite.
+    One reduction: a NaN/inf anywhere in a row of ∇E makes the row sum non-finite (:func:`row_sums`).
     """
     if grad is None:
         return torch.isfinite(energy)
-    return torch.isfinite(energy + grad.reshape(grad.shape[0], -1).sum(dim=1))
+    return torch.isfinite(row_sums(energy, grad))
+
+
+def row_sums(energy: Tensor, grad: Tensor) -> Tensor:
+    """E + Σ∇E per chain, shape ``(n,)``: what :func:`finite_rows` tests for finiteness."""
+    return energy + grad.reshape(grad.shape[0], -1).sum(dim=1)
 
 
 def unadjusted_info(energy: Tensor) -> StepInfo:

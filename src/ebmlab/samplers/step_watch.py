@@ -1,21 +1,18 @@
-"""The finiteness test of ULA / kinetic-Langevin steps taken one at a time, run once per chunk of steps.
+"""ULA / kinetic Langevin step by step with the finiteness test read once per chunk of steps.
 
 An unadjusted kernel's ``move`` tests every step (:func:`~ebmlab.samplers.base.finite_rows`: E + Σ∇E finite per
-chain) and raises at the first non-finite one. On small batches those few elementwise ops cost ~10 % of a step.
-:func:`~ebmlab.samplers.chains.run_chains` instead runs ``advance`` (the step without the test) and hands each new
-state to a :class:`StepWatch`, which keeps the steps' E and ∇E and tests a chunk of them at once:
+chain) and raises at the first non-finite one; the test's ``isfinite``, ``all`` and host read cost ~10 % of a step
+on small batches. :func:`run_unadjusted` (what :func:`~ebmlab.samplers.chains.run_chains` runs for them step by
+step) takes ``advance`` (the step without the test) and hands each new state to a :class:`StepWatch`, which keeps
+the per-chain sum E + Σ∇E of each step (the very tensor ``finite_rows`` tests, by the same two ops) and tests a
+chunk of them at once. Keeping the sums, not E and ∇E themselves, keeps no per-step tensor larger than one value
+per chain alive (holding every ∇E made the allocator fault in fresh pages: slower than the test it replaced).
 
-* **Filter** (a few ops per chunk): |E| + Σ|∇E| < M per chain and step, M = max(dtype) / 4 (:func:`safe_bound`).
-  A NaN/inf fails it, and finite terms whose absolute sum passes it cannot overflow in any summation order, so it
-  never lets through a step that the per-step test (a sum in one order) would stop.
-* **Exact replay** (only when the filter fails): the per-step test, on each kept step in order, the same function
-  on the same tensors as ``move`` — the first step it fails raises the kernel's error naming that step and its
-  chains, word for word the error of ``move``; if none fails (finite values with a huge sum), the run goes on.
-
-So a run stops at the same step with the same error as with ``move``, and the generator is put back where it stood
-after that step's draws (:meth:`StepWatch.start` saves its state; the draws since are replayed). Differences: the
-energy was evaluated at up to one chunk of further (NaN/inf) positions before the error, and an exception the
-energy raises there is replaced by the non-finite error of the earlier step that caused it.
+So a run stops at the same step, with the same error naming the same chains, as with ``move``, and the generator
+is put back where it stood after that step's draws (:meth:`StepWatch.start` saves its state; the draws since are
+replayed). Differences: the energy was evaluated at up to one chunk of further (NaN/inf) positions before the
+error, and an exception the energy raises there is replaced by the non-finite error of the earlier step that
+caused it (``move`` would have stopped before the energy saw that input).
 """
 
 from __future__ import annotations
@@ -25,9 +22,10 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ebmlab.samplers.base import SamplerState, finite_rows, raise_diverged
+from ebmlab.energies.base import EnergyFn
+from ebmlab.samplers.base import SamplerState, UnadjustedSampler, raise_diverged, row_sums
 
-__all__ = ["StepWatch"]
+__all__ = ["StepWatch", "run_unadjusted"]
 
 
 def rng_of(generator: torch.Generator | None, device: torch.device) -> torch.Generator | None:
@@ -39,21 +37,6 @@ def rng_of(generator: torch.Generator | None, device: torch.device) -> torch.Gen
     if device.type == "cuda":
         return torch.cuda.default_generators[device.index if device.index is not None else torch.cuda.current_device()]
     return None
-
-
-def safe_bound(e_dtype: torch.dtype, g_dtype: torch.dtype, m: int) -> float | None:
-    """M such that m terms (E and a row of ∇E) whose absolute sum computes below M sum to a finite value in any
-    order; None when no such bound is known (non-float dtypes, or m·u > 1/4, u the unit roundoff).
-
-    A computed sum of m non-negative terms is ≥ S(1 − γ), and any summation order's partial sums are ≤ S(1 + γ),
-    γ = m·u / (1 − m·u) ≤ 1/3; so a computed Σ|·| < max/4 gives partial sums < max/2.
-    """
-    if not (e_dtype.is_floating_point and g_dtype.is_floating_point):
-        return None
-    e_info, g_info = torch.finfo(e_dtype), torch.finfo(g_dtype)
-    if m * max(e_info.eps, g_info.eps) / 2 > 0.25:
-        return None
-    return min(e_info.max, g_info.max) / 4
 
 
 class StepWatch:
@@ -75,15 +58,14 @@ class StepWatch:
         self.name, self.step_size, self.redraw = name, step_size, redraw
         self.rng = rng_of(generator, device)
         self.iteration = 0
-        self.energies: list[Tensor] = []
-        self.grads: list[Tensor] = []
+        self.sums: list[Tensor] = []
         self.draws: list[int] = []
         self.rng_state: Tensor | None = None
 
     def start(self, iteration: int) -> None:
         """Begin a chunk after ``iteration`` steps, at a draw boundary (the generator's state is saved)."""
         self.iteration = iteration
-        self.energies, self.grads, self.draws = [], [], []
+        self.sums, self.draws = [], []
         self.rng_state = None if self.rng is None else self.rng.get_state()
 
     def drew(self, k: int) -> None:
@@ -91,32 +73,24 @@ class StepWatch:
         self.draws.append(k)
 
     def add(self, state: SamplerState) -> None:
-        """Keep one step's E and ∇E."""
+        """Keep one step's E + Σ∇E per chain (:func:`~ebmlab.samplers.base.row_sums`, what ``finite_rows`` tests)."""
         assert state.grad is not None
-        self.energies.append(state.energy)
-        self.grads.append(state.grad)
+        self.sums.append(row_sums(state.energy, state.grad))
 
     @property
     def steps(self) -> int:
-        return len(self.energies)
+        return len(self.sums)
 
     def check(self) -> None:
         """Raise the kernel's NonFiniteError at the first step of the chunk that ``move`` would have stopped at."""
-        if not self.energies:
+        if not self.sums:
             return
-        energies = torch.stack(self.energies)
-        k, n = energies.shape
-        grads = torch.stack(self.grads).reshape(k, n, -1)
-        bound = safe_bound(energies.dtype, grads.dtype, grads.shape[2] + 1)
-        if bound is not None:
-            size = grads.abs().sum(dim=2) + energies.abs()  # Σ|∇E| + |E| (NaN/inf stay so; vector_norm is slower)
-            if bool((size < bound).all()):
-                return
-        for i, (e, g) in enumerate(zip(self.energies, self.grads, strict=True)):
-            ok = finite_rows(e, g)
-            if not bool(ok.all()):
-                self.rewind(i + 1)
-                raise_diverged(self.name, self.iteration + i + 1, ok, self.step_size)
+        ok = torch.isfinite(torch.stack(self.sums))
+        if bool(ok.all()):
+            return
+        first = int((~ok).any(dim=1).nonzero()[0, 0])
+        self.rewind(first + 1)
+        raise_diverged(self.name, self.iteration + first + 1, ok[first], self.step_size)
 
     def rewind(self, steps: int) -> None:
         """Put the generator where it stood after the draws of the chunk's first ``steps`` steps."""
@@ -129,3 +103,55 @@ class StepWatch:
                 break
             self.redraw(k)
             done += k
+
+
+def run_unadjusted(
+    kernel: UnadjustedSampler,
+    energy: EnergyFn,
+    state: SamplerState,
+    n_steps: int,
+    generator: torch.Generator | None,
+    per_draw: int,
+    chunk: int,
+    keep_every: int,
+    samples: Tensor | None,
+    energies: Tensor | None,
+    bar: object | None,
+) -> SamplerState:
+    """``n_steps`` of ``kernel.advance`` with the noise of ``per_draw`` steps drawn at once, the finiteness of
+    every step tested by a :class:`StepWatch` at draw boundaries after ``chunk`` or more steps and at the end;
+    every ``keep_every``-th state written into ``samples`` / ``energies``. Returns the last state."""
+    x = state.x
+    flat = per_draw == 1  # one step's noise without the step dimension (the same numbers: k · numel decides)
+
+    def draw(k: int) -> Tensor:
+        shape = x.shape if flat else (k, *x.shape)
+        return torch.randn(shape, generator=generator, dtype=x.dtype, device=x.device)
+
+    watch = StepWatch(kernel.name, state.step_size, generator, x.device, draw)
+    watch.start(state.iteration)
+    advance = kernel.advance
+    noise = x
+    for t in range(n_steps):
+        i = t % per_draw
+        if i == 0:
+            if watch.steps >= chunk:
+                watch.check()
+                watch.start(state.iteration)
+            k = min(per_draw, n_steps - t)
+            noise = draw(k)
+            watch.drew(k)
+        try:
+            state = advance(energy, state, generator, noise if flat else noise[i])
+        except Exception:
+            watch.check()  # the energy failed on the NaN/inf an earlier step left: that step's error instead
+            raise
+        watch.add(state)
+        if keep_every and (t + 1) % keep_every == 0:
+            assert samples is not None and energies is not None
+            samples[(t + 1) // keep_every - 1] = state.x
+            energies[(t + 1) // keep_every - 1] = state.energy
+        if bar is not None:
+            bar.update(1)  # type: ignore[attr-defined]
+    watch.check()
+    return state
