@@ -14,7 +14,9 @@ with ``block > 0`` a CUDA graph on CUDA when measured faster, else eager; with o
 step; ``"eager"``; ``"graph"``; ``"compile"``, equal only up to
 rounding) instead of ``kernel.step`` per step (``"off"``). The draws are the same, so every mode but ``"compile"``
 gives the same chains bit for bit; inside a block nothing synchronises with the host, and ULA / kinetic Langevin
-raise at the exact first non-finite step with the kernels' own message (one check per block).
+raise at the exact first non-finite step with the kernels' own message (one check per block). Step by step, ULA and
+kinetic Langevin run in :func:`~ebmlab.samplers.step_watch.run_unadjusted` (``advance`` per step, the finiteness
+of a chunk of steps read at once; the same error at the same step).
 
 A chain whose proposals are non-finite at ``frozen_after`` consecutive steps is frozen (a Metropolis kernel
 rejects every move): if E itself is non-finite at the chains' positions (e.g. NaN parameters) a
