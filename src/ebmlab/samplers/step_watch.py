@@ -4,10 +4,9 @@ An unadjusted kernel's ``move`` tests every step (:func:`~ebmlab.samplers.base.f
 chain) and raises at the first non-finite one; the test's ``isfinite``, ``all`` and host read cost ~10 % of a step
 on small batches. :func:`run_unadjusted` (what :func:`~ebmlab.samplers.chains.run_chains` runs for them step by
 step) takes ``advance`` (the step without the test) and hands each new state to a :class:`StepWatch`, which keeps
-each step's E and row sum Σ∇E per chain (one reduction per step) and tests a chunk of steps at once on
-E + Σ∇E, the elementwise sums ``finite_rows`` forms (:func:`~ebmlab.samplers.base.row_sums`), so the same verdicts.
-Only one value per chain and step is kept alive (holding every ∇E made the allocator fault in fresh pages: slower
-than the test it replaced).
+the per-chain sum E + Σ∇E of each step (the very tensor ``finite_rows`` tests, by the same two ops) and tests a
+chunk of them at once. Keeping the sums, not E and ∇E themselves, keeps no per-step tensor larger than one value
+per chain alive (holding every ∇E made the allocator fault in fresh pages: slower than the test it replaced).
 
 So a run stops at the same step, with the same error naming the same chains, as with ``move``, and the generator
 is put back where it stood after that step's draws (:meth:`StepWatch.start` saves its state; the draws since are
@@ -24,7 +23,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn
-from ebmlab.samplers.base import SamplerState, UnadjustedSampler, raise_diverged
+from ebmlab.samplers.base import SamplerState, UnadjustedSampler, raise_diverged, row_sums
 
 __all__ = ["StepWatch", "run_unadjusted"]
 
@@ -59,15 +58,14 @@ class StepWatch:
         self.name, self.step_size, self.redraw = name, step_size, redraw
         self.rng = rng_of(generator, device)
         self.iteration = 0
-        self.energies: list[Tensor] = []
-        self.grad_sums: list[Tensor] = []
+        self.sums: list[Tensor] = []
         self.draws: list[int] = []
         self.rng_state: Tensor | None = None
 
     def start(self, iteration: int) -> None:
         """Begin a chunk after ``iteration`` steps, at a draw boundary (the generator's state is saved)."""
         self.iteration = iteration
-        self.energies, self.grad_sums, self.draws = [], [], []
+        self.sums, self.draws = [], []
         self.rng_state = None if self.rng is None else self.rng.get_state()
 
     def drew(self, k: int) -> None:
@@ -75,22 +73,19 @@ class StepWatch:
         self.draws.append(k)
 
     def add(self, state: SamplerState) -> None:
-        """Keep one step's E and Σ∇E per chain (the two terms of :func:`~ebmlab.samplers.base.row_sums`)."""
-        g = state.grad
-        assert g is not None
-        self.energies.append(state.energy)
-        self.grad_sums.append(g.reshape(g.shape[0], -1).sum(dim=1))
+        """Keep one step's E + Σ∇E per chain (:func:`~ebmlab.samplers.base.row_sums`, what ``finite_rows`` tests)."""
+        assert state.grad is not None
+        self.sums.append(row_sums(state.energy, state.grad))
 
     @property
     def steps(self) -> int:
-        return len(self.energies)
+        return len(self.sums)
 
     def check(self) -> None:
         """Raise the kernel's NonFiniteError at the first step of the chunk that ``move`` would have stopped at."""
-        if not self.energies:
+        if not self.sums:
             return
-        # E + Σ∇E of every step at once: the same elementwise sums row_sums forms per step, so the same verdicts
-        ok = torch.isfinite(torch.stack(self.energies) + torch.stack(self.grad_sums))
+        ok = torch.isfinite(torch.stack(self.sums))
         if bool(ok.all()):
             return
         first = int((~ok).any(dim=1).nonzero()[0, 0])
