@@ -1,5 +1,6 @@
-"""Fixed-seed outputs of the samplers, the chain loop, step-size adaptation and CD training, saved to compare two
-source trees bit for bit (an optimisation must not change any of them).
+"""Fixed-seed outputs of the samplers, the chain loop, step-size adaptation, CD and Boltzmann-generator training
+(parameters and every logged number), saved to compare two source trees bit for bit (an optimisation must not
+change any of them).
 
     PYTHONPATH=<tree A>/src python benchmarks/same_outputs.py a.pt
     PYTHONPATH=<tree B>/src python benchmarks/same_outputs.py b.pt
@@ -14,6 +15,7 @@ import tempfile
 import torch
 
 from ebmlab.energies import ConvEnergy, MLPEnergy
+from ebmlab.methods.boltzmann_generator import BoltzmannGenerator
 from ebmlab.methods.contrastive_divergence import ContrastiveDivergence
 from ebmlab.samplers import HMC, MALA, ULA, KineticLangevin, run_chains, sample
 from ebmlab.training import TrainConfig, fit
@@ -55,9 +57,21 @@ def outputs() -> dict[str, torch.Tensor]:
             cd = ContrastiveDivergence(MLPEnergy(2, (32, 32)), KERNELS[kname], negatives, n_steps=10, init_scale=3.0,
                                        buffer_size=500)  # fmt: skip
             with tempfile.TemporaryDirectory() as folder:
-                fit(cd, data, TrainConfig(steps=15, batch_size=64, progress=False, log_every=5), run_dir=folder)
+                run = fit(cd, data, TrainConfig(steps=15, batch_size=64, progress=False, log_every=5), run_dir=folder)
             out |= {f"cd/{negatives}/{kname}/{k}": v for k, v in cd.state_dict().items()}
+            out |= logged(f"cd/{negatives}/{kname}", run.history)
+    torch.manual_seed(0)
+    bg = BoltzmannGenerator(mixture, dim=2, n_couplings=2, hidden=16, batch_size=64)
+    run = fit(bg, None, TrainConfig(steps=12, progress=False, log_every=3))  # a temporary run directory
+    out |= {f"bg/{k}": v for k, v in bg.state_dict().items()} | logged("bg", run.history)
     return out
+
+
+def logged(prefix: str, history: list[dict]) -> dict[str, torch.Tensor]:
+    """Every logged number but the wall time, one float64 tensor per key."""
+    keys = sorted({k for record in history for k in record if k != "time" and isinstance(record[k], (int, float))})
+    return {f"{prefix}/log/{k}": torch.tensor([float(r.get(k, float("nan"))) for r in history], dtype=torch.float64)
+            for k in keys}  # fmt: skip
 
 
 def same(a: torch.Tensor, b: torch.Tensor) -> bool:

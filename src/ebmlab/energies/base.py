@@ -60,9 +60,15 @@ def energy_and_grad(energy: EnergyFn, x: Tensor) -> tuple[Tensor, Tensor]:
         e, g = analytic(x)
         _check_energy_shape(energy, x, e)
         return e, g
+    if torch.is_grad_enabled():  # the usual case: no context manager to enter
+        return _autograd_energy_and_grad(energy, x)
     with torch.enable_grad():
-        xg = x.detach().requires_grad_(True)
-        e = energy(xg)
-        _check_energy_shape(energy, x, e)
-        (g,) = torch.autograd.grad(e.sum(), xg)
+        return _autograd_energy_and_grad(energy, x)
+
+
+def _autograd_energy_and_grad(energy: EnergyFn, x: Tensor) -> tuple[Tensor, Tensor]:
+    xg = x.detach().requires_grad_(True)
+    e = energy(xg)
+    _check_energy_shape(energy, x, e)
+    (g,) = torch.autograd.grad(e.sum(), xg)
     return e.detach(), g

@@ -26,7 +26,16 @@ from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 if TYPE_CHECKING:
     from ebmlab.samplers.driver import SampleResult
 
-__all__ = ["Sampler", "SamplerState", "StepInfo", "UnadjustedSampler", "finite_rows", "unadjusted_info"]
+__all__ = [
+    "Sampler",
+    "SamplerState",
+    "StepInfo",
+    "UnadjustedSampler",
+    "finite_rows",
+    "raise_diverged",
+    "row_sums",
+    "unadjusted_info",
+]
 
 
 @dataclass(frozen=True)
@@ -74,11 +83,16 @@ class StepInfo:
 def finite_rows(energy: Tensor, grad: Tensor | None) -> Tensor:
     """Chains whose energy and gradient are all finite, shape ``(n,)``.
 
-    One reduction: a NaN/inf anywhere in a row of ∇E makes the row sum non-finite.
+    One reduction: a NaN/inf anywhere in a row of ∇E makes the row sum non-finite (:func:`row_sums`).
     """
     if grad is None:
         return torch.isfinite(energy)
-    return torch.isfinite(energy + grad.reshape(grad.shape[0], -1).sum(dim=1))
+    return torch.isfinite(row_sums(energy, grad))
+
+
+def row_sums(energy: Tensor, grad: Tensor) -> Tensor:
+    """E + Σ∇E per chain, shape ``(n,)``: what :func:`finite_rows` tests for finiteness."""
+    return energy + grad.reshape(grad.shape[0], -1).sum(dim=1)
 
 
 def unadjusted_info(energy: Tensor) -> StepInfo:
@@ -185,8 +199,9 @@ class Sampler(ABC):
 
 
 class UnadjustedSampler(Sampler):
-    """A kernel without a Metropolis test (ULA, kinetic Langevin): ``move`` is the transition, and ``step`` adds
-    the constant :class:`StepInfo` (every proposal accepted; a non-finite step raises inside ``move``)."""
+    """A kernel without a Metropolis test (ULA, kinetic Langevin): ``advance`` is the transition, ``move`` adds the
+    finiteness test (a non-finite energy or gradient raises) and ``step`` the constant :class:`StepInfo` (every
+    proposal accepted). The chain loop runs ``advance`` and tests many steps at once (:mod:`.finite_watch`)."""
 
     def step(
         self,
@@ -198,7 +213,6 @@ class UnadjustedSampler(Sampler):
         new = self.move(energy, state, generator, noise)
         return new, unadjusted_info(new.energy)
 
-    @abstractmethod
     def move(
         self,
         energy: EnergyFn,
@@ -206,7 +220,34 @@ class UnadjustedSampler(Sampler):
         generator: torch.Generator | None = None,
         noise: Tensor | None = None,
     ) -> SamplerState:
-        """The next state (raising at a non-finite energy or gradient)."""
+        """The next state, raising :class:`~ebmlab.errors.NonFiniteError` at a non-finite energy or gradient."""
+        new = self.advance(energy, state, generator, noise)
+        ok = finite_rows(new.energy, new.grad)
+        if not bool(ok.all()):
+            raise_diverged(self.name, new.iteration, ok, state.step_size)
+        return new
+
+    @abstractmethod
+    def advance(
+        self,
+        energy: EnergyFn,
+        state: SamplerState,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> SamplerState:
+        """The next state, not tested for finiteness (its E and ∇E may be NaN/inf)."""
+
+
+def raise_diverged(name: str, step: int, ok: Tensor, step_size: float | Tensor) -> None:
+    """Raise the NonFiniteError of an unadjusted kernel whose chains ``~ok`` became non-finite at ``step``."""
+    bad = (~ok).nonzero().flatten()
+    if isinstance(step_size, Tensor):
+        step_size = float(step_size.max())
+    raise NonFiniteError(
+        f"{name} diverged at step {step}: {bad.numel()} of {ok.numel()} chains have a non-finite energy "
+        f"or gradient (first chains: {bad[:5].tolist()}). Reduce step_size (now {step_size:g}), start "
+        "closer to the mode, or use a Metropolis-adjusted sampler (mala, hmc) that rejects such moves."
+    )
 
 
 def mh_accept(

@@ -14,7 +14,9 @@ with ``block > 0`` a CUDA graph on CUDA when measured faster, else eager; with o
 step; ``"eager"``; ``"graph"``; ``"compile"``, equal only up to
 rounding) instead of ``kernel.step`` per step (``"off"``). The draws are the same, so every mode but ``"compile"``
 gives the same chains bit for bit; inside a block nothing synchronises with the host, and ULA / kinetic Langevin
-raise at the exact first non-finite step with the kernels' own message (one check per block).
+raise at the exact first non-finite step with the kernels' own message (one check per block). Step by step, ULA and
+kinetic Langevin run in :func:`~ebmlab.samplers.step_watch.run_unadjusted` (``advance`` per step, the finiteness
+of a chunk of steps read at once; the same error at the same step).
 
 A chain whose proposals are non-finite at ``frozen_after`` consecutive steps is frozen (a Metropolis kernel
 rejects every move): if E itself is non-finite at the chains' positions (e.g. NaN parameters) a
@@ -23,21 +25,23 @@ rejects every move): if E itself is non-finite at the chains' positions (e.g. Na
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError
-from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
+from ebmlab.samplers.base import Sampler, SamplerState, StepInfo, UnadjustedSampler
+from ebmlab.samplers.compiled import MODES, BlockRunner, make_block_runner
 from ebmlab.samplers.finite_watch import BlockCheck, deferred
-
-if TYPE_CHECKING:
-    from ebmlab.samplers.compiled import BlockRunner
+from ebmlab.samplers.hmc import HMC
+from ebmlab.samplers.kinetic import KineticLangevin
+from ebmlab.samplers.langevin import MALA, ULA
+from ebmlab.samplers.step_watch import run_unadjusted
 
 __all__ = ["ChainResult", "StepHook", "block_draws", "run_chains"]
 
@@ -84,10 +88,6 @@ class ChainResult:
 
 def block_draws(kernel: Sampler) -> tuple[bool, bool]:
     """(Gaussian noise per step, MH uniform per step) for the kernels whose ``step`` takes them pre-drawn."""
-    from ebmlab.samplers.hmc import HMC
-    from ebmlab.samplers.kinetic import KineticLangevin
-    from ebmlab.samplers.langevin import MALA, ULA
-
     if type(kernel) in (MALA, HMC):
         return True, True
     if type(kernel) in (ULA, KineticLangevin):
@@ -125,43 +125,51 @@ def run_chains(
         capture: how blocks of ULA / MALA / HMC / kinetic steps run (module doc): ``"auto"``, ``"off"``,
             ``"eager"``, ``"graph"`` or ``"compile"``.
     """
-    from ebmlab.samplers.compiled import MODES, make_block_runner
-
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
         raise ConfigError(f"run_chains: n_steps must be an int >= 0, got {n_steps!r}.")
     if isinstance(keep_every, bool) or not isinstance(keep_every, int) or keep_every < 0:
         raise ConfigError(f"run_chains: keep_every must be an int >= 0, got {keep_every!r}.")
+    if capture not in MODES:
+        raise ConfigError(f"run_chains: capture must be one of {', '.join(MODES)}, got {capture!r}.")
     if isinstance(start, SamplerState):
         state = start if step_size is None else start.replace(step_size=step_size)
     else:
         state = kernel.init(energy, start, step_size)  # type: ignore[arg-type]
     x = state.x
     n = x.shape[0]
+    size = max(1, math.prod(x.shape[1:]))
     n_kept = n_steps // keep_every if keep_every else 0
     samples = torch.empty((n_kept, *x.shape), dtype=x.dtype, device=x.device) if keep_every else None
     energies = torch.empty((n_kept, n), dtype=state.energy.dtype, device=x.device) if keep_every else None
+    draw_noise, draw_uniform = block_draws(kernel)
+    per_block = max(1, block // (n * size)) if (draw_noise and block) else 1
+    one_step = capture == "auto" and per_block == 1  # auto with one-step blocks: only bookkeeping to gain
+    runner = make_block_runner(energy, kernel, state, "off" if hook is not None or one_step else capture, n_steps)
+    # ULA / kinetic (exact types) accept every move and raise at a non-finite one: nothing to book per step
+    lean = hook is None and draw_noise and not draw_uniform
+    if lean and runner is None and isinstance(kernel, UnadjustedSampler):  # step by step: step_watch
+        state = run_unadjusted(kernel, energy, state, n_steps, generator, per_block, BOOK_EVERY, keep_every, samples,
+                               energies, bar)  # fmt: skip
+        ones = torch.ones(n_steps, dtype=torch.float64, device=x.device)
+        counts = torch.zeros(n, dtype=torch.long, device=x.device)
+        total = torch.full((n,), float(n_steps), dtype=torch.float64, device=x.device)  # n_steps × 1.0, exactly
+        return ChainResult(state, samples, energies, ones, total, counts, counts.clone())
     accept = torch.empty(n_steps, dtype=torch.float64, device=x.device)
     accept_sum = torch.zeros(n, dtype=torch.float64, device=x.device)
     nonfinite = torch.zeros(n, dtype=torch.long, device=x.device)
     divergent = torch.zeros(n, dtype=torch.long, device=x.device)
     streak = torch.zeros(n, dtype=torch.long, device=x.device)
-    draw_noise, draw_uniform = block_draws(kernel)
-    size = max(1, x[0].numel())
-    per_block = max(1, block // (n * size)) if (draw_noise and block) else 1
-    if capture not in MODES:
-        raise ConfigError(f"run_chains: capture must be one of {', '.join(MODES)}, got {capture!r}.")
-    one_step = capture == "auto" and per_block == 1  # auto with one-step blocks: only bookkeeping to gain
-    runner = make_block_runner(energy, kernel, state, "off" if hook is not None or one_step else capture, n_steps)
     result = ChainResult(state, samples, energies, accept, accept_sum, nonfinite, divergent)
-    # ULA / kinetic (exact types) accept every move and raise at a non-finite one: nothing to book per step
-    lean = hook is None and draw_noise and not draw_uniform
     pending: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []  # unbooked steps: mean, acceptance, flags
     t = booked = 0
     late: BlockCheck | None = None  # ULA / kinetic on CUDA: a block's finiteness, read one block late
+    flat = runner is None and per_block == 1  # one step's draws without the step dimension (the same numbers)
     while t < n_steps:
         k = min(per_block, n_steps - t)
-        noise = torch.randn((k, *x.shape), generator=generator, dtype=x.dtype, device=x.device) if draw_noise else None
-        uniform = torch.rand((k, n), generator=generator, dtype=x.dtype, device=x.device) if draw_uniform else None
+        shape = x.shape if flat else (k, *x.shape)
+        noise = torch.randn(shape, generator=generator, dtype=x.dtype, device=x.device) if draw_noise else None
+        u_shape = (n,) if flat else (k, n)
+        uniform = torch.rand(u_shape, generator=generator, dtype=x.dtype, device=x.device) if draw_uniform else None
         if runner is not None and noise is not None:
             state, streak, check = run_block(runner, kernel, state, noise, uniform, result, t, keep_every, streak)
             if late is not None:  # the previous block's flags, read after this block was queued
@@ -176,16 +184,13 @@ def run_chains(
                 bar.update(k)  # type: ignore[attr-defined]
             continue
         for i in range(k):
-            if lean:
-                state = kernel.move(energy, state, generator, None if noise is None else noise[i])
-            else:
-                kwargs = {}
-                if noise is not None:
-                    kwargs["noise"] = noise[i]
-                if uniform is not None:
-                    kwargs["uniform"] = uniform[i]
-                state, info = kernel.step(energy, state, generator, **kwargs)  # type: ignore[call-arg]
-                pending.append((info.accept_prob.mean(), info.accept_prob, info.nonfinite, info.divergent))
+            kwargs = {}
+            if noise is not None:
+                kwargs["noise"] = noise if flat else noise[i]
+            if uniform is not None:
+                kwargs["uniform"] = uniform if flat else uniform[i]
+            state, info = kernel.step(energy, state, generator, **kwargs)  # type: ignore[call-arg]
+            pending.append((info.accept_prob.mean(), info.accept_prob, info.nonfinite, info.divergent))
             t += 1
             if keep_every and t % keep_every == 0:
                 assert samples is not None and energies is not None
@@ -200,12 +205,9 @@ def run_chains(
                 booked, pending = t, []
     if late is not None:
         late.raise_if_bad()
-    if lean and booked < t:  # accepted with probability 1, no non-finite or divergent step (else it raised)
-        accept[booked:t] = 1.0
-        accept_sum += float(t - booked)  # integers: exact, as adding 1.0 per step is
-    elif pending:
+    if pending:
         streak = book_pending(result, booked, pending, streak)
-    if frozen_after is not None and n_steps >= frozen_after:
+    if frozen_after is not None and n_steps >= frozen_after and not lean:  # lean: no non-finite proposal was kept
         check_frozen(kernel, energy, state, streak >= frozen_after, frozen_after)
     result.state = state
     return result

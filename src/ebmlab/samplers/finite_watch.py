@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ebmlab.samplers.langevin import raise_diverged
+from ebmlab.samplers.base import raise_diverged
 
 __all__ = ["DEFER_ON_CPU", "BlockCheck", "deferred"]
 

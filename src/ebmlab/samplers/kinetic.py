@@ -14,8 +14,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn, energy_and_grad
-from ebmlab.samplers.base import SamplerState, UnadjustedSampler, finite_rows, positive_finite
-from ebmlab.samplers.langevin import raise_diverged
+from ebmlab.samplers.base import SamplerState, UnadjustedSampler, positive_finite
 
 __all__ = ["KineticLangevin"]
 
@@ -39,14 +38,14 @@ class KineticLangevin(UnadjustedSampler):
         # Velocities start at zero; the O step thermalises them within ~1/γ time units.
         return super()._make_state(x, e, g, step_size).replace(momentum=torch.zeros_like(x))
 
-    def move(
+    def advance(
         self,
         energy: EnergyFn,
         state: SamplerState,
         generator: torch.Generator | None = None,
         noise: Tensor | None = None,
     ) -> SamplerState:
-        """The next state (raising at a non-finite energy or gradient); ``step`` adds the constant StepInfo."""
+        """The next state, not tested for finiteness (``move`` tests it, ``step`` adds the constant StepInfo)."""
         h, x, v, g = float(state.step_size), state.x, state.momentum, state.grad
         assert v is not None and g is not None
         if noise is None:
@@ -57,8 +56,5 @@ class KineticLangevin(UnadjustedSampler):
         v = v.mul(c).add_(noise, alpha=math.sqrt((1.0 - c * c) * self.temperature))
         x = x.add_(v, alpha=0.5 * h)
         e, g = energy_and_grad(energy, x)
-        ok = finite_rows(e, g)
-        if not bool(ok.all()):
-            raise_diverged(self.name, state.iteration + 1, ok, h)
         v = v.add(g, alpha=-0.5 * h)
         return SamplerState(x, e, g, h, state.iteration + 1, momentum=v)

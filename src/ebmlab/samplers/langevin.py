@@ -18,7 +18,6 @@ import torch
 from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn, energy_and_grad
-from ebmlab.errors import NonFiniteError
 from ebmlab.samplers.base import (
     Sampler,
     SamplerState,
@@ -67,36 +66,21 @@ class ULA(UnadjustedSampler):
             return self.noise_std
         return sqrt(2.0 * step_size * self.temperature)
 
-    def move(
+    def advance(
         self,
         energy: EnergyFn,
         state: SamplerState,
         generator: torch.Generator | None = None,
         noise: Tensor | None = None,
     ) -> SamplerState:
-        """The next state (raising at a non-finite energy or gradient); ``step`` adds the constant StepInfo."""
+        """The next state, not tested for finiteness (``move`` tests it, ``step`` adds the constant StepInfo)."""
         x, g = state.x, state.grad
         assert g is not None
         if noise is None:
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
         x_new = axpy(axpy(x, g, -state.step_size), noise, self.noise_scale(state.step_size))
         e_new, g_new = energy_and_grad(energy, x_new)
-        ok = finite_rows(e_new, g_new)
-        if not bool(ok.all()):
-            raise_diverged(self.name, state.iteration + 1, ok, state.step_size)
         return SamplerState(x_new, e_new, g_new, state.step_size, state.iteration + 1)
-
-
-def raise_diverged(name: str, step: int, ok: Tensor, step_size: float | Tensor) -> None:
-    """Raise the NonFiniteError of a kernel whose chains ``~ok`` became non-finite at ``step``."""
-    bad = (~ok).nonzero().flatten()
-    if isinstance(step_size, Tensor):
-        step_size = float(step_size.max())
-    raise NonFiniteError(
-        f"{name} diverged at step {step}: {bad.numel()} of {ok.numel()} chains have a non-finite energy "
-        f"or gradient (first chains: {bad[:5].tolist()}). Reduce step_size (now {step_size:g}), start "
-        "closer to the mode, or use a Metropolis-adjusted sampler (mala, hmc) that rejects such moves."
-    )
 
 
 class MALA(Sampler):

@@ -136,8 +136,10 @@ class Trainer:
         return out
 
     def _values(self, out: Losses) -> dict[str, Value]:
-        """The stage's logged values, as detached 0-d tensors (no device→host transfer) or numbers."""
-        values: dict[str, Value] = {f"loss/{g}": v.detach().reshape(()) for g, v in out.minimize.items()}
+        """The stage's logged values: detached 0-d tensors on an accelerator (no device→host transfer), Python
+        floats on the CPU (read one by one: the same numbers as :func:`as_floats`, fewer tensor ops)."""
+        scalar = (lambda v: v.detach().reshape(())) if self.on_device else (lambda v: float(v.detach()))
+        values: dict[str, Value] = {f"loss/{g}": scalar(v) for g, v in out.minimize.items()}
         for key, value in out.log.items():
             if isinstance(value, Tensor):
                 if value.numel() != 1:
@@ -145,10 +147,10 @@ class Trainer:
                         f"{type(self.method).__name__}.losses().log[{key!r}] has shape {tuple(value.shape)}; "
                         "logged values must be scalars (reduce with .mean())."
                     )
-                values[key] = value.detach().reshape(())
+                values[key] = scalar(value)
             else:
                 values[key] = float(value)
-        return self._kept(values)
+        return values
 
     def _train_step(self) -> Divergence | None:
         """One optimiser step per stage; a divergence (checked before any parameter moves) is returned."""
@@ -196,8 +198,9 @@ class Trainer:
         return None
 
     def _kept(self, values: Mapping[str, Value]) -> dict[str, Value]:
-        """``values`` as kept between records: tensors on an accelerator, Python floats on the CPU."""
-        return dict(values) if self.on_device else dict(as_floats(values))
+        """``values`` as kept between records: tensors on an accelerator, Python floats on the CPU (read one by one,
+        the numbers :func:`as_floats` gives)."""
+        return dict(values) if self.on_device else {k: float(v) for k, v in values.items()}
 
     def _zero_grad(self) -> None:
         for p in self.params:
@@ -232,7 +235,9 @@ class Trainer:
                 self.bar.set_postfix(dict(list(shown.items())[:5]), refresh=False)
         if self.evaluate is not None and ((c.eval_every and step % c.eval_every == 0) or last):
             self._evaluate()
-        if (c.checkpoint_every and step % c.checkpoint_every == 0) or last:
+        # the last step's checkpoint is for resuming or reading the run; a temporary run (no run_dir) is removed
+        # when fit returns, so it skips it (its earlier checkpoints serve rollbacks)
+        if (c.checkpoint_every and step % c.checkpoint_every == 0) or (last and self.persist):
             rundir.save(self)
         if self.bar is not None:
             self.bar.update(1)
@@ -290,8 +295,9 @@ class Trainer:
                 self.bar.close()
             summary = rundir.write_summary(self, status)
             if self.logger is not None:
-                with contextlib.suppress(OSError):
-                    self.logger.write_csv()
+                if self.persist:  # a temporary run directory is removed when fit returns: no file to rewrite
+                    with contextlib.suppress(OSError):
+                        self.logger.write_csv()
                 self.logger.close()
         history = list(self.logger.history) if self.logger is not None else []
         return Run(self.method, self.run_dir, self.step, status, history, summary)

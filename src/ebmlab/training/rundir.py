@@ -249,6 +249,6 @@ def write_summary(t: Trainer, status: str) -> dict[str, Any]:
         method=type(t.method).__name__,
         device=str(t.device),
     )
-    if t.strategy.is_main:
+    if t.strategy.is_main and t.persist:  # a temporary run directory is removed when fit returns
         atomic_write_text(t.run_dir / SUMMARY_FILE, json.dumps(summary, indent=2, default=str) + "\n")
     return summary

@@ -1,0 +1,157 @@
+"""ULA / kinetic Langevin step by step with the finiteness test read once per chunk of steps.
+
+An unadjusted kernel's ``move`` tests every step (:func:`~ebmlab.samplers.base.finite_rows`: E + Σ∇E finite per
+chain) and raises at the first non-finite one; the test's ``isfinite``, ``all`` and host read cost ~10 % of a step
+on small batches. :func:`run_unadjusted` (what :func:`~ebmlab.samplers.chains.run_chains` runs for them step by
+step) takes ``advance`` (the step without the test) and hands each new state to a :class:`StepWatch`, which keeps
+the per-chain sum E + Σ∇E of each step (the very tensor ``finite_rows`` tests, by the same two ops) and tests a
+chunk of them at once. Keeping the sums, not E and ∇E themselves, keeps no per-step tensor larger than one value
+per chain alive (holding every ∇E made the allocator fault in fresh pages: slower than the test it replaced).
+
+So a run stops at the same step, with the same error naming the same chains, as with ``move``, and the generator
+is put back where it stood after that step's draws (:meth:`StepWatch.start` saves its state; the draws since are
+replayed). Differences: the energy was evaluated at up to one chunk of further (NaN/inf) positions before the
+error, and an exception the energy raises there is replaced by the non-finite error of the earlier step that
+caused it (``move`` would have stopped before the energy saw that input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ebmlab.energies.base import EnergyFn
+from ebmlab.samplers.base import SamplerState, UnadjustedSampler, raise_diverged, row_sums
+
+__all__ = ["StepWatch", "run_unadjusted"]
+
+
+def rng_of(generator: torch.Generator | None, device: torch.device) -> torch.Generator | None:
+    """The generator that draws with ``generator=generator`` on ``device`` (None: its device's default, if known)."""
+    if generator is not None:
+        return generator
+    if device.type == "cpu":
+        return torch.default_generator
+    if device.type == "cuda":
+        return torch.cuda.default_generators[device.index if device.index is not None else torch.cuda.current_device()]
+    return None
+
+
+class StepWatch:
+    """Finiteness of the steps after ``start(iteration)``, tested by ``check()`` (module doc).
+
+    Args:
+        name: the kernel's name (for its error); step_size: the state's step size (for its error).
+        generator: the generator the chain loop draws from; ``redraw(k)`` repeats a draw of k steps' noise on it.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        step_size: float | Tensor,
+        generator: torch.Generator | None,
+        device: torch.device,
+        redraw: Callable[[int], object],
+    ) -> None:
+        self.name, self.step_size, self.redraw = name, step_size, redraw
+        self.rng = rng_of(generator, device)
+        self.iteration = 0
+        self.sums: list[Tensor] = []
+        self.draws: list[int] = []
+        self.rng_state: Tensor | None = None
+
+    def start(self, iteration: int) -> None:
+        """Begin a chunk after ``iteration`` steps, at a draw boundary (the generator's state is saved)."""
+        self.iteration = iteration
+        self.sums, self.draws = [], []
+        self.rng_state = None if self.rng is None else self.rng.get_state()
+
+    def drew(self, k: int) -> None:
+        """The chain loop drew the noise of the next ``k`` steps."""
+        self.draws.append(k)
+
+    def add(self, state: SamplerState) -> None:
+        """Keep one step's E + Σ∇E per chain (:func:`~ebmlab.samplers.base.row_sums`, what ``finite_rows`` tests)."""
+        assert state.grad is not None
+        self.sums.append(row_sums(state.energy, state.grad))
+
+    @property
+    def steps(self) -> int:
+        return len(self.sums)
+
+    def check(self) -> None:
+        """Raise the kernel's NonFiniteError at the first step of the chunk that ``move`` would have stopped at."""
+        if not self.sums:
+            return
+        ok = torch.isfinite(torch.stack(self.sums))
+        if bool(ok.all()):
+            return
+        first = int((~ok).any(dim=1).nonzero()[0, 0])
+        self.rewind(first + 1)
+        raise_diverged(self.name, self.iteration + first + 1, ok[first], self.step_size)
+
+    def rewind(self, steps: int) -> None:
+        """Put the generator where it stood after the draws of the chunk's first ``steps`` steps."""
+        if self.rng is None or self.rng_state is None:
+            return
+        self.rng.set_state(self.rng_state)
+        done = 0
+        for k in self.draws:
+            if done >= steps:
+                break
+            self.redraw(k)
+            done += k
+
+
+def run_unadjusted(
+    kernel: UnadjustedSampler,
+    energy: EnergyFn,
+    state: SamplerState,
+    n_steps: int,
+    generator: torch.Generator | None,
+    per_draw: int,
+    chunk: int,
+    keep_every: int,
+    samples: Tensor | None,
+    energies: Tensor | None,
+    bar: object | None,
+) -> SamplerState:
+    """``n_steps`` of ``kernel.advance`` with the noise of ``per_draw`` steps drawn at once, the finiteness of
+    every step tested by a :class:`StepWatch` at draw boundaries after ``chunk`` or more steps and at the end;
+    every ``keep_every``-th state written into ``samples`` / ``energies``. Returns the last state."""
+    x = state.x
+    flat = per_draw == 1  # one step's noise without the step dimension (the same numbers: k · numel decides)
+
+    def draw(k: int) -> Tensor:
+        shape = x.shape if flat else (k, *x.shape)
+        return torch.randn(shape, generator=generator, dtype=x.dtype, device=x.device)
+
+    watch = StepWatch(kernel.name, state.step_size, generator, x.device, draw)
+    watch.start(state.iteration)
+    advance = kernel.advance
+    noise = x
+    for t in range(n_steps):
+        i = t % per_draw
+        if i == 0:
+            if watch.steps >= chunk:
+                watch.check()
+                watch.start(state.iteration)
+            k = min(per_draw, n_steps - t)
+            noise = draw(k)
+            watch.drew(k)
+        try:
+            state = advance(energy, state, generator, noise if flat else noise[i])
+        except Exception:
+            watch.check()  # the energy failed on the NaN/inf an earlier step left: that step's error instead
+            raise
+        watch.add(state)
+        if keep_every and (t + 1) % keep_every == 0:
+            assert samples is not None and energies is not None
+            samples[(t + 1) // keep_every - 1] = state.x
+            energies[(t + 1) // keep_every - 1] = state.energy
+        if bar is not None:
+            bar.update(1)  # type: ignore[attr-defined]
+    watch.check()
+    return state
