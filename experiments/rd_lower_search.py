@@ -1,4 +1,4 @@
-"""The lower bound's global search for sup_x c(x) against its closed form, on the learned 10-D marginals.
+"""The lower bound's global search for sup_x c(x) against its closed form, on the learned 10-D and 40-D marginals.
 
     PYTHONPATH=src OMP_NUM_THREADS=1 python experiments/rd_lower_search.py [--results 10d] [--tag T]
 
@@ -28,7 +28,8 @@ from ebmlab.ratedistortion import GaussianSource, gaussian_rate_at
 from ebmlab.ratedistortion.dual_gaussian import gaussian_dual_terms
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-VARIANCES = [4 * math.exp(-0.5 * k) for k in range(10)]
+#: the source of each results file: σ_k² = 4e^{−0.5k} (10-D) or 4e^{−k} (40-D, σ_k = 2e^{−0.5k})
+SOURCES = {"10d": [4 * math.exp(-0.5 * k) for k in range(10)], "40d": [4 * math.exp(-k) for k in range(40)]}
 
 
 def marginal(r: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,25 +37,26 @@ def marginal(r: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor(r["marg_loc"], dtype=torch.float64), v / (1 - 2 * beta * v)  # v = s²/(1 + 2βs²)
 
 
-def one_run(r: dict[str, Any]) -> dict[str, Any]:
-    src, beta, seed = GaussianSource(VARIANCES), r["beta"], r["seed"]
+def one_run(r: dict[str, Any], variances: list[float]) -> dict[str, Any]:
+    src, beta, seed = GaussianSource(variances), r["beta"], r["seed"]
     loc, var = marginal(r)
     ok = bounded_widenings(src.sample(50_000, torch.Generator().manual_seed(seed)), var, beta, (1.0, *WIDEN))
     rows = []
     for w in (1.0, *WIDEN):
-        exact = gaussian_dual_terms(VARIANCES, loc, var * w, beta)
+        exact = gaussian_dual_terms(variances, loc, var * w, beta)
         rows.append({"widen": w, "log_sup_exact": exact["log_sup"], "judged_bounded": w in ok})
     m = EBA(src, "squared", beta, variant="ba")
     m.energy.set_moments(loc.float(), var.sqrt().float())
     t0 = time.perf_counter()
     b = evaluate_eba(m, seed + 1000)
-    d_hat = gaussian_dual_terms(VARIANCES, loc, var, beta)["distortion"]
-    r_true = gaussian_rate_at(VARIANCES, d_hat)
+    d_hat = gaussian_dual_terms(variances, loc, var, beta)["distortion"]
+    r_true = gaussian_rate_at(variances, d_hat)
     best_exact = max(
         max(0.0, -beta * d_hat - t["mean_log_z"] - t["log_sup"])
-        for t in (gaussian_dual_terms(VARIANCES, loc, var * w, beta) for w in (1.0, *WIDEN))
+        for t in (gaussian_dual_terms(variances, loc, var * w, beta) for w in (1.0, *WIDEN))
     )
     lower = b.rate_lower - Z_BAND * b.rate_lower_se
+    chosen = float(b.search.rsplit("r widened x", 1)[1]) if "r widened x" in b.search else 1.0
     return {
         "beta": beta,
         "seed": seed,
@@ -70,6 +72,8 @@ def one_run(r: dict[str, Any]) -> dict[str, Any]:
         "search": b.search,
         "log_sup_found": b.log_sup,
         "log_sup_found_se": b.log_sup_se,
+        "widen_chosen": chosen,
+        "log_sup_exact_chosen": gaussian_dual_terms(variances, loc, var * chosen, beta)["log_sup"],
         "seconds_evaluate": time.perf_counter() - t0,
     }
 
@@ -88,12 +92,13 @@ def main() -> None:
         runs = [r for r in runs if r["seed"] in [int(x) for x in args.seeds.split(",")]]
     out = []
     for r in runs:
-        out.append(one_run(r))
+        out.append(one_run(r, SOURCES[args.results[:3]]))
         row = out[-1]
         print(
             f"β={row['beta']:g} seed {row['seed']}: lower {row['lower_reported']:.4f} (best exact "
             f"{row['lower_best_exact']:.4f}) R(D̂) {row['rate_true_at_d_hat']:.4f} valid {row['valid']}; "
-            + f"ln sup c found {row['log_sup_found']:.3f} ± {row['log_sup_found_se']:.3f} ({row['search']}); "
+            + f"ln sup c found {row['log_sup_found']:.3f} ± {row['log_sup_found_se']:.3f} "
+            + f"(exact {row['log_sup_exact_chosen']:.3f} at x{row['widen_chosen']:g}; {row['search']}); "
             + "; ".join(
                 f"w{x['widen']:g}: exact {x['log_sup_exact']:.3f}, judged bounded {x['judged_bounded']}"
                 for x in row["widenings"]

@@ -137,20 +137,22 @@ def evaluate_eba(method: Any, seed: int, n_y: int = 200_000, n_r: int = 4096, r_
         loc, var = (t.double() for t in gauss)
         xr = loc + var.sqrt() * torch.randn(n_r * 4, src.dim, generator=g, dtype=torch.float64)
         terms, ny = draw_terms(xr, rho, beta, n_y)
-        return rd_bounds(terms, sample_y, rho, beta, ny, starts=xr[:64])
+        return rd_bounds(terms, sample_y, rho, beta, ny, starts=xr[:64], r_moments=(loc, var))
     if gauss is not None:
         loc, var = (t.double() for t in gauss)
         return _gaussian_bounds(src, sample_y, rho, beta, per_dim, loc, var, n_y, g)
     if isinstance(energy, MixtureEnergy) and rho is get_distortion("abs"):  # Z_r in closed form
         xr = energy.sample(64, g).double()
-        return rd_bounds(mixture_abs_terms(energy, beta), sample_y, rho, beta, n_y, starts=xr)
+        moments = (lambda d: (d.mean(0), d.var(0)))(energy.sample(4 * n_r, g).double())
+        return rd_bounds(mixture_abs_terms(energy, beta), sample_y, rho, beta, n_y, starts=xr, r_moments=moments)
     if isinstance(energy, MixtureEnergy):  # normalised: exact draws of r (8 n_r of them) for the Monte Carlo Z_r
         xr = energy.sample(8 * n_r, g).double()
         terms, ny = draw_terms(xr, rho, beta, n_y)
-        return rd_bounds(terms, sample_y, rho, beta, ny, starts=xr[:64])
+        return rd_bounds(terms, sample_y, rho, beta, ny, starts=xr[:64], r_moments=(xr.mean(0), xr.var(0)))
     x0 = method.chains["xm"][:n_r] if method.chains else src.sample(n_r, g).float()
     xr = whitened_chains(energy, MALA(0.05), x0, r_steps, g).double()
-    return rd_bounds(sample_marginal_terms(xr, rho, beta), sample_y, rho, beta, min(n_y, 10_000), starts=xr[:64])
+    terms = sample_marginal_terms(xr, rho, beta)
+    return rd_bounds(terms, sample_y, rho, beta, min(n_y, 10_000), starts=xr[:64], r_moments=(xr.mean(0), xr.var(0)))
 
 
 def draw_terms(xr: torch.Tensor, rho: Any, beta: float, n_y: int) -> tuple[Any, int]:
@@ -211,7 +213,14 @@ def _gaussian_bounds(
     eps = torch.randn(256, src.dim, generator=g, dtype=torch.float64) * var.sqrt()
     pool = torch.cat([loc + f * eps for f in (1.0, 0.5, 0.25)] + [src.sample(256, g)])
     best = rd_bounds(
-        gaussian_marginal_terms(loc, var, beta, per_dim), sample_y, rho, beta, n_y, starts=starts, pool=pool
+        gaussian_marginal_terms(loc, var, beta, per_dim),
+        sample_y,
+        rho,
+        beta,
+        n_y,
+        starts=starts,
+        pool=pool,
+        r_moments=(loc, var),
     )
     if 1.0 not in ok:
         best = replace(
@@ -223,10 +232,11 @@ def _gaussian_bounds(
             sample_y,
             rho,
             beta,
-            n_y // 4,
+            n_y,
             starts=starts,
             at_distortion=best.distortion,
             pool=pool,
+            r_moments=(loc, var * widen),
         )
         if w.rate_lower - 2 * w.rate_lower_se > best.rate_lower - 2 * best.rate_lower_se:
             best = replace(
