@@ -151,8 +151,9 @@ def evaluate_eba(method: Any, seed: int, n_y: int = 200_000, n_r: int = 4096, r_
         return rd_bounds(terms, sample_y, rho, beta, ny, starts=xr[:64], r_moments=(xr.mean(0), xr.var(0)))
     x0 = method.chains["xm"][:n_r] if method.chains else src.sample(n_r, g).float()
     xr = whitened_chains(energy, MALA(0.05), x0, r_steps, g).double()
-    terms = sample_marginal_terms(xr, rho, beta)
-    return rd_bounds(terms, sample_y, rho, beta, min(n_y, 10_000), starts=xr[:64], r_moments=(xr.mean(0), xr.var(0)))
+    mc_terms = sample_marginal_terms(xr, rho, beta)
+    moments = (xr.mean(0), xr.var(0))
+    return rd_bounds(mc_terms, sample_y, rho, beta, min(n_y, 10_000), starts=xr[:64], r_moments=moments)
 
 
 def draw_terms(xr: torch.Tensor, rho: Any, beta: float, n_y: int) -> tuple[Any, int]:
