@@ -133,6 +133,11 @@ def gaussian_marginal_terms(loc: Tensor, var: Tensor, beta: float, per_dim: bool
     return terms
 
 
+def _rel_se(parts: list[Tensor]) -> float:
+    x = torch.cat(parts)
+    return float(x.std() / (x.mean().abs().clamp_min(1e-300) * math.sqrt(x.numel())))
+
+
 def rd_bounds(
     terms: Terms,
     sample_y: Callable[[int], Tensor],
@@ -147,6 +152,8 @@ def rd_bounds(
     pool: Tensor | None = None,
     r_moments: tuple[Tensor, Tensor] | None = None,
     min_ess: float = MIN_ESS,
+    d_rel_se: float | None = None,
+    max_y: int = 5_000_000,
 ) -> RDBounds:
     """Upper bound at D_Q and Csiszár's lower bound (at ``at_distortion``, default D_Q), from ``terms`` (a marginal r).
 
@@ -156,14 +163,23 @@ def rd_bounds(
     whose held-out weights e^{−βρ(x*, y_i)}/Z_r(y_i) have an effective sample size below ``min_ess`` (ĉ(x*) is then
     a mean over a handful of draws, biased low — at rates of tens of nats, or where c grows beyond the data);
     and a maximiser whose held-out ln c is below 0 by 3 SE (impossible for the sup, since E_r[c] = 1).
+    ``d_rel_se``: D̂, E_y ln Z_r and the upper bound are averaged over further batches of ``n_y`` draws (at most
+    ``max_y`` in all) until SE(D̂)/D̂ ≤ ``d_rel_se`` — cheap where ``terms`` is exact; ĉ(x*) uses the first batch.
     """
     with torch.no_grad():
         y = sample_y(n_y)
         log_z, dist = terms(y)
-        per_y = -beta * dist - log_z
-        d_hat, d_se = float(dist.mean()), float(dist.std() / math.sqrt(n_y))
+        lzs, dists = [log_z], [dist]
+        while d_rel_se is not None and (len(dists) + 1) * n_y <= max_y and _rel_se(dists) > d_rel_se:
+            lz_b, d_b = terms(sample_y(n_y))  # more batches of n_y draws until SE(D̂)/D̂ ≤ d_rel_se
+            lzs.append(lz_b)
+            dists.append(d_b)
+        all_lz, all_d = torch.cat(lzs), torch.cat(dists)
+        n_all = all_d.numel()
+        per_y = -beta * all_d - all_lz
+        d_hat, d_se = float(all_d.mean()), float(all_d.std() / math.sqrt(n_all))
         # SE of the rate, plus the SE of D̂ carried along the curve's slope −β (for comparisons at D̂)
-        upper, upper_se = float(per_y.mean()), math.hypot(float(per_y.std() / math.sqrt(n_y)), beta * d_se)
+        upper, upper_se = float(per_y.mean()), math.hypot(float(per_y.std() / math.sqrt(n_all)), beta * d_se)
     ys = sample_y(n_search)
     with torch.no_grad():
         lz_s = terms(ys)[0]
@@ -197,6 +213,6 @@ def rd_bounds(
     how += f"; held-out ESS {ess:.0f}" if high else ""
     log_sup_pos = max(log_sup, 0.0)  # sup c ≥ E_r[c] = 1
     d_at = d_hat if at_distortion is None else at_distortion
-    lower = -beta * d_at - float(log_z.mean()) - log_sup_pos
-    lower_se = math.hypot(float(log_z.std()) / math.sqrt(n_y), log_sup_se)
+    lower = -beta * d_at - float(all_lz.mean()) - log_sup_pos
+    lower_se = math.hypot(float(all_lz.std()) / math.sqrt(n_all), log_sup_se)
     return RDBounds(float(beta), d_hat, d_se, upper, upper_se, max(lower, 0.0), lower_se, log_sup, log_sup_se, how)
