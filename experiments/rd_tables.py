@@ -21,6 +21,8 @@ SECTIONS = (
     "10d",
     "10d_w",
     "10d_eba",
+    "scalar_ba_w",
+    "2d_ba_w",
     "40d",
     "bernoulli",
     "slope",
@@ -178,6 +180,73 @@ def lower_search_table(tag: str = "") -> None:
     )
 
 
+FORTY = ("40d_b1", "40d_b1_s2", "40d_b30", "40d_b30_s2", "40d_b1000", "40d_b1000_s2")
+
+
+def forty_d_bounds_table() -> None:
+    """The 40-D runs' bounds (as stored: re-evaluated with the current search) against the closed forms: R(D̂),
+    and Csiszár's lower bound of the widening the search chose, exact (``dual_gaussian``)."""
+    import torch
+
+    from ebmlab.ratedistortion.dual_gaussian import gaussian_dual_terms
+
+    variances = [4 * math.exp(-k) for k in range(40)]
+    print(
+        "\n**40-D bounds** (`python experiments/rd_gaussian.py 40d --tag TAG --reevaluate`, TAG = _b1, _b1_s2, ...)\n"
+    )
+    print(
+        "| β | seed | lower − 2 SE | exact lower (same widening) | R(D̂) | R̂ | upper + 2 SE | valid | R(D̂) in band "
+        "| ln sup c found ± SE | exact | widening | held-out ESS |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name in FORTY:
+        path = DOCS / f"results_rd_{name}.json"
+        if not path.exists():
+            continue
+        for r in json.loads(path.read_text())["runs"]:
+            beta, v = r["beta"], torch.tensor(r["cond_var"], dtype=torch.float64)
+            loc, var = torch.tensor(r["marg_loc"], dtype=torch.float64), v / (1 - 2 * beta * v)
+            w = float(r["search"].rsplit("r widened x", 1)[1]) if "r widened x" in r["search"] else 1.0
+            ex = gaussian_dual_terms(variances, loc, var * w, beta)
+            ex_lower = -beta * gaussian_dual_terms(variances, loc, var, beta)["distortion"] - ex["mean_log_z"]
+            ex_lower -= ex["log_sup"]
+            ess = r["search"].split("held-out ESS ")[1].split(";")[0] if "held-out ESS" in r["search"] else "–"
+            trivial = r["rate_lower"] <= 0
+            low = "0 (" + ("not estimable" if "not estimable" in r["search"] else "trivial") + ")" if trivial else None
+            print(
+                f"| {beta:g} | {r['seed']} | {low or format(r['rate_lower'], '.3f')} | "
+                f"{format(ex_lower, '.3f') if math.isfinite(ex_lower) else '– (sup c = ∞)'} | "
+                f"{r['rate_closed_form']:.3f} | {r['rate']:.3f} | {r['rate_upper']:.3f} | "
+                f"{'yes' if r['rate_lower'] <= r['rate_closed_form'] else 'NO'} | "
+                f"{'yes' if r['rate_lower'] <= r['rate_closed_form'] <= r['rate_upper'] else 'NO'} | "
+                f"{r['log_sup']:.3f} ± {r['log_sup_se']:.3f} | {ex['log_sup']:.3f} | ×{w:g} | {ess} |"
+            )
+
+
+def eval_noise_table(name: str = "scalar_eba") -> None:
+    """Evaluation vs training noise of D̂ (experiments/rd_eval_noise.py)."""
+    path = DOCS / f"results_rd_eval_noise_{name}.json"
+    if not path.exists():
+        return
+    res = json.loads(path.read_text())
+    print(f"\n**evaluation vs training noise** (`{res['command']}`, models of results_rd_{name}.json)\n")
+    print(
+        "| seed | ΔD/D* as stored (200 000 y) | exact ΔD/D* of the learned r | 3 other evaluations at 200 000 y "
+        "| with SE(D̂)/D̂ ≤ 1e-3 | ΔR at matched D, exact (nats) | the same, evaluated |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r in res["runs"]:
+        others = ", ".join(f"{100 * x:+.2f}" for x in r["d_rel_200k"])
+        print(
+            f"| {r['seed']} | {100 * r['d_rel_stored']:+.2f} % | {100 * r['d_rel_exact']:+.2f} % | {others} % | "
+            f"{100 * r['d_rel_precise']:+.2f} % | {r['r_err_exact']:+.1e} | {r['r_err_precise']:+.1e} |"
+        )
+    print(
+        f"\nsd over evaluation seeds at 200 000 y (mean over runs): {100 * res['sd_over_eval_seeds_200k_mean']:.2f} %; "
+        f"sd of the exact ΔD/D* over runs (training): {100 * res['sd_exact_over_runs']:.2f} %."
+    )
+
+
 def figures() -> None:
     """Redraw docs/figures/rd_<section>.png (seed 0) from the stored results."""
     import importlib.util
@@ -208,6 +277,10 @@ def main() -> None:
             monotone_table(name)
     lower_search_table()
     lower_search_table("_w")
+    lower_search_table("_s6")
+    lower_search_table("_w_s6")
+    forty_d_bounds_table()
+    eval_noise_table()
     lap = DOCS / "results_rd_laplace.json"
     if lap.exists():
         res = json.loads(lap.read_text())
