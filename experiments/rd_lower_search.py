@@ -24,7 +24,7 @@ import torch
 
 from ebmlab.experiments.rate_distortion import WIDEN, Z_BAND, bounded_widenings, evaluate_eba
 from ebmlab.methods.eba import EBA
-from ebmlab.ratedistortion import GaussianSource, gaussian_rate_at
+from ebmlab.ratedistortion import GaussianSource, gaussian_marginal_terms, gaussian_rate_at
 from ebmlab.ratedistortion.dual_gaussian import gaussian_dual_terms
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -78,13 +78,47 @@ def one_run(r: dict[str, Any], variances: list[float]) -> dict[str, Any]:
     }
 
 
+def diagnose_ess(names: tuple[str, ...] = ("40d_b1", "40d_b30", "40d_b1000"), widen: float = 1.3) -> None:
+    """Is c estimable from source draws? At the exact maximiser x* of c (first run of each file, r widened by
+    ``widen``): the Monte Carlo ln ĉ(x*) and its weights' effective sample size at 4096 … 10⁶ draws."""
+    for name in names:
+        r = json.loads((DOCS / f"results_rd_{name}.json").read_text())["runs"][0]
+        variances, beta = SOURCES[name[:3]], r["beta"]
+        loc, var = marginal(r)
+        var = var * widen
+        sig2, a = torch.tensor(variances, dtype=torch.float64), 1 + 2 * beta * var
+        big_a = 2 * beta**2 * var / a + 1 / (2 * sig2)
+        x_star = (beta**2 / big_a * loc / a) / (beta**2 / big_a - beta)  # module doc of dual_gaussian
+        exact = gaussian_dual_terms(variances, loc, var, beta)["log_sup"]
+        src, g = GaussianSource(variances), torch.Generator().manual_seed(0)
+        terms = gaussian_marginal_terms(loc, var, beta)
+        for n in (4096, 32768, 200_000, 1_000_000):
+            lw = torch.cat(
+                [
+                    -beta * (x_star[None] - y).square().sum(1) - terms(y)[0]
+                    for y in (src.sample(min(n, 200_000), g) for _ in range(max(1, n // 200_000)))
+                ]
+            )
+            w = (lw - lw.max()).exp()
+            print(
+                f"{name} seed {r['seed']} β={beta:g} ×{widen:g}: n = {n}: ln ĉ(x*) "
+                f"{float(torch.logsumexp(lw, 0)) - math.log(len(lw)):.4f} (exact {exact:.4f}), "
+                f"ESS {float(w.sum() ** 2 / w.square().sum()):.1f}",
+                flush=True,
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--diagnose-ess", action="store_true", help="ESS of c's weights at the exact sup (40-D files)")
     ap.add_argument("--results", default="10d", help="docs/results_rd_<results>.json holding the learned marginals")
     ap.add_argument("--tag", default="")
     ap.add_argument("--betas", default=None, help="only these β (comma-separated)")
     ap.add_argument("--seeds", default=None, help="only these seeds (comma-separated)")
     args = ap.parse_args()
+    if args.diagnose_ess:
+        diagnose_ess()
+        return
     runs = json.loads((DOCS / f"results_rd_{args.results}.json").read_text())["runs"]
     if args.betas:
         runs = [r for r in runs if r["beta"] in [float(b) for b in args.betas.split(",")]]
