@@ -223,6 +223,42 @@ def forty_d_bounds_table() -> None:
             )
 
 
+def forty_d_summary_table() -> None:
+    """The 40-D runs per β (three seeds over the FORTY files): accuracy at matched D and the learned conditional."""
+    runs = [r for n in FORTY if (DOCS / f"results_rd_{n}.json").exists() for r in _runs(n)]
+    print(
+        "\n| β | active comps | R(β) (nats) | seeds | ΔD/D* (%) | R̂ (nats) | R(D̂) (nats) | ΔR (nats) | rate error at "
+        "matched D (%) | band [lower, upper] (nats) | mean map max err (active) | cond. var max rel err (active) "
+        "| largest switched-off s² | s per run |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for beta in sorted({r["beta"] for r in runs}):
+        rs = sorted((r for r in runs if r["beta"] == beta), key=lambda r: r["seed"])
+        act = [k for k, m in enumerate(rs[0]["mean_map_closed_form"]) if m > 0]
+        off = [k for k in range(40) if k not in act]
+        rel = [(r["rate"] - r["rate_closed_form"]) / r["rate_closed_form"] for r in rs]
+        lows = [r["rate_lower"] for r in rs]
+        dm = max(max(abs(r["mean_map"][k] - r["mean_map_closed_form"][k]) for k in act) for r in rs)
+        dv = max(max(abs(r["cond_var"][k] / r["cond_var_closed_form"][k] - 1) for k in act) for r in rs)
+        s2 = max(max(r["cond_var"][k] / (1 - 2 * beta * r["cond_var"][k]) for k in off) for r in rs)
+        sec = [r["seconds"] for r in rs]
+        print(
+            f"| {beta:g} | {len(act)} | {rs[0]['rate_at_beta_closed_form']:.3f} | {len(rs)} "
+            f"({', '.join(str(r['seed']) for r in rs)}) | "
+            f"{pm(_ms([r['distortion'] / r['distortion_closed_form'] - 1 for r in rs]), 100)} | "
+            f"{statistics.mean(r['rate'] for r in rs):.3f} | {statistics.mean(r['rate_closed_form'] for r in rs):.3f} | "
+            "{:+.3f} ± {:.3f} | ".format(*_ms([r["rate"] - r["rate_closed_form"] for r in rs]))
+            + f"**{pm(_ms(rel), 100)}** ({', '.join(f'{100 * x:+.2f}' for x in rel)}) | "
+            f"[{', '.join(f'{x:.2f}' for x in lows)}; {max(r['rate_upper'] for r in rs):.2f}]; "
+            f"non-trivial in {sum(x > 0 for x in lows)}/{len(rs)} | {dm:.3f} | {100 * dv:.0f} % | {s2:.1e} | "
+            f"{min(sec):.0f}–{max(sec):.0f} |"
+        )
+
+
+def _runs(name: str) -> list[dict]:
+    return json.loads((DOCS / f"results_rd_{name}.json").read_text())["runs"]
+
+
 def eval_noise_table(name: str = "scalar_eba") -> None:
     """Evaluation vs training noise of D̂ (experiments/rd_eval_noise.py)."""
     path = DOCS / f"results_rd_eval_noise_{name}.json"
@@ -279,6 +315,7 @@ def main() -> None:
     lower_search_table("_w")
     lower_search_table("_s6")
     lower_search_table("_w_s6")
+    forty_d_summary_table()
     forty_d_bounds_table()
     eval_noise_table()
     lap = DOCS / "results_rd_laplace.json"
