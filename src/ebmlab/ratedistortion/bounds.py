@@ -44,7 +44,7 @@ __all__ = [
 Terms = Callable[[Tensor], tuple[Tensor, Tensor]]
 #: held-out effective sample size of c(x*)'s weights below which ln sup c is not reported (above 2-D). At 100 the
 #: 40-D β = 30 marginals (ESS 116 and 148 of 200 000) gave ln ĉ(x*) up to 3 SE below the exact sup (a lower bound
-#: 0.08 nats above the exact one of the same r); at ESS ≥ 6 000 (40-D β = 1, 10-D) the found value is within 3 SE.
+#: 0.08 nats above the exact one of the same r); at ESS ≥ 7 700 (40-D β = 1, 10-D) the found value is within 3.0 SE.
 MIN_ESS = 1000.0
 
 
