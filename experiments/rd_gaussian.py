@@ -72,10 +72,10 @@ def run_one(
     lr: float = 0.02,
     average: float = 0.5,
     n_steps: int = 10,
-    whitened_loc: bool = False,
+    whitened_loc: bool = True,
 ) -> dict[str, Any]:
     torch.manual_seed(seed)
-    energy = RDEnergy(source.dim, whitened_loc=True) if whitened_loc else None
+    energy = RDEnergy(source.dim, whitened_loc=whitened_loc) if isinstance(source, GaussianSource) else None
     m = EBA(source, distortion, beta, energy, variant=variant, sampler=MALA(0.2), n_chains=n_chains, n_steps=n_steps)
     t0 = time.perf_counter()
     lrd: list[tuple[int, float, float]] = []
@@ -183,7 +183,8 @@ def main() -> None:
     ap.add_argument("--trace", action="store_true", help="record L_RD(φ_t) every 10 steps (always on for slope)")
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--average", type=float, default=0.5, help="Polyak average over this last fraction of steps")
-    ap.add_argument("--whitened-loc", action="store_true", help="store the marginal's mean as μ = s·ν (RDEnergy)")
+    ap.add_argument("--whitened-loc", action="store_true", help="μ = s·ν in RDEnergy: the default since session 6")
+    ap.add_argument("--raw-loc", action="store_true", help="μ a raw parameter (results before session 6)")
     ap.add_argument("--betas", default=None, help="override the section's betas (comma-separated)")
     ap.add_argument("--tag", default="", help="suffix of the results file (results_rd_<section><tag>.json)")
     ap.add_argument("--finalize", action="store_true", help="summarise the runs a stopped section finished")
@@ -233,7 +234,7 @@ def main() -> None:
                             args.lr,
                             args.average,
                             args.mala_steps,
-                            args.whitened_loc,
+                            not args.raw_loc,
                         )
                     )
                     partial = DOCS / f"results_rd_{args.section}{args.tag}.partial.json"

@@ -70,7 +70,7 @@ def run_one(energy_name: str, beta: float, seed: int, args: argparse.Namespace) 
             "scales": energy.scale().detach()[:, 0].tolist(),
         }
     else:
-        out |= {"loc": float(energy.loc), "scale": float(energy.scale())}
+        out |= {"loc": float(energy.mean()), "scale": float(energy.scale())}
     print(json.dumps(out), flush=True)
     return out
 

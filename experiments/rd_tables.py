@@ -1,6 +1,7 @@
 """Markdown tables of docs/rate_distortion.md from docs/results_rd_*.json (no numbers typed by hand).
 
-PYTHONPATH=src python experiments/rd_tables.py
+PYTHONPATH=src python experiments/rd_tables.py           # every table but the 40-D section's
+PYTHONPATH=src python experiments/rd_tables.py --forty   # the 40-D section's two tables
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ SECTIONS = (
     "10d",
     "10d_w",
     "10d_eba",
+    "scalar_ba_w",
+    "2d_ba_w",
     "40d",
     "bernoulli",
     "slope",
@@ -158,12 +161,14 @@ def lower_search_table(tag: str = "") -> None:
     if not path.exists():
         return
     res = json.loads(path.read_text())
+    sound = "n_sound" in res
     print(f"\n**lower bound vs closed form** (`{res['command']}`, marginals of results_rd_{res['results']}.json)\n")
     print(
         "| β | seed | lower − 2 SE (nats) | best exact lower over the widenings | R(D̂) | valid | "
         "ln sup c found ± SE | widenings judged bounded / exactly bounded |"
+        + (" exact lower, same r and D̂ | sound |" if sound else "")
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|" + ("---|---|" if sound else ""))
     for r in res["runs"]:
         ok = "".join("✓" if w["judged_bounded"] else "·" for w in r["widenings"])
         fin = "".join("✓" if math.isfinite(w["log_sup_exact"]) else "·" for w in r["widenings"])
@@ -171,10 +176,116 @@ def lower_search_table(tag: str = "") -> None:
             f"| {r['beta']:g} | {r['seed']} | {r['lower_reported']:.4f} | {r['lower_best_exact']:.4f} | "
             f"{r['rate_true_at_d_hat']:.4f} | {'yes' if r['valid'] else 'NO'} | "
             f"{r['log_sup_found']:.3f} ± {r['log_sup_found_se']:.3f} | {ok} / {fin} |"
+            + (f" {r['lower_exact_chosen']:.4f} | {'yes' if r['sound'] else 'NO'} |" if sound else "")
         )
     print(
-        f"\n{res['n_valid']}/{len(res['runs'])} valid, {res['n_nontrivial']} non-trivial; tail check right on "
+        f"\n{res['n_valid']}/{len(res['runs'])} valid, {res['n_nontrivial']} non-trivial"
+        + (f", {res['n_sound']} sound (≤ the exact bound of the same r)" if sound else "")
+        + "; tail check right on "
         f"{res['n_judged_right']}/{res['n_widenings']} (run, widening) pairs (widenings ×1, 1.02, 1.1, 1.3, 2)."
+    )
+
+
+FORTY = ("40d_b1", "40d_b1_s2", "40d_b30", "40d_b30_s2", "40d_b1000", "40d_b1000_s2")
+
+
+def forty_d_bounds_table() -> None:
+    """The 40-D runs' bounds (as stored: re-evaluated with the current search) against the closed forms: R(D̂),
+    and Csiszár's lower bound of the widening the search chose, exact (``dual_gaussian``)."""
+    import torch
+
+    from ebmlab.ratedistortion.dual_gaussian import gaussian_dual_terms
+
+    variances = [4 * math.exp(-k) for k in range(40)]
+    print(
+        "\n**40-D bounds** (`python experiments/rd_gaussian.py 40d --tag TAG --reevaluate`, TAG = _b1, _b1_s2, ...)\n"
+    )
+    print(
+        "| β | seed | lower − 2 SE | exact lower (same r, same D̂) | R(D̂) | R̂ | upper + 2 SE | valid | sound "
+        "| R(D̂) in band | ln sup c found ± SE | exact | widening | held-out ESS |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name in FORTY:
+        path = DOCS / f"results_rd_{name}.json"
+        if not path.exists():
+            continue
+        for r in json.loads(path.read_text())["runs"]:
+            beta, v = r["beta"], torch.tensor(r["cond_var"], dtype=torch.float64)
+            loc, var = torch.tensor(r["marg_loc"], dtype=torch.float64), v / (1 - 2 * beta * v)
+            w = float(r["search"].rsplit("r widened x", 1)[1]) if "r widened x" in r["search"] else 1.0
+            ex = gaussian_dual_terms(variances, loc, var * w, beta)
+            ex_lower = -beta * r["distortion"] - ex["mean_log_z"] - ex["log_sup"]  # the same r, at the same D̂
+            ess = r["search"].split("held-out ESS ")[1].split(";")[0] if "held-out ESS" in r["search"] else "–"
+            trivial = r["rate_lower"] <= 0
+            low = "0 (" + ("not estimable" if "not estimable" in r["search"] else "trivial") + ")" if trivial else None
+            print(
+                f"| {beta:g} | {r['seed']} | {low or format(r['rate_lower'], '.3f')} | "
+                f"{format(ex_lower, '.3f') if math.isfinite(ex_lower) else '– (sup c = ∞)'} | "
+                f"{r['rate_closed_form']:.3f} | {r['rate']:.3f} | {r['rate_upper']:.3f} | "
+                f"{'yes' if r['rate_lower'] <= r['rate_closed_form'] else 'NO'} | "
+                f"{'yes' if trivial or r['rate_lower'] <= ex_lower else 'NO'} | "
+                f"{'yes' if r['rate_lower'] <= r['rate_closed_form'] <= r['rate_upper'] else 'NO'} | "
+                f"{r['log_sup']:.3f} ± {r['log_sup_se']:.3f} | {ex['log_sup']:.3f} | ×{w:g} | {ess} |"
+            )
+
+
+def forty_d_summary_table() -> None:
+    """The 40-D runs per β (three seeds over the FORTY files): accuracy at matched D and the learned conditional."""
+    runs = [r for n in FORTY if (DOCS / f"results_rd_{n}.json").exists() for r in _runs(n)]
+    print(
+        "\n| β | active comps | R(β) (nats) | seeds | ΔD/D* (%) | R̂ (nats) | R(D̂) (nats) | ΔR (nats) | rate error at "
+        "matched D (%) | band [lower, upper] (nats) | mean map max err (active) | cond. var max rel err (active) "
+        "| largest switched-off s² | s per run |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for beta in sorted({r["beta"] for r in runs}):
+        rs = sorted((r for r in runs if r["beta"] == beta), key=lambda r: r["seed"])
+        act = [k for k, m in enumerate(rs[0]["mean_map_closed_form"]) if m > 0]
+        off = [k for k in range(40) if k not in act]
+        rel = [(r["rate"] - r["rate_closed_form"]) / r["rate_closed_form"] for r in rs]
+        lows = [r["rate_lower"] for r in rs]
+        dm = max(max(abs(r["mean_map"][k] - r["mean_map_closed_form"][k]) for k in act) for r in rs)
+        dv = max(max(abs(r["cond_var"][k] / r["cond_var_closed_form"][k] - 1) for k in act) for r in rs)
+        s2 = max(max(r["cond_var"][k] / (1 - 2 * beta * r["cond_var"][k]) for k in off) for r in rs)
+        sec = [r["seconds"] for r in rs]
+        print(
+            f"| {beta:g} | {len(act)} | {rs[0]['rate_at_beta_closed_form']:.3f} | {len(rs)} "
+            f"({', '.join(str(r['seed']) for r in rs)}) | "
+            f"{pm(_ms([r['distortion'] / r['distortion_closed_form'] - 1 for r in rs]), 100)} | "
+            f"{statistics.mean(r['rate'] for r in rs):.3f} | {statistics.mean(r['rate_closed_form'] for r in rs):.3f} | "
+            "{:+.3f} ± {:.3f} | ".format(*_ms([r["rate"] - r["rate_closed_form"] for r in rs]))
+            + f"**{pm(_ms(rel), 100)}** ({', '.join(f'{100 * x:+.2f}' for x in rel)}) | "
+            f"[{', '.join(f'{x:.2f}' for x in lows)}; {max(r['rate_upper'] for r in rs):.2f}]; "
+            f"non-trivial in {sum(x > 0 for x in lows)}/{len(rs)} | {dm:.3f} | {100 * dv:.0f} % | {s2:.1e} | "
+            f"{min(sec):.0f}–{max(sec):.0f} |"
+        )
+
+
+def _runs(name: str) -> list[dict]:
+    return json.loads((DOCS / f"results_rd_{name}.json").read_text())["runs"]
+
+
+def eval_noise_table(name: str = "scalar_eba") -> None:
+    """Evaluation vs training noise of D̂ (experiments/rd_eval_noise.py)."""
+    path = DOCS / f"results_rd_eval_noise_{name}.json"
+    if not path.exists():
+        return
+    res = json.loads(path.read_text())
+    print(f"\n**evaluation vs training noise** (`{res['command']}`, models of results_rd_{name}.json)\n")
+    print(
+        "| seed | ΔD/D* as stored (200 000 y) | exact ΔD/D* of the learned r | 3 other evaluations at 200 000 y "
+        "| with SE(D̂)/D̂ ≤ 1e-3 | ΔR at matched D, exact (nats) | the same, evaluated |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r in res["runs"]:
+        others = ", ".join(f"{100 * x:+.2f}" for x in r["d_rel_200k"])
+        print(
+            f"| {r['seed']} | {100 * r['d_rel_stored']:+.2f} % | {100 * r['d_rel_exact']:+.2f} % | {others} % | "
+            f"{100 * r['d_rel_precise']:+.2f} % | {r['r_err_exact']:+.1e} | {r['r_err_precise']:+.1e} |"
+        )
+    print(
+        f"\nsd over evaluation seeds at 200 000 y (mean over runs): {100 * res['sd_over_eval_seeds_200k_mean']:.2f} %; "
+        f"sd of the exact ΔD/D* over runs (training): {100 * res['sd_exact_over_runs']:.2f} %."
     )
 
 
@@ -200,6 +311,12 @@ def figures() -> None:
 
 
 def main() -> None:
+    import sys
+
+    if sys.argv[1:] == ["--forty"]:  # the 40-D section's tables (docs/rate_distortion.md, 40-D Gaussian)
+        forty_d_summary_table()
+        forty_d_bounds_table()
+        return
     figures()
     for name in SECTIONS:
         section(name)
@@ -208,6 +325,9 @@ def main() -> None:
             monotone_table(name)
     lower_search_table()
     lower_search_table("_w")
+    lower_search_table("_s6")
+    lower_search_table("_w_s6")
+    eval_noise_table()
     lap = DOCS / "results_rd_laplace.json"
     if lap.exists():
         res = json.loads(lap.read_text())

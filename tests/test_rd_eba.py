@@ -27,16 +27,19 @@ def _scalar_eba(steps: int, variant: str = "eba"):
 
 
 def test_short_eba_run_on_a_scalar_gaussian() -> None:
-    # β = 1: D* = θ = 0.5, R* = ½ ln 2. The rate at the achieved distortion is checked to 3 Monte Carlo SEs;
+    # β = 1: D* = θ = 0.5, R* = ½ ln 2. The learned pair's rate is achievable (≥ R(D̂) within 3 Monte Carlo SEs)
+    # and above it by < 2 % (this 150-step run: +1.0 %, visible since D̂ is evaluated to SE(D̂)/D̂ ≤ 1e-3);
     # D to 4 % (the spread of D over seeds at this budget is ~1 %; see docs/rate_distortion.md).
     m, b = _scalar_eba(150)
     truth = closed_form_rate(m.source, "squared", b.distortion)
-    assert abs(b.rate_upper - truth) <= 3 * b.rate_upper_se + 2 * b.distortion_se
+    slack = 3 * b.rate_upper_se + 2 * b.distortion_se
+    assert -slack <= b.rate_upper - truth <= 0.02 * truth + slack
     assert b.rate_lower - 3 * b.rate_lower_se <= truth <= b.rate_upper + 3 * b.rate_upper_se
     assert abs(b.distortion / gaussian_rd([1.0], 1.0).distortion - 1) < 0.04
     # negative control: the untrained EBM (r = N(0, 1)) misses D* by ~11 %, and its band excludes R(β) at D*
-    _, b0 = _scalar_eba(0)
+    m0, b0 = _scalar_eba(0)
     assert abs(b0.distortion / 0.5 - 1) > 0.08
+    assert b0.rate_upper - closed_form_rate(m0.source, "squared", b0.distortion) > 0.05 * truth
     assert b0.rate_upper - b0.rate_lower > 10 * b0.rate_lower_se
 
 

@@ -8,7 +8,7 @@ import torch
 
 from ebmlab.experiments.rate_distortion import bounded_widenings, train_eba
 from ebmlab.methods.eba import EBA
-from ebmlab.ratedistortion import GaussianSource, gaussian_marginal_terms, get_distortion
+from ebmlab.ratedistortion import GaussianSource, gaussian_marginal_terms, gaussian_rate_at, get_distortion, rd_bounds
 from ebmlab.ratedistortion.bounds import log_c, search_sup
 from ebmlab.ratedistortion.dual_gaussian import gaussian_dual_terms, gaussian_log_c
 from ebmlab.ratedistortion.model import RDEnergy
@@ -68,11 +68,11 @@ def test_sup_search_ranks_candidates_on_other_draws() -> None:
 
 def test_whitened_mean_keeps_switched_off_means_still() -> None:
     # σ² = (1, 0.01) at β = 1 (θ = 0.5): component 2 is off, its s starts at 0.02; Adam moves a raw mean by ≈ lr
-    # per step whatever its gradient's size, the whitened one by ≈ lr·s
+    # per step whatever its gradient's size, the whitened one (the default) by ≈ lr·s
     moved = {}
     for whitened in (False, True):
         torch.manual_seed(0)
-        energy = RDEnergy(2, whitened_loc=whitened)
+        energy = RDEnergy(2) if whitened else RDEnergy(2, whitened_loc=False)
         m = EBA(
             GaussianSource([1.0, 0.01]), "squared", 1.0, energy, variant="ba", sampler=MALA(0.2), n_chains=64, n_steps=2
         )
@@ -114,3 +114,58 @@ def test_tail_check_matches_the_exact_finiteness_of_sup_c() -> None:
             slack = float(((var * w - star) / torch.tensor(VAR10, dtype=torch.float64)).min())
             assert finite <= (w in ok) or slack < 0.03
     assert unbounded > 10  # the negative controls were there (and all refused)
+
+
+V40 = [4 * math.exp(-k) for k in range(40)]  # σ_k = 2e^{−0.5k}: down to 7e-9 in the last coordinates
+
+
+def _r40(beta: float, widen: float, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A 40-D marginal as learned: the optimal variances widened, switched-off s² = 1e-6, means ±0.005 there."""
+    star = torch.tensor([max(s - 1 / (2 * beta), 0.0) for s in V40], dtype=torch.float64)
+    return 0.005 * torch.randn(40, generator=g, dtype=torch.float64) * (star == 0), (star + 1e-6) * widen
+
+
+def test_sup_search_in_40d_finds_the_sup_outside_the_sources_box() -> None:
+    # β = 1 (R ≈ 1.6 nats): the sup sits outside the box spanned by the source draws in the switched-off
+    # coordinates (the box is ~1e-7 wide there, c is flat on the scale 1/√β). The earlier edge test read that as
+    # "c unbounded" and reported the trivial bound (this test is red with it put back); now the lower bound is
+    # valid and within 0.03 of the exact one
+    beta, g = 1.0, torch.Generator().manual_seed(0)
+    src = GaussianSource(V40)
+    loc, var = _r40(beta, 1.1, g)
+    terms = gaussian_marginal_terms(loc, var, beta)
+    starts = torch.cat((src.sample(32, g), loc + var.sqrt() * torch.randn(31, 40, generator=g, dtype=torch.float64)))
+    b = rd_bounds(
+        terms, lambda n: src.sample(n, g), SQ, beta, 20_000, 4096, starts, n_validate=16384, r_moments=(loc, var)
+    )
+    exact = gaussian_dual_terms(V40, loc, var, beta)
+    r_true = gaussian_rate_at(V40, b.distortion)
+    assert exact["lower"] - 0.03 < b.rate_lower and b.rate_lower - 2 * b.rate_lower_se <= r_true, b.search
+    assert abs(b.log_sup - exact["log_sup"]) < 3 * b.log_sup_se + 0.02
+
+
+def test_lower_bound_refused_where_c_is_not_estimable() -> None:
+    # β = 1000 (R ≈ 22 nats): c's weights at x* have an ESS of ≈ 1 on 20 000 draws (it falls like e^{−R}), so ĉ(x*)
+    # is one draw's bump and its delta-method SE means nothing: the check refuses the bound; without it
+    # (negative control) ln ĉ(x*) lies many reported SE below the exact ln sup c
+    beta, g = 1000.0, torch.Generator().manual_seed(0)
+    src = GaussianSource(V40)
+    loc, var = _r40(beta, 1.3, g)
+    exact = gaussian_dual_terms(V40, loc, var, beta)["log_sup"]
+    starts = torch.cat((src.sample(8, g), loc + var.sqrt() * torch.randn(8, 40, generator=g, dtype=torch.float64)))
+    out = {}
+    for min_ess in (1000.0, 0.0):
+        out[min_ess] = rd_bounds(
+            gaussian_marginal_terms(loc, var, beta),
+            lambda n: src.sample(n, g),
+            SQ,
+            beta,
+            n_y=20_000,
+            n_search=1024,
+            n_validate=4096,
+            starts=starts,
+            r_moments=(loc, var),
+            min_ess=min_ess,
+        )
+    assert out[1000.0].rate_lower == 0.0 and "not estimable" in out[1000.0].search
+    assert out[0.0].log_sup + 3 * out[0.0].log_sup_se < exact
