@@ -7,6 +7,39 @@ for the MALA gaussian-50 test under a load of ~2. Tests therefore run single-thr
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
 import torch
 
 torch.set_num_threads(1)
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def load_benchmark() -> Iterator[Callable[[str], ModuleType]]:
+    """``load(name)`` imports the script ``benchmarks/<name>.py`` as module ``bench_<name>`` (the benchmarks are
+    scripts, not a package: their folder goes on ``sys.path`` for their sibling imports, and each module into
+    ``sys.modules``, where dataclasses look it up); both are undone when the test module ends."""
+    names: list[str] = []
+    sys.path.insert(0, str(BENCHMARKS))
+
+    def load(name: str) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        names.append(spec.name)
+        spec.loader.exec_module(module)
+        return module
+
+    yield load
+    for n in names:
+        sys.modules.pop(n, None)
+    sys.path.remove(str(BENCHMARKS))

@@ -14,25 +14,15 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load(name: str):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def threads():
     n = torch.get_num_threads()
     yield
     torch.set_num_threads(n)
-    sys.path.remove(str(ROOT / "benchmarks"))
 
 
-def test_user_sampler_benchmark_quick(tmp_path: Path, threads) -> None:
-    bench = load("samplers_user")
+def test_user_sampler_benchmark_quick(tmp_path: Path, threads, load_benchmark) -> None:
+    bench = load_benchmark("samplers_user")
     out = tmp_path / "rows.json"
     argv = ["--quick", "--jax", "off", "--energies", "mog8,mlp", "--only", "ula,hmc", "--capture", "off,eager"]
     assert bench.main([*argv, "--json", str(out)]) == 0
@@ -46,8 +36,8 @@ def test_user_sampler_benchmark_quick(tmp_path: Path, threads) -> None:
         bench.main(["--only", "nuts"])
 
 
-def test_user_energies_match_their_definitions(threads) -> None:
-    energies = load("user_energies")
+def test_user_energies_match_their_definitions(threads, load_benchmark) -> None:
+    energies = load_benchmark("user_energies")
     x = torch.tensor([[4.0, 0.0], [0.0, 0.0]])
     e = energies.mog8(x)  # at a mean: −log(1 + Σ far terms) ≈ 0; at the centre all 8 terms equal exp(−16/0.5)
     assert abs(float(e[0])) < 1e-6 and abs(float(e[1]) - (16 / 0.5 - math.log(8))) < 1e-4
@@ -57,8 +47,8 @@ def test_user_energies_match_their_definitions(threads) -> None:
     assert energies.mlp_flops(1) == 2 * (64 * 256 + 256 * 256 + 256 + 64 * 256 + 256 * 256)
 
 
-def test_training_benchmark_quick(tmp_path: Path, threads) -> None:
-    bench = load("training")
+def test_training_benchmark_quick(tmp_path: Path, threads, load_benchmark) -> None:
+    bench = load_benchmark("training")
     out = tmp_path / "train.json"
     assert bench.main(["--quick", "--workloads", "cd-short,bg", "--json", str(out)]) == 0
     payload = json.loads(out.read_text())
@@ -67,8 +57,8 @@ def test_training_benchmark_quick(tmp_path: Path, threads) -> None:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (optional [bench] extra)")
-def test_jax_peer_runs(tmp_path: Path, threads) -> None:
-    bench = load("samplers_user")
+def test_jax_peer_runs(tmp_path: Path, threads, load_benchmark) -> None:
+    bench = load_benchmark("samplers_user")
     rows = [bench.Row("ula", "mog8", 8, "off", 3, 1.0, 1.0, 1.0, 0.0)]
     assert bench.run_jax(rows, sys.executable, "cpu", 1, print) is not None
     assert rows[0].jax is not None and rows[0].jax > 0

@@ -3,7 +3,6 @@ the IS tail check on the tail-validation energies of benchmarks/heldout_energies
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import sys
@@ -18,15 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def bench():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("bench_logz_calibration", ROOT / "benchmarks" / "logz_calibration.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
-    sys.path.remove(str(ROOT / "benchmarks"))
+def bench(load_benchmark):
+    return load_benchmark("logz_calibration")
 
 
 def _run(energy: str, method: str, seed: int, log_z: float) -> dict:
