@@ -2,6 +2,7 @@
 
 PYTHONPATH=src python experiments/rd_tables.py           # every table but the 40-D section's
 PYTHONPATH=src python experiments/rd_tables.py --forty   # the 40-D section's two tables
+PYTHONPATH=src python experiments/rd_tables.py --laplace # the Laplace mixture table (results_rd_laplace_mixture_{lo,hi})
 """
 
 from __future__ import annotations
@@ -310,12 +311,45 @@ def figures() -> None:
         plot_rd(first, src, "hamming" if name == "bernoulli" else "squared", DOCS / "figures" / f"rd_{name}.png")
 
 
+def laplace_mixture_table(tags: tuple[str, ...] = ("_lo", "_hi")) -> None:
+    """The Laplace-source EBA table (mixture marginal): per β, mean ± sd over seeds, against R(D̂) = −ln(D̂/b)."""
+    runs = [r for t in tags for r in json.loads((DOCS / f"results_rd_laplace_mixture{t}.json").read_text())["runs"]]
+    print(
+        "| β | D̂ | ΔD vs D* = 1/β | R̂ (nats) | R(D̂) = −ln(D̂/b) | **rate error at matched D** |"
+        " band [lower, upper] (nats) | closed form in band | atom weight: learned (closed form) | narrow width |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for beta in sorted({r["beta"] for r in runs if r["energy"] == "mixture"}):
+        rs = sorted((r for r in runs if r["energy"] == "mixture" and r["beta"] == beta), key=lambda r: r["seed"])
+
+        def col(f: str, rs: list[dict] = rs) -> list[float]:
+            return _ms([r[f] for r in rs])
+
+        widths = [r["scales"][1] for r in rs]
+        atoms = ", ".join(f"{r['weights'][1]:.2f}" for r in rs)
+
+        def fm(f: str, digits: int, scale: float = 1.0, sign: str = "") -> str:
+            m, sd = col(f)
+            return f"{m * scale:{sign}.{digits}f} ± {sd * scale:.{digits}f}"
+
+        dd = 3 if beta < 3 else 4
+        print(
+            f"| {beta:g} | {fm('distortion', dd)} | {fm('rel_err_distortion', 2, 100, '+')} % "
+            f"| {fm('rate', 3)} | {fm('rate_closed_form', 3)} | **{fm('rel_err_rate', 2, 100, '+')} %** "
+            f"| [{fm('rate_lower', 2)}, {col('rate_upper')[0]:.3f}] | {sum(r['in_band'] for r in rs)}/{len(rs)} "
+            f"| {atoms} ({rs[0]['atom_weight_closed_form']:.3g}) | {min(widths):.2f}–{max(widths):.2f} |"
+        )
+
+
 def main() -> None:
     import sys
 
     if sys.argv[1:] == ["--forty"]:  # the 40-D section's tables (docs/rate_distortion.md, 40-D Gaussian)
         forty_d_summary_table()
         forty_d_bounds_table()
+        return
+    if sys.argv[1:] == ["--laplace"]:  # the Laplace section's EBA table (mixture marginal)
+        laplace_mixture_table()
         return
     figures()
     for name in SECTIONS:
