@@ -267,21 +267,19 @@ def mh_accept(
     return log_alpha.exp(), accepted, log_alpha
 
 
-def mh_decide(log_alpha: Tensor, ok: Tensor, log_u: Tensor) -> tuple[Tensor, Tensor]:
-    """:func:`mh_accept` with ``log u`` given: ``(accept_prob, accepted)``, the same bits for the same u.
-
-    A block of steps takes the log of all its K·n uniforms at once (elementwise: the same bits as per step).
-    """
-    log_alpha = clamped_log_alpha(log_alpha, ok)
-    return log_alpha.exp(), log_u < log_alpha
-
-
 def clamped_log_alpha(log_alpha: Tensor, ok: Tensor) -> Tensor:
     """min(0, log α), −inf where the proposal is non-finite (``~ok``) or log α is NaN."""
     log_alpha = torch.where(ok, log_alpha, -float("inf"))
     # neginf: nan_to_num would otherwise turn −inf into the lowest finite float, which log(u) = −inf (u = 0 exactly,
     # probability 2⁻²⁴ per float32 draw) is below: a rejected (non-finite) proposal would be accepted
     return torch.nan_to_num(log_alpha, nan=-float("inf"), neginf=-float("inf")).clamp(max=0.0)
+
+
+def clamp_log_alpha_(log_alpha: Tensor, bad: Tensor) -> Tensor:
+    """:func:`clamped_log_alpha` in place, given the non-finite mask ``bad`` (= ``~ok``): the same bits."""
+    return (
+        log_alpha.masked_fill_(bad, -float("inf")).nan_to_num_(nan=-float("inf"), neginf=-float("inf")).clamp_(max=0.0)
+    )
 
 
 def axpy(y: Tensor, x: Tensor, alpha: float | Tensor) -> Tensor:

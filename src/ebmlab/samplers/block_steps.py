@@ -21,12 +21,12 @@ import torch
 from torch import Tensor
 
 from ebmlab.errors import ConfigError
-from ebmlab.samplers.base import Sampler, finite_rows, mh_accept, mh_decide, select
+from ebmlab.samplers.base import Sampler, clamp_log_alpha_, finite_rows, mh_accept, row_sums, select
 from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA
 
-__all__ = ["block_fn", "block_inputs", "step_fn"]
+__all__ = ["block_extras", "block_fn", "step_fn"]
 
 
 def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam: float) -> Callable:
@@ -44,17 +44,19 @@ def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam
     if isinstance(sampler, MALA):
         scale, denom = math.sqrt(2.0 * lam * temp), 4.0 * lam * temp
 
-        def mala(x, e, g, v, noise, u):
-            log_u, half_sq_noise = u  # this step's log u and ½‖ξ‖², taken for the whole block (block_inputs)
-            y = x.add(g, alpha=-lam).add(noise, alpha=scale)
+        def mala(x, e, g, v, noise, u):  # returns (…, clamped log α, non-finite mask, None): block_extras
+            log_u, half_sq_noise = u  # this step's log u and ½‖ξ‖², taken for the whole block (block_extras)
+            y = x.add(g, alpha=-lam).add_(noise, alpha=scale)
             e_y, g_y = eg(y)
-            ok = finite_rows(e_y, g_y)
-            back = x - y + lam * g_y
-            sq = back.reshape(back.shape[0], -1).square().sum(dim=1)
-            d = e - e_y if temp == 1.0 else (e - e_y) / temp  # d / 1 is d, bit for bit
-            prob, acc = mh_decide(d - sq / denom + half_sq_noise, ok, log_u)
+            s = row_sums(e_y, g_y)
+            bad = (s - s) != 0  # ~finite_rows(e_y, g_y)
+            back = (x - y).add_(g_y * lam)  # in place on fresh temporaries: the same ops, fewer allocations
+            sq = back.reshape(back.shape[0], -1).square_().sum(dim=1)
+            d = e - e_y if temp == 1.0 else (e - e_y).div_(temp)  # d / 1 is d, bit for bit
+            log_alpha = clamp_log_alpha_(d.sub_(sq.div_(denom)).add_(half_sq_noise), bad)
+            acc = log_u < log_alpha
             rows = acc.reshape(acc.shape + (1,) * (x.dim() - 1))
-            return torch.where(rows, y, x), torch.where(acc, e_y, e), torch.where(rows, g_y, g), v, prob, ok, None
+            return torch.where(rows, y, x), torch.where(acc, e_y, e), torch.where(rows, g_y, g), v, log_alpha, bad, None
 
         return mala
     if isinstance(sampler, HMC):
@@ -93,26 +95,29 @@ def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam
     raise ConfigError(f"no block runner for {type(sampler).__name__}; use capture='off'.")
 
 
-def block_inputs(sampler: Sampler) -> Callable[[Tensor, Tensor | None], tuple[Tensor, ...]] | None:
-    """What a block hands its steps besides the noise, taken once for K steps; None: each step's uniforms.
+def block_extras(sampler: Sampler) -> tuple[Callable[[Tensor, Tensor | None], tuple[Tensor, ...]] | None, bool]:
+    """``(inputs, log_space)`` for :func:`block_fn`: what a block takes once for all K steps.
 
-    MALA: ``(log u, ½‖ξ‖²)`` of every step, shape ``(K, n)`` each: elementwise ops and row sums over the same
-    rows as step by step, so the same bits, with one dispatch per block instead of one per step.
+    ``inputs``: what the steps get instead of their uniforms (None: each step's uniforms). MALA:
+    ``(log u, ½‖ξ‖²)`` of every step, shape ``(K, n)`` each. ``log_space``: the steps return the clamped
+    log α and the non-finite mask instead of (α, ok, divergent); the block takes ``exp`` and the negation
+    once for its K steps (MALA: divergent = non-finite). Elementwise ops over the stacked steps and row sums
+    over the same rows give the same bits as step by step, with one dispatch per block instead of one per step.
     """
     if not isinstance(sampler, MALA):
-        return None
+        return None, False
 
     def mala_inputs(noise: Tensor, u: Tensor | None) -> tuple[Tensor, ...]:
         assert u is not None
         return torch.log(u), 0.5 * noise.reshape(noise.shape[0], noise.shape[1], -1).square().sum(2)
 
-    return mala_inputs
+    return mala_inputs, True
 
 
-def block_fn(step: Callable, inputs: Callable | None = None) -> Callable:
+def block_fn(step: Callable, inputs: Callable | None = None, log_space: bool = False) -> Callable:
     """``(x, e, g, v, noise (K, …), u (K, n) | None) -> (x, e, g, v, xs, es, accept, ok, divergent, accept_mean)``.
 
-    ``inputs`` (:func:`block_inputs`): per-step inputs taken once for the block, passed to the steps instead of ``u``.
+    ``inputs``, ``log_space``: see :func:`block_extras`.
     """
 
     def block(x, e, g, v, noise, u):
@@ -137,10 +142,12 @@ def block_fn(step: Callable, inputs: Callable | None = None) -> Callable:
             ok_all = torch.isfinite(energies + torch.stack(gs).reshape(k, n, -1).sum(dim=2))
             ones = torch.ones_like(energies)
             return x, e, g, v, torch.stack(xs), energies, ones, ok_all, ~ok_all, ones[:, 0]
-        accept, ok_k = torch.stack(acc), torch.stack(oks)
-        # divergent None: a step's divergence is ~ok (MALA), negated once per block; means: row means of the
-        # stacked acceptances, the same bits as each step's own mean (a row sum over the same n values, divided by n)
-        div_k = ~ok_k if divs[0] is None else torch.stack(divs)
+        if log_space:  # (clamped log α, non-finite) per step: exp and negation once per block
+            accept, div_k = torch.stack(acc).exp(), torch.stack(oks)
+            ok_k = ~div_k
+        else:
+            accept, ok_k, div_k = torch.stack(acc), torch.stack(oks), torch.stack(divs)
+        # each step's mean acceptance: row means of the stacked K × n values, the same bits as the step's own mean
         return x, e, g, v, torch.stack(xs), energies, accept, ok_k, div_k, accept.mean(dim=1)
 
     return block

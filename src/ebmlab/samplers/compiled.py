@@ -37,7 +37,7 @@ from torch import Tensor
 from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.errors import ConfigError
 from ebmlab.samplers.base import Sampler, SamplerState
-from ebmlab.samplers.block_steps import block_fn, block_inputs, step_fn
+from ebmlab.samplers.block_steps import block_extras, block_fn, step_fn
 from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA
@@ -127,7 +127,7 @@ class BlockRunner:
             raise ConfigError(f"capture must be one of {', '.join(MODES)}, got {mode!r}.")
         self.sampler, self.mode, self.step_size = sampler, mode, float(step_size)
         self.eager = block_fn(
-            step_fn(sampler, lambda x: energy_and_grad(energy, x), self.step_size), block_inputs(sampler)
+            step_fn(sampler, lambda x: energy_and_grad(energy, x), self.step_size), *block_extras(sampler)
         )
         self.energy = energy
         self.compiled: Callable | None = None  # block of compiled steps ("compile")
@@ -209,7 +209,7 @@ class BlockRunner:
         first = self.compiled is None
         if self.compiled is None:
             self.compiled = block_fn(
-                compiled_step(self.energy, self.sampler, self.step_size), block_inputs(self.sampler)
+                compiled_step(self.energy, self.sampler, self.step_size), *block_extras(self.sampler)
             )
         block = self.compiled
         try:
