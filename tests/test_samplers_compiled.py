@@ -48,6 +48,21 @@ def test_eager_blocks_equal_step_by_step_bitwise(kernel, energy_name, small_bloc
             assert torch.equal(res.final_state.momentum, ref.final_state.momentum)
 
 
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_mala_blocks_equal_step_by_step_float32(temperature, small_blocks) -> None:
+    """MALA's block step (log u and ½‖ξ‖² per block, no division at T = 1) against ``kernel.step``: float32, an
+    odd chain count and 3-D events (vector and scalar tails of the elementwise kernels), T = 1 and T ≠ 1."""
+    torch.manual_seed(0)
+    x0 = torch.randn(33, 3)
+    kernel = MALA(0.6, temperature=temperature)
+    args = dict(thin=1, seed=7, diagnostics=False)
+    ref = sample(mixture, kernel, x0, 20, capture="off", **args)
+    res = sample(mixture, kernel, x0, 20, capture="eager", **args)
+    assert 0.05 < ref.accept_trace.mean() < 0.95  # both branches of the MH test are taken
+    for name in ("samples", "energies", "accept_trace", "accept_per_chain"):
+        assert torch.equal(getattr(res, name), getattr(ref, name)), name
+
+
 def cliff(x: torch.Tensor) -> torch.Tensor:
     """Quadratic inside |x₁| < 2, NaN beyond: chains that step out have a non-finite energy."""
     e = 0.5 * x.square().sum(-1)

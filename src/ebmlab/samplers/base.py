@@ -87,7 +87,8 @@ def finite_rows(energy: Tensor, grad: Tensor | None) -> Tensor:
     """
     if grad is None:
         return torch.isfinite(energy)
-    return torch.isfinite(row_sums(energy, grad))
+    s = row_sums(energy, grad)
+    return (s - s) == 0  # isfinite in two ops (torch.isfinite dispatches four): s − s is 0 iff s is finite, else NaN
 
 
 def row_sums(energy: Tensor, grad: Tensor) -> Tensor:
@@ -258,15 +259,27 @@ def mh_accept(
     Accepts where log u < min(0, log α), u ~ U(0, 1) drawn from ``generator`` unless given as ``uniform``.
     Returns ``(accept_prob, accepted, log_alpha)``.
     """
-    log_alpha = torch.where(ok, log_alpha, -float("inf"))
-    # neginf: nan_to_num would otherwise turn −inf into the lowest finite float, which log(u) = −inf (u = 0 exactly,
-    # probability 2⁻²⁴ per float32 draw) is below: a rejected (non-finite) proposal would be accepted
-    log_alpha = torch.nan_to_num(log_alpha, nan=-float("inf"), neginf=-float("inf")).clamp(max=0.0)
+    log_alpha = clamped_log_alpha(log_alpha, ok)
     u = uniform
     if u is None:
         u = torch.rand(log_alpha.shape, generator=generator, dtype=log_alpha.dtype, device=log_alpha.device)
     accepted = torch.log(u) < log_alpha
     return log_alpha.exp(), accepted, log_alpha
+
+
+def clamped_log_alpha(log_alpha: Tensor, ok: Tensor) -> Tensor:
+    """min(0, log α), −inf where the proposal is non-finite (``~ok``) or log α is NaN."""
+    log_alpha = torch.where(ok, log_alpha, -float("inf"))
+    # neginf: nan_to_num would otherwise turn −inf into the lowest finite float, which log(u) = −inf (u = 0 exactly,
+    # probability 2⁻²⁴ per float32 draw) is below: a rejected (non-finite) proposal would be accepted
+    return torch.nan_to_num(log_alpha, nan=-float("inf"), neginf=-float("inf")).clamp(max=0.0)
+
+
+def clamp_log_alpha_(log_alpha: Tensor, bad: Tensor) -> Tensor:
+    """:func:`clamped_log_alpha` in place, given the non-finite mask ``bad`` (= ``~ok``): the same bits."""
+    return (
+        log_alpha.masked_fill_(bad, -float("inf")).nan_to_num_(nan=-float("inf"), neginf=-float("inf")).clamp_(max=0.0)
+    )
 
 
 def axpy(y: Tensor, x: Tensor, alpha: float | Tensor) -> Tensor:

@@ -21,12 +21,12 @@ import torch
 from torch import Tensor
 
 from ebmlab.errors import ConfigError
-from ebmlab.samplers.base import Sampler, finite_rows, mh_accept, select
+from ebmlab.samplers.base import Sampler, clamp_log_alpha_, finite_rows, mh_accept, row_sums, select
 from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA
 
-__all__ = ["block_fn", "step_fn"]
+__all__ = ["block_extras", "block_fn", "step_fn"]
 
 
 def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam: float) -> Callable:
@@ -42,17 +42,21 @@ def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam
 
         return ula
     if isinstance(sampler, MALA):
-        scale = math.sqrt(2.0 * lam * temp)
+        scale, denom = math.sqrt(2.0 * lam * temp), 4.0 * lam * temp
 
-        def mala(x, e, g, v, noise, u):
-            y = x.add(g, alpha=-lam).add(noise, alpha=scale)
+        def mala(x, e, g, v, noise, u):  # returns (…, clamped log α, non-finite mask, None): block_extras
+            log_u, half_sq_noise = u  # this step's log u and ½‖ξ‖², taken for the whole block (block_extras)
+            y = x.add(g, alpha=-lam).add_(noise, alpha=scale)
             e_y, g_y = eg(y)
-            ok = finite_rows(e_y, g_y)
-            back = x - y + lam * g_y
-            sq = back.reshape(back.shape[0], -1).square().sum(dim=1)
-            log_alpha = (e - e_y) / temp - sq / (4.0 * lam * temp) + 0.5 * noise.reshape(x.shape[0], -1).square().sum(1)
-            prob, acc, _ = mh_accept(log_alpha, ok, None, u)
-            return select(acc, y, x), torch.where(acc, e_y, e), select(acc, g_y, g), v, prob, ok, ~ok
+            s = row_sums(e_y, g_y)
+            bad = (s - s) != 0  # ~finite_rows(e_y, g_y)
+            back = (x - y).add_(g_y * lam)  # in place on fresh temporaries: the same ops, fewer allocations
+            sq = back.reshape(back.shape[0], -1).square_().sum(dim=1)
+            d = e - e_y if temp == 1.0 else (e - e_y).div_(temp)  # d / 1 is d, bit for bit
+            log_alpha = clamp_log_alpha_(d.sub_(sq.div_(denom)).add_(half_sq_noise), bad)
+            acc = log_u < log_alpha
+            rows = acc.reshape(acc.shape + (1,) * (x.dim() - 1))
+            return torch.where(rows, y, x), torch.where(acc, e_y, e), torch.where(rows, g_y, g), v, log_alpha, bad, None
 
         return mala
     if isinstance(sampler, HMC):
@@ -91,13 +95,39 @@ def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam
     raise ConfigError(f"no block runner for {type(sampler).__name__}; use capture='off'.")
 
 
-def block_fn(step: Callable) -> Callable:
-    """``(x, e, g, v, noise (K, …), u (K, n) | None) -> (x, e, g, v, xs, es, accept, ok, divergent, accept_mean)``."""
+def block_extras(sampler: Sampler) -> tuple[Callable[[Tensor, Tensor | None], tuple[Tensor, ...]] | None, bool]:
+    """``(inputs, log_space)`` for :func:`block_fn`: what a block takes once for all K steps.
+
+    ``inputs``: what the steps get instead of their uniforms (None: each step's uniforms). MALA:
+    ``(log u, ½‖ξ‖²)`` of every step, shape ``(K, n)`` each. ``log_space``: the steps return the clamped
+    log α and the non-finite mask instead of (α, ok, divergent); the block takes ``exp`` and the negation
+    once for its K steps (MALA: divergent = non-finite). Elementwise ops over the stacked steps and row sums
+    over the same rows give the same bits as step by step, with one dispatch per block instead of one per step.
+    """
+    if not isinstance(sampler, MALA):
+        return None, False
+
+    def mala_inputs(noise: Tensor, u: Tensor | None) -> tuple[Tensor, ...]:
+        assert u is not None
+        return torch.log(u), 0.5 * noise.reshape(noise.shape[0], noise.shape[1], -1).square().sum(2)
+
+    return mala_inputs, True
+
+
+def block_fn(step: Callable, inputs: Callable | None = None, log_space: bool = False) -> Callable:
+    """``(x, e, g, v, noise (K, …), u (K, n) | None) -> (x, e, g, v, xs, es, accept, ok, divergent, accept_mean)``.
+
+    ``inputs``, ``log_space``: see :func:`block_extras`.
+    """
 
     def block(x, e, g, v, noise, u):
         xs, es, gs, acc, oks, divs = [], [], [], [], [], []
-        for t in range(noise.shape[0]):
-            x, e, g, v, a, ok, div = step(x, e, g, v, noise[t], None if u is None else u[t])
+        if inputs is not None:
+            extra = list(zip(*(t.unbind(0) for t in inputs(noise, u)), strict=True))
+        else:
+            extra = [None] * noise.shape[0] if u is None else list(u.unbind(0))
+        for noise_t, extra_t in zip(noise.unbind(0), extra, strict=True):
+            x, e, g, v, a, ok, div = step(x, e, g, v, noise_t, extra_t)
             xs.append(x)
             es.append(e)
             if a is None:  # unadjusted: flags once per block (module doc)
@@ -112,7 +142,12 @@ def block_fn(step: Callable) -> Callable:
             ok_all = torch.isfinite(energies + torch.stack(gs).reshape(k, n, -1).sum(dim=2))
             ones = torch.ones_like(energies)
             return x, e, g, v, torch.stack(xs), energies, ones, ok_all, ~ok_all, ones[:, 0]
-        means = torch.stack([a.mean() for a in acc])  # each step's mean as step by step takes it (same bits)
-        return x, e, g, v, torch.stack(xs), energies, torch.stack(acc), torch.stack(oks), torch.stack(divs), means
+        if log_space:  # (clamped log α, non-finite) per step: exp and negation once per block
+            accept, div_k = torch.stack(acc).exp(), torch.stack(oks)
+            ok_k = ~div_k
+        else:
+            accept, ok_k, div_k = torch.stack(acc), torch.stack(oks), torch.stack(divs)
+        # each step's mean acceptance: row means of the stacked K × n values, the same bits as the step's own mean
+        return x, e, g, v, torch.stack(xs), energies, accept, ok_k, div_k, accept.mean(dim=1)
 
     return block

@@ -37,7 +37,7 @@ from torch import Tensor
 from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.errors import ConfigError
 from ebmlab.samplers.base import Sampler, SamplerState
-from ebmlab.samplers.block_steps import block_fn, step_fn
+from ebmlab.samplers.block_steps import block_extras, block_fn, step_fn
 from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA
@@ -126,7 +126,9 @@ class BlockRunner:
         if mode not in ("eager", "graph", "compile", "auto"):
             raise ConfigError(f"capture must be one of {', '.join(MODES)}, got {mode!r}.")
         self.sampler, self.mode, self.step_size = sampler, mode, float(step_size)
-        self.eager = block_fn(step_fn(sampler, lambda x: energy_and_grad(energy, x), self.step_size))
+        self.eager = block_fn(
+            step_fn(sampler, lambda x: energy_and_grad(energy, x), self.step_size), *block_extras(sampler)
+        )
         self.energy = energy
         self.compiled: Callable | None = None  # block of compiled steps ("compile")
         self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, tuple[Tensor, Tensor | None], Tensors]] = {}
@@ -206,7 +208,9 @@ class BlockRunner:
         """compile: K compiled steps, replayed from a CUDA graph on CUDA; on failure, ``auto`` (fallback named)."""
         first = self.compiled is None
         if self.compiled is None:
-            self.compiled = block_fn(compiled_step(self.energy, self.sampler, self.step_size))
+            self.compiled = block_fn(
+                compiled_step(self.energy, self.sampler, self.step_size), *block_extras(self.sampler)
+            )
         block = self.compiled
         try:
             if x.device.type == "cuda":
