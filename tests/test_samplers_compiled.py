@@ -63,7 +63,6 @@ def test_mala_blocks_equal_step_by_step_float32(temperature, small_blocks) -> No
         assert torch.equal(getattr(res, name), getattr(ref, name)), name
 
 
-
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
 def test_hmc_blocks_equal_step_by_step_float32(temperature, small_blocks) -> None:
     """HMC's block step (log u and ½‖p₀‖² per block, no multiplication by 1/T at T = 1, ΔH > threshold or-ed
@@ -80,6 +79,7 @@ def test_hmc_blocks_equal_step_by_step_float32(temperature, small_blocks) -> Non
     for name in ("samples", "energies", "accept_trace", "accept_per_chain"):
         assert torch.equal(getattr(res, name), getattr(ref, name)), name
     assert (res.divergent, res.nonfinite) == (ref.divergent, ref.nonfinite)
+
 
 def cliff(x: torch.Tensor) -> torch.Tensor:
     """Quadratic inside |x₁| < 2, NaN beyond: chains that step out have a non-finite energy."""
