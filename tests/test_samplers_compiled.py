@@ -63,6 +63,24 @@ def test_mala_blocks_equal_step_by_step_float32(temperature, small_blocks) -> No
         assert torch.equal(getattr(res, name), getattr(ref, name)), name
 
 
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_hmc_blocks_equal_step_by_step_float32(temperature, small_blocks) -> None:
+    """HMC's block step (log u and ½‖p₀‖² per block, no multiplication by 1/T at T = 1, ΔH > threshold or-ed
+    with the non-finite mask per block) against ``kernel.step``: float32, an odd chain count, 3-D events, a
+    threshold low enough that some trajectories are flagged divergent."""
+    torch.manual_seed(0)
+    x0 = torch.randn(33, 3)
+    kernel = HMC(0.5, 3, temperature=temperature, divergence_threshold=0.5)
+    args = dict(thin=1, seed=7, diagnostics=False)
+    ref = sample(mixture, kernel, x0, 20, capture="off", **args)
+    res = sample(mixture, kernel, x0, 20, capture="eager", **args)
+    assert 0.05 < ref.accept_trace.mean() < 0.95  # both branches of the MH test are taken
+    assert 0 < ref.divergent < 20 * 33
+    for name in ("samples", "energies", "accept_trace", "accept_per_chain"):
+        assert torch.equal(getattr(res, name), getattr(ref, name)), name
+    assert (res.divergent, res.nonfinite) == (ref.divergent, ref.nonfinite)
+
+
 def cliff(x: torch.Tensor) -> torch.Tensor:
     """Quadratic inside |x₁| < 2, NaN beyond: chains that step out have a non-finite energy."""
     e = 0.5 * x.square().sum(-1)

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.errors import ConfigError
-from ebmlab.samplers.base import Sampler, clamp_log_alpha_, finite_rows, mh_accept, row_sums, select
+from ebmlab.samplers.base import Sampler, clamp_log_alpha_, row_sums
 from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA
@@ -62,20 +62,24 @@ def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam
     if isinstance(sampler, HMC):
         inv_t, n_leap, thresh = 1.0 / temp, sampler.n_leapfrog, sampler.divergence_threshold
 
-        def hmc(x0, e0, g0, v, p0, u):
+        def hmc(x0, e0, g0, v, p0, u):  # returns (…, clamped log α, non-finite mask, ΔH > threshold): block_extras
+            log_u, k0 = u  # this step's log u and ½‖p₀‖², taken for the whole block (block_extras)
             x, g, e = x0, g0, e0
             p = p0.add(g, alpha=-0.5 * lam * inv_t)
             for i in range(n_leap):
                 x = x.add(p, alpha=lam)
                 e, g = eg(x)
-                p = p.add(g, alpha=-(0.5 if i == n_leap - 1 else 1.0) * lam * inv_t)
-            ok = finite_rows(e, g)
-            k0 = 0.5 * p0.reshape(p0.shape[0], -1).square().sum(1)
-            k1 = 0.5 * p.reshape(p.shape[0], -1).square().sum(1)
-            delta_h = (e - e0) * inv_t + k1 - k0
-            prob, acc, _ = mh_accept(-delta_h, ok, None, u)
-            div = ~ok | (delta_h > thresh)
-            return select(acc, x, x0), torch.where(acc, e, e0), select(acc, g, g0), v, prob, ok, div
+                p.add_(g, alpha=-(0.5 if i == n_leap - 1 else 1.0) * lam * inv_t)  # p is this step's own tensor
+            s = row_sums(e, g)
+            bad = (s - s) != 0  # ~finite_rows(e, g)
+            k1 = p.reshape(p.shape[0], -1).square_().sum(1).mul_(0.5)  # 0.5 · Σp², the same bits
+            d = e - e0 if temp == 1.0 else (e - e0).mul_(inv_t)  # d · 1 is d, bit for bit
+            delta_h = d.add_(k1).sub_(k0)
+            far = delta_h > thresh
+            log_alpha = clamp_log_alpha_(delta_h.neg_(), bad)
+            acc = log_u < log_alpha
+            rows = acc.reshape(acc.shape + (1,) * (x.dim() - 1))
+            return torch.where(rows, x, x0), torch.where(acc, e, e0), torch.where(rows, g, g0), v, log_alpha, bad, far
 
         return hmc
     if isinstance(sampler, KineticLangevin):
@@ -98,20 +102,21 @@ def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam
 def block_extras(sampler: Sampler) -> tuple[Callable[[Tensor, Tensor | None], tuple[Tensor, ...]] | None, bool]:
     """``(inputs, log_space)`` for :func:`block_fn`: what a block takes once for all K steps.
 
-    ``inputs``: what the steps get instead of their uniforms (None: each step's uniforms). MALA:
-    ``(log u, ½‖ξ‖²)`` of every step, shape ``(K, n)`` each. ``log_space``: the steps return the clamped
-    log α and the non-finite mask instead of (α, ok, divergent); the block takes ``exp`` and the negation
-    once for its K steps (MALA: divergent = non-finite). Elementwise ops over the stacked steps and row sums
+    ``inputs``: what the steps get instead of their uniforms (None: each step's uniforms). MALA and HMC:
+    ``(log u, ½‖ξ‖²)`` of every step (HMC: ξ = p₀, the momentum), shape ``(K, n)`` each. ``log_space``: the
+    steps return the clamped log α, the non-finite mask and ``ΔH > threshold`` (HMC; MALA: None) instead of
+    (α, ok, divergent); the block takes ``exp``, the negation and the or once for its K steps (MALA:
+    divergent = non-finite; HMC: non-finite or ΔH above the threshold). Elementwise ops over the stacked steps and row sums
     over the same rows give the same bits as step by step, with one dispatch per block instead of one per step.
     """
-    if not isinstance(sampler, MALA):
+    if not isinstance(sampler, MALA | HMC):
         return None, False
 
-    def mala_inputs(noise: Tensor, u: Tensor | None) -> tuple[Tensor, ...]:
+    def log_u_and_half_sq(noise: Tensor, u: Tensor | None) -> tuple[Tensor, ...]:
         assert u is not None
         return torch.log(u), 0.5 * noise.reshape(noise.shape[0], noise.shape[1], -1).square().sum(2)
 
-    return mala_inputs, True
+    return log_u_and_half_sq, True
 
 
 def block_fn(step: Callable, inputs: Callable | None = None, log_space: bool = False) -> Callable:
@@ -142,9 +147,10 @@ def block_fn(step: Callable, inputs: Callable | None = None, log_space: bool = F
             ok_all = torch.isfinite(energies + torch.stack(gs).reshape(k, n, -1).sum(dim=2))
             ones = torch.ones_like(energies)
             return x, e, g, v, torch.stack(xs), energies, ones, ok_all, ~ok_all, ones[:, 0]
-        if log_space:  # (clamped log α, non-finite) per step: exp and negation once per block
-            accept, div_k = torch.stack(acc).exp(), torch.stack(oks)
-            ok_k = ~div_k
+        if log_space:  # (clamped log α, non-finite, ΔH > threshold | None) per step: exp, negation, or per block
+            accept, bad_k = torch.stack(acc).exp(), torch.stack(oks)
+            ok_k = ~bad_k
+            div_k = bad_k if divs[0] is None else bad_k | torch.stack(divs)
         else:
             accept, ok_k, div_k = torch.stack(acc), torch.stack(oks), torch.stack(divs)
         # each step's mean acceptance: row means of the stacked K × n values, the same bits as the step's own mean
