@@ -32,6 +32,7 @@ __all__ = [
     "StepInfo",
     "UnadjustedSampler",
     "finite_rows",
+    "nonfinite_rows",
     "raise_diverged",
     "row_sums",
     "unadjusted_info",
@@ -89,6 +90,12 @@ def finite_rows(energy: Tensor, grad: Tensor | None) -> Tensor:
         return torch.isfinite(energy)
     s = row_sums(energy, grad)
     return (s - s) == 0  # isfinite in two ops (torch.isfinite dispatches four): s − s is 0 iff s is finite, else NaN
+
+
+def nonfinite_rows(energy: Tensor, grad: Tensor) -> Tensor:
+    """``~finite_rows(energy, grad)`` in the same two ops (no extra ``~``): the mask the block steps keep."""
+    s = row_sums(energy, grad)
+    return (s - s) != 0
 
 
 def row_sums(energy: Tensor, grad: Tensor) -> Tensor:
@@ -202,7 +209,7 @@ class Sampler(ABC):
 class UnadjustedSampler(Sampler):
     """A kernel without a Metropolis test (ULA, kinetic Langevin): ``advance`` is the transition, ``move`` adds the
     finiteness test (a non-finite energy or gradient raises) and ``step`` the constant :class:`StepInfo` (every
-    proposal accepted). The chain loop runs ``advance`` and tests many steps at once (:mod:`.finite_watch`)."""
+    proposal accepted). The chain loop runs ``advance`` and tests many steps at once (:mod:`.step_watch`)."""
 
     def step(
         self,

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.errors import ConfigError
-from ebmlab.samplers.base import Sampler, clamp_log_alpha_, row_sums
+from ebmlab.samplers.base import Sampler, clamp_log_alpha_, nonfinite_rows
 from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA
@@ -48,8 +48,7 @@ def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam
             log_u, half_sq_noise = u  # this step's log u and ½‖ξ‖², taken for the whole block (block_extras)
             y = x.add(g, alpha=-lam).add_(noise, alpha=scale)
             e_y, g_y = eg(y)
-            s = row_sums(e_y, g_y)
-            bad = (s - s) != 0  # ~finite_rows(e_y, g_y)
+            bad = nonfinite_rows(e_y, g_y)
             back = (x - y).add_(g_y * lam)  # in place on fresh temporaries: the same ops, fewer allocations
             sq = back.reshape(back.shape[0], -1).square_().sum(dim=1)
             d = e - e_y if temp == 1.0 else (e - e_y).div_(temp)  # d / 1 is d, bit for bit
@@ -70,8 +69,7 @@ def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam
                 x = x.add(p, alpha=lam)
                 e, g = eg(x)
                 p.add_(g, alpha=-(0.5 if i == n_leap - 1 else 1.0) * lam * inv_t)  # p is this step's own tensor
-            s = row_sums(e, g)
-            bad = (s - s) != 0  # ~finite_rows(e, g)
+            bad = nonfinite_rows(e, g)
             k1 = p.reshape(p.shape[0], -1).square_().sum(1).mul_(0.5)  # 0.5 · Σp², the same bits
             d = e - e0 if temp == 1.0 else (e - e0).mul_(inv_t)  # d · 1 is d, bit for bit
             delta_h = d.add_(k1).sub_(k0)
