@@ -58,7 +58,7 @@ def test_laplace_lower_bound_is_tight_on_sparse_tails() -> None:
 def test_laplace_lower_bound_at_the_optimal_marginal_pays_the_tail_se() -> None:
     # r = r* (atom 1/β² as a Gaussian of width 0.05): c ≡ 1, flat into the tails, so the node of largest
     # ln ĉ + 2 SE is one of ESS ≈ 1000 (SE ≈ 0.03): the bound is valid and ≈ 2/√1000 below R(D̂) (0.33
-    against 0.41; before session 7: −0.39)
+    # against 0.41; before session 7: −0.39)
     lower, r_true, how = _laplace_lower(1 / 1.5**2, 0.05, 1.0, 3)
     assert r_true - 0.1 < lower <= r_true, (lower, r_true, how)
 
