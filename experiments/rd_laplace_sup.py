@@ -5,10 +5,11 @@
 For every mixture run stored in docs/results_rd_laplace_mixture<tag>.json this replays the grid search of the
 bounds as ``evaluate_eba`` ran it before session 7 (same seeded draws: 200 000 held-out y, then 16 384 search y)
 and prints the winner x*, ln ĉ(x*) on the search draws and on the held-out draws (SE, ESS of the weights, draws
-within 1/β of x*), and the reference: c(x) = ∫ p(y) e^{−β|x − y|}/Z_r(y) dy by the trapezoid rule on 480 001
+within 1/β of x*), and the reference: c(x) = ∫ p(y) e^{−β|x − y|}/Z_r(y) dy by the trapezoid rule on 120 001
 nodes over [−60b, 60b] with the source's density p (Laplace(b), known here and used ONLY as this reference) and
 the exact Z_r of the mixture, at x* and over the grid (its maximum, where, and the sup over [−40b, 40b]). The last
-column is the lower bound the run would have with the true sup (E ln Z_r and D̂ as estimated).
+column is the lower bound the run would have with the true sup (E ln Z_r and D̂ as estimated), beside the old
+bound (− 2 SE, replayed) and the file's current one (``rd_laplace.py --reevaluate``, the grid_sup search).
 Writes docs/results_rd_laplace_sup.json.
 """
 
@@ -41,7 +42,7 @@ def energy_of(r: dict[str, Any]) -> MixtureEnergy:
     return e
 
 
-def exact_log_c(x: torch.Tensor, terms: Any, beta: float, b: float, nodes: int = 480_001) -> torch.Tensor:
+def exact_log_c(x: torch.Tensor, terms: Any, beta: float, b: float, nodes: int = 120_001) -> torch.Tensor:
     """ln c(x) by the trapezoid rule over the source density (the reference; the estimator never sees p)."""
     t = torch.linspace(-60 * b, 60 * b, nodes, dtype=torch.float64)
     h = float(t[1] - t[0])
@@ -71,12 +72,14 @@ def one_run(r: dict[str, Any], b: float) -> dict[str, Any]:
     terms = mixture_abs_terms(energy, beta)
     y = src.sample(200_000, g)
     log_z, dist = terms(y)
-    dists = [dist]
+    dists, lzs = [dist], [log_z]
     while True:  # rd_bounds' extra batches until SE(D̂)/D̂ ≤ D_REL_SE (they come before the search draws)
         d = torch.cat(dists)
         if float(d.std() / (d.mean() * math.sqrt(d.numel()))) <= D_REL_SE or (len(dists) + 1) * 200_000 > 5_000_000:
             break
-        dists.append(terms(src.sample(200_000, g))[1])
+        lz_b, d_b = terms(src.sample(200_000, g))
+        dists.append(d_b)
+        lzs.append(lz_b)
     ys = src.sample(16_384, g)
     lz_s = terms(ys)[0]
     x_star, how = search_sup(ys, lz_s, absolute, beta)
@@ -91,7 +94,10 @@ def one_run(r: dict[str, Any], b: float) -> dict[str, Any]:
     rank = held_out(x_star, ys, lz_s, beta)
     ho = held_out(x_star, y, log_z, beta)
     exact_at = float(exact_log_c(x_star, terms, beta, b)[0])
-    mean_lz, d_hat = float(log_z.mean()), r["distortion"]
+    all_lz, d_hat = torch.cat(lzs), r["distortion"]
+    mean_lz = float(all_lz.mean())
+    old = -beta * d_hat - mean_lz - max(ho["log_c"], 0.0)  # the bound as rd_bounds gave it before session 7
+    old_se = math.hypot(float(all_lz.std()) / math.sqrt(all_lz.numel()), ho["se"])
     out = {
         "beta": beta,
         "seed": seed,
@@ -107,7 +113,12 @@ def one_run(r: dict[str, Any], b: float) -> dict[str, Any]:
         "x_exact_sup_40b": float(wide[ex_wide.argmax()]),
         "lower_with_exact_sup": -beta * d_hat - mean_lz - float(ex_wide.max()),
         "rate_closed_form": r["rate_closed_form"],
+        "rate_lower_old": old - 2 * old_se,
+        # the stored file's current bound (re-evaluated by rd_laplace.py --reevaluate: grid_sup)
         "rate_lower_stored": r["rate_lower"],
+        "log_sup_stored": r["log_sup"],
+        "log_sup_se_stored": r["log_sup_se"],
+        "ucb_covers_exact": r["log_sup"] + 2 * r["log_sup_se"] >= float(ex_wide.max()),
     }
     print(
         f"β={beta:g} s{seed}: x*={out['x_star']:.3f} (box ±{hi + pad:.1f}) ln ĉ rank {rank['log_c']:.3f}±{rank['se']:.3f}"
@@ -115,7 +126,8 @@ def one_run(r: dict[str, Any], b: float) -> dict[str, Any]:
         f"(ESS {ho['ess']:.1f}, {ho['near']} y); exact ln c(x*) {exact_at:.4f}, exact grid max "
         f"{out['log_c_exact_grid_max']:.4f} at {out['x_exact_grid_max']:.2f}, sup on ±40b {out['log_c_exact_sup_40b']:.4f}"
         f" at {out['x_exact_sup_40b']:.2f}; lower with the exact sup {out['lower_with_exact_sup']:.4f} vs R(D̂) "
-        f"{r['rate_closed_form']:.4f} (stored lower − 2 SE {r['rate_lower']:.3f})",
+        f"{r['rate_closed_form']:.4f}; lower − 2 SE: old {old - 2 * old_se:.4f}, stored {r['rate_lower']:.4f} "
+        f"(ln sup ĉ {r['log_sup']:.4f} ± {r['log_sup_se']:.4f})",
         flush=True,
     )
     return out
