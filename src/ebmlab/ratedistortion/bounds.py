@@ -11,9 +11,12 @@ Q(x|y) = r(x) e^{−βρ(x, y)} / Z_r(y), whose distortion is D_Q = E_y E_Q[ρ]:
 Z_r(y) is exact for a Gaussian r under squared error (:func:`gaussian_marginal_terms`) and otherwise a
 Monte Carlo mean over draws x′ ~ r (:func:`sample_marginal_terms`); ln of a mean is biased low, which makes
 the upper bound more conservative. E_y is a mean over source draws; standard errors are over them. The sup is
-found by global search — a grid in 1–2 dimensions, above that multi-start L-BFGS in r-whitened coordinates
-(:mod:`ebmlab.ratedistortion.sup_search`) — and re-evaluated on held-out source draws, whose standard error is
-the reported uncertainty of ln sup c, and whose effective sample size must reach ``MIN_ESS`` above 2-D. The
+found by global search. In 1–2 dimensions every node of a grid is evaluated on held-out source draws and the
+node of largest ln ĉ + 2 SE (ESS ≥ ``MIN_ESS``) gives ln sup c, plus the grid's resolution slack, with that SE
+(:mod:`ebmlab.ratedistortion.grid_sup`: an upper confidence value, so lower − 2 SE stays a lower bound). Above
+that, multi-start L-BFGS in r-whitened coordinates (:mod:`ebmlab.ratedistortion.sup_search`), the winner
+re-evaluated on held-out source draws, whose standard error is the reported uncertainty of ln sup c, and whose
+effective sample size must reach ``MIN_ESS``. The
 upper bound's SE includes β·SE(D̂), the uncertainty of the distortion at which it is stated. A search that misses
 the global maximum would make the lower bound too high: the grid spacing / number of starts is reported.
 """
@@ -163,7 +166,8 @@ def rd_bounds(
 
     ``r_moments`` (r's mean and variance per coordinate) whitens the sup search and gives it a start
     (:mod:`ebmlab.ratedistortion.sup_search`). The lower bound is reported as the trivial 0 when sup c was not
-    found: in 1–2-D a grid maximiser on the edge of the box (c grows without bound there); above 2-D a maximiser
+    found: in 1–2-D a grid maximiser (by ln ĉ − 2 SE) on the edge of the box or of its nodes with ESS ≥ ``min_ess``
+    (c grows where the draws do not determine it); above 2-D a maximiser
     whose held-out weights e^{−βρ(x*, y_i)}/Z_r(y_i) have an effective sample size below ``min_ess`` (ĉ(x*) is then
     a mean over few draws, biased low — at rates of tens of nats, or where c grows beyond the data);
     and a maximiser whose held-out ln c is below 0 by 3 SE (impossible for the sup, since E_r[c] = 1).
