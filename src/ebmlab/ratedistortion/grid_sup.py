@@ -3,8 +3,9 @@
 c(x) = E_y[e^{−βρ(x, y)}/Z_r(y)] is estimated at a node x_j by the mean ĉ_j of the weights over held-out
 draws, with the delta-method SE s_j of ln ĉ_j. Taking the plain maximum of ĉ over a grid picks, in the source's
 sparse tails, a node next to a single draw whose bump the same draws overstate (the winner's curse), and its value
-on other draws then rests on a handful of draws (measured on the Laplace mixture: ESS 1 on the search draws,
-4–15 on 200 000 held-out ones, ln ĉ's SE 0.26–0.52 nats). Here instead:
+on other draws then rests on a handful of draws (measured on the Laplace mixture, 11 of 12 runs: ESS 1.0–1.4 on
+the search draws, 2.4–15 on 200 000 held-out ones, ln ĉ's SE 0.26–0.64 nats; experiments/rd_laplace_sup.py).
+Here instead:
 
 * every node is evaluated on the same held-out draws and the reported value is the node j* maximising the
   upper confidence value ln ĉ_j + z·s_j: whatever the grid's true maximiser j°, ln c_{j°} ≤ ln ĉ_{j°} + z·s_{j°}
@@ -26,8 +27,9 @@ on other draws then rests on a handful of draws (measured on the Laplace mixture
   sorted prefix log-sum-exps (:func:`abs_1d_log_sums`), so the held-out draws can be millions.
 
 The lower bound subtracts ln ĉ_{j*} + slack and carries s_{j*} in its SE: its edge at z SE (the experiments
-report lower − 2 SE) subtracts the upper confidence value, so it stays a lower bound. It is a sup over the box
-the search draws span (padded by 10 %): beyond the data no sample-only estimator sees c.
+report lower − 2 SE) subtracts the upper confidence value, so it stays a lower bound. It is a sup over the nodes
+with ESS ≥ ``min_ess`` in the box the search draws span (padded by 10 %): beyond the data no sample-only estimator
+sees c.
 """
 
 from __future__ import annotations
