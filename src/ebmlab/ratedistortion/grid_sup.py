@@ -116,14 +116,14 @@ def grid_sup(
     z: float = 2.0,
     tol: float = 2e-3,
     max_nodes: int = 200_001,
-    dense_pairs: int = 200_000_000,
+    dense_pairs: int = 30_000_000,
     min_ess: float = 1000.0,
 ) -> GridSup:
     """Upper-confidence sup of c over the box of ``y_box`` (padded by 10 %), every node on held-out ``y``.
 
     ``grid`` nodes per axis in 1-D (151² in 2-D); in 1-D under |x − y| as many as make the slack ≤ ``tol``
-    (at most ``max_nodes``); otherwise the held-out draws are cut to ``dense_pairs`` node–draw pairs (at least
-    32 768 draws; 2-D: 151² nodes). Only nodes whose held-out weights have an ESS ≥ ``min_ess`` count (module doc).
+    (at most ``max_nodes``), under squared error as few as keep it ≤ ``tol`` (at least 33 per axis); otherwise
+    the held-out draws are cut to ``dense_pairs`` node–draw pairs (at least 32 768 draws). Only nodes whose held-out weights have an ESS ≥ ``min_ess`` count (module doc).
     Reports the node maximising ln ĉ + z·SE and whether the node maximising ln ĉ − z·SE lies outside the range of
     ``y_box`` or next to an excluded node (c rises beyond where the draws determine it: the caller refuses).
     """
@@ -132,8 +132,12 @@ def grid_sup(
     pad = 0.1 * (hi - lo) + 1e-3
     fast = d == 1 and rho is get_distortion("abs")
     n = grid if d == 1 else int(math.sqrt(grid * grid / 28))  # 801 → 151² in 2-D
+    width = float((hi - lo + 2 * pad).max())
     if fast:
-        n = min(max(n, math.ceil(beta * float(hi - lo + 2 * pad) / (2 * tol)) + 1), max_nodes)
+        n = min(max(n, math.ceil(beta * width / (2 * tol)) + 1), max_nodes)
+    elif (quad := grid_slack(rho, beta, torch.ones(d, dtype=torch.float64))) is not None:
+        # squared error: slack = quad·h², so h = √(tol/quad) suffices (at most ``grid``, at least 33 per axis)
+        n = min(n, max(33, math.ceil(width / math.sqrt(tol / quad)) + 1))
     axes = [torch.linspace(float(lo[i] - pad[i]), float(hi[i] + pad[i]), n, dtype=y.dtype) for i in range(d)]
     cand = torch.cartesian_prod(*axes).reshape(-1, d)
     if not fast:  # dense (nodes × draws) evaluation: at most ``dense_pairs`` pairs, at least 32 768 draws
