@@ -28,8 +28,14 @@ from ebmlab.ratedistortion import GaussianSource, gaussian_marginal_terms, gauss
 from ebmlab.ratedistortion.dual_gaussian import gaussian_dual_terms
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-#: the source of each results file: σ_k² = 4e^{−0.5k} (10-D) or 4e^{−k} (40-D, σ_k = 2e^{−0.5k})
-SOURCES = {"10d": [4 * math.exp(-0.5 * k) for k in range(10)], "40d": [4 * math.exp(-k) for k in range(40)]}
+#: the source of each results file: σ_k² = 4e^{−0.5k} (10-D) or 4e^{−k} (40-D, σ_k = 2e^{−0.5k}); scalar and 2-D
+#: as in experiments/rd_gaussian.py (their lower bound comes from the grid, ``ebmlab.ratedistortion.grid_sup``)
+SOURCES = {
+    "10d": [4 * math.exp(-0.5 * k) for k in range(10)],
+    "40d": [4 * math.exp(-k) for k in range(40)],
+    "scalar": [1.0],
+    "2d": [1.0, 0.5],
+}
 
 
 def marginal(r: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,7 +94,7 @@ def diagnose_ess(names: tuple[str, ...] = ("40d_b1", "40d_b30", "40d_b1000"), wi
     ``widen``): the Monte Carlo ln ĉ(x*) and its weights' effective sample size at 4096 … 10⁶ draws."""
     for name in names:
         r = json.loads((DOCS / f"results_rd_{name}.json").read_text())["runs"][0]
-        variances, beta = SOURCES[name[:3]], r["beta"]
+        variances, beta = SOURCES[name.split("_")[0]], r["beta"]
         loc, var = marginal(r)
         var = var * widen
         sig2, a = torch.tensor(variances, dtype=torch.float64), 1 + 2 * beta * var
@@ -131,7 +137,7 @@ def main() -> None:
         runs = [r for r in runs if r["seed"] in [int(x) for x in args.seeds.split(",")]]
     out = []
     for r in runs:
-        out.append(one_run(r, SOURCES[args.results[:3]]))
+        out.append(one_run(r, SOURCES[args.results.split("_")[0]]))
         row = out[-1]
         print(
             f"β={row['beta']:g} seed {row['seed']}: lower {row['lower_reported']:.4f} (best exact "

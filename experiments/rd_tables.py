@@ -3,6 +3,7 @@
 PYTHONPATH=src python experiments/rd_tables.py           # every table but the 40-D section's
 PYTHONPATH=src python experiments/rd_tables.py --forty   # the 40-D section's two tables
 PYTHONPATH=src python experiments/rd_tables.py --laplace # the Laplace mixture table (results_rd_laplace_mixture_{lo,hi})
+PYTHONPATH=src python experiments/rd_tables.py --lower TAG # the table of results_rd_lower_search<TAG>.json
 """
 
 from __future__ import annotations
@@ -350,6 +351,9 @@ def main() -> None:
         return
     if sys.argv[1:] == ["--laplace"]:  # the Laplace section's EBA table (mixture marginal)
         laplace_mixture_table()
+        return
+    if sys.argv[1:2] == ["--lower"]:  # one results_rd_lower_search<TAG>.json as a table
+        lower_search_table(sys.argv[2])
         return
     figures()
     for name in SECTIONS:

@@ -35,7 +35,15 @@ from ebmlab.ratedistortion.model import DiscreteEnergy, whitened_chains
 from ebmlab.ratedistortion.sources import BernoulliSource, GaussianSource, LaplaceSource, Source
 from ebmlab.samplers.langevin import MALA
 
-__all__ = ["METHODS", "bounded_widenings", "closed_form_rate", "estimate_rd", "evaluate_eba", "train_eba"]
+__all__ = [
+    "METHODS",
+    "bounded_widenings",
+    "closed_form_rate",
+    "estimate_rd",
+    "evaluate_eba",
+    "train_eba",
+    "trivial_reason",
+]
 
 METHODS = ("eba", "eba-ba", "ba", "closed-form")
 #: standard errors added to (subtracted from) the upper (lower) bound in reported points
@@ -43,6 +51,8 @@ Z_BAND = 2.0
 #: target relative SE of D̂ where Z_r is exact (evaluation draws are cheap there): 200 000 y left ±0.3 % on the
 #: scalar source's D̂, a third of the |ΔD| ≤ 1 % budget
 D_REL_SE = 1e-3
+#: held-out source draws for ĉ on the 1-D grid where Z_r is exact and c is O(log n) per node (mixture, |x − y|)
+N_GRID_Y = 2_000_000
 #: variance factors of the Gaussian marginal also tried for the lower bound (each gives a valid bound)
 WIDEN = (1.02, 1.1, 1.3, 2.0)
 _COMPATIBLE = {"gaussian": ("squared", "mse"), "bernoulli": ("hamming",), "laplace": ("abs",)}
@@ -147,7 +157,9 @@ def evaluate_eba(method: Any, seed: int, n_y: int = 200_000, n_r: int = 4096, r_
     if isinstance(energy, MixtureEnergy) and rho is get_distortion("abs"):  # Z_r in closed form
         xr = energy.sample(64, g).double()
         abs_terms, moments = mixture_abs_terms(energy, beta), (xr.mean(0), xr.var(0))
-        return rd_bounds(abs_terms, sample_y, rho, beta, n_y, starts=xr, r_moments=moments, d_rel_se=D_REL_SE)
+        return rd_bounds(
+            abs_terms, sample_y, rho, beta, n_y, starts=xr, r_moments=moments, d_rel_se=D_REL_SE, n_grid_y=N_GRID_Y
+        )
     if isinstance(energy, MixtureEnergy):  # normalised: exact draws of r (8 n_r of them) for the Monte Carlo Z_r
         xr = energy.sample(8 * n_r, g).double()
         terms, ny = draw_terms(xr, rho, beta, n_y)
@@ -231,6 +243,7 @@ def _gaussian_bounds(
         best = replace(
             best, rate_lower=0.0, rate_lower_se=0.0, log_sup=math.inf, search="r narrower than q: sup c = inf"
         )
+    refused: list[tuple[float, str]] = []
     for widen in (w for w in ok if w != 1.0):
         w = rd_bounds(
             gaussian_marginal_terms(loc, var * widen, beta, per_dim),
@@ -243,6 +256,8 @@ def _gaussian_bounds(
             pool=pool,
             r_moments=(loc, var * widen),
         )
+        if w.rate_lower <= 0:
+            refused.append((widen, w.search))
         if w.rate_lower - 2 * w.rate_lower_se > best.rate_lower - 2 * best.rate_lower_se:
             best = replace(
                 best,
@@ -252,7 +267,25 @@ def _gaussian_bounds(
                 log_sup_se=w.log_sup_se,
                 search=f"{w.search}; r widened x{widen}",
             )
+    if best.rate_lower <= 0 and refused:
+        best = replace(best, search=trivial_reason(best.search, refused))
     return best
+
+
+def trivial_reason(own: str, refused: Sequence[tuple[float, str]]) -> str:
+    """Why a lower bound is trivial when r itself (search label ``own``) and every widening (w, label) gave 0.
+
+    The widenings' reasons come first: "not estimable" when a widening's c(x*) rests on too few held-out draws
+    (ESS of c's weights below ``MIN_ESS``) — not r's tails, which only concern r itself.
+    """
+    low_ess = [w for w, how in refused if "not estimable" in how]
+    parts = [f"×{w:g}: {how.rsplit('; ', 1)[-1]}" for w, how in refused]
+    head = (
+        f"not estimable: ESS of c's weights too low at widening(s) {', '.join(f'×{w:g}' for w in low_ess)}"
+        if low_ess
+        else "no widening gave a non-trivial bound"
+    )
+    return f"{head} ({'; '.join(parts)}); r itself: {own}"
 
 
 def _point(

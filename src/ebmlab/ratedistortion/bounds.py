@@ -11,9 +11,12 @@ Q(x|y) = r(x) e^{−βρ(x, y)} / Z_r(y), whose distortion is D_Q = E_y E_Q[ρ]:
 Z_r(y) is exact for a Gaussian r under squared error (:func:`gaussian_marginal_terms`) and otherwise a
 Monte Carlo mean over draws x′ ~ r (:func:`sample_marginal_terms`); ln of a mean is biased low, which makes
 the upper bound more conservative. E_y is a mean over source draws; standard errors are over them. The sup is
-found by global search — a grid in 1–2 dimensions, above that multi-start L-BFGS in r-whitened coordinates
-(:mod:`ebmlab.ratedistortion.sup_search`) — and re-evaluated on held-out source draws, whose standard error is
-the reported uncertainty of ln sup c, and whose effective sample size must reach ``MIN_ESS`` above 2-D. The
+found by global search. In 1–2 dimensions every node of a grid is evaluated on held-out source draws and the
+node of largest ln ĉ + 2 SE (ESS ≥ ``MIN_ESS``) gives ln sup c, plus the grid's resolution slack, with that SE
+(:mod:`ebmlab.ratedistortion.grid_sup`: an upper confidence value, so lower − 2 SE stays a lower bound). Above
+that, multi-start L-BFGS in r-whitened coordinates (:mod:`ebmlab.ratedistortion.sup_search`), the winner
+re-evaluated on held-out source draws, whose standard error is the reported uncertainty of ln sup c, and whose
+effective sample size must reach ``MIN_ESS``. The
 upper bound's SE includes β·SE(D̂), the uncertainty of the distortion at which it is stated. A search that misses
 the global maximum would make the lower bound too high: the grid spacing / number of starts is reported.
 """
@@ -29,6 +32,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.ratedistortion.distortions import Distortion, absolute, pairwise
+from ebmlab.ratedistortion.grid_sup import grid_sup
 from ebmlab.ratedistortion.sup_search import log_c, search_sup
 
 __all__ = [
@@ -156,12 +160,14 @@ def rd_bounds(
     min_ess: float = MIN_ESS,
     d_rel_se: float | None = None,
     max_y: int = 5_000_000,
+    n_grid_y: int = 0,
 ) -> RDBounds:
     """Upper bound at D_Q and Csiszár's lower bound (at ``at_distortion``, default D_Q), from ``terms`` (a marginal r).
 
     ``r_moments`` (r's mean and variance per coordinate) whitens the sup search and gives it a start
     (:mod:`ebmlab.ratedistortion.sup_search`). The lower bound is reported as the trivial 0 when sup c was not
-    found: in 1–2-D a grid maximiser on the edge of the box (c grows without bound there); above 2-D a maximiser
+    found: in 1–2-D a grid maximiser (by ln ĉ − 2 SE) on the edge of the box or of its nodes with ESS ≥ ``min_ess``
+    (c grows where the draws do not determine it); above 2-D a maximiser
     whose held-out weights e^{−βρ(x*, y_i)}/Z_r(y_i) have an effective sample size below ``min_ess`` (ĉ(x*) is then
     a mean over few draws, biased low — at rates of tens of nats, or where c grows beyond the data);
     and a maximiser whose held-out ln c is below 0 by 3 SE (impossible for the sup, since E_r[c] = 1).
@@ -169,13 +175,16 @@ def rd_bounds(
     can land below the sup by about that much (measured: 2.5–3 held-out SE at 200 000 held-out draws).
     ``d_rel_se``: D̂, E_y ln Z_r and the upper bound are averaged over further batches of ``n_y`` draws (at most
     ``max_y`` in all) until SE(D̂)/D̂ ≤ ``d_rel_se`` — cheap where ``terms`` is exact; ĉ(x*) uses the first batch.
+    In 1–2-D (no alphabet) the sup is :func:`~ebmlab.ratedistortion.grid_sup.grid_sup`'s upper confidence value over
+    a grid whose nodes are all evaluated on every held-out batch, plus further batches up to ``n_grid_y`` draws.
     """
     with torch.no_grad():
         y = sample_y(n_y)
         log_z, dist = terms(y)
-        lzs, dists = [log_z], [dist]
+        lzs, dists, y_all = [log_z], [dist], [y]
         while d_rel_se is not None and (len(dists) + 1) * n_y <= max_y and _rel_se(dists) > d_rel_se:
-            lz_b, d_b = terms(sample_y(n_y))  # more batches of n_y draws until SE(D̂)/D̂ ≤ d_rel_se
+            y_all.append(sample_y(n_y))
+            lz_b, d_b = terms(y_all[-1])  # more batches of n_y draws until SE(D̂)/D̂ ≤ d_rel_se
             lzs.append(lz_b)
             dists.append(d_b)
         all_lz, all_d = torch.cat(lzs), torch.cat(dists)
@@ -185,10 +194,14 @@ def rd_bounds(
         # SE of the rate, plus the SE of D̂ carried along the curve's slope −β (for comparisons at D̂)
         upper, upper_se = float(per_y.mean()), math.hypot(float(per_y.std() / math.sqrt(n_all)), beta * d_se)
     ys = sample_y(n_search)
-    with torch.no_grad():
-        lz_s = terms(ys)[0]
     validation = None
     high = alphabet is None and ys.shape[1] > 2
+    if alphabet is None and not high:  # 1–2-D: every grid node on the held-out draws (grid_sup)
+        return _grid_bounds(
+            terms, sample_y, rho, beta, ys, y_all, lzs, n_grid_y, all_d, upper, upper_se, at_distortion, min_ess
+        )
+    with torch.no_grad():
+        lz_s = terms(ys)[0]
     if high:  # rank the search's candidates on other draws (see search_sup)
         yv = sample_y(n_validate)
         with torch.no_grad():
@@ -226,3 +239,39 @@ def rd_bounds(
     lower = -beta * d_at - float(all_lz.mean()) - log_sup_pos
     lower_se = math.hypot(float(all_lz.std()) / math.sqrt(n_all), log_sup_se, search_se)
     return RDBounds(float(beta), d_hat, d_se, upper, upper_se, max(lower, 0.0), lower_se, log_sup, log_sup_se, how)
+
+
+def _grid_bounds(
+    terms: Terms,
+    sample_y: Callable[[int], Tensor],
+    rho: Distortion,
+    beta: float,
+    ys: Tensor,
+    y_all: list[Tensor],
+    lzs: list[Tensor],
+    n_grid_y: int,
+    all_d: Tensor,
+    upper: float,
+    upper_se: float,
+    at_distortion: float | None,
+    min_ess: float,
+) -> RDBounds:
+    """The lower bound in 1–2-D from :func:`grid_sup` on the box of the search draws ``ys`` (see ``rd_bounds``)."""
+    n_y = y_all[0].shape[0]
+    with torch.no_grad():
+        while sum(t.shape[0] for t in y_all) + n_y <= n_grid_y:  # more held-out draws for ĉ on the grid
+            y_all.append(sample_y(n_y))
+            lzs.append(terms(y_all[-1])[0])
+        y_c, lz_c = torch.cat(y_all), torch.cat(lzs)
+        gs = grid_sup(ys, y_c, lz_c, rho, beta, min_ess=min_ess)
+    d_hat, n_d = float(all_d.mean()), all_d.numel()
+    d_se = float(all_d.std() / math.sqrt(n_d))
+    if gs.on_edge or gs.log_c + 3 * gs.se < 0:  # c grows beyond the data, or the sup was missed (sup c ≥ 1)
+        why = "; argmax at the box edge" if gs.on_edge else "; missed the sup (ln c < 0)"
+        shown = math.inf if gs.on_edge else gs.log_c
+        return RDBounds(float(beta), d_hat, d_se, upper, upper_se, 0.0, 0.0, shown, gs.se, gs.how + why)
+    lz_d = lz_c[:n_d]  # the batches D̂ was averaged over (E_y ln Z_r at the same draws as the upper bound)
+    d_at = d_hat if at_distortion is None else at_distortion
+    lower = -beta * d_at - float(lz_d.mean()) - max(gs.log_c, 0.0)  # sup c ≥ E_r[c] = 1
+    lower_se = math.hypot(float(lz_d.std()) / math.sqrt(n_d), gs.se)
+    return RDBounds(float(beta), d_hat, d_se, upper, upper_se, max(lower, 0.0), lower_se, gs.log_c, gs.se, gs.how)
