@@ -20,7 +20,7 @@ The weights' effective sample size gates the bound, as on the sample path.
 
 In z = (y − m̂)/ŝ (ŝ the draws' standard deviations, Ĉ → the correlation matrix R̂: well conditioned even where
 variances span 10¹⁷) q has precision M = R̂⁻¹ + diag τ, τ_k = 2bŝ_k²(1 − 1/a_k), and mean M⁻¹h with
-h_k = 2bŝ_k(x_k − m̂_k) − (2b/a_k)ŝ_k(m̂_k − μ_k). Draws y = m̂ + ŝ ⊙ (M⁻¹h(x) + √widen L⁻ᵀε), LLᵀ = M, with ε fixed
+h_k = 2bŝ_k(x_k − m̂_k) + (2b/a_k)ŝ_k(m̂_k − μ_k). Draws y = m̂ + ŝ ⊙ (M⁻¹h(x) + √widen L⁻ᵀε), LLᵀ = M, with ε fixed
 (common random numbers), make ĉ(x) smooth in x; its sup is searched as on the sample path (candidates ranked by
 ln ĉ − 2 SE, L-BFGS in coordinates whitened by r's scale, ranking on other draws, the winner re-evaluated on
 held-out draws, whose SE, and the SE on the ranking draws — the search's resolution — enter the lower bound's SE).
@@ -91,7 +91,7 @@ class TiltedProposal:
         prec = torch.cholesky_inverse(torch.linalg.cholesky(corr)) + torch.diag(tau)
         self.chol = torch.linalg.cholesky(prec)
         self.lin = 2.0 * b * self.s
-        self.h0 = -self.lin * self.m - 2.0 * b * inv_a * self.s * (self.m - mu)
+        self.h0 = -self.lin * self.m + 2.0 * b * inv_a * self.s * (self.m - mu)
         self.widen = float(widen)
         self.log_norm = float(
             -0.5 * d * math.log(2 * math.pi * self.widen) + self.chol.diagonal().log().sum() - self.s.log().sum()
