@@ -3,11 +3,13 @@ against c and the bound in closed form (Gaussian) or by quadrature (Laplace); it
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 import torch
 
+from ebmlab.cli import main
 from ebmlab.errors import ConfigError
 from ebmlab.experiments.rate_distortion import estimate_rd
 from ebmlab.ratedistortion import GaussianSource, SampleSource, gaussian_marginal_terms, gaussian_rate_at
@@ -130,12 +132,12 @@ def test_too_narrow_proposal_is_refused_by_its_ess() -> None:
 
 
 def test_unbounded_c_is_not_reported_as_a_sup() -> None:
-    # r narrower than the optimal marginal (×0.5): sup c = ∞ (exact); the ascent does not converge (or c exceeds
-    # every finite value reached), so the bound is refused or trivially 0 — never a finite bound from a finite "sup"
+    # r narrower than the optimal marginal (×0.5): sup c = ∞ (exact); the ascent runs away and does not converge, so
+    # the bound is refused — never a finite bound from a finite "sup"
     beta = 30.0
     b, loc, var = _bounds40(beta, 0.5)
     assert gaussian_dual_terms(V40, loc, var, beta)["log_sup"] == math.inf
-    assert b.rate_lower == 0.0, b.search
+    assert b.rate_lower == 0.0 and "did not converge" in b.search, b.search  # ln ĉ(x*) ≈ 10¹⁶⁹ there
 
 
 def test_density_estimator_refusals() -> None:
@@ -146,3 +148,13 @@ def test_density_estimator_refusals() -> None:
         estimate_rd(SampleSource(torch.randn(100, 2, generator=g)), "squared", [1.0], "eba", c_estimator="density")
     with pytest.raises(ConfigError, match="unknown c-estimator"):
         estimate_rd(GaussianSource([1.0]), "squared", [1.0], "eba", c_estimator="exact")
+
+
+def test_cli_density_c_estimator(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["rd", "--distortion", "squared", "--beta", "2", "--method", "eba", "--steps", "5", "--chains", "32"]
+    code = main([*base, "--source", "gaussian", "--variances", "1,0.5", "--c-estimator", "density", "--json"])
+    (p,) = json.loads(capsys.readouterr().out)
+    assert code == 0 and p["c_estimator"] == "density" and p["rate_lower"] <= p["rate_closed_form"]
+    code = main([*base[:2], "abs", *base[3:], "--source", "laplace", "--c-estimator", "density"])
+    err = capsys.readouterr().err
+    assert code == 2 and "log_prob" in err and err.count("\n") == 1  # a source without a density: one line

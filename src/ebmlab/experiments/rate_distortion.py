@@ -37,7 +37,15 @@ from ebmlab.ratedistortion.model import DiscreteEnergy, whitened_chains
 from ebmlab.ratedistortion.sources import BernoulliSource, GaussianSource, LaplaceSource, Source
 from ebmlab.samplers.langevin import MALA
 
-__all__ = ["C_ESTIMATORS", "METHODS", "bounded_widenings", "closed_form_rate", "estimate_rd", "evaluate_eba", "train_eba"]
+__all__ = [
+    "C_ESTIMATORS",
+    "METHODS",
+    "bounded_widenings",
+    "closed_form_rate",
+    "estimate_rd",
+    "evaluate_eba",
+    "train_eba",
+]
 
 METHODS = ("eba", "eba-ba", "ba", "closed-form")
 #: estimators of c(x) in Csiszár's lower bound: from source draws (default) or importance-sampled from the source's

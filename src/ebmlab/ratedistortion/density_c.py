@@ -21,9 +21,11 @@ The weights' effective sample size gates the bound, as on the sample path.
 In z = (y − m̂)/ŝ (ŝ the draws' standard deviations, Ĉ → the correlation matrix R̂: well conditioned even where
 variances span 10¹⁷) q has precision M = R̂⁻¹ + diag τ, τ_k = 2bŝ_k²(1 − 1/a_k), and mean M⁻¹h with
 h_k = 2bŝ_k(x_k − m̂_k) + (2b/a_k)ŝ_k(m̂_k − μ_k). Draws y = m̂ + ŝ ⊙ (M⁻¹h(x) + √widen L⁻ᵀε), LLᵀ = M, with ε fixed
-(common random numbers), make ĉ(x) smooth in x; its sup is searched as on the sample path (candidates ranked by
-ln ĉ − 2 SE, L-BFGS in coordinates whitened by r's scale, ranking on other draws, the winner re-evaluated on
-held-out draws, whose SE, and the SE on the ranking draws — the search's resolution — enter the lower bound's SE).
+(common random numbers), make ĉ(x) smooth in x; its sup is searched as on the sample path: candidates (starts, pool,
+r's mean, the mode of the Gaussian approximation) ranked by ln ĉ − 2 SE on 1024 draws, L-BFGS from the best in
+coordinates whitened by r's scale, endpoints and starts ranked on other draws, the winner re-evaluated on held-out
+draws; its SE there and on the ranking draws (the search's resolution) enter the lower bound's SE. A winner where
+L-BFGS did not converge (c growing without bound) is refused.
 """
 
 from __future__ import annotations
@@ -230,10 +232,10 @@ def density_bounds(
         scale = r_var.sqrt()
     cand_t = torch.cat(cand)
     k = min(refine, cand_t.shape[0])
-    top = cand_t[_scores(cand_t, eps_s, fn, 2.0).topk(k).indices]
+    top = cand_t[_scores(cand_t, eps_s[:1024], fn, 2.0).topk(k).indices]  # a first cut on 1024 of the draws
     ends, grads = _ascend(top, eps_s, fn, centre, scale.clamp_min(1e-12), steps)
-    every = torch.cat((ends, cand_t))
-    grad_all = torch.cat((grads, torch.full((cand_t.shape[0],), math.inf, dtype=torch.float64)))
+    every = torch.cat((ends, top))  # the endpoints and their starts, ranked on other draws
+    grad_all = torch.cat((grads, torch.full((k,), math.inf, dtype=torch.float64)))
     best = int(_scores(every, eps_v, fn, 2.0).argmax())
     x_star = every[best]
     with torch.no_grad():
@@ -241,7 +243,7 @@ def density_bounds(
         lc_h, se_h, ess_h = (float(t[0]) for t in _summary(fn(x_star[None], eps_h)))
     how = (
         f"c by importance sampling from the source density (tilted-Gaussian proposal, widen {widen:g}): "
-        f"{cand_t.shape[0]} candidates, L-BFGS from the best {k} ({steps} iterations) on {n_search} proposal draws, "
+        f"{cand_t.shape[0]} candidates, L-BFGS from the best {k} (≤ {steps} iterations) on {n_search} proposal draws, "
         f"ranked on {n_validate}, held-out {n_held}; held-out ESS {ess_h:.0f}"
     )
     search_se = float(se_v[0])
