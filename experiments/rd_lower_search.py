@@ -120,15 +120,50 @@ def diagnose_ess(names: tuple[str, ...] = ("40d_b1", "40d_b30", "40d_b1000"), wi
             )
 
 
+def table(tag: str) -> None:
+    """Markdown table of docs/results_rd_lower_search<tag>.json (docs/rate_distortion.md; no number typed by hand):
+    the reported lower bound against R(D̂), Csiszár's bound of the same (widened) r at the same D̂ (exact) and the
+    band; ``dual ×1.3`` is the closed-form dual of r widened ×1.3 at its own D̂ (the reference quoted before)."""
+    res = json.loads((DOCS / f"results_rd_lower_search{tag}.json").read_text())
+    print(f"`{res['command']}` (c-estimator: {res.get('c_estimator', 'samples')})\n")
+    print(
+        "| β | seed | lower − 2 SE | exact lower (same r, same D̂) | R(D̂) | upper + 2 SE | valid | sound | R(D̂) in "
+        "band | ln sup c found ± SE | exact | widening | ESS of c(x*)'s weights | dual ×1.3 | CPU s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in res["runs"]:
+        name = r.get("results", res["results"])
+        run = next(
+            x for x in json.loads((DOCS / f"results_rd_{name}.json").read_text())["runs"] if x["seed"] == r["seed"]
+        )
+        loc, var = marginal(run)
+        ref = gaussian_dual_terms(SOURCES[name[:3]], loc, var * 1.3, r["beta"])["lower"]
+        low = f"{r['lower_reported']:.3f}" if r["nontrivial"] else "0 (refused)"
+        band = r["lower_reported"] <= r["rate_true_at_d_hat"] <= r["upper_reported"]
+        ess = f"{r['ess']:.0f}" if r.get("ess") is not None else "–"
+        print(
+            f"| {r['beta']:g} | {r['seed']} | {low} | {r['lower_exact_chosen']:.3f} | {r['rate_true_at_d_hat']:.3f} | "
+            f"{r['upper_reported']:.3f} | {'yes' if r['valid'] else 'NO'} | {'yes' if r['sound'] else 'NO'} | "
+            f"{'yes' if band else 'NO'} | {r['log_sup_found']:.4f} ± {r['log_sup_found_se']:.4f} | "
+            f"{r['log_sup_exact_chosen']:.4f} | ×{r['widen_chosen']:g} | {ess} | {ref:.3f} | "
+            f"{r.get('cpu_seconds_evaluate', float('nan')):.0f} |"
+        )
+    print(f"\n{res['n_valid']}/{len(res['runs'])} valid, {res['n_nontrivial']} non-trivial, {res['n_sound']} sound.")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--diagnose-ess", action="store_true", help="ESS of c's weights at the exact sup (40-D files)")
     ap.add_argument("--results", default="10d", help="docs/results_rd_<results>.json holding the learned marginals")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--table", action="store_true", help="print the markdown table of results_rd_lower_search<tag>")
     ap.add_argument("--c-estimator", default="samples", choices=["samples", "density"], help="c from draws or density")
     ap.add_argument("--betas", default=None, help="only these β (comma-separated)")
     ap.add_argument("--seeds", default=None, help="only these seeds (comma-separated)")
     args = ap.parse_args()
+    if args.table:
+        table(args.tag)
+        return
     if args.diagnose_ess:
         diagnose_ess()
         return
