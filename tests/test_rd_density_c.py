@@ -146,6 +146,12 @@ def test_density_estimator_refusals() -> None:
         TiltedProposal(torch.randn(100, 2, generator=g), dist("abs"), 1.0)
     with pytest.raises(ConfigError, match="log_prob"):  # a source known through samples only
         estimate_rd(SampleSource(torch.randn(100, 2, generator=g)), "squared", [1.0], "eba", c_estimator="density")
+    src = GaussianSource([1.0, 0.5])  # a "density" that is 0 wherever q draws: every weight 0, ESS NaN -> refused
+    loc, var = torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64)
+    b = density_bounds(gaussian_marginal_terms(loc, var, 1.0), lambda n: src.sample(n, g), SQ, 1.0, 2000,
+                       log_prob=lambda y: torch.full(y.shape[:1], -math.inf, dtype=y.dtype), r_moments=(loc, var),
+                       generator=g, n_fit=2000, n_search=256, n_validate=512, n_held=512, refine=1, steps=5)  # fmt: skip
+    assert b.rate_lower == 0.0 and "not estimable" in b.search
     with pytest.raises(ConfigError, match="unknown c-estimator"):
         estimate_rd(GaussianSource([1.0]), "squared", [1.0], "eba", c_estimator="exact")
 

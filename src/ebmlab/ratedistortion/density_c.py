@@ -248,7 +248,7 @@ def density_bounds(
     )
     search_se = float(se_v[0])
     failed = ""
-    if ess_h < min_ess:
+    if not ess_h >= min_ess:  # also NaN: every weight 0 (q misses the integrand's support)
         failed = f"; c(x*) rests on ESS {ess_h:.0f} < {min_ess:g} proposal draws: not estimable"
     elif float(grad_all[best]) > grad_tol:
         failed = f"; L-BFGS did not converge at x* (|grad| {float(grad_all[best]):.2g}): sup c not found"
