@@ -127,11 +127,35 @@ def one_run(r: dict[str, Any], f: float) -> dict[str, Any]:
     }
 
 
+def table(tag: str) -> None:
+    """Markdown table of docs/results_rd_density_mixture40<tag>.json (docs/rate_distortion.md)."""
+    res = json.loads((DOCS / f"results_rd_density_mixture40{tag}.json").read_text())
+    print(f"`{res['command']}`\n")
+    print(
+        "| f | β | seed | lower − 2 SE | exact lower (same r, same D̂) | sound | R_G(D̂) | upper + 2 SE "
+        "| ln sup c found ± SE | exact | widening | ESS of c(x*)'s weights | CPU s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in res["runs"]:
+        low = "0 (refused)" if r["refused"] else f"{r['lower_reported']:.3f}"
+        found = "–" if r["refused"] else f"{r['log_sup_found']:.4f} ± {r['log_sup_found_se']:.4f}"
+        print(
+            f"| {r['f']:g} | {r['beta']:g} | {r['seed']} | {low} | {r['lower_exact_same_r']:.3f} | "
+            f"{'yes' if r['sound'] else 'NO'} | {r['rate_gaussian_at_d_hat']:.3f} | {r['upper_reported']:.3f} | "
+            f"{found} | {r['log_sup_exact']:.4f} | ×{r['widen_chosen']:g} | {r['ess']:.0f} | {r['cpu_seconds']:.0f} |"
+        )
+    print(f"\n{res['n_sound']}/{len(res['runs'])} sound, {res['n_refused']} refused.")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--f", default="0.5,0.8", help="mode separations f = μ²/σ² (comma-separated)")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--table", action="store_true", help="print the markdown table of the results file")
     args = ap.parse_args()
+    if args.table:
+        table(args.tag)
+        return
     runs = [r for name in RUNS for r in json.loads((DOCS / f"results_rd_{name}.json").read_text())["runs"]]
     out = []
     for f in (float(s) for s in args.f.split(",")):
