@@ -2,9 +2,12 @@
 
 ``ebmlab rd --source {gaussian,bernoulli,laplace,PATH.npy,FILE.py:NAME} | --source-file PATH.npy [--variances v1,v2,... | --p P | --scale B]
 --distortion {squared,mse,hamming,abs} --beta B[,B,...] --method {eba,eba-ba,ba,closed-form} [--seed S]
-[--json] [--out DIR]``. ``--json`` prints a list of points ``{"beta", "distortion", "rate", "rate_upper",
+[--c-estimator {samples,density}] [--json] [--out DIR]``. ``--json`` prints a list of points ``{"beta", "distortion", "rate", "rate_upper",
 "rate_lower", "rate_critic", "rate_closed_form", "seconds"}`` in nats (null where not applicable); ``--out``
 writes ``rd.json`` (with standard errors) and ``rd.png`` (estimate, bound band, closed form).
+``--c-estimator density`` (EBA): the lower bound's c(x) is importance-sampled from the source's log-density
+(``log_prob``: the built-in gaussian, or a ``Source`` subclass from FILE.py:NAME) instead of averaged over its
+samples; the points then carry ``"c_estimator": "density"``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=positive_int, default=1500, help="EBA training steps per beta (default 1500)")
     p.add_argument("--chains", type=positive_int, default=1024, help="EBA chains (even; default 1024)")
+    p.add_argument(
+        "--c-estimator",
+        default="samples",
+        help="lower bound's c(x): samples (default, source draws only) or density (uses the source's log_prob)",
+    )
     p.add_argument("--json", action="store_true", help="print the points as one JSON list")
     p.add_argument("--out", default=None, help="directory for rd.json and rd.png")
     p.set_defaults(run=run)
@@ -146,7 +154,17 @@ def run(args: argparse.Namespace) -> int:
     from ebmlab.experiments.rate_distortion import estimate_rd
 
     source = _source(args)
-    points = estimate_rd(source, args.distortion, args.beta, args.method, args.seed, args.steps, args.chains)
+    points = estimate_rd(
+        source,
+        args.distortion,
+        args.beta,
+        args.method,
+        args.seed,
+        args.steps,
+        args.chains,
+        c_estimator=args.c_estimator,
+    )
+    fields = FIELDS + (("c_estimator",) if args.c_estimator != "samples" else ())
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
@@ -158,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
                     "distortion": args.distortion,
                     "method": args.method,
                     "seed": args.seed,
+                    "c_estimator": args.c_estimator,
                     "points": points,
                 },
                 indent=1,
@@ -166,11 +185,13 @@ def run(args: argparse.Namespace) -> int:
         tmp.replace(out / "rd.json")
         plot_rd(points, source, args.distortion, out / "rd.png")
     if args.json:
-        print(json.dumps([{k: p[k] for k in FIELDS} for p in points]))
+        print(json.dumps([{k: p[k] for k in fields} for p in points]))
         return 0
     print(f"{'beta':>8} {'D':>10} {'R':>9} {'[lower, upper]':>21} {'R(D) closed':>11}")
     for p in points:
         band = "" if p["rate_upper"] is None else f"[{p['rate_lower']:.4f}, {p['rate_upper']:.4f}]"
         closed = "n/a" if p["rate_closed_form"] is None else f"{p['rate_closed_form']:.4f}"
         print(f"{p['beta']:>8g} {p['distortion']:>10.5f} {p['rate']:>9.4f} {band:>21} {closed:>11}")
+    if args.c_estimator != "samples":
+        print("lower bound: c(x) importance-sampled from the source's log-density (not from its samples only)")
     return 0

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import torch
@@ -29,6 +30,7 @@ from ebmlab.ratedistortion.bounds import (
     rd_bounds,
     sample_marginal_terms,
 )
+from ebmlab.ratedistortion.density_c import DensityRDBounds, density_bounds
 from ebmlab.ratedistortion.distortions import get_distortion, pairwise
 from ebmlab.ratedistortion.mixture import MixtureEnergy, mixture_abs_terms
 from ebmlab.ratedistortion.model import DiscreteEnergy, whitened_chains
@@ -36,6 +38,7 @@ from ebmlab.ratedistortion.sources import BernoulliSource, GaussianSource, Lapla
 from ebmlab.samplers.langevin import MALA
 
 __all__ = [
+    "C_ESTIMATORS",
     "METHODS",
     "bounded_widenings",
     "closed_form_rate",
@@ -46,6 +49,9 @@ __all__ = [
 ]
 
 METHODS = ("eba", "eba-ba", "ba", "closed-form")
+#: estimators of c(x) in Csiszár's lower bound: from source draws (default) or importance-sampled from the source's
+#: log-density (``ebmlab.ratedistortion.density_c``; needs ``source.log_prob``)
+C_ESTIMATORS = ("samples", "density")
 #: standard errors added to (subtracted from) the upper (lower) bound in reported points
 Z_BAND = 2.0
 #: target relative SE of D̂ where Z_r is exact (evaluation draws are cheap there): 200 000 y left ±0.3 % on the
@@ -122,10 +128,18 @@ def train_eba(
     return run
 
 
-def evaluate_eba(method: Any, seed: int, n_y: int = 200_000, n_r: int = 4096, r_steps: int = 2000) -> RDBounds:
-    """Sandwich bounds from the learned marginal p_φ (exact Z for Gaussian/discrete energies, else MALA draws)."""
+def evaluate_eba(
+    method: Any, seed: int, n_y: int = 200_000, n_r: int = 4096, r_steps: int = 2000, log_prob: Any = None
+) -> RDBounds:
+    """Sandwich bounds from the learned marginal p_φ (exact Z for Gaussian/discrete energies, else MALA draws).
+
+    ``log_prob``: the source's normalised log-density ``(n, d) -> (n,)``; given, c(x) of the lower bound is
+    importance-sampled from it (:func:`~ebmlab.ratedistortion.density_c.density_bounds`) instead of averaged over
+    source draws (squared error / MSE only).
+    """
     g = torch.Generator().manual_seed(seed)
     src, rho, beta, energy = method.source, method.rho, method.beta, method.energy
+    bounds: Any = rd_bounds if log_prob is None else partial(density_bounds, log_prob=log_prob, generator=g)
 
     def sample_y(n: int) -> torch.Tensor:
         if isinstance(src, BernoulliSource):  # stratified: exactly round(p·n) ones, no frequency noise
@@ -136,6 +150,8 @@ def evaluate_eba(method: Any, seed: int, n_y: int = 200_000, n_r: int = 4096, r_
     per_dim = rho is get_distortion("mse")
     squared_error = per_dim or rho is get_distortion("squared")
     if isinstance(energy, DiscreteEnergy):
+        if log_prob is not None:
+            raise ConfigError("the density c-estimator applies to continuous sources; use the default (samples).")
         alphabet = energy.alphabet.double()
         log_r = torch.log_softmax(-energy.logits.detach().double(), 0)
 
@@ -150,25 +166,24 @@ def evaluate_eba(method: Any, seed: int, n_y: int = 200_000, n_r: int = 4096, r_
         loc, var = (t.double() for t in gauss)
         xr = loc + var.sqrt() * torch.randn(n_r * 4, src.dim, generator=g, dtype=torch.float64)
         terms, ny = draw_terms(xr, rho, beta, n_y)
-        return rd_bounds(terms, sample_y, rho, beta, ny, starts=xr[:64], r_moments=(loc, var))
+        return bounds(terms, sample_y, rho, beta, ny, starts=xr[:64], r_moments=(loc, var))
     if gauss is not None:
         loc, var = (t.double() for t in gauss)
-        return _gaussian_bounds(src, sample_y, rho, beta, per_dim, loc, var, n_y, g)
+        return _gaussian_bounds(src, sample_y, rho, beta, per_dim, loc, var, n_y, g, bounds)
     if isinstance(energy, MixtureEnergy) and rho is get_distortion("abs"):  # Z_r in closed form
         xr = energy.sample(64, g).double()
         abs_terms, moments = mixture_abs_terms(energy, beta), (xr.mean(0), xr.var(0))
-        return rd_bounds(
-            abs_terms, sample_y, rho, beta, n_y, starts=xr, r_moments=moments, d_rel_se=D_REL_SE, n_grid_y=N_GRID_Y
-        )
+        extra = {"n_grid_y": N_GRID_Y} if log_prob is None else {}  # the density path refuses |x − y| (one line)
+        return bounds(abs_terms, sample_y, rho, beta, n_y, starts=xr, r_moments=moments, d_rel_se=D_REL_SE, **extra)
     if isinstance(energy, MixtureEnergy):  # normalised: exact draws of r (8 n_r of them) for the Monte Carlo Z_r
         xr = energy.sample(8 * n_r, g).double()
         terms, ny = draw_terms(xr, rho, beta, n_y)
-        return rd_bounds(terms, sample_y, rho, beta, ny, starts=xr[:64], r_moments=(xr.mean(0), xr.var(0)))
+        return bounds(terms, sample_y, rho, beta, ny, starts=xr[:64], r_moments=(xr.mean(0), xr.var(0)))
     x0 = method.chains["xm"][:n_r] if method.chains else src.sample(n_r, g).float()
     xr = whitened_chains(energy, MALA(0.05), x0, r_steps, g).double()
     mc_terms = sample_marginal_terms(xr, rho, beta)
     moments = (xr.mean(0), xr.var(0))
-    return rd_bounds(mc_terms, sample_y, rho, beta, min(n_y, 10_000), starts=xr[:64], r_moments=moments)
+    return bounds(mc_terms, sample_y, rho, beta, min(n_y, 10_000), starts=xr[:64], r_moments=moments)
 
 
 def draw_terms(xr: torch.Tensor, rho: Any, beta: float, n_y: int) -> tuple[Any, int]:
@@ -213,6 +228,7 @@ def _gaussian_bounds(
     var: torch.Tensor,
     n_y: int,
     g: torch.Generator,
+    bounds: Any = rd_bounds,
 ) -> RDBounds:
     """Bounds from a Gaussian marginal under squared error: Z_r exact; the lower bound from r or r widened.
 
@@ -228,7 +244,7 @@ def _gaussian_bounds(
     starts = torch.cat((src.sample(32, g), draws, loc[None]))
     eps = torch.randn(256, src.dim, generator=g, dtype=torch.float64) * var.sqrt()
     pool = torch.cat([loc + f * eps for f in (1.0, 0.5, 0.25)] + [src.sample(256, g)])
-    best = rd_bounds(
+    best = bounds(
         gaussian_marginal_terms(loc, var, beta, per_dim),
         sample_y,
         rho,
@@ -245,7 +261,7 @@ def _gaussian_bounds(
         )
     refused: list[tuple[float, str]] = []
     for widen in (w for w in ok if w != 1.0):
-        w = rd_bounds(
+        w = bounds(
             gaussian_marginal_terms(loc, var * widen, beta, per_dim),
             sample_y,
             rho,
@@ -259,8 +275,10 @@ def _gaussian_bounds(
         if w.rate_lower <= 0:
             refused.append((widen, w.search))
         if w.rate_lower - 2 * w.rate_lower_se > best.rate_lower - 2 * best.rate_lower_se:
+            ess = {"ess": w.ess} if isinstance(w, DensityRDBounds) else {}
             best = replace(
                 best,
+                **ess,
                 rate_lower=w.rate_lower,
                 rate_lower_se=w.rate_lower_se,
                 log_sup=w.log_sup,
@@ -352,10 +370,30 @@ def estimate_rd(
     n_chains: int = 1024,
     ba_tol: float = 1e-5,
     ba_grid: int = 401,
+    c_estimator: str = "samples",
 ) -> list[dict[str, Any]]:
-    """R(D) points at each β (see the module doc for the fields)."""
+    """R(D) points at each β (see the module doc for the fields).
+
+    ``c_estimator="density"`` (EBA only): c(x) of the lower bound importance-sampled from ``source.log_prob``, the
+    source's normalised log-density (:mod:`ebmlab.ratedistortion.density_c`); the points then carry
+    ``"c_estimator"``.
+    """
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}; valid: {', '.join(METHODS)}.")
+    log_prob = None
+    if c_estimator not in C_ESTIMATORS:
+        raise ConfigError(f"unknown c-estimator {c_estimator!r}; valid: {', '.join(C_ESTIMATORS)}.")
+    if c_estimator == "density":
+        log_prob = getattr(source, "log_prob", None)
+        if not callable(log_prob):
+            raise ConfigError(
+                f"--c-estimator density needs a source with log_prob(y), a normalised log-density; {source.name!r} has "
+                "none (use --source gaussian or a Source subclass with log_prob, or the default --c-estimator samples)."
+            )
+        if method not in ("eba", "eba-ba"):
+            raise ConfigError(
+                f"--c-estimator applies to --method eba or eba-ba (the learned marginal), not {method!r}."
+            )
     get_distortion(distortion)
     if source.name in _COMPATIBLE and distortion not in _COMPATIBLE[source.name]:
         raise ConfigError(
@@ -381,7 +419,7 @@ def estimate_rd(
 
             m = EBA(source, distortion, beta, variant="ba" if method == "eba-ba" else "eba", n_chains=n_chains)
             run = train_eba(m, steps, seed)
-            b = evaluate_eba(m, seed + 1)
+            b = evaluate_eba(m, seed + 1, log_prob=log_prob)
             crit = run.final_metrics.get("rate_critic")
             up, lo = b.rate_upper + Z_BAND * b.rate_upper_se, b.rate_lower - Z_BAND * b.rate_lower_se
             points.append(
@@ -396,6 +434,7 @@ def estimate_rd(
                     time.perf_counter() - t0,
                 )
                 | {"extra": b.to_dict()}
+                | ({"c_estimator": c_estimator} if log_prob is not None else {})
             )
     return points
 

@@ -1,6 +1,8 @@
 """Sources of y for rate–distortion: samplers ``sample(n, generator) -> (n, dim)``.
 
-A source is known through samples only (the EBA setting). The built-in ones also carry what the
+A source is known through samples only (the EBA setting); one that also has ``log_prob(y) -> (n,)``, a normalised
+log-density (``GaussianSource``, or a user ``Source`` subclass), can opt into the density c-estimator of the lower
+bound (:mod:`ebmlab.ratedistortion.density_c`). The built-in ones also carry what the
 closed forms need (variances, p, scale). A user source is a Python callable ``f(n, generator)`` or a
 ``.npy`` file of samples (read with ``allow_pickle=False``: nothing in the file can execute code).
 """
@@ -61,6 +63,11 @@ class GaussianSource(Source):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return torch.randn(n, self.dim, generator=generator, dtype=torch.float64) * self.std
+
+    def log_prob(self, y: Tensor) -> Tensor:
+        """ln p(y) = Σ_k −½ y_k²/σ_k² − ½ ln(2πσ_k²) for y (n, dim) (the density c-estimator's input)."""
+        var = torch.tensor(self.variances, dtype=torch.float64)
+        return (-0.5 * y.square() / var - 0.5 * torch.log(2 * math.pi * var)).sum(-1)
 
 
 @dataclass
