@@ -116,8 +116,10 @@ def nonfinite_rows(energy: Tensor, grad: Tensor) -> Tensor:
 
 
 def row_sums(energy: Tensor, grad: Tensor) -> Tensor:
-    """E + Σ∇E per chain, shape ``(n,)``: what :func:`finite_rows` tests for finiteness."""
-    return energy + grad.reshape(grad.shape[0], -1).sum(dim=1)
+    """E + Σ∇E per chain, shape ``(n,)``: what :func:`finite_rows` tests for finiteness. For ``(n, d)`` gradients
+    without the reshape (the same tensor), E added in place to the fresh sum (x + y = y + x bit for bit)."""
+    s = grad.sum(dim=1) if grad.dim() == 2 else grad.reshape(grad.shape[0], -1).sum(dim=1)
+    return s.add_(energy) if s.dtype == energy.dtype else energy + s
 
 
 def unadjusted_info(energy: Tensor) -> StepInfo:
