@@ -206,7 +206,8 @@ class Annealed(ChainNegatives):
         stats = {"ess": 1.0 / (w.square().sum() * n)}
         if self.kernel.metropolis_adjusted:
             stats["accept"] = res.accept_rate.mean() if res.accept_rate.numel() else torch.tensor(float("nan"))
-        return NegativeBatch(self.finish(res.x), res.x, res.log_w, {k: v.float() for k, v in stats.items()})
+        origin = f"after {self.n_steps} annealing steps ({self.kernel.name})"
+        return NegativeBatch(self.finish(res.x), res.x, res.log_w, {k: v.float() for k, v in stats.items()}, origin)
 
 
 class Tempered(ChainNegatives):
@@ -247,7 +248,8 @@ class Tempered(ChainNegatives):
         stats = {"swap_accept": swap.nanmean().float(), "swap_accept_min": swap.nan_to_num(nan=1.0).min().float()}
         if self.kernel.metropolis_adjusted:
             stats["accept"] = result.accept[-1].float()
-        return NegativeBatch(self.finish(self.tempering.target_samples(self.replicas)), state.x[-1], None, stats)
+        x = self.finish(self.tempering.target_samples(self.replicas))
+        return NegativeBatch(x, state.x[-1], None, stats, f"after {self.n_steps} replica-exchange rounds")
 
     def extra_state(self) -> dict[str, Tensor]:
         if self.replicas is None:
