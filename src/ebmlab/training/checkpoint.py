@@ -79,11 +79,9 @@ class Checkpoint:
 
 
 # -------------------------------------------------------------------------------------- file I/O
-def _save_tensors(tensors: dict[str, Tensor], path: Path, durable: bool = True) -> None:
-    """Write tensors as safetensors and fsync if ``durable`` (the single writer; tests patch it to fail)."""
+def _save_tensors(tensors: dict[str, Tensor], path: Path) -> None:
+    """Write tensors as safetensors (the single writer; tests patch it to fail; the manager fsyncs)."""
     save_file(tensors, str(path))
-    if durable:
-        _fsync_file(path)
 
 
 def _fsync_file(path: Path) -> None:
@@ -220,7 +218,9 @@ class CheckpointManager:
         try:
             files = {}
             for fname, tensors in ((MODEL_FILE, model), (STATE_FILE, state)):
-                _save_tensors(tensors, tmp / fname, self.durable)
+                _save_tensors(tensors, tmp / fname)
+                if self.durable:
+                    _fsync_file(tmp / fname)
                 files[fname] = _digest(tmp / fname)
             if config_text is not None:
                 atomic_write_text(tmp / CONFIG_FILE, config_text, self.durable)
