@@ -1,11 +1,13 @@
 """The 20-step ULA chain of CD with a plain nn.Module energy (benchmarks/training.py's cd-short-user), piece by
-piece: ``run_chains``; ``init`` + 20 ``ULA.move``; the same without the finiteness test; a loop through the
+piece: ``run_chains``; ``run_chains(final_energy=False)`` as the negatives call it (no E, ∇E at x_K; trees without
+it: skipped); ``init`` + 20 ``ULA.move``; the same without the finiteness test; a loop through the
 library's ``energy_and_grad`` (no initial evaluation, no test); the bare script's autograd loop. CPU time per
 step, medians of 7 interleaved rounds of 30 chains (128 chains × 2-D).
 
     OMP_NUM_THREADS=1 python benchmarks/chain_gap.py
 """
 
+import inspect
 import math
 import os
 import statistics
@@ -31,6 +33,11 @@ k = ULA(0.01)
 def ours(gen):
     x0 = torch.rand(N, 2, generator=gen) * 10 - 5
     return run_chains(k, net, x0, K, gen).x
+
+
+def ours_positions(gen):
+    x0 = torch.rand(N, 2, generator=gen) * 10 - 5
+    return run_chains(k, net, x0, K, gen, final_energy=False).x
 
 
 def moves(gen):
@@ -70,7 +77,9 @@ def moves_nocheck(gen):
     return st.x
 
 
-FNS = {"run_chains": ours, "init + moves": moves, "init + moves, no finiteness test": moves_nocheck,
+LEAN = "final_energy" in inspect.signature(run_chains).parameters
+FNS = {"run_chains": ours, **({"run_chains(final_energy=False)": ours_positions} if LEAN else {}),
+       "init + moves": moves, "init + moves, no finiteness test": moves_nocheck,
        "loop through energy_and_grad": lib_eg, "bare script loop": bare}  # fmt: skip
 print(f"load average {os.getloadavg()}")
 res = {name: [] for name in FNS}
@@ -82,5 +91,5 @@ for _ in range(7):
             fn(gen)
         res[name].append((time.process_time() - start) / 30 / K * 1e6)
 for name, v in res.items():
-    print(f"{name:34s} {statistics.median(v):6.1f} µs per step (min {min(v):6.1f})")
+    print(f"{name:36s} {statistics.median(v):6.1f} µs per step (min {min(v):6.1f})")
 print(f"load average {os.getloadavg()}")

@@ -49,6 +49,45 @@ def test_energy_and_grad_uses_analytic_gradient_when_present() -> None:
     assert not e2.requires_grad and not g2.requires_grad
 
 
+class PlainModule(torch.nn.Module):
+    """½‖x‖² as a module without an energy_and_grad method (autograd unless one is attached to the instance)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * x.square().sum(1)
+
+
+class WithMethod(PlainModule):
+    """A module whose class defines energy_and_grad (returns (E, 4x), so its use is visible)."""
+
+    def energy_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self(x), 4 * x
+
+
+class Doubled(torch.nn.Module):
+    """A submodule named energy_and_grad: returns (E, 2x), so its use is visible."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return 0.5 * x.square().sum(1), 2 * x
+
+
+def test_energy_and_grad_finds_a_modules_own_gradient_wherever_getattr_would() -> None:
+    """Modules are searched without nn.Module.__getattr__'s miss (analytic_of): class method, instance attribute,
+    submodule, and none (autograd)."""
+    x = torch.randn(4, 3, dtype=torch.float64)
+    assert torch.equal(energy_and_grad(PlainModule(), x)[1], x)  # autograd: ∇½‖x‖² = x
+    assert torch.equal(energy_and_grad(WithMethod(), x)[1], 4 * x)
+    attached = PlainModule()
+    attached.energy_and_grad = lambda y: (0.5 * y.square().sum(1), 3 * y)
+    assert torch.equal(energy_and_grad(attached, x)[1], 3 * x)
+    sub = PlainModule()
+    sub.energy_and_grad = Doubled()  # registered as a submodule: found where __getattr__ looks
+    assert "energy_and_grad" in sub._modules
+    assert torch.equal(energy_and_grad(sub, x)[1], 2 * x)
+    before = AnalyticQuadratic.calls
+    energy_and_grad(AnalyticQuadratic(), x)  # not a module: plain getattr
+    assert AnalyticQuadratic.calls == before + 1
+
+
 def test_composition_gradients_match_autograd() -> None:
     torch.manual_seed(0)
     x = torch.randn(7, 2, dtype=torch.float64)

@@ -85,11 +85,11 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def dump_yaml(data: Mapping[str, Any], path: str | Path) -> None:
-    """Write ``data`` as YAML atomically (temp file + ``os.replace``)."""
+def dump_yaml(data: Mapping[str, Any], path: str | Path, durable: bool = True) -> None:
+    """Write ``data`` as YAML atomically (temp file + ``os.replace``; ``durable``: see :func:`atomic_write_text`)."""
     path = Path(path)
     text = yaml.safe_dump(to_dict(data), sort_keys=False, default_flow_style=None)
-    atomic_write_text(path, text)
+    atomic_write_text(path, text, durable)
 
 
 def current_umask() -> int:
@@ -99,8 +99,10 @@ def current_umask() -> int:
     return mask
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see either the old or the new file, never a torn one."""
+def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
+    """Write ``text`` to ``path`` so that readers see either the old or the new file, never a torn one; ``durable``:
+    fsync the data before the rename, so that a power loss cannot leave an empty file (False only for files that
+    are removed when the process ends: a temporary run's)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -108,7 +110,8 @@ def atomic_write_text(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

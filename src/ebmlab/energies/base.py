@@ -13,13 +13,14 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ebmlab.errors import ShapeError
 
 __all__ = ["Energy", "EnergyFn", "energy_and_grad", "evaluate_energy"]
 
 EnergyFn = Callable[[Tensor], Tensor]
+_MODULE_GETATTR = nn.Module.__getattr__
 
 
 @runtime_checkable
@@ -55,7 +56,7 @@ def energy_and_grad(energy: EnergyFn, x: Tensor) -> tuple[Tensor, Tensor]:
     Uses ``energy.energy_and_grad`` (analytic) when the energy has one; otherwise differentiates with autograd **with respect to x only**, so no gradient is accumulated
     into the energy's parameters (``torch.autograd.grad`` with ``inputs=x``).
     """
-    analytic = getattr(energy, "energy_and_grad", None)
+    analytic = analytic_of(energy)
     if analytic is not None:
         e, g = analytic(x)
         _check_energy_shape(energy, x, e)
@@ -64,6 +65,20 @@ def energy_and_grad(energy: EnergyFn, x: Tensor) -> tuple[Tensor, Tensor]:
         return _autograd_energy_and_grad(energy, x)
     with torch.enable_grad():
         return _autograd_energy_and_grad(energy, x)
+
+
+def analytic_of(energy: object) -> Callable[[Tensor], tuple[Tensor, Tensor]] | None:
+    """``getattr(energy, "energy_and_grad", None)``, without the AttributeError that ``nn.Module.__getattr__`` raises
+    and Python catches on a miss (~3 µs, once per sampler step): for a module whose class has no such method, the
+    instance's attributes, then its submodules (where ``__getattr__`` would look; parameters and buffers are not
+    callables)."""
+    if not isinstance(energy, nn.Module):
+        return getattr(energy, "energy_and_grad", None)
+    cls = type(energy)
+    if hasattr(cls, "energy_and_grad") or cls.__getattr__ is not _MODULE_GETATTR:
+        return getattr(energy, "energy_and_grad", None)
+    found = vars(energy).get("energy_and_grad")
+    return found if found is not None else energy._modules.get("energy_and_grad")
 
 
 def _autograd_energy_and_grad(energy: EnergyFn, x: Tensor) -> tuple[Tensor, Tensor]:

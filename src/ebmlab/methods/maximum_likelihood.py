@@ -37,11 +37,7 @@ def ml_loss(
     point) and ``neg_norm`` (weighted mean ‖x̃‖, a divergence signal)."""
     e_data = evaluate_energy(energy, data)
     e_neg = evaluate_energy(energy, neg.x)
-    if not bool(torch.isfinite(e_data).all() and torch.isfinite(e_neg).all()):
-        raise NonFiniteError(
-            "maximum likelihood: non-finite energy on the data or the negatives; lower the sampler's step size, "
-            "raise energy_reg, or clip the negatives with clamp=(low, high)."
-        )
+    check_finite(e_data, e_neg, neg.origin)
     w = neg.weights().to(e_neg.dtype)
     mean_neg = (w * e_neg).sum()
     loss = e_data.mean() - mean_neg
@@ -54,6 +50,26 @@ def ml_loss(
         "neg_norm": (w * neg.x.reshape(neg.x.shape[0], -1).norm(dim=1)).sum().detach(),
     }
     return loss, log
+
+
+def check_finite(e_data: Tensor, e_neg: Tensor, origin: str = "") -> None:
+    """A one-line :class:`~ebmlab.errors.NonFiniteError` naming where E is non-finite: at negatives (``origin``: how
+    they were drawn; the chains do not evaluate E at their final positions, this is where it is tested) or at data
+    points. One host read when all is finite (the sum of both sums; rows are read only when it is not)."""
+    if bool(torch.isfinite(e_data.sum() + e_neg.sum())):
+        return
+    for name, e, fix in (
+        ("negative samples" + (f" {origin}" if origin else ""), e_neg,
+         "lower the sampler's step size, raise energy_reg, or clip the negatives with clamp=(low, high)"),
+        ("data points", e_data, "the energy overflows or its parameters are non-finite; lower the learning rate "
+         "or raise energy_reg"),
+    ):  # fmt: skip
+        bad = (~torch.isfinite(e)).nonzero().flatten()
+        if bad.numel():
+            raise NonFiniteError(
+                f"maximum likelihood: the energy is non-finite at {bad.numel()} of {e.numel()} {name} "
+                f"(first: {bad[:5].tolist()}); {fix}."
+            )
 
 
 class MaximumLikelihood(Method):

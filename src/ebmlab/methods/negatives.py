@@ -44,12 +44,14 @@ _REPLICAS = "replicas."
 @dataclass
 class NegativeBatch:
     """Negatives ``x`` (detached), their starting points ``x0``, self-normalisable ``log_weights`` (None: equal
-    weights) and logged ``stats`` (scalars)."""
+    weights), logged ``stats`` (scalars) and ``origin``, how they were drawn (named by errors, e.g. "after 20 ula
+    steps")."""
 
     x: Tensor
     x0: Tensor
     log_weights: Tensor | None = None
     stats: dict[str, Tensor] = field(default_factory=dict)
+    origin: str = ""
 
     def weights(self) -> Tensor:
         """w̃ (n,), summing to 1: softmax of the log-weights, or 1/n."""
@@ -92,12 +94,15 @@ class ChainNegatives:
         return (x if self.clamp is None else x.clamp(*self.clamp)).detach()
 
     def chains(self, energy: EnergyFn, x0: Tensor, gen: torch.Generator, n_steps: int | None = None) -> NegativeBatch:
-        """``n_steps`` (default K) kernel steps from ``x0``; ``accept`` logged for Metropolis kernels."""
-        run = run_chains(self.kernel, energy, x0.detach(), self.n_steps if n_steps is None else n_steps, gen)
+        """``n_steps`` (default K) kernel steps from ``x0``; ``accept`` logged for Metropolis kernels. Only the final
+        positions are used (the loss evaluates E there itself): ``final_energy=False``, so ULA and kinetic Langevin do
+        not evaluate E and ∇E after the last step (x_K is tested for finiteness; E(x_K) is tested by the loss)."""
+        k = self.n_steps if n_steps is None else n_steps
+        run = run_chains(self.kernel, energy, x0.detach(), k, gen, final_energy=False)
         # on the chains' device, no host sync (the training loop's monitor stacks logged values on one device)
         accept = run.accept.mean() if run.accept.numel() else torch.tensor(float("nan"), device=run.accept.device)
         stats = {"accept": accept} if self.kernel.metropolis_adjusted else {}
-        return NegativeBatch(self.finish(run.x), x0, None, stats)
+        return NegativeBatch(self.finish(run.x), x0, None, stats, f"after {k} {self.kernel.name} steps")
 
     def extra_state(self) -> dict[str, Tensor]:
         return {}
@@ -201,7 +206,8 @@ class Annealed(ChainNegatives):
         stats = {"ess": 1.0 / (w.square().sum() * n)}
         if self.kernel.metropolis_adjusted:
             stats["accept"] = res.accept_rate.mean() if res.accept_rate.numel() else torch.tensor(float("nan"))
-        return NegativeBatch(self.finish(res.x), res.x, res.log_w, {k: v.float() for k, v in stats.items()})
+        origin = f"after {self.n_steps} annealing steps ({self.kernel.name})"
+        return NegativeBatch(self.finish(res.x), res.x, res.log_w, {k: v.float() for k, v in stats.items()}, origin)
 
 
 class Tempered(ChainNegatives):
@@ -242,7 +248,8 @@ class Tempered(ChainNegatives):
         stats = {"swap_accept": swap.nanmean().float(), "swap_accept_min": swap.nan_to_num(nan=1.0).min().float()}
         if self.kernel.metropolis_adjusted:
             stats["accept"] = result.accept[-1].float()
-        return NegativeBatch(self.finish(self.tempering.target_samples(self.replicas)), state.x[-1], None, stats)
+        x = self.finish(self.tempering.target_samples(self.replicas))
+        return NegativeBatch(x, state.x[-1], None, stats, f"after {self.n_steps} replica-exchange rounds")
 
     def extra_state(self) -> dict[str, Tensor]:
         if self.replicas is None:

@@ -6,7 +6,9 @@ Every kernel is a small object holding hyper-parameters, with a functional core:
     state, info = kernel.step(energy, state, gen)    # one transition, all chains at once
 
 The state is explicit and immutable; the energy and ∇E at the current point are cached
-in it so that no kernel evaluates them twice. Targets are p_T(x) ∝ exp(-E(x)/T) with
+in it so that no kernel evaluates them twice. A caller that needs only the final positions (the negatives of
+maximum-likelihood training) may ask :func:`~ebmlab.samplers.run_chains` not to evaluate them after the last step
+(``final_energy=False``): that state's ``energy`` and ``grad`` are ``None`` (``evaluated`` is False), never stale. Targets are p_T(x) ∝ exp(-E(x)/T) with
 temperature ``T`` (``T = 1`` is the Boltzmann distribution of E).
 """
 
@@ -45,8 +47,8 @@ class SamplerState:
 
     Attributes:
         x: positions ``(n, *event)``.
-        energy: E(x), shape ``(n,)``.
-        grad: ∇ₓE(x), shape ``(n, *event)`` (``None`` for gradient-free kernels).
+        energy: E(x), shape ``(n,)``; ``None`` when not evaluated (a positions-only state, module doc).
+        grad: ∇ₓE(x), shape ``(n, *event)`` (``None`` for gradient-free kernels and when not evaluated).
         step_size: current step size (changed only by adaptation); a float, or one value per chain ``(n,)``
             for the kernels with ``per_chain_step_size`` (replica exchange gives each rung its own).
         iteration: number of transitions taken so far.
@@ -54,7 +56,7 @@ class SamplerState:
     """
 
     x: Tensor
-    energy: Tensor
+    energy: Tensor | None
     grad: Tensor | None
     step_size: float | Tensor
     iteration: int = 0
@@ -62,6 +64,21 @@ class SamplerState:
 
     def replace(self, **changes: object) -> SamplerState:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def evaluated(self) -> bool:
+        """Whether E (and ∇E, for gradient kernels) at ``x`` are in the state (False: positions only)."""
+        return self.energy is not None
+
+    def cached(self, kernel: str) -> tuple[Tensor, Tensor | None]:
+        """``(energy, grad)``, or a one-line error for a positions-only state (a kernel cannot step from it)."""
+        if self.energy is None:
+            raise ConfigError(
+                f"{kernel}: this state holds positions only (E and ∇E after its last step were not evaluated: "
+                "run_chains(..., final_energy=False)); continue it with run_chains, which evaluates them, or start "
+                "anew with kernel.init(energy, state.x)."
+            )
+        return self.energy, self.grad
 
 
 @dataclass(frozen=True)
@@ -99,8 +116,10 @@ def nonfinite_rows(energy: Tensor, grad: Tensor) -> Tensor:
 
 
 def row_sums(energy: Tensor, grad: Tensor) -> Tensor:
-    """E + Σ∇E per chain, shape ``(n,)``: what :func:`finite_rows` tests for finiteness."""
-    return energy + grad.reshape(grad.shape[0], -1).sum(dim=1)
+    """E + Σ∇E per chain, shape ``(n,)``: what :func:`finite_rows` tests for finiteness. For ``(n, d)`` gradients
+    without the reshape (the same tensor), E added in place to the fresh sum (x + y = y + x bit for bit)."""
+    s = grad.sum(dim=1) if grad.dim() == 2 else grad.reshape(grad.shape[0], -1).sum(dim=1)
+    return s.add_(energy) if s.dtype == energy.dtype else energy + s
 
 
 def unadjusted_info(energy: Tensor) -> StepInfo:
@@ -219,7 +238,7 @@ class UnadjustedSampler(Sampler):
         noise: Tensor | None = None,
     ) -> tuple[SamplerState, StepInfo]:
         new = self.move(energy, state, generator, noise)
-        return new, unadjusted_info(new.energy)
+        return new, unadjusted_info(new.cached(self.name)[0])
 
     def move(
         self,
@@ -230,7 +249,7 @@ class UnadjustedSampler(Sampler):
     ) -> SamplerState:
         """The next state, raising :class:`~ebmlab.errors.NonFiniteError` at a non-finite energy or gradient."""
         new = self.advance(energy, state, generator, noise)
-        ok = finite_rows(new.energy, new.grad)
+        ok = finite_rows(*new.cached(self.name))
         if not bool(ok.all()):
             raise_diverged(self.name, new.iteration, ok, state.step_size)
         return new
@@ -245,15 +264,28 @@ class UnadjustedSampler(Sampler):
     ) -> SamplerState:
         """The next state, not tested for finiteness (its E and ∇E may be NaN/inf)."""
 
+    @abstractmethod
+    def advance_positions(
+        self,
+        state: SamplerState,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> SamplerState:
+        """The positions ``advance`` moves to (the same bits), E and ∇E there not evaluated: a positions-only state
+        (``energy``, ``grad`` and kinetic Langevin's ``momentum``, whose last half kick needs ∇E, are ``None``)."""
 
-def raise_diverged(name: str, step: int, ok: Tensor, step_size: float | Tensor) -> None:
-    """Raise the NonFiniteError of an unadjusted kernel whose chains ``~ok`` became non-finite at ``step``."""
+
+def raise_diverged(
+    name: str, step: int, ok: Tensor, step_size: float | Tensor, what: str = "a non-finite energy or gradient"
+) -> None:
+    """Raise the NonFiniteError of an unadjusted kernel whose chains ``~ok`` became non-finite at ``step`` (``what``:
+    the energy or gradient; ``"non-finite positions"`` at a positions-only last step)."""
     bad = (~ok).nonzero().flatten()
     if isinstance(step_size, Tensor):
         step_size = float(step_size.max())
     raise NonFiniteError(
-        f"{name} diverged at step {step}: {bad.numel()} of {ok.numel()} chains have a non-finite energy "
-        f"or gradient (first chains: {bad[:5].tolist()}). Reduce step_size (now {step_size:g}), start "
+        f"{name} diverged at step {step}: {bad.numel()} of {ok.numel()} chains have {what} "
+        f"(first chains: {bad[:5].tolist()}). Reduce step_size (now {step_size:g}), start "
         "closer to the mode, or use a Metropolis-adjusted sampler (mala, hmc) that rejects such moves."
     )
 

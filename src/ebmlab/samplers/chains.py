@@ -18,6 +18,13 @@ raise at the exact first non-finite step with the kernels' own message (one chec
 kinetic Langevin run in :func:`~ebmlab.samplers.step_watch.run_unadjusted` (``advance`` per step, the finiteness
 of a chunk of steps read at once; the same error at the same step).
 
+``final_energy=False`` is for callers that use only the final positions (the negatives of maximum-likelihood
+training, whose loss evaluates E there itself): ULA and kinetic Langevin step by step, with nothing kept
+(``keep_every = 0``), move to x_K without evaluating E and ∇E there (one evaluation fewer: K instead of K + 1), test x_K
+for finiteness instead (the same error, naming step K and its chains, "non-finite positions") and return a
+positions-only state (``energy``, ``grad``, ``momentum`` None; the same x_K bit for bit). Every other kernel or path
+evaluates them as usual. A positions-only start state is evaluated first (kinetic Langevin: velocities from zero).
+
 A chain whose proposals are non-finite at ``frozen_after`` consecutive steps is frozen (a Metropolis kernel
 rejects every move): if E itself is non-finite at the chains' positions (e.g. NaN parameters) a
 :class:`~ebmlab.errors.NonFiniteError` names that cause, otherwise a warning names the frozen chains.
@@ -109,6 +116,7 @@ def run_chains(
     frozen_after: int | None = 5,
     bar: object | None = None,
     capture: str = "auto",
+    final_energy: bool = True,
 ) -> ChainResult:
     """Take ``n_steps`` transitions of ``kernel`` on ``energy`` from ``start`` (module doc).
 
@@ -124,6 +132,8 @@ def run_chains(
         bar: a tqdm-like object updated once per step (once per block with a block runner).
         capture: how blocks of ULA / MALA / HMC / kinetic steps run (module doc): ``"auto"``, ``"off"``,
             ``"eager"``, ``"graph"`` or ``"compile"``.
+        final_energy: False: the caller needs only the final positions; ULA / kinetic Langevin step by step may
+            leave E and ∇E at them unevaluated (module doc).
     """
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
         raise ConfigError(f"run_chains: n_steps must be an int >= 0, got {n_steps!r}.")
@@ -131,7 +141,10 @@ def run_chains(
         raise ConfigError(f"run_chains: keep_every must be an int >= 0, got {keep_every!r}.")
     if capture not in MODES:
         raise ConfigError(f"run_chains: capture must be one of {', '.join(MODES)}, got {capture!r}.")
-    if isinstance(start, SamplerState):
+    if isinstance(start, SamplerState) and not start.evaluated:  # positions only: evaluate E and ∇E there
+        size0 = start.step_size if step_size is None else step_size
+        state = kernel.init(energy, start.x, size0).replace(iteration=start.iteration)  # type: ignore[arg-type]
+    elif isinstance(start, SamplerState):
         state = start if step_size is None else start.replace(step_size=step_size)
     else:
         state = kernel.init(energy, start, step_size)  # type: ignore[arg-type]
@@ -140,7 +153,8 @@ def run_chains(
     size = max(1, math.prod(x.shape[1:]))
     n_kept = n_steps // keep_every if keep_every else 0
     samples = torch.empty((n_kept, *x.shape), dtype=x.dtype, device=x.device) if keep_every else None
-    energies = torch.empty((n_kept, n), dtype=state.energy.dtype, device=x.device) if keep_every else None
+    e_dtype = state.cached(kernel.name)[0].dtype
+    energies = torch.empty((n_kept, n), dtype=e_dtype, device=x.device) if keep_every else None
     draw_noise, draw_uniform = block_draws(kernel)
     per_block = max(1, block // (n * size)) if (draw_noise and block) else 1
     one_step = capture == "auto" and per_block == 1  # auto with one-step blocks: only bookkeeping to gain
@@ -149,7 +163,7 @@ def run_chains(
     lean = hook is None and draw_noise and not draw_uniform
     if lean and runner is None and isinstance(kernel, UnadjustedSampler):  # step by step: step_watch
         state = run_unadjusted(kernel, energy, state, n_steps, generator, per_block, BOOK_EVERY, keep_every, samples,
-                               energies, bar)  # fmt: skip
+                               energies, bar, final_energy or keep_every > 0)  # fmt: skip
         ones = torch.ones(n_steps, dtype=torch.float64, device=x.device)
         counts = torch.zeros(n, dtype=torch.long, device=x.device)
         total = torch.full((n,), float(n_steps), dtype=torch.float64, device=x.device)  # n_steps × 1.0, exactly
@@ -195,7 +209,7 @@ def run_chains(
             if keep_every and t % keep_every == 0:
                 assert samples is not None and energies is not None
                 samples[t // keep_every - 1] = state.x
-                energies[t // keep_every - 1] = state.energy
+                energies[t // keep_every - 1] = state.cached(kernel.name)[0]
             if hook is not None:
                 state = hook(t, state, info) or state
             if bar is not None:

@@ -189,7 +189,9 @@ def _sample_torch(
         samples=run.samples,
         energies=run.energies,
         accept_rate=run.accept_rate if track else 1.0,
-        accept_trace=run.accept.to(run.state.energy.dtype) if track else run.accept.new_ones(n_steps).to(x0.dtype),
+        accept_trace=run.accept.to(run.state.cached(sampler.name)[0].dtype)
+        if track
+        else run.accept.new_ones(n_steps).to(x0.dtype),
         accept_per_chain=(run.accept_sum / n_steps if track else torch.ones_like(run.accept_sum)).cpu(),
         nonfinite=int(run.nonfinite.sum()),
         divergent=int(run.divergent.sum()),

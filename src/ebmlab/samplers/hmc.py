@@ -74,7 +74,8 @@ class HMC(Sampler):
         uniform: Tensor | None = None,
     ) -> tuple[SamplerState, StepInfo]:
         """One HMC iteration; the momentum (``noise``) and MH ``uniform`` come from ``generator`` unless given."""
-        x0, e0, g0, eps = state.x, state.energy, state.grad, jittered(state.step_size, self.jitter, state.x, generator)
+        (e0, g0), x0 = state.cached(self.name), state.x
+        eps = jittered(state.step_size, self.jitter, x0, generator)
         assert g0 is not None
         inv_t = 1.0 / self.temperature
         p0 = (

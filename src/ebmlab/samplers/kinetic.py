@@ -46,7 +46,30 @@ class KineticLangevin(UnadjustedSampler):
         noise: Tensor | None = None,
     ) -> SamplerState:
         """The next state, not tested for finiteness (``move`` tests it, ``step`` adds the constant StepInfo)."""
+        h = float(state.step_size)
+        x, v = self.drift(state, generator, noise)
+        e, g = energy_and_grad(energy, x)
+        v = v.add(g, alpha=-0.5 * h)
+        return SamplerState(x, e, g, h, state.iteration + 1, momentum=v)
+
+    def advance_positions(
+        self,
+        state: SamplerState,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> SamplerState:
+        """x' only (B A O A), E and ∇E there not evaluated: ``energy``, ``grad`` and ``momentum`` (whose last half
+        kick needs ∇E(x')) are None."""
+        x, _ = self.drift(state, generator, noise)
+        return SamplerState(x, None, None, float(state.step_size), state.iteration + 1, momentum=None)
+
+    def drift(
+        self, state: SamplerState, generator: torch.Generator | None, noise: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        """B A O A of BAOAB: the new positions and the velocities before the last half kick."""
         h, x, v, g = float(state.step_size), state.x, state.momentum, state.grad
+        if g is None:
+            state.cached(self.name)  # a positions-only state: its one-line error
         assert v is not None and g is not None
         if noise is None:
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
@@ -55,6 +78,4 @@ class KineticLangevin(UnadjustedSampler):
         x = x.add(v, alpha=0.5 * h)
         v = v.mul(c).add_(noise, alpha=math.sqrt((1.0 - c * c) * self.temperature))
         x = x.add_(v, alpha=0.5 * h)
-        e, g = energy_and_grad(energy, x)
-        v = v.add(g, alpha=-0.5 * h)
-        return SamplerState(x, e, g, h, state.iteration + 1, momentum=v)
+        return x, v

@@ -74,13 +74,28 @@ class ULA(UnadjustedSampler):
         noise: Tensor | None = None,
     ) -> SamplerState:
         """The next state, not tested for finiteness (``move`` tests it, ``step`` adds the constant StepInfo)."""
+        x_new = self.positions(state, generator, noise)
+        e_new, g_new = energy_and_grad(energy, x_new)
+        return SamplerState(x_new, e_new, g_new, state.step_size, state.iteration + 1)
+
+    def advance_positions(
+        self,
+        state: SamplerState,
+        generator: torch.Generator | None = None,
+        noise: Tensor | None = None,
+    ) -> SamplerState:
+        """x' only, E and ∇E there not evaluated (a positions-only state: ``energy`` and ``grad`` are None)."""
+        return SamplerState(self.positions(state, generator, noise), None, None, state.step_size, state.iteration + 1)
+
+    def positions(self, state: SamplerState, generator: torch.Generator | None, noise: Tensor | None) -> Tensor:
+        """x' = x − λ∇E(x) + σξ (ξ drawn from ``generator`` unless given)."""
         x, g = state.x, state.grad
+        if g is None:
+            state.cached(self.name)  # a positions-only state: its one-line error
         assert g is not None
         if noise is None:
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        x_new = axpy(axpy(x, g, -state.step_size), noise, self.noise_scale(state.step_size))
-        e_new, g_new = energy_and_grad(energy, x_new)
-        return SamplerState(x_new, e_new, g_new, state.step_size, state.iteration + 1)
+        return axpy(axpy(x, g, -state.step_size), noise, self.noise_scale(state.step_size))
 
 
 class MALA(Sampler):
@@ -111,7 +126,7 @@ class MALA(Sampler):
         uniform: Tensor | None = None,
     ) -> tuple[SamplerState, StepInfo]:
         """One MALA step; ``noise`` (ξ) and ``uniform`` (the MH draw) are drawn from ``generator`` unless given."""
-        x, e, g, temp = state.x, state.energy, state.grad, self.temperature
+        (e, g), x, temp = state.cached(self.name), state.x, self.temperature
         lam = jittered(state.step_size, self.jitter, x, generator)
         assert g is not None
         if noise is None:

@@ -8,6 +8,9 @@ the per-chain sum E + Σ∇E of each step (the very tensor ``finite_rows`` tests
 chunk of them at once. Keeping the sums, not E and ∇E themselves, keeps no per-step tensor larger than one value
 per chain alive (holding every ∇E made the allocator fault in fresh pages: slower than the test it replaced).
 
+With ``final_energy=False`` the last step is ``advance_positions`` (E and ∇E at x_K not evaluated) and the watch
+keeps the row sums of x_K instead: a non-finite x_K raises the same error naming step K, for "non-finite positions".
+
 So a run stops at the same step, with the same error naming the same chains, as with ``move``, and the generator
 is put back where it stood after that step's draws (:meth:`StepWatch.start` saves its state; the draws since are
 replayed). Differences: the energy was evaluated at up to one chunk of further (NaN/inf) positions before the
@@ -61,11 +64,13 @@ class StepWatch:
         self.sums: list[Tensor] = []
         self.draws: list[int] = []
         self.rng_state: Tensor | None = None
+        self.positions_at = -1  # the chunk's step (0-based) whose sums are of positions only (-1: none)
 
     def start(self, iteration: int) -> None:
         """Begin a chunk after ``iteration`` steps, at a draw boundary (the generator's state is saved)."""
         self.iteration = iteration
         self.sums, self.draws = [], []
+        self.positions_at = -1
         self.rng_state = None if self.rng is None else self.rng.get_state()
 
     def drew(self, k: int) -> None:
@@ -74,8 +79,14 @@ class StepWatch:
 
     def add(self, state: SamplerState) -> None:
         """Keep one step's E + Σ∇E per chain (:func:`~ebmlab.samplers.base.row_sums`, what ``finite_rows`` tests)."""
-        assert state.grad is not None
-        self.sums.append(row_sums(state.energy, state.grad))
+        e, g = state.cached(self.name)
+        assert g is not None
+        self.sums.append(row_sums(e, g))
+
+    def add_positions(self, state: SamplerState) -> None:
+        """Keep a positions-only step's Σx per chain (finite iff x is, barring overflow of the sum)."""
+        self.positions_at = len(self.sums)
+        self.sums.append(state.x.reshape(state.x.shape[0], -1).sum(dim=1))
 
     @property
     def steps(self) -> int:
@@ -90,7 +101,8 @@ class StepWatch:
             return
         first = int((~ok).any(dim=1).nonzero()[0, 0])
         self.rewind(first + 1)
-        raise_diverged(self.name, self.iteration + first + 1, ok[first], self.step_size)
+        what = "non-finite positions" if first == self.positions_at else "a non-finite energy or gradient"
+        raise_diverged(self.name, self.iteration + first + 1, ok[first], self.step_size, what)
 
     def rewind(self, steps: int) -> None:
         """Put the generator where it stood after the draws of the chunk's first ``steps`` steps."""
@@ -117,10 +129,12 @@ def run_unadjusted(
     samples: Tensor | None,
     energies: Tensor | None,
     bar: object | None,
+    final_energy: bool = True,
 ) -> SamplerState:
     """``n_steps`` of ``kernel.advance`` with the noise of ``per_draw`` steps drawn at once, the finiteness of
     every step tested by a :class:`StepWatch` at draw boundaries after ``chunk`` or more steps and at the end;
-    every ``keep_every``-th state written into ``samples`` / ``energies``. Returns the last state."""
+    every ``keep_every``-th state written into ``samples`` / ``energies``. Returns the last state (positions only
+    when not ``final_energy``: the last step is ``advance_positions``, module doc)."""
     x = state.x
     flat = per_draw == 1  # one step's noise without the step dimension (the same numbers: k · numel decides)
 
@@ -132,6 +146,7 @@ def run_unadjusted(
     watch.start(state.iteration)
     advance = kernel.advance
     noise = x
+    last = n_steps - 1 if not final_energy else -1
     for t in range(n_steps):
         i = t % per_draw
         if i == 0:
@@ -141,6 +156,12 @@ def run_unadjusted(
             k = min(per_draw, n_steps - t)
             noise = draw(k)
             watch.drew(k)
+        if t == last:
+            state = kernel.advance_positions(state, generator, noise if flat else noise[i])
+            watch.add_positions(state)
+            if bar is not None:
+                bar.update(1)  # type: ignore[attr-defined]
+            break
         try:
             state = advance(energy, state, generator, noise if flat else noise[i])
         except Exception:
@@ -150,7 +171,7 @@ def run_unadjusted(
         if keep_every and (t + 1) % keep_every == 0:
             assert samples is not None and energies is not None
             samples[(t + 1) // keep_every - 1] = state.x
-            energies[(t + 1) // keep_every - 1] = state.energy
+            energies[(t + 1) // keep_every - 1] = state.cached(kernel.name)[0]
         if bar is not None:
             bar.update(1)  # type: ignore[attr-defined]
     watch.check()

@@ -13,7 +13,8 @@ A checkpoint is a directory ``checkpoints/step_XXXXXXX/`` holding
 Nothing is ever unpickled: safetensors and JSON hold only tensors, numbers and strings, so
 loading a checkpoint from an untrusted source cannot run code. A checkpoint is written into a
 temporary directory, fsynced, and renamed into place with ``os.replace``; then the ``latest``
-pointer file is replaced atomically. A save that fails part-way leaves the previous checkpoints and
+pointer file is replaced atomically (``durable=False``, a temporary run removed when ``fit`` returns: the same
+renames without the fsyncs). A save that fails part-way leaves the previous checkpoints and
 the pointer untouched. Corrupt or truncated files raise :class:`~ebmlab.errors.CheckpointError`
 naming the file and the previous checkpoint to resume from.
 """
@@ -79,9 +80,8 @@ class Checkpoint:
 
 # -------------------------------------------------------------------------------------- file I/O
 def _save_tensors(tensors: dict[str, Tensor], path: Path) -> None:
-    """Write tensors as safetensors and fsync (the single writer; tests patch it to fail)."""
+    """Write tensors as safetensors (the single writer; tests patch it to fail; the manager fsyncs)."""
     save_file(tensors, str(path))
-    _fsync_file(path)
 
 
 def _fsync_file(path: Path) -> None:
@@ -169,9 +169,10 @@ def optimizer_from_flat(
 class CheckpointManager:
     """Saves, finds, loads and prunes the checkpoints in ``directory`` (keeps the last ``keep``)."""
 
-    def __init__(self, directory: str | Path, keep: int = 3) -> None:
+    def __init__(self, directory: str | Path, keep: int = 3, durable: bool = True) -> None:
         self.directory = Path(directory)
         self.keep = max(1, int(keep))
+        self.durable = durable  # False: no fsync (a temporary run's directory, removed when fit returns)
 
     # -- listing -------------------------------------------------------------------------------
     def steps(self) -> list[tuple[int, Path]]:
@@ -218,20 +219,24 @@ class CheckpointManager:
             files = {}
             for fname, tensors in ((MODEL_FILE, model), (STATE_FILE, state)):
                 _save_tensors(tensors, tmp / fname)
+                if self.durable:
+                    _fsync_file(tmp / fname)
                 files[fname] = _digest(tmp / fname)
             if config_text is not None:
-                atomic_write_text(tmp / CONFIG_FILE, config_text)
+                atomic_write_text(tmp / CONFIG_FILE, config_text, self.durable)
                 files[CONFIG_FILE] = _digest(tmp / CONFIG_FILE)
             record = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta, "step": step, "files": files}
             record["meta_sha256"] = meta_digest(record)
-            atomic_write_text(tmp / META_FILE, json.dumps(record, indent=1))
-            _fsync_dir(tmp)
+            atomic_write_text(tmp / META_FILE, json.dumps(record, indent=1), self.durable)
+            if self.durable:
+                _fsync_dir(tmp)
             if final.exists():  # same step saved before (e.g. an orphan of a killed run): swap it out
                 trash = self.directory / f".trash-{final.name}-{os.getpid()}"
                 os.replace(final, trash)
             os.replace(tmp, final)
-            _fsync_dir(self.directory)
-            atomic_write_text(self.directory / POINTER_FILE, final.name + "\n")
+            if self.durable:
+                _fsync_dir(self.directory)
+            atomic_write_text(self.directory / POINTER_FILE, final.name + "\n", self.durable)
         except Exception as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             if trash is not None and trash.exists() and not final.exists():

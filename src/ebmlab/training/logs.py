@@ -61,8 +61,8 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
 class MetricsLogger:
     """Appends records to ``run_dir/metrics.jsonl`` (and TensorBoard), keeps them in ``history``."""
 
-    def __init__(self, run_dir: Path, *, tensorboard: bool = False) -> None:
-        self.run_dir = run_dir
+    def __init__(self, run_dir: Path, *, tensorboard: bool = False, durable: bool = True) -> None:
+        self.run_dir, self.durable = run_dir, durable  # durable: fsync rewritten files (not for a temporary run)
         self.jsonl = run_dir / METRICS_JSONL
         self.csv = run_dir / METRICS_CSV
         self.history: list[dict[str, Any]] = read_metrics(self.jsonl)
@@ -84,7 +84,7 @@ class MetricsLogger:
         """Forget records after ``step`` (a resume or rollback to that step) and rewrite the file."""
         self.history = [r for r in self.history if int(r.get("step", 0)) <= step]
         self._fh.close()
-        atomic_write_text(self.jsonl, "".join(json.dumps(r) + "\n" for r in self.history))
+        atomic_write_text(self.jsonl, "".join(json.dumps(r) + "\n" for r in self.history), self.durable)
         self._fh = open(self.jsonl, "a", encoding="utf-8")
 
     def write_csv(self) -> None:
@@ -98,7 +98,7 @@ class MetricsLogger:
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-        atomic_write_text(self.csv, buf.getvalue())
+        atomic_write_text(self.csv, buf.getvalue(), self.durable)
 
     def close(self) -> None:
         if not self._fh.closed:

@@ -92,7 +92,8 @@ class Trainer:
             device=self.device,
         )
         self.monitor = DivergenceMonitor(config)
-        self.ckpts = CheckpointManager(run_dir / "checkpoints", keep=config.keep_checkpoints)
+        # a temporary run (removed when fit returns) writes atomically but without fsync
+        self.ckpts = CheckpointManager(run_dir / "checkpoints", keep=config.keep_checkpoints, durable=persist)
         self.logger: MetricsLogger | NullLogger | None = None
         self.bar: Any = None
         self.step = 0

@@ -84,15 +84,16 @@ def prepare(t: Trainer, experiment_config: Mapping[str, Any] | None) -> None:
     (t.run_dir / "figures").mkdir(exist_ok=True)
     t.ckpts.remove_temporary()
     if experiment_config is not None:
-        dump_yaml(experiment_config, t.run_dir / CONFIG_YAML)
+        dump_yaml(experiment_config, t.run_dir / CONFIG_YAML, t.persist)
     elif not (t.run_dir / CONFIG_YAML).exists():
-        dump_yaml({"train": to_dict(t.config)}, t.run_dir / CONFIG_YAML)
+        dump_yaml({"train": to_dict(t.config)}, t.run_dir / CONFIG_YAML, t.persist)
     t.strategy.barrier()
 
 
 def start(t: Trainer, ckpt: Checkpoint | None, resume: bool) -> None:
     """Open the metrics log; continue from ``ckpt`` or seed the streams and write the step-0 checkpoint."""
-    t.logger = MetricsLogger(t.run_dir, tensorboard=t.config.tensorboard) if t.strategy.is_main else NullLogger()
+    main = t.strategy.is_main
+    t.logger = MetricsLogger(t.run_dir, tensorboard=t.config.tensorboard, durable=t.persist) if main else NullLogger()
     if ckpt is not None:
         removed = t.ckpts.remove_after(ckpt.step) if t.strategy.is_main else []
         if removed:
