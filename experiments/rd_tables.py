@@ -17,6 +17,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 SECTIONS = (
     "scalar_ba",
     "scalar_eba",
+    "scalar_eba_const",
     "scalar",
     "2d_ba",
     "2d",
@@ -123,6 +124,25 @@ def section(name: str) -> None:
                 f"| {r['beta']:g} | {r['seed']} | {sum(i[0] > 0 for i in inc)} / {len(inc)} | {big[0]:.1e} | "
                 f"{big[1]:.1e} | {late:.1e} | {_l_rd_se(r, _variances(r)):.1e} |"
             )
+
+
+def per_run_table(name: str) -> None:
+    """One row per run: the learned marginal's exact ΔD (runs since session 7), the evaluated ΔD, ΔR, the band."""
+    res = json.loads((DOCS / f"results_rd_{name}.json").read_text())
+    print(f"\n**{name}** (`{res['command']}`)\n")
+    print(
+        "| β | seed | ΔD/D* exact (%) | ΔD/D* evaluated (%) | ΔR at matched D (nats ×10³) | [lower, upper] (nats) | R(D̂) | in band |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in res["runs"]:
+        d_star = r["distortion_closed_form"]
+        exact = f"{100 * (r['distortion_exact'] / d_star - 1):+.2f}" if "distortion_exact" in r else "–"
+        inside = r["rate_lower"] <= r["rate_closed_form"] <= r["rate_upper"]
+        print(
+            f"| {r['beta']:g} | {r['seed']} | {exact} | {100 * (r['distortion'] / d_star - 1):+.2f} | "
+            f"{1000 * (r['rate'] - r['rate_closed_form']):+.2f} | [{r['rate_lower']:.4f}, {r['rate_upper']:.4f}] | "
+            f"{r['rate_closed_form']:.4f} | {'yes' if inside else 'NO'} |"
+        )
 
 
 def monotone(r: dict, warmup: int = 100, z: float = 2.0) -> dict:
@@ -347,6 +367,9 @@ def main() -> None:
     if sys.argv[1:] == ["--forty"]:  # the 40-D section's tables (docs/rate_distortion.md, 40-D Gaussian)
         forty_d_summary_table()
         forty_d_bounds_table()
+        return
+    if sys.argv[1:2] == ["--per-run"]:  # e.g. --per-run scalar_eba_const: one row per run
+        per_run_table(sys.argv[2])
         return
     if sys.argv[1:] == ["--laplace"]:  # the Laplace section's EBA table (mixture marginal)
         laplace_mixture_table()
