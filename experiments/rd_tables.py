@@ -4,6 +4,7 @@ PYTHONPATH=src python experiments/rd_tables.py           # every table but the 4
 PYTHONPATH=src python experiments/rd_tables.py --forty   # the 40-D section's two tables
 PYTHONPATH=src python experiments/rd_tables.py --laplace # the Laplace mixture table (results_rd_laplace_mixture_{lo,hi})
 PYTHONPATH=src python experiments/rd_tables.py --lower TAG # the table of results_rd_lower_search<TAG>.json
+PYTHONPATH=src python experiments/rd_tables.py --per-run NAME   # one row per run of results_rd_NAME.json
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 SECTIONS = (
     "scalar_ba",
     "scalar_eba",
+    "scalar_eba_const",
     "scalar",
     "2d_ba",
     "2d",
@@ -124,6 +126,34 @@ def section(name: str) -> None:
                 f"| {r['beta']:g} | {r['seed']} | {sum(i[0] > 0 for i in inc)} / {len(inc)} | {big[0]:.1e} | "
                 f"{big[1]:.1e} | {late:.1e} | {_l_rd_se(r, _variances(r)):.1e} |"
             )
+
+
+def per_run_table(name: str) -> None:
+    """One row per run: the learned marginal's exact ΔD and ΔR (runs since session 7: closed form, no Monte Carlo),
+    the evaluated ones, the band."""
+    from ebmlab.ratedistortion import gaussian_rate_at
+
+    res = json.loads((DOCS / f"results_rd_{name}.json").read_text())
+    print(f"\n**{name}** (`{res['command']}`)\n")
+    print(
+        "| β | seed | ΔD/D* exact (%) | ΔD/D* evaluated (%) | ΔR at matched D, exact / evaluated (nats ×10³) "
+        "| [lower, upper] (nats) | R(D̂) | in band |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in res["runs"]:
+        d_star = r["distortion_closed_form"]
+        exact, r_exact = "–", "–"
+        if "distortion_exact" in r:
+            exact = f"{100 * (r['distortion_exact'] / d_star - 1):+.2f}"
+            r_exact = (
+                f"{1000 * (r['rate_exact'] - gaussian_rate_at(_variances(r) or [1.0], r['distortion_exact'])):+.3f}"
+            )
+        inside = r["rate_lower"] <= r["rate_closed_form"] <= r["rate_upper"]
+        print(
+            f"| {r['beta']:g} | {r['seed']} | {exact} | {100 * (r['distortion'] / d_star - 1):+.2f} | "
+            f"{r_exact} / {1000 * (r['rate'] - r['rate_closed_form']):+.2f} | "
+            f"[{r['rate_lower']:.4f}, {r['rate_upper']:.4f}] | {r['rate_closed_form']:.4f} | {'yes' if inside else 'NO'} |"
+        )
 
 
 def monotone(r: dict, warmup: int = 100, z: float = 2.0) -> dict:
@@ -348,6 +378,9 @@ def main() -> None:
     if sys.argv[1:] == ["--forty"]:  # the 40-D section's tables (docs/rate_distortion.md, 40-D Gaussian)
         forty_d_summary_table()
         forty_d_bounds_table()
+        return
+    if sys.argv[1:2] == ["--per-run"]:  # e.g. --per-run scalar_eba_const: one row per run
+        per_run_table(sys.argv[2])
         return
     if sys.argv[1:] == ["--laplace"]:  # the Laplace section's EBA table (mixture marginal)
         laplace_mixture_table()

@@ -87,6 +87,8 @@ def train_eba(
     critic_lr: float = 2e-3,
     average: float = 0.25,
     callbacks: Sequence[Any] = (),
+    schedule: str = "cosine",
+    final_lr_fraction: float = 0.01,
 ) -> Any:
     """Fit with the library loop (cosine-decayed Adam; sequential critic → energy stages for EBA).
 
@@ -102,8 +104,8 @@ def train_eba(
         "steps": steps,
         "seed": seed,
         "lr": lr,
-        "lr_schedule": "cosine",
-        "final_lr_fraction": 0.01,
+        "lr_schedule": schedule,
+        "final_lr_fraction": final_lr_fraction,
         "groups": groups,
         "progress": False,
         "log_every": max(1, steps // 50),
