@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 import torch
 
@@ -169,3 +170,24 @@ def test_lower_bound_refused_where_c_is_not_estimable() -> None:
         )
     assert out[1000.0].rate_lower == 0.0 and "not estimable" in out[1000.0].search
     assert out[0.0].log_sup + 3 * out[0.0].log_sup_se < exact
+
+
+def test_upper_bound_se_is_the_se_of_its_gap_to_the_curve_at_d_hat() -> None:
+    """The band compares Û with R(D̂), both from the same draws: the reported SE must match the spread of Û − R(D̂)
+    over repeated evaluations (scalar Gaussian, optimal and 10 %-wide marginals, exact Z_r). Treating Û and D̂ as
+    independent (Û's SE and β·SE(D̂) in quadrature) gives 1.18 × too small a spread here and fails."""
+    from ebmlab.ratedistortion.bounds import upper_bound
+
+    beta, reps, n = 0.61, 1000, 2000
+    g = torch.Generator().manual_seed(7)
+    for widen in (1.0, 1.1):
+        var = torch.tensor([(1 - 1 / (2 * beta)) * widen], dtype=torch.float64)
+        terms = gaussian_marginal_terms(torch.zeros(1, dtype=torch.float64), var, beta, False)
+        log_z, dist = terms(torch.randn(reps * n, 1, generator=g, dtype=torch.float64))
+        gaps, ses = [], []
+        for lz, d in zip(log_z.view(reps, n), dist.view(reps, n), strict=True):
+            up, se = upper_bound(lz, d, beta)
+            gaps.append(up - gaussian_rate_at([1.0], float(d.mean())))
+            ses.append(se)
+        ratio = statistics.stdev(gaps) / statistics.fmean(ses)
+        assert abs(ratio - 1) < 4 / math.sqrt(2 * reps), (widen, ratio)  # sd of a sample sd: 1/√(2·reps) relative

@@ -43,6 +43,7 @@ __all__ = [
     "rd_bounds",
     "sample_marginal_terms",
     "search_sup",
+    "upper_bound",
 ]
 
 Terms = Callable[[Tensor], tuple[Tensor, Tensor]]
@@ -144,6 +145,18 @@ def _rel_se(parts: list[Tensor]) -> float:
     return float(x.std() / (x.mean().abs().clamp_min(1e-300) * math.sqrt(x.numel())))
 
 
+def upper_bound(log_z: Tensor, dist: Tensor, beta: float) -> tuple[float, float]:
+    """Û = mean_y(−β d(y) − ln Z_r(y)) and its SE as a point against the R(D) curve at D̂ = mean_y d(y).
+
+    Û and D̂ come from the same draws, and R(D̂) moves by −β ΔD̂ along the curve (slope −β at the tilted channel), so
+    Û − R(D̂) carries the noise of Û + βD̂ = −mean_y ln Z_r(y): SE = sd(ln Z_r)/√n, as in the lower bound. (Adding
+    β·SE(D̂) to Û's own SE in quadrature, as before session 7, treats the two as independent: 1.18–1.35 × too small
+    on the scalar and 2-D Gaussians, ``experiments/rd_band_se.py``.)
+    """
+    n = log_z.numel()
+    return float((-beta * dist - log_z).mean()), float(log_z.std() / math.sqrt(n))
+
+
 def rd_bounds(
     terms: Terms,
     sample_y: Callable[[int], Tensor],
@@ -189,10 +202,8 @@ def rd_bounds(
             dists.append(d_b)
         all_lz, all_d = torch.cat(lzs), torch.cat(dists)
         n_all = all_d.numel()
-        per_y = -beta * all_d - all_lz
         d_hat, d_se = float(all_d.mean()), float(all_d.std() / math.sqrt(n_all))
-        # SE of the rate, plus the SE of D̂ carried along the curve's slope −β (for comparisons at D̂)
-        upper, upper_se = float(per_y.mean()), math.hypot(float(per_y.std() / math.sqrt(n_all)), beta * d_se)
+        upper, upper_se = upper_bound(all_lz, all_d, beta)
     ys = sample_y(n_search)
     validation = None
     high = alphabet is None and ys.shape[1] > 2

@@ -38,7 +38,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.errors import ConfigError, NonFiniteError
-from ebmlab.ratedistortion.bounds import MIN_ESS, RDBounds
+from ebmlab.ratedistortion.bounds import MIN_ESS, RDBounds, upper_bound
 from ebmlab.ratedistortion.distortions import Distortion, get_distortion
 from ebmlab.ratedistortion.sup_search import gaussian_mode
 
@@ -211,8 +211,7 @@ def density_bounds(
         all_lz, all_d = torch.cat(lzs), torch.cat(dists)
         n_all = all_d.numel()
         d_hat, d_se = float(all_d.mean()), float(all_d.std() / math.sqrt(n_all))
-        per_y = -beta * all_d - all_lz
-        upper, upper_se = float(per_y.mean()), math.hypot(float(per_y.std() / math.sqrt(n_all)), beta * d_se)
+        upper, upper_se = upper_bound(all_lz, all_d, beta)
         y_fit = sample_y(n_fit).double()
     q = TiltedProposal(y_fit, rho, beta, r_moments, widen)
     d = y_fit.shape[1]
