@@ -2,7 +2,8 @@
 (:mod:`ebmlab.samplers.compiled`) run eagerly, capture in a CUDA graph or compile.
 
 A step maps ``(x, e, g, v, noise, u) -> (x, e, g, v, accept, ok, divergent)`` with the kernels' own
-arithmetic, op for op (langevin.py, hmc.py, kinetic.py), and never synchronises with the host.
+arithmetic, op for op (ULA and kinetic Langevin run their ``transition`` itself; MALA and HMC as in langevin.py
+and hmc.py), and never synchronises with the host.
 
 ULA and kinetic Langevin accept every move and their step uses the flags only to stop at a non-finite one,
 so their step returns ``accept = ok = divergent = None`` and the block derives the flags once for all K steps:

@@ -3,13 +3,15 @@
 An unadjusted kernel's ``move`` tests every step (:func:`~ebmlab.samplers.base.finite_rows`: E + Σ∇E finite per
 chain) and raises at the first non-finite one; the test's ``isfinite``, ``all`` and host read cost ~10 % of a step
 on small batches. :func:`run_unadjusted` (what :func:`~ebmlab.samplers.chains.run_chains` runs for them step by
-step) takes ``advance`` (the step without the test) and hands each new state to a :class:`StepWatch`, which keeps
-the per-chain sum E + Σ∇E of each step (the very tensor ``finite_rows`` tests, by the same two ops) and tests a
+step) runs ``advance`` (the step without the test) as the kernel's :class:`~ebmlab.samplers.base.Transition` on bare
+tensors (the same functions, no state built per step) and hands each step's E, ∇E to a :class:`StepWatch`, which
+keeps the per-chain sum E + Σ∇E of each step (the very tensor ``finite_rows`` tests, by the same two ops) and tests a
 chunk of them at once. Keeping the sums, not E and ∇E themselves, keeps no per-step tensor larger than one value
 per chain alive (holding every ∇E made the allocator fault in fresh pages: slower than the test it replaced).
 
-With ``final_energy=False`` the last step is ``advance_positions`` (E and ∇E at x_K not evaluated) and the watch
-keeps the row sums of x_K instead: a non-finite x_K raises the same error naming step K, for "non-finite positions".
+With ``final_energy=False`` the last step is ``advance_positions`` (``drift`` only: E and ∇E at x_K not evaluated)
+and the watch keeps the row sums of x_K instead: a non-finite x_K raises the same error naming step K, for
+"non-finite positions".
 
 So a run stops at the same step, with the same error naming the same chains, as with ``move``, and the generator
 is put back where it stood after that step's draws (:meth:`StepWatch.start` saves its state; the draws since are
@@ -129,10 +131,11 @@ def run_unadjusted(
     bar: object | None,
     final_energy: bool = True,
 ) -> SamplerState:
-    """``n_steps`` of ``kernel.advance`` (its :class:`~ebmlab.samplers.base.Transition`, no state built per step) with the noise of ``per_draw`` steps drawn at once, the finiteness of
-    every step tested by a :class:`StepWatch` at draw boundaries after ``chunk`` or more steps and at the end;
-    every ``keep_every``-th state written into ``samples`` / ``energies``. Returns the last state (positions only
-    when not ``final_energy``: the last step is ``advance_positions``, module doc)."""
+    """``n_steps`` of ``kernel.advance`` (its :class:`~ebmlab.samplers.base.Transition`, no state built per step)
+    with the noise of ``per_draw`` steps drawn at once, the finiteness of every step tested by a :class:`StepWatch`
+    at draw boundaries after ``chunk`` or more steps and at the end; every ``keep_every``-th step's x and E written
+    into ``samples`` / ``energies``. Returns the last state (positions only when not ``final_energy``: the last step
+    is ``advance_positions``, module doc)."""
     if n_steps == 0:
         return state
     x, v, start = state.x, state.momentum, state.iteration
