@@ -10,7 +10,6 @@ import torch
 
 from ebmlab.errors import NonFiniteError
 from ebmlab.samplers import ULA, KineticLangevin, chains
-from ebmlab.samplers.base import SamplerState
 from ebmlab.samplers.chains import run_chains
 from ebmlab.samplers.step_watch import StepWatch
 
@@ -94,7 +93,7 @@ def watch_of(rows: list[list[float]]) -> StepWatch:
     watch.start(10)
     for row in rows:
         g = torch.tensor([row, [0.0] * len(row)], dtype=torch.float32)
-        watch.add(SamplerState(torch.zeros(2, 3), torch.zeros(2), g, 0.1))
+        watch.add(torch.zeros(2), g)
     return watch
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "Sampler",
     "SamplerState",
     "StepInfo",
+    "Transition",
     "UnadjustedSampler",
     "finite_rows",
     "nonfinite_rows",
@@ -225,10 +226,28 @@ class Sampler(ABC):
         return sample(energy, self, x0, n_steps, **kwargs)  # type: ignore[arg-type]
 
 
+class Transition(ABC):
+    """One unadjusted step's arithmetic as pure tensor functions, its constants (step size, noise scale) computed
+    once: ``drift`` (x, v, ∇E(x), ξ) → (x', v⁻) before E is evaluated at x', ``kick`` (v⁻, ∇E(x')) → v' after
+    (v: kinetic Langevin's velocities, None for ULA). ``advance`` and the chain loop (:mod:`.step_watch`) both run
+    these, so the update has one implementation."""
+
+    step_size: float | Tensor  # the step size the new states carry
+
+    @abstractmethod
+    def drift(self, x: Tensor, v: Tensor | None, g: Tensor, noise: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The new positions and the velocities before ∇E at them is known."""
+
+    def kick(self, v: Tensor | None, g: Tensor) -> Tensor | None:
+        """The velocities after ∇E(x') = ``g`` is known (none for ULA)."""
+        return v
+
+
 class UnadjustedSampler(Sampler):
     """A kernel without a Metropolis test (ULA, kinetic Langevin): ``advance`` is the transition, ``move`` adds the
     finiteness test (a non-finite energy or gradient raises) and ``step`` the constant :class:`StepInfo` (every
-    proposal accepted). The chain loop runs ``advance`` and tests many steps at once (:mod:`.step_watch`)."""
+    proposal accepted). A kernel defines only ``transition`` (its arithmetic); the chain loop runs it and tests many
+    steps at once (:mod:`.step_watch`)."""
 
     def step(
         self,
@@ -255,6 +274,9 @@ class UnadjustedSampler(Sampler):
         return new
 
     @abstractmethod
+    def transition(self, step_size: float | Tensor) -> Transition:
+        """The step's arithmetic at step size ``step_size`` (a float, or one per chain where the kernel allows)."""
+
     def advance(
         self,
         energy: EnergyFn,
@@ -263,8 +285,11 @@ class UnadjustedSampler(Sampler):
         noise: Tensor | None = None,
     ) -> SamplerState:
         """The next state, not tested for finiteness (its E and ∇E may be NaN/inf)."""
+        t = self.transition(state.step_size)
+        x, v = t.drift(state.x, state.momentum, self.grad_of(state), draw_noise(state.x, generator, noise))
+        e, g = energy_and_grad(energy, x)
+        return SamplerState(x, e, g, t.step_size, state.iteration + 1, momentum=t.kick(v, g))
 
-    @abstractmethod
     def advance_positions(
         self,
         state: SamplerState,
@@ -273,6 +298,22 @@ class UnadjustedSampler(Sampler):
     ) -> SamplerState:
         """The positions ``advance`` moves to (the same bits), E and ∇E there not evaluated: a positions-only state
         (``energy``, ``grad`` and kinetic Langevin's ``momentum``, whose last half kick needs ∇E, are ``None``)."""
+        t = self.transition(state.step_size)
+        x, _ = t.drift(state.x, state.momentum, self.grad_of(state), draw_noise(state.x, generator, noise))
+        return SamplerState(x, None, None, t.step_size, state.iteration + 1)
+
+    def grad_of(self, state: SamplerState) -> Tensor:
+        """∇E at the state's positions, or the one-line error of a positions-only state (nothing to step from)."""
+        g = state.cached(self.name)[1]
+        assert g is not None
+        return g
+
+
+def draw_noise(x: Tensor, generator: torch.Generator | None, noise: Tensor | None) -> Tensor:
+    """``noise``, or a fresh standard normal draw shaped like ``x`` from ``generator``."""
+    if noise is not None:
+        return noise
+    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
 
 def raise_diverged(

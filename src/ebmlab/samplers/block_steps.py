@@ -2,7 +2,8 @@
 (:mod:`ebmlab.samplers.compiled`) run eagerly, capture in a CUDA graph or compile.
 
 A step maps ``(x, e, g, v, noise, u) -> (x, e, g, v, accept, ok, divergent)`` with the kernels' own
-arithmetic, op for op (langevin.py, hmc.py, kinetic.py), and never synchronises with the host.
+arithmetic, op for op (ULA and kinetic Langevin run their ``transition`` itself; MALA and HMC as in langevin.py
+and hmc.py), and never synchronises with the host.
 
 ULA and kinetic Langevin accept every move and their step uses the flags only to stop at a non-finite one,
 so their step returns ``accept = ok = divergent = None`` and the block derives the flags once for all K steps:
@@ -32,15 +33,16 @@ __all__ = ["block_extras", "block_fn", "step_fn"]
 def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam: float) -> Callable:
     """One step of ``sampler`` with step size ``lam`` and E, ∇E by ``eg`` (module doc)."""
     temp = sampler.temperature
-    if isinstance(sampler, ULA):
-        sigma = sampler.noise_scale(lam)
+    if isinstance(sampler, (ULA, KineticLangevin)):
+        step = sampler.transition(lam)  # the kernel's own arithmetic (advance's), constants computed once
+        drift, kick = step.drift, step.kick
 
-        def ula(x, e, g, v, noise, u):
-            y = x.add(g, alpha=-lam).add(noise, alpha=sigma)
-            e_y, g_y = eg(y)
-            return y, e_y, g_y, v, None, None, None
+        def unadjusted(x, e, g, v, noise, u):
+            x, v = drift(x, v, g, noise)
+            e, g = eg(x)
+            return x, e, g, kick(v, g), None, None, None
 
-        return ula
+        return unadjusted
     if isinstance(sampler, MALA):
         scale, denom = math.sqrt(2.0 * lam * temp), 4.0 * lam * temp
 
@@ -80,20 +82,6 @@ def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam
             return torch.where(rows, x, x0), torch.where(acc, e, e0), torch.where(rows, g, g0), v, log_alpha, bad, far
 
         return hmc
-    if isinstance(sampler, KineticLangevin):
-        c = math.exp(-sampler.friction * lam)
-        kick = math.sqrt((1.0 - c * c) * temp)
-
-        def kinetic(x, e, g, v, noise, u):
-            v = v.add(g, alpha=-0.5 * lam)
-            x = x.add(v, alpha=0.5 * lam)
-            v = v.mul(c).add_(noise, alpha=kick)
-            x = x.add_(v, alpha=0.5 * lam)
-            e, g = eg(x)
-            v = v.add(g, alpha=-0.5 * lam)
-            return x, e, g, v, None, None, None
-
-        return kinetic
     raise ConfigError(f"no block runner for {type(sampler).__name__}; use capture='off'.")
 
 

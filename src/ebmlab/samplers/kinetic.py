@@ -13,8 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from ebmlab.energies.base import EnergyFn, energy_and_grad
-from ebmlab.samplers.base import SamplerState, UnadjustedSampler, positive_finite
+from ebmlab.samplers.base import SamplerState, Transition, UnadjustedSampler, positive_finite
 
 __all__ = ["KineticLangevin"]
 
@@ -38,44 +37,27 @@ class KineticLangevin(UnadjustedSampler):
         # Velocities start at zero; the O step thermalises them within ~1/γ time units.
         return super()._make_state(x, e, g, step_size).replace(momentum=torch.zeros_like(x))
 
-    def advance(
-        self,
-        energy: EnergyFn,
-        state: SamplerState,
-        generator: torch.Generator | None = None,
-        noise: Tensor | None = None,
-    ) -> SamplerState:
-        """The next state, not tested for finiteness (``move`` tests it, ``step`` adds the constant StepInfo)."""
-        h = float(state.step_size)
-        x, v = self.drift(state, generator, noise)
-        e, g = energy_and_grad(energy, x)
-        v = v.add(g, alpha=-0.5 * h)
-        return SamplerState(x, e, g, h, state.iteration + 1, momentum=v)
+    def transition(self, step_size: float | Tensor) -> BAOAB:
+        return BAOAB(float(step_size), self.friction, self.temperature)
 
-    def advance_positions(
-        self,
-        state: SamplerState,
-        generator: torch.Generator | None = None,
-        noise: Tensor | None = None,
-    ) -> SamplerState:
-        """x' only (B A O A), E and ∇E there not evaluated: ``energy``, ``grad`` and ``momentum`` (whose last half
-        kick needs ∇E(x')) are None."""
-        x, _ = self.drift(state, generator, noise)
-        return SamplerState(x, None, None, float(state.step_size), state.iteration + 1, momentum=None)
 
-    def drift(
-        self, state: SamplerState, generator: torch.Generator | None, noise: Tensor | None
-    ) -> tuple[Tensor, Tensor]:
-        """B A O A of BAOAB: the new positions and the velocities before the last half kick."""
-        h, x, v, g = float(state.step_size), state.x, state.momentum, state.grad
-        if g is None:
-            state.cached(self.name)  # a positions-only state: its one-line error
-        assert v is not None and g is not None
-        if noise is None:
-            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        c = math.exp(-self.friction * h)
-        v = v.add(g, alpha=-0.5 * h)
-        x = x.add(v, alpha=0.5 * h)
-        v = v.mul(c).add_(noise, alpha=math.sqrt((1.0 - c * c) * self.temperature))
-        x = x.add_(v, alpha=0.5 * h)
+class BAOAB(Transition):
+    """B A O A (``drift``) and the last B (``kick``) of BAOAB with step h, c = exp(−γh), the O step's noise
+    √((1 − c²)T)."""
+
+    def __init__(self, h: float, friction: float, temperature: float) -> None:
+        c = math.exp(-friction * h)
+        self.step_size, self.c, self.noise = h, c, math.sqrt((1.0 - c * c) * temperature)
+        self.half, self.minus_half = 0.5 * h, -0.5 * h
+
+    def drift(self, x: Tensor, v: Tensor | None, g: Tensor, noise: Tensor) -> tuple[Tensor, Tensor | None]:
+        assert v is not None
+        v = v.add(g, alpha=self.minus_half)
+        x = x.add(v, alpha=self.half)
+        v = v.mul(self.c).add_(noise, alpha=self.noise)
+        x = x.add_(v, alpha=self.half)
         return x, v
+
+    def kick(self, v: Tensor | None, g: Tensor) -> Tensor | None:
+        assert v is not None
+        return v.add(g, alpha=self.minus_half)

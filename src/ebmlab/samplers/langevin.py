@@ -22,6 +22,7 @@ from ebmlab.samplers.base import (
     Sampler,
     SamplerState,
     StepInfo,
+    Transition,
     UnadjustedSampler,
     axpy,
     check_jitter,
@@ -66,36 +67,18 @@ class ULA(UnadjustedSampler):
             return self.noise_std
         return sqrt(2.0 * step_size * self.temperature)
 
-    def advance(
-        self,
-        energy: EnergyFn,
-        state: SamplerState,
-        generator: torch.Generator | None = None,
-        noise: Tensor | None = None,
-    ) -> SamplerState:
-        """The next state, not tested for finiteness (``move`` tests it, ``step`` adds the constant StepInfo)."""
-        x_new = self.positions(state, generator, noise)
-        e_new, g_new = energy_and_grad(energy, x_new)
-        return SamplerState(x_new, e_new, g_new, state.step_size, state.iteration + 1)
+    def transition(self, step_size: float | Tensor) -> ULAStep:
+        return ULAStep(step_size, self.noise_scale(step_size))
 
-    def advance_positions(
-        self,
-        state: SamplerState,
-        generator: torch.Generator | None = None,
-        noise: Tensor | None = None,
-    ) -> SamplerState:
-        """x' only, E and ∇E there not evaluated (a positions-only state: ``energy`` and ``grad`` are None)."""
-        return SamplerState(self.positions(state, generator, noise), None, None, state.step_size, state.iteration + 1)
 
-    def positions(self, state: SamplerState, generator: torch.Generator | None, noise: Tensor | None) -> Tensor:
-        """x' = x − λ∇E(x) + σξ (ξ drawn from ``generator`` unless given)."""
-        x, g = state.x, state.grad
-        if g is None:
-            state.cached(self.name)  # a positions-only state: its one-line error
-        assert g is not None
-        if noise is None:
-            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        return axpy(axpy(x, g, -state.step_size), noise, self.noise_scale(state.step_size))
+class ULAStep(Transition):
+    """x' = x − λ∇E(x) + σξ with λ and σ fixed (floats, or one per chain)."""
+
+    def __init__(self, step_size: float | Tensor, sigma: float | Tensor) -> None:
+        self.step_size, self.minus_step, self.sigma = step_size, -step_size, sigma
+
+    def drift(self, x: Tensor, v: Tensor | None, g: Tensor, noise: Tensor) -> tuple[Tensor, Tensor | None]:
+        return axpy(axpy(x, g, self.minus_step), noise, self.sigma), v
 
 
 class MALA(Sampler):

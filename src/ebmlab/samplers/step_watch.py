@@ -3,13 +3,15 @@
 An unadjusted kernel's ``move`` tests every step (:func:`~ebmlab.samplers.base.finite_rows`: E + Σ∇E finite per
 chain) and raises at the first non-finite one; the test's ``isfinite``, ``all`` and host read cost ~10 % of a step
 on small batches. :func:`run_unadjusted` (what :func:`~ebmlab.samplers.chains.run_chains` runs for them step by
-step) takes ``advance`` (the step without the test) and hands each new state to a :class:`StepWatch`, which keeps
-the per-chain sum E + Σ∇E of each step (the very tensor ``finite_rows`` tests, by the same two ops) and tests a
+step) runs ``advance`` (the step without the test) as the kernel's :class:`~ebmlab.samplers.base.Transition` on bare
+tensors (the same functions, no state built per step) and hands each step's E, ∇E to a :class:`StepWatch`, which
+keeps the per-chain sum E + Σ∇E of each step (the very tensor ``finite_rows`` tests, by the same two ops) and tests a
 chunk of them at once. Keeping the sums, not E and ∇E themselves, keeps no per-step tensor larger than one value
 per chain alive (holding every ∇E made the allocator fault in fresh pages: slower than the test it replaced).
 
-With ``final_energy=False`` the last step is ``advance_positions`` (E and ∇E at x_K not evaluated) and the watch
-keeps the row sums of x_K instead: a non-finite x_K raises the same error naming step K, for "non-finite positions".
+With ``final_energy=False`` the last step is ``advance_positions`` (``drift`` only: E and ∇E at x_K not evaluated)
+and the watch keeps the row sums of x_K instead: a non-finite x_K raises the same error naming step K, for
+"non-finite positions".
 
 So a run stops at the same step, with the same error naming the same chains, as with ``move``, and the generator
 is put back where it stood after that step's draws (:meth:`StepWatch.start` saves its state; the draws since are
@@ -25,7 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ebmlab.energies.base import EnergyFn
+from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.samplers.base import SamplerState, UnadjustedSampler, raise_diverged, row_sums
 
 __all__ = ["StepWatch", "run_unadjusted"]
@@ -77,16 +79,14 @@ class StepWatch:
         """The chain loop drew the noise of the next ``k`` steps."""
         self.draws.append(k)
 
-    def add(self, state: SamplerState) -> None:
+    def add(self, energy: Tensor, grad: Tensor) -> None:
         """Keep one step's E + Σ∇E per chain (:func:`~ebmlab.samplers.base.row_sums`, what ``finite_rows`` tests)."""
-        e, g = state.cached(self.name)
-        assert g is not None
-        self.sums.append(row_sums(e, g))
+        self.sums.append(row_sums(energy, grad))
 
-    def add_positions(self, state: SamplerState) -> None:
+    def add_positions(self, x: Tensor) -> None:
         """Keep a positions-only step's Σx per chain (finite iff x is, barring overflow of the sum)."""
         self.positions_at = len(self.sums)
-        self.sums.append(state.x.reshape(state.x.shape[0], -1).sum(dim=1))
+        self.sums.append(x.reshape(x.shape[0], -1).sum(dim=1))
 
     @property
     def steps(self) -> int:
@@ -131,11 +131,16 @@ def run_unadjusted(
     bar: object | None,
     final_energy: bool = True,
 ) -> SamplerState:
-    """``n_steps`` of ``kernel.advance`` with the noise of ``per_draw`` steps drawn at once, the finiteness of
-    every step tested by a :class:`StepWatch` at draw boundaries after ``chunk`` or more steps and at the end;
-    every ``keep_every``-th state written into ``samples`` / ``energies``. Returns the last state (positions only
-    when not ``final_energy``: the last step is ``advance_positions``, module doc)."""
-    x = state.x
+    """``n_steps`` of ``kernel.advance`` (its :class:`~ebmlab.samplers.base.Transition`, no state built per step)
+    with the noise of ``per_draw`` steps drawn at once, the finiteness of every step tested by a :class:`StepWatch`
+    at draw boundaries after ``chunk`` or more steps and at the end; every ``keep_every``-th step's x and E written
+    into ``samples`` / ``energies``. Returns the last state (positions only when not ``final_energy``: the last step
+    is ``advance_positions``, module doc)."""
+    if n_steps == 0:
+        return state
+    x, v, start = state.x, state.momentum, state.iteration
+    e, g = state.cached(kernel.name)  # a positions-only state: its one-line error
+    assert g is not None
     flat = per_draw == 1  # one step's noise without the step dimension (the same numbers: k · numel decides)
 
     def draw(k: int) -> Tensor:
@@ -143,8 +148,9 @@ def run_unadjusted(
         return torch.randn(shape, generator=generator, dtype=x.dtype, device=x.device)
 
     watch = StepWatch(kernel.name, state.step_size, generator, x.device, draw)
-    watch.start(state.iteration)
-    advance = kernel.advance
+    watch.start(start)
+    step = kernel.transition(state.step_size)  # the arithmetic of kernel.advance, its constants computed once
+    drift, kick = step.drift, step.kick
     noise = x
     last = n_steps - 1 if not final_energy else -1
     for t in range(n_steps):
@@ -152,27 +158,30 @@ def run_unadjusted(
         if i == 0:
             if watch.steps >= chunk:
                 watch.check()
-                watch.start(state.iteration)
+                watch.start(start + t)
             k = min(per_draw, n_steps - t)
             noise = draw(k)
             watch.drew(k)
-        if t == last:
-            state = kernel.advance_positions(state, generator, noise if flat else noise[i])
-            watch.add_positions(state)
+        if t == last:  # kernel.advance_positions
+            x, _ = drift(x, v, g, noise if flat else noise[i])
+            watch.add_positions(x)
             if bar is not None:
                 bar.update(1)  # type: ignore[attr-defined]
-            break
-        try:
-            state = advance(energy, state, generator, noise if flat else noise[i])
+            watch.check()
+            return SamplerState(x, None, None, step.step_size, start + n_steps)
+        try:  # kernel.advance
+            x, v = drift(x, v, g, noise if flat else noise[i])
+            e, g = energy_and_grad(energy, x)
+            v = kick(v, g)
         except Exception:
             watch.check()  # the energy failed on the NaN/inf an earlier step left: that step's error instead
             raise
-        watch.add(state)
+        watch.add(e, g)
         if keep_every and (t + 1) % keep_every == 0:
             assert samples is not None and energies is not None
-            samples[(t + 1) // keep_every - 1] = state.x
-            energies[(t + 1) // keep_every - 1] = state.cached(kernel.name)[0]
+            samples[(t + 1) // keep_every - 1] = x
+            energies[(t + 1) // keep_every - 1] = e
         if bar is not None:
             bar.update(1)  # type: ignore[attr-defined]
     watch.check()
-    return state
+    return SamplerState(x, e, g, step.step_size, start + n_steps, momentum=v)
