@@ -38,6 +38,7 @@ from ebmlab.ratedistortion.sup_search import log_c, search_sup
 __all__ = [
     "RDBounds",
     "abs_1d_marginal_terms",
+    "draw_batches",
     "gaussian_marginal_terms",
     "log_c",
     "rd_bounds",
@@ -145,6 +146,23 @@ def _rel_se(parts: list[Tensor]) -> float:
     return float(x.std() / (x.mean().abs().clamp_min(1e-300) * math.sqrt(x.numel())))
 
 
+def draw_batches(
+    terms: Terms, sample_y: Callable[[int], Tensor], n_y: int, d_rel_se: float | None, max_y: int
+) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+    """Batches of ``n_y`` source draws with their ``(ln Z_r(y), d(y))``: ``(ys, log_zs, dists)``, one batch, then more
+    until SE(D̂)/D̂ ≤ ``d_rel_se`` (``None``: one batch) or ``max_y`` draws in all."""
+    with torch.no_grad():
+        ys = [sample_y(n_y)]
+        log_z, dist = terms(ys[0])
+        log_zs, dists = [log_z], [dist]
+        while d_rel_se is not None and (len(dists) + 1) * n_y <= max_y and _rel_se(dists) > d_rel_se:
+            ys.append(sample_y(n_y))
+            log_z, dist = terms(ys[-1])
+            log_zs.append(log_z)
+            dists.append(dist)
+    return ys, log_zs, dists
+
+
 def upper_bound(log_z: Tensor, dist: Tensor, beta: float) -> tuple[float, float]:
     """Û = mean_y(−β d(y) − ln Z_r(y)) and its SE as a point against the R(D) curve at D̂ = mean_y d(y).
 
@@ -191,15 +209,9 @@ def rd_bounds(
     In 1–2-D (no alphabet) the sup is :func:`~ebmlab.ratedistortion.grid_sup.grid_sup`'s upper confidence value over
     a grid whose nodes are all evaluated on every held-out batch, plus further batches up to ``n_grid_y`` draws.
     """
+    y_all, lzs, dists = draw_batches(terms, sample_y, n_y, d_rel_se, max_y)
+    y, log_z = y_all[0], lzs[0]  # ĉ(x*) is re-evaluated on the first batch
     with torch.no_grad():
-        y = sample_y(n_y)
-        log_z, dist = terms(y)
-        lzs, dists, y_all = [log_z], [dist], [y]
-        while d_rel_se is not None and (len(dists) + 1) * n_y <= max_y and _rel_se(dists) > d_rel_se:
-            y_all.append(sample_y(n_y))
-            lz_b, d_b = terms(y_all[-1])  # more batches of n_y draws until SE(D̂)/D̂ ≤ d_rel_se
-            lzs.append(lz_b)
-            dists.append(d_b)
         all_lz, all_d = torch.cat(lzs), torch.cat(dists)
         n_all = all_d.numel()
         d_hat, d_se = float(all_d.mean()), float(all_d.std() / math.sqrt(n_all))

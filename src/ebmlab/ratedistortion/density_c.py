@@ -38,7 +38,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.errors import ConfigError, NonFiniteError
-from ebmlab.ratedistortion.bounds import MIN_ESS, RDBounds, upper_bound
+from ebmlab.ratedistortion.bounds import MIN_ESS, RDBounds, draw_batches, upper_bound
 from ebmlab.ratedistortion.distortions import Distortion, get_distortion
 from ebmlab.ratedistortion.sup_search import gaussian_mode
 
@@ -197,17 +197,8 @@ def density_bounds(
     converge at x* (largest |∂ ln ĉ/∂u| above ``grad_tol``: c may grow without bound) or when ln ĉ(x*) < 0 by 3 SE.
     """
     g = generator if generator is not None else torch.Generator().manual_seed(0)
+    _, lzs, dists = draw_batches(terms, sample_y, n_y, d_rel_se, max_y)
     with torch.no_grad():
-        lzs: list[Tensor] = []
-        dists: list[Tensor] = []
-        while not dists or (
-            d_rel_se is not None
-            and (len(dists) + 1) * n_y <= max_y
-            and float(torch.cat(dists).std() / (torch.cat(dists).mean().abs() * math.sqrt(len(dists) * n_y))) > d_rel_se
-        ):
-            lz_b, d_b = terms(sample_y(n_y))
-            lzs.append(lz_b)
-            dists.append(d_b)
         all_lz, all_d = torch.cat(lzs), torch.cat(dists)
         n_all = all_d.numel()
         d_hat, d_se = float(all_d.mean()), float(all_d.std() / math.sqrt(n_all))
