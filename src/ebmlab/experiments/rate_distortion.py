@@ -90,7 +90,8 @@ def train_eba(
     schedule: str = "cosine",
     final_lr_fraction: float = 0.01,
 ) -> Any:
-    """Fit with the library loop (cosine-decayed Adam; sequential critic → energy stages for EBA).
+    """Fit with the library loop (Adam, lr by ``schedule`` — ``fit``'s ``lr_schedule``: cosine decay to
+    ``final_lr_fraction`` × lr by default, or constant; sequential critic → energy stages for EBA).
 
     ``average``: the energy's parameters are averaged over the last fraction ``average`` of the steps
     (Polyak–Ruppert) and the average is loaded at the end. Near the optimum L_RD is flat in the marginal's
