@@ -83,6 +83,20 @@ def set_threads() -> None:
         torch.set_num_threads(n)
 
 
+def set_allocator() -> None:
+    """Keep freed memory in the process (:func:`ebmlab.allocator.tune_malloc`) unless ``EBMLAB_MALLOC=system`` or
+    the environment sets glibc's own ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``: large batches then
+    reuse their pages instead of faulting in fresh ones on every energy evaluation (docs/performance.md)."""
+    value = os.environ.get("EBMLAB_MALLOC", "tuned")
+    if value not in ("tuned", "system"):
+        raise EbmlabError(f"EBMLAB_MALLOC: expected 'tuned' (the default) or 'system', got {value!r}.")
+    if value == "system" or any(k in os.environ for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")):
+        return
+    from ebmlab.allocator import tune_malloc
+
+    tune_malloc()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -96,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for spec in args.allow_import:
                 allow_import(spec)
         set_threads()
+        set_allocator()
         return int(args.run(args) or 0)
     except EbmlabError as exc:
         print(f"ebmlab {args.command}: error: {exc}", file=sys.stderr)
