@@ -169,6 +169,17 @@ def test_capture_errors_name_the_problem() -> None:
         run_chains(ULA(0.1), mixture, x0, 3, None, hook=lambda t, s, i: None, capture="fast")
 
 
+def test_auto_runs_unadjusted_kernels_step_by_step_off_cuda() -> None:
+    """Off CUDA there is no graph to gain: auto gives ULA / kinetic no block runner (run_chains' lean step-by-step
+    path, which stacks no per-step positions, energies or gradients) and MALA / HMC their eager block."""
+    x0 = torch.zeros(4, 2)
+    for kernel in KERNELS:
+        state = kernel.init(mixture, x0)
+        runner = make_block_runner(mixture, kernel, state, "auto", planned_steps=100)
+        assert (runner is None) == (kernel.name in ("ula", "kinetic")), kernel.name
+        assert make_block_runner(mixture, kernel, state, "eager") is not None  # the explicit mode still blocks
+
+
 @pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
 @pytest.mark.parametrize("block", [0, 96])
 def test_run_chains_block_runner_books_like_step_by_step(kernel, block) -> None:

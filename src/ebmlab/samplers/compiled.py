@@ -18,7 +18,8 @@ so the random stream is the one of the step-by-step path whatever mode runs the 
 
 ``mode="auto"`` (``run_chains``' and ``sample``'s default) on CUDA times the first ``BLOCK_STEPS`` steps eagerly and, when
 enough planned steps remain to repay a capture, captures the next ones and times their replay; it keeps
-the faster (see :meth:`BlockRunner._auto`); elsewhere it is ``eager``; it never picks ``compile``
+the faster (see :meth:`BlockRunner._auto`); elsewhere it is ``eager`` for MALA / HMC and step by step for ULA /
+kinetic Langevin (:func:`make_block_runner`); it never picks ``compile``
 (which changes rounding and costs seconds of compile time, see docs/performance.md): the same seed
 gives the same chains whatever auto picks. No step inside a block synchronises with the host; ULA
 and kinetic Langevin check finiteness once per block and ``run_chains`` raises at the exact first
@@ -288,6 +289,10 @@ def make_block_runner(
 
     ``planned_steps``: how many steps the caller will run; ``auto`` tries a CUDA graph only when the
     planned steps leave room to repay one (≥ 4 blocks of 16 after the first; None: unknown, auto stays eager).
+    Off CUDA, ``auto`` runs ULA and kinetic Langevin step by step (None here: ``run_chains``' lean unadjusted
+    path, the same draws and bits; it keeps one row sum per step, where an eager block stacks every step's
+    positions, energies and gradients: the block took 0.97–1.10× its time from 512 chains up, median 1.04, and
+    0.98–1.04× at 128, ``benchmarks/unadjusted_paths.py``) and MALA / HMC as eager blocks.
 
     An explicit ``"graph"`` / ``"compile"`` that cannot apply is a ConfigError naming why.
     """
@@ -308,4 +313,6 @@ def make_block_runner(
         if mode in ("graph", "compile"):
             raise ConfigError(f"capture={mode!r} cannot run here: {reason}. Use capture='auto' or 'off'.")
         return None
+    if mode == "auto" and state.x.device.type != "cuda" and type(sampler) in (ULA, KineticLangevin):
+        return None  # no graph to gain off CUDA: the step-by-step path (same draws and bits, no per-step stacking)
     return BlockRunner(energy, sampler, float(state.step_size), mode, planned_steps)
