@@ -114,7 +114,25 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "load_average": None if load is None else [round(v, 2) for v in load],
         "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+        "malloc": MALLOC["mode"],
     }
+
+
+#: the allocator setting of this process (set by :func:`set_malloc`; glibc's defaults unless the environment
+#: sets MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_)
+MALLOC = {"mode": "system"}
+
+
+def set_malloc(mode: str) -> None:
+    """``--malloc``: ``system`` (glibc's defaults: what a library user's script gets) or ``tuned``
+    (:func:`ebmlab.allocator.tune_malloc`, what the ``ebmlab`` command line does)."""
+    if mode == "tuned":
+        from ebmlab.allocator import tune_malloc
+
+        MALLOC["mode"] = "tuned" if tune_malloc() else "system (tune_malloc not applicable here)"
+    env = [k for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_") if k in os.environ]
+    if env:
+        MALLOC["mode"] += " + " + ", ".join(f"{k}={os.environ[k]}" for k in env)
 
 
 def write_json(path: str | Path, payload: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -150,16 +151,18 @@ def blackjax_run(row: dict, energy, x0):
     return jax.jit(run), (state, jax.random.PRNGKey(0))
 
 
-def measure(fn, args, repeats: int) -> dict:
+def measure(fn, args, repeats: int, clock: str = "wall") -> dict:
+    """Median seconds of the compiled run; ``clock="cpu"``: this process's CPU time (all of XLA's threads)."""
     start = time.perf_counter()
     compiled = fn.lower(*args).compile()
     compile_s = time.perf_counter() - start
     jax.block_until_ready(compiled(*args))
+    now = time.process_time if clock == "cpu" else time.perf_counter
     runs = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = now()
         jax.block_until_ready(compiled(*args))
-        runs.append(time.perf_counter() - start)
+        runs.append(now() - start)
     return {"median": statistics.median(runs), "low": min(runs), "high": max(runs), "compile_s": compile_s}
 
 
@@ -171,19 +174,26 @@ def main(spec_path: str, out_path: str) -> int:
         have_blackjax = True
     except Exception:  # not installed, or not importable with this jax
         have_blackjax = False
-    results = []
+    results, clock = [], spec.get("clock", "wall")
     for row in spec["rows"]:
         folder = Path(spec["arrays"]) / row["energy"]
         w = {p.stem: jnp.asarray(np.load(p, allow_pickle=False)) for p in folder.glob("*.npy")}
         x0 = jnp.asarray(np.load(folder.parent / f"x0_{row['energy']}_{row['chains']}.npy", allow_pickle=False))
         energy = energy_fn(row["energy"], w)
-        out = {"key": row["key"], "jax": measure(*own_run(row, energy, x0), spec["repeats"])}
+        out = {"key": row["key"], "jax": measure(*own_run(row, energy, x0), spec["repeats"], clock)}
         if have_blackjax:
             bj = blackjax_run(row, energy, x0)
-            out["blackjax"] = measure(*bj, spec["repeats"]) if bj is not None else None
+            out["blackjax"] = measure(*bj, spec["repeats"], clock) if bj is not None else None
         results.append(out)
         print(json.dumps(out), flush=True)
-    payload = {"jax": jax.__version__, "backend": jax.default_backend(), "blackjax": have_blackjax, "rows": results}
+    payload = {
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "blackjax": have_blackjax,
+        "clock": clock,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "rows": results,
+    }
     if have_blackjax:
         import blackjax
 

@@ -4,7 +4,9 @@ For each (sampler, energy, chains) row: **ours** = ``ebmlab.samplers.sample`` (P
 ``--capture``), **floor** = one batched E+∇E evaluation (``energy_and_grad``, L of them for HMC) timed
 in this process, and the JAX peers (benchmarks/jax_peer.py) in a subprocess on the same energies,
 weights, starting points, step sizes and step counts. Rates are chain-steps/s (HMC: chain-iterations/s);
-``cost`` = seconds per step ÷ floor seconds (1.0 = nothing but the energy). Also measured: the
+``cost`` = seconds per step ÷ floor seconds (1.0 = nothing but the energy), the floor evaluated at the chains' last
+positions (``cost_x0``: at their starting points, as before session 8; with ``--clock cpu`` also
+``cost_step_floor``: the floor plus one step's random draws). Also measured: the
 machine's matmul rate at the MLP's shapes, and the MLP E+∇E as a fraction of it.
 
     python benchmarks/samplers_user.py --quick                      # smoke test, seconds
@@ -31,7 +33,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import format_rate, machine_info, time_median, write_json
+from _common import format_rate, machine_info, set_malloc, time_median, write_json
 from ebmlab.energies import energy_and_grad
 from ebmlab.samplers import HMC, MALA, ULA, KineticLangevin, sample
 from user_energies import ENERGIES, build_problem, mlp_flops
@@ -54,6 +56,8 @@ class Row:
     cost: float  # ours seconds per step / floor seconds
     spread: float
     first_s: float = 0.0  # the warm-up call (for capture="compile": compiling included)
+    cost_x0: float | None = None  # ours ÷ the floor evaluated at the starting points (before session 8: ``cost``)
+    cost_step_floor: float | None = None  # ours ÷ (floor + drawing one step's random numbers) (--clock cpu)
     jax: float | None = None
     jax_compile_s: float | None = None
     blackjax: float | None = None
@@ -118,40 +122,62 @@ def measure_ours(
     evals = N_LEAPFROG if sampler == "hmc" else 1
 
     def run():
-        sample(problem.energy, k, x0, n, thin=n, seed=0, diagnostics=False, capture=capture.removesuffix("+tf32"))
+        out = sample(problem.energy, k, x0, n, thin=n, seed=0, diagnostics=False, capture=capture.removesuffix("+tf32"))
         sync(device)
+        return out
 
     start = time.perf_counter()
-    run()  # warm-up: compiles / captures what the mode compiles; timed separately
+    # warm-up: compiles / captures what the mode compiles; timed separately. The floor is evaluated where the
+    # chains are (their last positions): an energy's cost can depend on x (mog8's E+∇E costs up to ~20 % more at
+    # the modes than at the starting points), and a step pays it where the chains are, not where they started.
+    at = run().final_state.x.contiguous()
     first = time.perf_counter() - start
     if clock == "cpu":
-        return measure_cpu(problem, sampler, chains, n, capture, run, x0, evals, repeats, first)
+        return measure_cpu(problem, sampler, chains, n, capture, run, x0, at, evals, repeats, first)
     t = time_median(run, repeats=repeats, warmup=0)
     per_step = t.median / n
-    floor = floor_time(problem, x0, device, repeats) * evals
+    floor = floor_time(problem, at, device, repeats) * evals
+    floor_x0 = floor_time(problem, x0, device, repeats) * evals
     return Row(
-        sampler, problem.name, chains, capture, n, chains / per_step, chains / floor, per_step / floor, t.spread, first
-    )
+        sampler, problem.name, chains, capture, n, chains / per_step, chains / floor, per_step / floor, t.spread, first,
+        cost_x0=per_step / floor_x0,
+    )  # fmt: skip
 
 
-def measure_cpu(problem, sampler, chains, n, capture, run, x0, evals, repeats, first, inner: int = 10) -> Row:
+def draw_time(sampler: str, x: torch.Tensor) -> float:
+    """Seconds to draw one step's random numbers the way ``sample`` does (Gaussians of x's shape, MALA: + n
+    uniforms; per HMC iteration: the momenta and n uniforms), one step at a time."""
+    start = time.process_time()
+    for _ in range(10):
+        torch.randn(x.shape, dtype=x.dtype)
+        if sampler in ("mala", "hmc"):
+            torch.rand(x.shape[0], dtype=x.dtype)
+    return (time.process_time() - start) / 10
+
+
+def measure_cpu(problem, sampler, chains, n, capture, run, x0, at, evals, repeats, first, inner: int = 10) -> Row:
     """CPU time of this process (robust on a loaded machine: waiting for a core is not counted), ours and the
-    floor interleaved in each repeat; ``cost`` is the median of the per-repeat ratios (CPU only: no device work)."""
-    ours, floors = [], []
+    floor (at the chains' last positions ``at``, and at ``x0``) interleaved in each repeat; costs are medians of
+    the per-repeat ratios (CPU only: no device work). ``cost_step_floor`` adds the step's own random draws to the
+    floor: what any Langevin / Metropolis step in PyTorch pays beside its E+∇E."""
+    ours, floors, floors_x0, draws = [], [], [], []
     for _ in range(repeats):
         start = time.process_time()
         run()
         ours.append((time.process_time() - start) / n)
-        start = time.process_time()
-        for _ in range(inner):
-            energy_and_grad(problem.energy, x0)
-        floors.append((time.process_time() - start) / inner * evals)
+        for x, out in ((at, floors), (x0, floors_x0)):
+            start = time.process_time()
+            for _ in range(inner):
+                energy_and_grad(problem.energy, x)
+            out.append((time.process_time() - start) / inner * evals)
+        draws.append(draw_time(sampler, at))
     per_step, floor = statistics.median(ours), statistics.median(floors)
-    cost = statistics.median(a / b for a, b in zip(ours, floors, strict=True))
+    ratio = lambda d: statistics.median(a / b for a, b in zip(ours, d, strict=True))  # noqa: E731
     spread = (max(ours) - min(ours)) / per_step
     return Row(
-        sampler, problem.name, chains, capture + "@cpu", n, chains / per_step, chains / floor, cost, spread, first
-    )
+        sampler, problem.name, chains, capture + "@cpu", n, chains / per_step, chains / floor, ratio(floors), spread,
+        first, cost_x0=ratio(floors_x0), cost_step_floor=ratio([f + d for f, d in zip(floors, draws, strict=True)]),
+    )  # fmt: skip
 
 
 def jax_python(arg: str | None) -> str | None:
@@ -167,8 +193,20 @@ def jax_python(arg: str | None) -> str | None:
         return None
 
 
-def run_jax(rows: list[Row], python: str, device: str, repeats: int, log, precision: str | None = None) -> dict | None:
-    """Run benchmarks/jax_peer.py on the rows' settings; fills ``jax`` / ``blackjax`` rates in place."""
+def run_jax(
+    rows: list[Row],
+    python: str,
+    device: str,
+    repeats: int,
+    log,
+    precision: str | None = None,
+    clock: str = "wall",
+    threads: int | None = None,
+) -> dict | None:
+    """Run benchmarks/jax_peer.py on the rows' settings; fills ``jax`` / ``blackjax`` rates in place.
+
+    ``clock="cpu"`` times the peers by their process's CPU time, as ours; ``threads=1`` runs XLA's CPU
+    backend on one thread (``--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``), as ours."""
     with tempfile.TemporaryDirectory() as tmp:
         spec_rows = []
         for i, row in enumerate(rows):
@@ -182,13 +220,16 @@ def run_jax(rows: list[Row], python: str, device: str, repeats: int, log, precis
                 {"key": i, "sampler": row.sampler, "energy": row.energy, "chains": row.chains, "steps": row.steps,
                  "step_size": problem.step_size, "n_leapfrog": N_LEAPFROG, "friction": FRICTION}
             )  # fmt: skip
-        spec = {"rows": spec_rows, "arrays": tmp, "repeats": repeats}
+        spec = {"rows": spec_rows, "arrays": tmp, "repeats": repeats, "clock": clock}
         (Path(tmp) / "spec.json").write_text(json.dumps(spec))
         env = dict(
             os.environ, JAX_PLATFORMS="cuda" if device == "cuda" else "cpu", XLA_PYTHON_CLIENT_PREALLOCATE="false"
         )
         if precision:  # e.g. "highest" (full float32, like ours) or "tensorfloat32" (like ours with --tf32)
             env["JAX_DEFAULT_MATMUL_PRECISION"] = precision
+        if threads == 1 and device != "cuda":
+            one = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+            env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {one}".strip()
         script = Path(__file__).resolve().parent / "jax_peer.py"
         out = Path(tmp) / "out.json"
         proc = subprocess.run([python, str(script), str(Path(tmp) / "spec.json"), str(out)], env=env, text=True,
@@ -211,15 +252,20 @@ def _ratio(a: float | None, b: float | None) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    head = "| sampler | energy / chains | capture | ours | floor | ours ÷ floor (cost) | JAX | ours ÷ JAX | BlackJAX | ours ÷ BlackJAX | JAX / BlackJAX compile s |"
-    lines = [head, "|" + "---|" * 11]
+    head = (
+        "| sampler | energy / chains | capture | ours | floor | ours ÷ floor (cost) | cost, floor at x₀ | "
+        "cost, floor + draws | JAX | ours ÷ JAX | BlackJAX | ours ÷ BlackJAX | JAX / BlackJAX compile s |"
+    )
+    lines = [head, "|" + "---|" * 13]
+    opt = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
     for r in rows:
         comp = "—" if r["jax_compile_s"] is None else f"{r['jax_compile_s']:.1f}"
         if r["blackjax_compile_s"] is not None:
             comp += f" / {r['blackjax_compile_s']:.1f}"
         lines.append(
             f"| {r['sampler']} | {r['energy']} / {r['chains']} | {r['capture']} | {format_rate(r['ours'])} | "
-            f"{format_rate(r['floor'])} | {r['cost']:.2f} | {format_rate(r['jax']) if r['jax'] else '—'} | "
+            f"{format_rate(r['floor'])} | {r['cost']:.2f} | {opt(r.get('cost_x0'))} | {opt(r.get('cost_step_floor'))} | "
+            f"{format_rate(r['jax']) if r['jax'] else '—'} | "
             f"{_ratio(r['ours'], r['jax'])} | {format_rate(r['blackjax']) if r['blackjax'] else '—'} | "
             f"{_ratio(r['ours'], r['blackjax'])} | {comp} |"
         )
@@ -263,6 +309,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--capture", default="auto", help="capture modes of sample(), comma-separated (off,eager,auto,…)")
     p.add_argument("--device", default="cpu")
     p.add_argument(
+        "--malloc", default="system", choices=("system", "tuned"),
+        help="glibc's defaults (a library user's script) or ebmlab.allocator.tune_malloc (the ebmlab command line)",
+    )  # fmt: skip
+    p.add_argument(
         "--clock", default="wall", choices=("wall", "cpu"), help="cpu: process CPU time, ours and floor interleaved"
     )
     p.add_argument("--threads", type=int, default=None)
@@ -292,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit(f"--device {args.device}: CUDA is not available in this PyTorch ({torch.__version__}).")
     device = torch.device(args.device)
+    set_malloc(args.malloc)
     if args.threads:
         torch.set_num_threads(args.threads)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
@@ -351,7 +402,11 @@ def main(argv: list[str] | None = None) -> int:
             mlp_fraction[m["rows"]] = mlp_flops(m["rows"]) / t / 1e9 / m["gflops"]
     save(None)  # the torch rows survive a JAX run that is cut short
     python = jax_python(args.jax_python) if args.jax == "auto" else None
-    peers = run_jax(rows, python, device.type, repeats, log, args.jax_precision) if python is not None else None
+    peers = (
+        run_jax(rows, python, device.type, repeats, log, args.jax_precision, args.clock, args.threads)
+        if python is not None
+        else None
+    )
     if peers is not None:
         peers["matmul_precision"] = args.jax_precision or "jax default"
     info["load_after"] = list(os.getloadavg())

@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info, write_json
+from _common import machine_info, set_malloc, write_json
 from ebmlab.energies import MLPEnergy
 from ebmlab.methods.boltzmann_generator import BoltzmannGenerator
 from ebmlab.methods.contrastive_divergence import ContrastiveDivergence
@@ -200,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--malloc", default="system", choices=("system", "tuned"),
+        help="glibc's defaults (a library user's script) or ebmlab.allocator.tune_malloc (the ebmlab command line)",
+    )  # fmt: skip
     p.add_argument("--quick", action="store_true", help="3 steps, 1 repeat: a smoke test")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
@@ -209,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit(f"--device {args.device}: CUDA is not available in this PyTorch ({torch.__version__}).")
     device = torch.device(args.device)
+    set_malloc(args.malloc)
     steps, repeats = (3, 1) if args.quick else (args.steps, args.repeats)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     rows, errors = [], {}

@@ -36,6 +36,28 @@ def test_user_sampler_benchmark_quick(tmp_path: Path, threads, load_benchmark) -
         bench.main(["--only", "nuts"])
 
 
+def test_user_sampler_benchmark_cpu_clock_reports_every_floor(tmp_path: Path, threads, load_benchmark) -> None:
+    """--clock cpu: the cost against the floor at the chains' last positions, at x₀, and with the step's draws."""
+    bench = load_benchmark("samplers_user")
+    out = tmp_path / "rows.json"
+    argv = ["--quick", "--jax", "off", "--energies", "mog8", "--only", "ula,mala", "--clock", "cpu", "--threads", "1"]
+    assert bench.main([*argv, "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 2
+    for row in rows:
+        assert all(math.isfinite(row[k]) and row[k] > 0 for k in ("cost", "cost_x0", "cost_step_floor"))
+        assert row["cost_step_floor"] < row["cost"]  # the floor plus the draws is a larger floor
+
+
+def test_unadjusted_paths_benchmark_runs_and_checks_equal_chains(threads, load_benchmark, capsys) -> None:
+    bench = load_benchmark("unadjusted_paths")
+    assert bench.main(["--cases", "mog8:16", "--repeats", "1"]) == 0
+    lines = [
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("| ula") or line.startswith("| kin")
+    ]
+    assert len(lines) == 2
+
+
 def test_user_energies_match_their_definitions(threads, load_benchmark) -> None:
     energies = load_benchmark("user_energies")
     x = torch.tensor([[4.0, 0.0], [0.0, 0.0]])
@@ -62,3 +84,4 @@ def test_jax_peer_runs(tmp_path: Path, threads, load_benchmark) -> None:
     rows = [bench.Row("ula", "mog8", 8, "off", 3, 1.0, 1.0, 1.0, 0.0)]
     assert bench.run_jax(rows, sys.executable, "cpu", 1, print) is not None
     assert rows[0].jax is not None and rows[0].jax > 0
+    assert bench.run_jax(rows, sys.executable, "cpu", 1, print, clock="cpu", threads=1)["clock"] == "cpu"
