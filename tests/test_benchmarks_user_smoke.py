@@ -58,6 +58,13 @@ def test_unadjusted_paths_benchmark_runs_and_checks_equal_chains(threads, load_b
     assert len(lines) == 2
 
 
+def test_alloc_faults_benchmark_reports_both_allocators(load_benchmark, capsys) -> None:
+    bench = load_benchmark("alloc_faults")
+    assert bench.main(["--case", "mog8:16", "--steps", "2", "--runs", "1", "--processes", "1"]) == 0
+    rows = [line.split("|")[1].strip() for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert rows[-2:] == ["system", "tuned"]
+
+
 def test_user_energies_match_their_definitions(threads, load_benchmark) -> None:
     energies = load_benchmark("user_energies")
     x = torch.tensor([[4.0, 0.0], [0.0, 0.0]])
