@@ -85,6 +85,16 @@ def test_training_benchmark_quick(tmp_path: Path, threads, load_benchmark) -> No
     assert all(r["fit / bare"] > 0 for r in payload["rows"])
 
 
+def test_fit_overhead_benchmark_reports_per_step_cost_and_profile(threads, load_benchmark, capsys) -> None:
+    bench = load_benchmark("fit_overhead")
+    assert bench.main(["--workload", "cd-short", "--lengths", "3,6", "--repeats", "1", "--profile", "4"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert sum(line.lstrip().startswith(("3 steps", "6 steps")) for line in out) == 2
+    assert any(line.startswith("fit adds ") for line in out)
+    ranked = out[out.index(next(line for line in out if line.startswith("own time"))) + 1 : -1]
+    assert len(ranked) == 4
+
+
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (optional [bench] extra)")
 def test_jax_peer_runs(tmp_path: Path, threads, load_benchmark) -> None:
     bench = load_benchmark("samplers_user")
