@@ -95,6 +95,14 @@ def test_fit_overhead_benchmark_reports_per_step_cost_and_profile(threads, load_
     assert len(ranked) == 4
 
 
+def test_floor_context_benchmark_reports_each_case(threads, load_benchmark, capsys) -> None:
+    bench = load_benchmark("floor_context")
+    assert bench.main(["--cases", "mog8:16,mlp:8", "--steps", "2", "--rounds", "1"]) == 0
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| m")]
+    assert [r[1].strip() for r in rows] == ["mog8:16", "mlp:8"]
+    assert all(float(r[-2]) > 0 for r in rows)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (optional [bench] extra)")
 def test_jax_peer_runs(tmp_path: Path, threads, load_benchmark) -> None:
     bench = load_benchmark("samplers_user")
