@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import set_malloc
+from _common import format_table, set_malloc
 from ebmlab.energies import energy_and_grad
 from user_energies import build_problem
 
@@ -64,15 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     set_malloc(a.malloc)
     torch.set_num_threads(1)
     print(f"load average {os.getloadavg()[0]:.2f}, malloc {a.malloc}")
-    print(
-        "| case | floor | drift alone | floor + drift | drift + E+∇E (chain) | drift + E+∇E at x | chain ÷ (floor + drift) |"
-    )
-    print("|---|---|---|---|---|---|---|")
+    header = ["case", "floor", "drift alone", "floor + drift", "drift + E+∇E (chain)", "drift + E+∇E at x"]
+    rows = []
     for case in a.cases.split(","):
         name, chains = case.split(":")
         problem = build_problem(name)
-        x = problem.x0(int(chains), torch.device("cpu"))
-        fns = variants(problem.energy, x, a.steps, problem.step_size, (2 * problem.step_size) ** 0.5)
+        fns = variants(
+            problem.energy, problem.x0(int(chains)), a.steps, problem.step_size, (2 * problem.step_size) ** 0.5
+        )
         times: dict[str, list[float]] = {k: [] for k in fns}
         for _ in range(a.rounds):
             for k, fn in fns.items():
@@ -81,9 +80,9 @@ def main(argv: list[str] | None = None) -> int:
                 times[k].append((time.process_time() - start) / a.steps * 1e3)
         med = {k: statistics.median(v) for k, v in times.items()}
         base = med["floor"] + med["drift alone"]
-        cells = [f"{med[k]:.3f}" for k in ("floor", "drift alone")] + [f"{base:.3f}"]
-        cells += [f"{med[k]:.3f}" for k in ("drift + E+∇E (chain)", "drift + E+∇E at x")]
-        print(f"| {case} | " + " | ".join(cells) + f" | {med['drift + E+∇E (chain)'] / base:.3f} |")
+        cells = [med["floor"], med["drift alone"], base, med["drift + E+∇E (chain)"], med["drift + E+∇E at x"]]
+        rows.append([case, *(f"{c:.3f}" for c in cells), f"{cells[3] / base:.3f}"])
+    print(format_table([*header, "chain ÷ (floor + drift)"], rows))
     print(f"ms per step; load average {os.getloadavg()[0]:.2f}")
     return 0
 
