@@ -233,7 +233,8 @@ def test_compile_failure_falls_back_with_the_reason_and_the_same_chains(monkeypa
     def broken(*args):
         raise RuntimeError("inductor unavailable")
 
-    monkeypatch.setattr(compiled, "compiled_step", lambda energy, sampler, lam: broken)
+    monkeypatch.setattr(compiled, "_COMPILED", {})
+    monkeypatch.setattr(compiled, "_compile", lambda fn: broken)
     x0 = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     ref = sample(mixture, MALA(0.1), x0, 9, seed=4, diagnostics=False, capture="off")
     res = sample(mixture, MALA(0.1), x0, 9, seed=4, diagnostics=False, capture="compile")
@@ -242,3 +243,31 @@ def test_compile_failure_falls_back_with_the_reason_and_the_same_chains(monkeypa
     runner = make_block_runner(mixture, MALA(0.1), state, "compile", planned_steps=3)
     runner.run(state, torch.randn(3, 16, 2, dtype=torch.float64), torch.rand(3, 16, dtype=torch.float64))
     assert runner.fallback is not None and "inductor unavailable" in runner.fallback
+
+
+@pytest.mark.parametrize("kernel", [ULA(0.1), MALA(0.1), HMC(0.1, 5), KineticLangevin(0.1)], ids=lambda k: k.name)
+def test_compile_off_cuda_runs_the_block_in_compiled_chunks_with_the_block_arithmetic(kernel, monkeypatch) -> None:
+    """Off CUDA, capture='compile' runs a block of small chains as chunks of COMPILE_EVALS energy evaluations, each
+    one call of the compiled block. With the compiler replaced by the identity, the chunks must give the eager block's chains and
+    acceptance bit for bit, and the calls must be the chunks (37 steps: 16 + 16 + 5; HMC with L = 5: 3-step chunks)."""
+    from ebmlab.samplers import compiled
+
+    lengths: list[int] = []
+
+    def counting(fn):
+        def call(x, e, g, v, noise, u):
+            lengths.append(noise.shape[0])
+            return fn(x, e, g, v, noise, u)
+
+        return call
+
+    monkeypatch.setattr(compiled, "_COMPILED", {})
+    monkeypatch.setattr(compiled, "_compile", counting)
+    x0 = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ref = sample(mixture, kernel, x0, 37, seed=4, diagnostics=False, capture="eager")
+    res = sample(mixture, kernel, x0, 37, seed=4, diagnostics=False, capture="compile")
+    assert torch.equal(res.samples, ref.samples) and res.accept_rate == ref.accept_rate
+    size = compiled.compile_chunk(kernel, x0.numel())
+    assert compiled.COMPILE_EVALS == 16 and size == (3 if isinstance(kernel, HMC) else 16)
+    assert lengths == [size] * (37 // size) + [37 % size]
+    assert compiled.compile_chunk(kernel, compiled.COMPILE_BLOCK_MAX_ELEMENTS + 1) == 1  # large chains: per step

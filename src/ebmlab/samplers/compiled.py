@@ -7,14 +7,17 @@ so the random stream is the one of the step-by-step path whatever mode runs the 
 * ``"eager"`` — the kernels' own update arithmetic, op by op (:mod:`~ebmlab.samplers.block_steps`; bitwise equal to ``kernel.step``);
 * ``"graph"`` — (CUDA, static shapes) the eager block of ``block_steps`` steps captured once in a
   CUDA graph and replayed: one launch per block instead of dozens per step; same kernels, same bits;
-* ``"compile"`` — ``torch.compile`` (inductor) of **one step** — E and ∇E by the energy's own gradient
-  or :func:`torch.func.vjp`, the update arithmetic and the MH test fused into few kernels — run K
-  times per block; on CUDA the block of K compiled steps is then captured in a CUDA graph like
-  ``"graph"``. Compiled once per (energy, kernel settings, step size) and process (:func:`compiled_step`),
-  recompiled per chain count. The arithmetic is fused, so results agree with eager only up to
-  rounding (labelled, never chosen by ``auto``); the non-finite flags are the same computation, so
-  ULA / kinetic still raise at the first non-finite step. If compiling fails, ``fallback`` names why
-  and the runner continues as ``auto``.
+* ``"compile"`` — ``torch.compile`` (inductor) of the steps — E and ∇E by the energy's own gradient
+  or :func:`torch.func.vjp`, the update arithmetic and the MH test fused into few kernels. On CUDA one
+  compiled step runs K times per block and the block is captured in a CUDA graph like ``"graph"``;
+  elsewhere, for chains of at most ``COMPILE_BLOCK_MAX_ELEMENTS`` numbers, a block of ``COMPILE_EVALS``
+  energy evaluations is one compiled graph, called once per chunk of the block's steps
+  (:func:`compiled_block`, :func:`in_chunks`), and larger chains run one compiled step per step.
+  Compiled once per (energy, kernel settings, step size) and process (:func:`compiled_step`,
+  :func:`compiled_block`), recompiled per shape.
+  The arithmetic is fused, so results agree with eager only up to rounding (labelled, never chosen by
+  ``auto``); the non-finite flags are the same computation, so ULA / kinetic still raise at the first
+  non-finite step. If compiling fails, ``fallback`` names why and the runner continues as ``auto``.
 
 ``mode="auto"`` (``run_chains``' and ``sample``'s default) on CUDA times the first ``BLOCK_STEPS`` steps eagerly and, when
 enough planned steps remain to repay a capture, captures the next ones and times their replay; it keeps
@@ -43,13 +46,30 @@ from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA
 
-__all__ = ["MODES", "BlockOutput", "BlockRunner", "compiled_step", "func_energy_and_grad", "make_block_runner"]
+__all__ = [
+    "MODES",
+    "BlockOutput",
+    "BlockRunner",
+    "compile_chunk",
+    "compiled_block",
+    "compiled_step",
+    "func_energy_and_grad",
+    "in_chunks",
+    "make_block_runner",
+]
 
 MODES = ("auto", "off", "eager", "graph", "compile")
 #: steps per captured block (graph / compile): long enough to amortise a launch, short enough to capture fast
 BLOCK_STEPS = 16
 #: auto tries a capture only when at least this many segments of BLOCK_STEPS remain (a capture ≈ 2 eager segments)
 MIN_GRAPH_SEGMENTS = 4
+#: energy evaluations per compiled call off CUDA ("compile"): one dispatch per block of steps instead of one per step,
+#: where a step moves at most COMPILE_BLOCK_MAX_ELEMENTS numbers (n × event size) and a compiled call's fixed cost
+#: outweighs its arithmetic: mog8 and many-well at 128 chains ran 1.2–2.4× faster, at 4096 chains −12 … +4 %, so
+#: larger steps keep one compiled call per step. A cold compile costs about a second per evaluation in the graph
+#: (inductor caches it on disk). docs/performance.md, "Session 10".
+COMPILE_EVALS = 16
+COMPILE_BLOCK_MAX_ELEMENTS = 4096
 
 Tensors = tuple[Tensor, ...]
 
@@ -102,20 +122,66 @@ def _fresh_code(fn: Callable) -> Callable:
     return types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)  # type: ignore[attr-defined]
 
 
+def _compile(fn: Callable) -> Callable:
+    """``torch.compile`` with static shapes (one graph per shape; tests replace it to run the same code eagerly)."""
+    return torch.compile(fn, dynamic=False)
+
+
+def _cached(energy: EnergyFn, sampler: Sampler, step_size: float, kind: str, build: Callable[[], Callable]) -> Callable:
+    """``build()`` once per (energy, kernel settings, step size, kind) and process."""
+    params = tuple(sorted((k, v) for k, v in vars(sampler).items() if isinstance(v, int | float | str | None)))
+    key = (id(energy), type(sampler), params, float(step_size), kind)
+    if key not in _COMPILED:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = (energy, build())
+    return _COMPILED[key][1]
+
+
 def compiled_step(energy: EnergyFn, sampler: Sampler, step_size: float) -> Callable:
     """``torch.compile`` of one step of ``sampler`` on ``energy`` (cached per process; static shapes).
 
     The step is the kernels' arithmetic (as in eager blocks) with ∇E by :func:`func_energy_and_grad`,
     so Dynamo traces energy, gradient and update into one graph and inductor fuses the elementwise work.
     """
-    params = tuple(sorted((k, v) for k, v in vars(sampler).items() if isinstance(v, int | float | str | None)))
-    key = (id(energy), type(sampler), params, float(step_size))
-    if key not in _COMPILED:
-        if len(_COMPILED) >= _COMPILED_MAX:
-            _COMPILED.pop(next(iter(_COMPILED)))
-        step = _fresh_code(step_fn(sampler, func_energy_and_grad(energy), float(step_size)))
-        _COMPILED[key] = (energy, torch.compile(step, dynamic=False))
-    return _COMPILED[key][1]
+    lam = float(step_size)
+    return _cached(
+        energy, sampler, lam, "step", lambda: _compile(_fresh_code(step_fn(sampler, func_energy_and_grad(energy), lam)))
+    )
+
+
+def compiled_block(energy: EnergyFn, sampler: Sampler, step_size: float) -> Callable:
+    """``torch.compile`` of a block of steps (:func:`~ebmlab.samplers.block_steps.block_fn` over the step of
+    :func:`compiled_step`): one graph, and one call, per block length. Off CUDA the compiled mode runs small chains
+    in blocks of ``COMPILE_EVALS`` energy evaluations this way (:func:`compile_chunk`)."""
+    lam = float(step_size)
+
+    def build() -> Callable:
+        step = step_fn(sampler, func_energy_and_grad(energy), lam)
+        return _compile(_fresh_code(block_fn(step, *block_extras(sampler))))
+
+    return _cached(energy, sampler, lam, "block", build)
+
+
+def compile_chunk(sampler: Sampler, elements: int) -> int:
+    """Steps per compiled call off CUDA for chains of ``elements`` numbers: ``COMPILE_EVALS`` energy evaluations
+    (HMC: L per step, at least one step) up to ``COMPILE_BLOCK_MAX_ELEMENTS``, one step above."""
+    if elements > COMPILE_BLOCK_MAX_ELEMENTS:
+        return 1
+    return max(1, COMPILE_EVALS // (sampler.n_leapfrog if isinstance(sampler, HMC) else 1))
+
+
+def in_chunks(block: Callable, x, e, g, v, noise: Tensor, uniform: Tensor | None, size: int) -> Tensors:
+    """``block`` over consecutive chunks of ``size`` of these draws (the last may be shorter), the state passed on
+    and the per-step outputs concatenated: the same steps, in the same order, as one call over all of them."""
+    parts: list[Tensors] = []
+    for start in range(0, noise.shape[0], size):
+        chunk_u = None if uniform is None else uniform[start : start + size]
+        x, e, g, v, *per_step = block(x, e, g, v, noise[start : start + size], chunk_u)
+        parts.append(tuple(per_step))
+    if len(parts) == 1:
+        return (x, e, g, v, *parts[0])
+    return (x, e, g, v, *(torch.cat(p) for p in zip(*parts, strict=True)))
 
 
 class BlockRunner:
@@ -208,14 +274,20 @@ class BlockRunner:
     def _run_compiled(self, x, e, g, v, noise: Tensor, uniform: Tensor | None) -> Tensors:
         """compile: K compiled steps, replayed from a CUDA graph on CUDA; on failure, ``auto`` (fallback named)."""
         first = self.compiled is None
+        cuda = x.device.type == "cuda"
+        chunk = 1 if cuda else compile_chunk(self.sampler, x.numel())  # CUDA: the block becomes one graph launch
         if self.compiled is None:
-            self.compiled = block_fn(
-                compiled_step(self.energy, self.sampler, self.step_size), *block_extras(self.sampler)
+            self.compiled = (
+                compiled_block(self.energy, self.sampler, self.step_size)
+                if chunk > 1
+                else block_fn(compiled_step(self.energy, self.sampler, self.step_size), *block_extras(self.sampler))
             )
         block = self.compiled
         try:
-            if x.device.type == "cuda":
+            if cuda:
                 return self._replay(x, e, g, v, noise, uniform, block)
+            if chunk > 1:
+                return in_chunks(block, x, e, g, v, noise, uniform, chunk)
             return block(x, e, g, v, noise, uniform)
         except Exception as error:
             if not first:
