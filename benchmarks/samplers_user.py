@@ -35,7 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import format_rate, machine_info, set_malloc, time_median, write_json
 from ebmlab.energies import energy_and_grad
-from ebmlab.samplers import HMC, MALA, ULA, KineticLangevin, sample
+from ebmlab.samplers import HMC, MALA, ULA, KineticLangevin, compiled, sample
 from user_energies import ENERGIES, build_problem, mlp_flops
 
 SAMPLERS = ("ula", "mala", "hmc", "kinetic")
@@ -309,6 +309,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--capture", default="auto", help="capture modes of sample(), comma-separated (off,eager,auto,…)")
     p.add_argument("--device", default="cpu")
     p.add_argument(
+        "--compile-block-max", type=int, default=None,
+        help="capture=compile off CUDA: chains of at most this many numbers run as compiled blocks "
+        "(ebmlab.samplers.compiled.COMPILE_BLOCK_MAX_ELEMENTS; 0: one compiled call per step)",
+    )  # fmt: skip
+    p.add_argument(
         "--malloc", default="system", choices=("system", "tuned"),
         help="glibc's defaults (a library user's script) or ebmlab.allocator.tune_malloc (the ebmlab command line)",
     )  # fmt: skip
@@ -358,7 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         cases = [(energy, n) for energy in args.energies.split(",") for n in chains]
     chains = tuple(sorted({n for _, n in cases}))
+    if args.compile_block_max is not None:
+        compiled.COMPILE_BLOCK_MAX_ELEMENTS = args.compile_block_max
     info = machine_info() | {"device": str(device), "float32_matmul_precision": torch.get_float32_matmul_precision()}
+    info["compile_block_max_elements"] = compiled.COMPILE_BLOCK_MAX_ELEMENTS
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     matmul: list[dict] = []

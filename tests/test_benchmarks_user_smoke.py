@@ -36,12 +36,21 @@ def test_user_sampler_benchmark_quick(tmp_path: Path, threads, load_benchmark) -
         bench.main(["--only", "nuts"])
 
 
-def test_user_sampler_benchmark_cpu_clock_reports_every_floor(tmp_path: Path, threads, load_benchmark) -> None:
-    """--clock cpu: the cost against the floor at the chains' last positions, at x₀, and with the step's draws."""
+def test_user_sampler_benchmark_cpu_clock_reports_every_floor(
+    tmp_path: Path, threads, load_benchmark, monkeypatch
+) -> None:
+    """--clock cpu: the cost against the floor at the chains' last positions, at x₀, and with the step's draws;
+    --compile-block-max sets (and the JSON records) the compiled-block threshold."""
+    from ebmlab.samplers import compiled
+
+    monkeypatch.setattr(compiled, "COMPILE_BLOCK_MAX_ELEMENTS", compiled.COMPILE_BLOCK_MAX_ELEMENTS)  # restored after
     bench = load_benchmark("samplers_user")
     out = tmp_path / "rows.json"
     argv = ["--quick", "--jax", "off", "--energies", "mog8", "--only", "ula,mala", "--clock", "cpu", "--threads", "1"]
-    assert bench.main([*argv, "--json", str(out)]) == 0
+    assert bench.main([*argv, "--compile-block-max", "7", "--json", str(out)]) == 0
+    assert (
+        json.loads(out.read_text())["machine"]["compile_block_max_elements"] == compiled.COMPILE_BLOCK_MAX_ELEMENTS == 7
+    )
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 2
     for row in rows:
