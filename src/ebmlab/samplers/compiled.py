@@ -272,7 +272,8 @@ class BlockRunner:
         return (x, e, g, v, *(torch.cat(p) for p in zip(*parts, strict=True)))
 
     def _run_compiled(self, x, e, g, v, noise: Tensor, uniform: Tensor | None) -> Tensors:
-        """compile: K compiled steps, replayed from a CUDA graph on CUDA; on failure, ``auto`` (fallback named)."""
+        """compile: K compiled steps, replayed from a CUDA graph on CUDA; elsewhere compiled chunks of the block
+        (small chains) or one compiled call per step; on failure, ``auto`` (fallback named)."""
         first = self.compiled is None
         cuda = x.device.type == "cuda"
         chunk = 1 if cuda else compile_chunk(self.sampler, x.numel())  # CUDA: the block becomes one graph launch
