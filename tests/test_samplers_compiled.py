@@ -248,8 +248,9 @@ def test_compile_failure_falls_back_with_the_reason_and_the_same_chains(monkeypa
 @pytest.mark.parametrize("kernel", [ULA(0.1), MALA(0.1), HMC(0.1, 5), KineticLangevin(0.1)], ids=lambda k: k.name)
 def test_compile_off_cuda_runs_the_block_in_compiled_chunks_with_the_block_arithmetic(kernel, monkeypatch) -> None:
     """Off CUDA, capture='compile' runs a block of small chains as chunks of COMPILE_EVALS energy evaluations, each
-    one call of the compiled block. With the compiler replaced by the identity, the chunks must give the eager block's chains and
-    acceptance bit for bit, and the calls must be the chunks (37 steps: 16 + 16 + 5; HMC with L = 5: 3-step chunks)."""
+    one call of the compiled block. With the compiler replaced by the identity, the chunks must give the eager
+    block's chains and acceptance bit for bit, and the calls must be the chunks (37 steps: 16 + 16 + 5; HMC with
+    L = 5: 3-step chunks)."""
     from ebmlab.samplers import compiled
 
     lengths: list[int] = []
