@@ -75,6 +75,12 @@ def generator_of(ctx: object) -> torch.Generator:
     return gen
 
 
+def mean_accept(accept: Tensor) -> Tensor:
+    """The run's mean acceptance, on the chains' device with no host sync (the training loop's monitor stacks
+    logged values on one device); NaN after zero steps."""
+    return accept.mean() if accept.numel() else torch.tensor(float("nan"), device=accept.device)
+
+
 class ChainNegatives:
     """Common part: a kernel, K steps, an optional clip of the result to ``clamp = (low, high)``."""
 
@@ -99,9 +105,7 @@ class ChainNegatives:
         not evaluate E and ∇E after the last step (x_K is tested for finiteness; E(x_K) is tested by the loss)."""
         k = self.n_steps if n_steps is None else n_steps
         run = run_chains(self.kernel, energy, x0.detach(), k, gen, final_energy=False)
-        # on the chains' device, no host sync (the training loop's monitor stacks logged values on one device)
-        accept = run.accept.mean() if run.accept.numel() else torch.tensor(float("nan"), device=run.accept.device)
-        stats = {"accept": accept} if self.kernel.metropolis_adjusted else {}
+        stats = {"accept": mean_accept(run.accept)} if self.kernel.metropolis_adjusted else {}
         return NegativeBatch(self.finish(run.x), x0, None, stats, f"after {k} {self.kernel.name} steps")
 
     def extra_state(self) -> dict[str, Tensor]:

@@ -107,6 +107,7 @@ class Trainer:
         self.last_values: dict[str, Value] = {}
         self.throughput = ThroughputWatch()
         self.logged_keys: set[str] | None = None  # keys seen in the first step, to check train.monitor/max_abs
+        self.collecting_keys = False  # True during the first step: its keys go into logged_keys
 
     def elapsed_s(self) -> float:
         """Wall time of the run so far (across resumes)."""
@@ -171,7 +172,7 @@ class Trainer:
             )
             signals = self._kept(signals)
             loss_keys = [f"loss/{g}" for g in out.minimize]
-            if self.logged_keys is not None:
+            if self.collecting_keys and self.logged_keys is not None:  # the run's first step only
                 self.logged_keys |= {*stage_values, *signals, "loss", *(f"grad_norm/{g}" for g in out.minimize)}
                 self.logged_keys |= {f"lr/{g}" for g in self.optimizers}
             self._zero_grad()
@@ -277,6 +278,7 @@ class Trainer:
                 first = self.logged_keys is None
                 if first:
                     self.logged_keys = set()
+                self.collecting_keys = first
                 divergence = self._train_step()
                 if first and divergence is None:
                     check_watched_keys(self.config, self.logged_keys or (), type(self.method).__name__)
