@@ -15,6 +15,7 @@ from ebmlab.energies import (
     SumEnergy,
     Tempered,
     energy_and_grad,
+    neural,
 )
 from ebmlab.errors import ConfigError, ShapeError
 
@@ -222,3 +223,34 @@ def test_mlp_written_out_gradient_matches_autograd(hidden, sn) -> None:
     assert torch.allclose(g, g_ref, rtol=1e-12, atol=1e-12)
     assert not e.requires_grad and not g.requires_grad
     assert all(p.grad is None for p in energy.parameters())  # nothing reaches the parameters
+
+
+@pytest.mark.skipif(neural._ONEDNN is None, reason="this PyTorch has no oneDNN linear")
+@pytest.mark.parametrize("hidden", [(), (16,), (32, 16)], ids=lambda h: f"depth{len(h)}")
+def test_mlp_float32_gradient_runs_its_matmuls_on_onednn(hidden, monkeypatch) -> None:
+    """float32 on the CPU: every hidden layer's two matmuls (forward, and ∇ back through it) go to oneDNN, and
+    E, ∇E agree with the BLAS path up to float32 rounding; ``onednn_linear = False`` is the BLAS path, with no
+    oneDNN call; float64 never calls it."""
+    calls = []
+
+    def counted(*args):
+        calls.append(args[0].shape)
+        return real(*args)
+
+    real = neural._ONEDNN
+    monkeypatch.setattr(neural, "_ONEDNN", counted)
+    torch.manual_seed(3)
+    energy = MLPEnergy(8, hidden=hidden)
+    x = 2.0 * torch.randn(300, 8)
+    e, g = energy.energy_and_grad(x)
+    assert len(calls) == 2 * len(hidden)
+    energy.onednn_linear = False
+    e_blas, g_blas = energy.energy_and_grad(x)
+    assert len(calls) == 2 * len(hidden)  # none more
+    assert torch.allclose(e, e_blas, rtol=1e-5, atol=1e-6) and torch.allclose(g, g_blas, rtol=1e-5, atol=1e-6)
+    xg = x.clone().requires_grad_(True)
+    (g_ref,) = torch.autograd.grad(energy(xg).sum(), xg)
+    assert torch.allclose(g, g_ref, rtol=1e-5, atol=1e-6)
+    energy.onednn_linear = True
+    energy.double().energy_and_grad(x.double())
+    assert len(calls) == 2 * len(hidden)  # float64: the BLAS path
