@@ -83,7 +83,10 @@ def steps_for(energy: str, chains: int, scale: float, fixed: int | None = None) 
 
 
 def matmul_rate(device: torch.device, n: int, repeats: int) -> dict:
-    """GFLOP/s of the MLP's own GEMMs at n rows (forward and input-gradient shapes), float32."""
+    """GFLOP/s of the MLP's own GEMMs at n rows (forward and input-gradient shapes), float32: by the default BLAS
+    (``a @ w``) and, on the CPU where this PyTorch has it, by oneDNN's linear (what ``MLPEnergy.energy_and_grad``
+    uses there); ``gflops`` is the faster of the two, the rate the MLP's E+∇E is held against."""
+    from ebmlab.energies.neural import _ONEDNN
     from user_energies import MLP_DIM, MLP_HIDDEN
 
     g = torch.Generator().manual_seed(0)
@@ -93,13 +96,21 @@ def matmul_rate(device: torch.device, n: int, repeats: int) -> dict:
     mats += [(torch.randn(n, b, generator=g).to(device), torch.randn(b, a, generator=g).to(device)) for a, b in pairs]
     flops = sum(2.0 * n * w.shape[0] * w.shape[1] for _, w in mats)
 
-    def run():
+    def blas():
         for a, w in mats:
             a @ w
         sync(device)
 
-    t = time_median(run, repeats=repeats, warmup=2)
-    return {"rows": n, "gflops": flops / t.median / 1e9, "spread": t.spread}
+    def onednn():
+        for a, w in mats:
+            _ONEDNN(a, w.t(), None, "none", [], "")  # a @ w as a linear with weight wᵀ
+
+    t = time_median(blas, repeats=repeats, warmup=2)
+    out = {"rows": n, "gflops_blas": flops / t.median / 1e9, "spread": t.spread}
+    if device.type == "cpu" and _ONEDNN is not None:
+        out["gflops_onednn"] = flops / time_median(onednn, repeats=repeats, warmup=2).median / 1e9
+    out["gflops"] = max(out["gflops_blas"], out.get("gflops_onednn", 0.0))
+    return out
 
 
 def floor_time(problem, x: torch.Tensor, device: torch.device, repeats: int, inner: int = 10) -> float:
@@ -314,6 +325,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "(ebmlab.samplers.compiled.COMPILE_BLOCK_MAX_ELEMENTS; 0: one compiled call per step)",
     )  # fmt: skip
     p.add_argument(
+        "--compile-evals", type=int, default=None,
+        help="capture=compile off CUDA: energy evaluations per compiled block "
+        "(ebmlab.samplers.compiled.COMPILE_EVALS; HMC: L per step)",
+    )  # fmt: skip
+    p.add_argument(
         "--malloc", default="system", choices=("system", "tuned"),
         help="glibc's defaults (a library user's script) or ebmlab.allocator.tune_malloc (the ebmlab command line)",
     )  # fmt: skip
@@ -366,7 +382,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.compile_block_max is not None:
         compiled.COMPILE_BLOCK_MAX_ELEMENTS = args.compile_block_max
     info = machine_info() | {"device": str(device), "float32_matmul_precision": torch.get_float32_matmul_precision()}
+    if args.compile_evals is not None:
+        compiled.COMPILE_EVALS = args.compile_evals
     info["compile_block_max_elements"] = compiled.COMPILE_BLOCK_MAX_ELEMENTS
+    info["compile_evals"] = compiled.COMPILE_EVALS
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     matmul: list[dict] = []
@@ -423,7 +442,10 @@ def main(argv: list[str] | None = None) -> int:
     for m in matmul:
         frac = mlp_fraction.get(m["rows"])
         extra = "" if frac is None else f"; MLP E+∇E reaches {100 * frac:.0f} % of it"
-        print(f"matmul at the MLP's shapes, {m['rows']} rows: {m['gflops']:.1f} GFLOP/s{extra}")
+        both = f" (BLAS {m['gflops_blas']:.1f}" + (
+            f", oneDNN {m['gflops_onednn']:.1f})" if "gflops_onednn" in m else ")"
+        )
+        print(f"matmul at the MLP's shapes, {m['rows']} rows: {m['gflops']:.1f} GFLOP/s{both}{extra}")
     return 0
 
 

@@ -31,6 +31,8 @@ def test_user_sampler_benchmark_quick(tmp_path: Path, threads, load_benchmark) -
     for row in payload["rows"]:
         assert all(math.isfinite(row[k]) and row[k] > 0 for k in ("ours", "floor", "cost"))
     assert 0 < payload["mlp_fraction_of_matmul"]["16"] and payload["matmul"][0]["gflops"] > 0
+    m = payload["matmul"][0]  # the faster of the default BLAS and oneDNN
+    assert m["gflops"] == max(m["gflops_blas"], m.get("gflops_onednn", 0.0))
     assert bench.main(["--table-from", str(out)]) == 0
     with pytest.raises(SystemExit):
         bench.main(["--only", "nuts"])
@@ -40,17 +42,18 @@ def test_user_sampler_benchmark_cpu_clock_reports_every_floor(
     tmp_path: Path, threads, load_benchmark, monkeypatch
 ) -> None:
     """--clock cpu: the cost against the floor at the chains' last positions, at x₀, and with the step's draws;
-    --compile-block-max sets (and the JSON records) the compiled-block threshold."""
+    --compile-block-max and --compile-evals set (and the JSON records) the compiled-block threshold and length."""
     from ebmlab.samplers import compiled
 
     monkeypatch.setattr(compiled, "COMPILE_BLOCK_MAX_ELEMENTS", compiled.COMPILE_BLOCK_MAX_ELEMENTS)  # restored after
+    monkeypatch.setattr(compiled, "COMPILE_EVALS", compiled.COMPILE_EVALS)
     bench = load_benchmark("samplers_user")
     out = tmp_path / "rows.json"
     argv = ["--quick", "--jax", "off", "--energies", "mog8", "--only", "ula,mala", "--clock", "cpu", "--threads", "1"]
-    assert bench.main([*argv, "--compile-block-max", "7", "--json", str(out)]) == 0
-    assert (
-        json.loads(out.read_text())["machine"]["compile_block_max_elements"] == compiled.COMPILE_BLOCK_MAX_ELEMENTS == 7
-    )
+    assert bench.main([*argv, "--compile-block-max", "7", "--compile-evals", "5", "--json", str(out)]) == 0
+    machine = json.loads(out.read_text())["machine"]
+    assert machine["compile_block_max_elements"] == compiled.COMPILE_BLOCK_MAX_ELEMENTS == 7
+    assert machine["compile_evals"] == compiled.COMPILE_EVALS == 5
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 2
     for row in rows:
@@ -92,6 +95,10 @@ def test_training_benchmark_quick(tmp_path: Path, threads, load_benchmark) -> No
     payload = json.loads(out.read_text())
     assert [r["workload"] for r in payload["rows"]] == ["cd-short", "bg"] and payload["errors"] == {}
     assert all(r["fit / bare"] > 0 for r in payload["rows"])
+    for r in payload["rows"]:  # the paired ratio is the median of the repeats' own ratios
+        cpu = r["cpu_s"]
+        ratios = [f / b for f, b in zip(cpu["fit"], cpu["bare PyTorch"], strict=True)]
+        assert r["fit / bare (CPU time, paired)"] == pytest.approx(sorted(ratios)[len(ratios) // 2])
 
 
 def test_fit_overhead_benchmark_reports_per_step_cost_and_profile(threads, load_benchmark, capsys) -> None:
@@ -119,3 +126,18 @@ def test_jax_peer_runs(tmp_path: Path, threads, load_benchmark) -> None:
     assert bench.run_jax(rows, sys.executable, "cpu", 1, print) is not None
     assert rows[0].jax is not None and rows[0].jax > 0
     assert bench.run_jax(rows, sys.executable, "cpu", 1, print, clock="cpu", threads=1)["clock"] == "cpu"
+
+
+def test_linear_backends_benchmark_marks_the_rules_choice(threads, load_benchmark, capsys) -> None:
+    """The oneDNN ÷ BLAS grid prints one row per input width and marks exactly the shapes the rule sends to oneDNN."""
+    from ebmlab.energies import neural
+
+    bench = load_benchmark("linear_backends")
+    assert bench.main(["--rows", "64", "--widths", "8,64"]) == 0
+    out = capsys.readouterr().out
+    if neural._ONEDNN is None:
+        return
+    rows = [line for line in out.splitlines() if line.startswith(" ")]
+    assert len(rows) == 2
+    assert out.count("*") == 1 + sum(bench.chosen(64, a, b) for a in (8, 64) for b in (8, 64))  # the legend's own *
+    assert bench.chosen(1024, 64, 64) and not bench.chosen(64, 64, 64) and not bench.chosen(4096, 2, 512)

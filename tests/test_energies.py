@@ -226,11 +226,16 @@ def test_mlp_written_out_gradient_matches_autograd(hidden, sn) -> None:
 
 
 @pytest.mark.skipif(neural._ONEDNN is None, reason="this PyTorch has no oneDNN linear")
-@pytest.mark.parametrize("hidden", [(), (16,), (32, 16)], ids=lambda h: f"depth{len(h)}")
-def test_mlp_float32_gradient_runs_its_matmuls_on_onednn(hidden, monkeypatch) -> None:
-    """float32 on the CPU: every hidden layer's two matmuls (forward, and ∇ back through it) go to oneDNN, and
-    E, ∇E agree with the BLAS path up to float32 rounding; ``onednn_linear = False`` is the BLAS path, with no
-    oneDNN call; float64 never calls it."""
+@pytest.mark.parametrize(
+    ("dim", "hidden", "rows", "expected"),
+    [(40, (), 1000, 0), (40, (64,), 1000, 2), (40, (96, 48), 1000, 4), (40, (64,), 100, 0), (2, (128, 128), 1024, 2)],
+    ids=["depth0", "depth1", "depth2", "small-batch", "narrow-input"],
+)
+def test_mlp_float32_gradient_runs_its_large_matmuls_on_onednn(dim, hidden, rows, expected, monkeypatch) -> None:
+    """float32 on the CPU: the matmuls (forward, and ∇ back through a layer) whose widths are both ≥ 32 and whose
+    size is ≥ 2²¹ multiply-adds go to oneDNN (2 per qualifying hidden layer: 100 rows are too few, a 2-wide input's
+    layer is too narrow both ways), and E, ∇E agree with the BLAS path up to float32 rounding;
+    ``onednn_linear = False`` is the BLAS path, with no oneDNN call; float64 never calls it."""
     calls = []
 
     def counted(*args):
@@ -240,17 +245,17 @@ def test_mlp_float32_gradient_runs_its_matmuls_on_onednn(hidden, monkeypatch) ->
     real = neural._ONEDNN
     monkeypatch.setattr(neural, "_ONEDNN", counted)
     torch.manual_seed(3)
-    energy = MLPEnergy(8, hidden=hidden)
-    x = 2.0 * torch.randn(300, 8)
+    energy = MLPEnergy(dim, hidden=hidden)
+    x = 2.0 * torch.randn(rows, dim)
     e, g = energy.energy_and_grad(x)
-    assert len(calls) == 2 * len(hidden)
+    assert len(calls) == expected
     energy.onednn_linear = False
     e_blas, g_blas = energy.energy_and_grad(x)
-    assert len(calls) == 2 * len(hidden)  # none more
-    assert torch.allclose(e, e_blas, rtol=1e-5, atol=1e-6) and torch.allclose(g, g_blas, rtol=1e-5, atol=1e-6)
+    assert len(calls) == expected  # none more
+    assert torch.allclose(e, e_blas, rtol=1e-5, atol=1e-5) and torch.allclose(g, g_blas, rtol=1e-5, atol=1e-6)
     xg = x.clone().requires_grad_(True)
     (g_ref,) = torch.autograd.grad(energy(xg).sum(), xg)
     assert torch.allclose(g, g_ref, rtol=1e-5, atol=1e-6)
     energy.onednn_linear = True
     energy.double().energy_and_grad(x.double())
-    assert len(calls) == 2 * len(hidden)  # float64: the BLAS path
+    assert len(calls) == expected  # float64: the BLAS path

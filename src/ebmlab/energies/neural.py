@@ -23,8 +23,8 @@ class MLPEnergy(nn.Module):
     """E(x) = MLP(x) ∈ ℝ with SiLU activations, input ``(n, dim)``.
 
     ``onednn_linear`` (class attribute, default True; set it on an instance or the class to change it):
-    :meth:`energy_and_grad` runs its float32 CPU matmuls on oneDNN (:func:`linear`); False keeps the default
-    BLAS (``addmm``), e.g. to reproduce chains drawn before this option existed.
+    :meth:`energy_and_grad` runs its large float32 CPU matmuls on oneDNN (:func:`linear`); False keeps the
+    default BLAS (``addmm``) for all of them, e.g. to reproduce chains drawn before this option existed.
 
     Args:
         dim: input dimension.
@@ -62,7 +62,7 @@ class MLPEnergy(nn.Module):
         g ← (g ⊙ silu′(zₗ)) Wₗ for l = L … 1, with SiLU's fused backward kernel. The same matmuls and
         elementwise kernels as autograd's input gradient, without the tape (no gradient reaches the
         parameters). Each weight is read once per call, so spectral-norm power iterations match ``forward``.
-        The hidden layers' matmuls run on oneDNN for float32 on the CPU (:func:`linear`; ``onednn_linear``).
+        Large float32 matmuls on the CPU run on oneDNN (:func:`linear`; ``onednn_linear``).
         """
         self._check(x)
         linears: list[nn.Linear] = list(self.net)[0::2]  # type: ignore[assignment]
@@ -96,17 +96,27 @@ def _onednn_op() -> Callable | None:
 _ONEDNN = _onednn_op()
 
 
+#: oneDNN's linear is used for matmuls with both widths at least this and at least ONEDNN_MIN_MACS
+#: multiply-adds (rows × in × out); below that its per-call cost loses to the BLAS (``benchmarks/linear_backends.py``)
+ONEDNN_MIN_WIDTH = 32
+ONEDNN_MIN_MACS = 1 << 21
+
+
 def linear(h: Tensor, weight: Tensor, bias: Tensor | None, onednn: bool = True) -> Tensor:
-    """hWᵀ + b. float32 on the CPU (``onednn`` and the op available, at least one row): oneDNN's matmul, which
-    reached 2.2× the default BLAS's rate at these shapes on an AMD EPYC (docs/performance.md, "Session 11");
-    otherwise ``addmm`` / ``mm``. The two differ only by rounding (≈ 1e-7 relative)."""
+    """hWᵀ + b. float32 on the CPU with both widths ≥ ``ONEDNN_MIN_WIDTH`` and ≥ ``ONEDNN_MIN_MACS`` multiply-adds
+    (``onednn`` and the op available): oneDNN's matmul, 1.3–2.4× the default BLAS's rate at such shapes on an AMD
+    EPYC (docs/performance.md, "Session 11"); otherwise ``addmm`` / ``mm``. The choice depends on the shapes only
+    (the same chains on every run); the two differ only by rounding (≈ 1e-7 relative)."""
+    rows, n_in = h.shape[0], h.shape[-1]
+    n_out = weight.shape[0]
     if (
         onednn
         and _ONEDNN is not None
         and h.device.type == "cpu"
         and h.dtype == weight.dtype == torch.float32
         and h.dim() == 2
-        and h.shape[0] > 0
+        and min(n_in, n_out) >= ONEDNN_MIN_WIDTH
+        and rows * n_in * n_out >= ONEDNN_MIN_MACS
     ):
         return _ONEDNN(h, weight, bias, "none", [], "")
     return h @ weight.t() if bias is None else torch.addmm(bias, h, weight.t())
