@@ -2,10 +2,12 @@
 
 ``MLPEnergy(64, (256, 256))`` (SiLU) at 128 and 4096 rows. The reference is the MLP's own GEMMs
 (forward ``(n, a) @ (a, b)`` and input-gradient ``(n, b) @ (b, a)`` for each hidden layer) back to back;
-its GFLOP/s is the machine's matmul rate at these shapes. Variants of E+∇E, each as GFLOP/s of the MLP's
+its GFLOP/s is the machine's matmul rate at these shapes (on the CPU also by oneDNN's linear, ``gemm_onednn``, and
+the faster of the two is the reference). Variants of E+∇E, each as GFLOP/s of the MLP's
 matmul FLOPs and as a fraction of that rate:
 
-* ``autograd`` — ``ebmlab.energies.energy_and_grad`` (what every sampler calls);
+* ``autograd`` — ``ebmlab.energies.energy_and_grad`` (what every sampler calls: for ``MLPEnergy`` its written-out
+  gradient, whose large float32 CPU matmuls run on oneDNN; the name is kept for older result files);
 * ``vjp`` — ``torch.func.vjp`` (no autograd tape on the tensors);
 * ``manual`` — forward and input-backward written out: weights pre-transposed once to contiguous
   ``(in, out)`` (forward ``addmm``) and kept ``(out, in)`` (backward ``mm``), SiLU's backward as the fused
@@ -32,7 +34,7 @@ from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_info, write_json
-from ebmlab.energies import energy_and_grad
+from ebmlab.energies import energy_and_grad, neural
 from ebmlab.samplers.compiled import func_energy_and_grad
 from user_energies import MLP_DIM, MLP_HIDDEN, build_problem, mlp_flops
 
@@ -96,8 +98,8 @@ def as_graph(fn: Callable[[], object]) -> Callable[[], object]:
     return graph.replay
 
 
-def gemm_fn(n: int, device: torch.device) -> Callable[[], object]:
-    """The MLP's GEMMs at n rows, back to back (forward and input-gradient shapes)."""
+def gemm_fn(n: int, device: torch.device, onednn: bool = False) -> Callable[[], object]:
+    """The MLP's GEMMs at n rows, back to back (forward and input-gradient shapes); ``onednn``: by oneDNN's linear."""
     import itertools
 
     g = torch.Generator().manual_seed(0)
@@ -109,6 +111,14 @@ def gemm_fn(n: int, device: torch.device) -> Callable[[], object]:
         for a, w in mats:
             a @ w
 
+    if onednn:
+        from ebmlab.energies.neural import _ONEDNN
+
+        def run_onednn() -> None:
+            for a, w in mats:
+                _ONEDNN(a, w.t(), None, "none", [], "")  # a @ w as a linear with weight wᵀ
+
+        return run_onednn
     return run
 
 
@@ -136,6 +146,8 @@ def measure(device: torch.device, rows: list[int], repeats: int, graphs: bool, l
         inner = 20 if device.type == "cuda" else 3
         gemm = gemm_fn(n, device)
         found = {"gemm": seconds(gemm, device, repeats, inner)}
+        if device.type == "cpu" and neural._ONEDNN is not None:
+            found["gemm_onednn"] = seconds(gemm_fn(n, device, onednn=True), device, repeats, inner)
         if graphs:
             found["gemm+graph"] = seconds(as_graph(gemm), device, repeats, inner)
         errors = {}
@@ -153,7 +165,8 @@ def measure(device: torch.device, rows: list[int], repeats: int, graphs: bool, l
             if name.startswith("gemm"):
                 continue
             rate = mlp_flops(n) / t / 1e9
-            ref = gemm_rate["gemm+graph" if name.endswith("+graph") else "gemm"]
+            eager_ref = max(gemm_rate["gemm"], gemm_rate.get("gemm_onednn", 0.0))
+            ref = gemm_rate["gemm+graph"] if name.endswith("+graph") else eager_ref
             row = {"precision": label, "rows": n, "variant": name, "seconds": t, "gflops": rate,
                    "fraction_of_gemm": rate / ref, "fraction_of_best_gemm": rate / max(gemm_rate.values()),
                    "max_abs_err_vs_autograd": errors[name.removesuffix("+graph")]}  # fmt: skip
