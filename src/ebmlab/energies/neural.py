@@ -105,8 +105,9 @@ ONEDNN_MIN_MACS = 1 << 21
 def linear(h: Tensor, weight: Tensor, bias: Tensor | None, onednn: bool = True) -> Tensor:
     """hWᵀ + b. float32 on the CPU with both widths ≥ ``ONEDNN_MIN_WIDTH`` and ≥ ``ONEDNN_MIN_MACS`` multiply-adds
     (``onednn`` and the op available): oneDNN's matmul, 1.1–2.9× the default BLAS's rate at such shapes on an AMD
-    EPYC, mostly 1.9–2.5× from 1024 rows (docs/performance.md, "Session 11"); otherwise ``addmm`` / ``mm``. The choice depends on the shapes only
-    (the same chains on every run); the two differ only by rounding (≈ 1e-7 relative)."""
+    EPYC, mostly 1.9–2.5× from 1024 rows (docs/performance.md, "Session 11"); otherwise ``addmm`` / ``mm``.
+    The choice depends on the shapes only (the same chains on every run); the two differ only by rounding
+    (≈ 1e-7 relative)."""
     rows, n_in = h.shape[0], h.shape[-1]
     n_out = weight.shape[0]
     if (
