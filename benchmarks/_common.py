@@ -24,6 +24,9 @@ from typing import Any
 
 import torch
 
+from ebmlab.energies import neural
+from ebmlab.yaml_io import atomic_write_text
+
 __all__ = [
     "Timing",
     "format_rate",
@@ -143,4 +146,11 @@ def write_json(path: str | Path, payload: dict[str, Any]) -> None:
             return asdict(obj)  # type: ignore[arg-type]
         raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
-    Path(path).write_text(json.dumps(payload, indent=2, default=default) + "\n")
+    atomic_write_text(Path(path), json.dumps(payload, indent=2, default=default) + "\n")
+
+
+def onednn_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` by oneDNN's linear (weight ``bᵀ``), the op ``MLPEnergy.energy_and_grad`` uses for large float32 CPU
+    matmuls; only where ``ebmlab.energies.neural._ONEDNN`` is not None."""
+    assert neural._ONEDNN is not None
+    return neural._ONEDNN(a, b.t(), None, "none", [], "")

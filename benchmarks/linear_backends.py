@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 import timeit
+from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import onednn_matmul
 from ebmlab.energies import neural
 
 
@@ -21,12 +24,12 @@ def ratio(rows: int, n_in: int, n_out: int, gen: torch.Generator) -> float:
     h, w = torch.randn(rows, n_in, generator=gen), torch.randn(n_out, n_in, generator=gen)
     number = max(3, int(2e6 / (rows * n_in * n_out + 2e4)))
     blas = min(timeit.repeat(lambda: h @ w.t(), number=number, repeat=5))
-    onednn = min(timeit.repeat(lambda: neural._ONEDNN(h, w, None, "none", [], ""), number=number, repeat=5))
+    wt = w.t()
+    onednn = min(timeit.repeat(lambda: onednn_matmul(h, wt), number=number, repeat=5))
     return onednn / blas
 
 
-def chosen(rows: int, n_in: int, n_out: int) -> bool:
-    return min(n_in, n_out) >= neural.ONEDNN_MIN_WIDTH and rows * n_in * n_out >= neural.ONEDNN_MIN_MACS
+chosen = neural.onednn_applies  # the rule MLPEnergy.energy_and_grad applies
 
 
 def main(argv: list[str] | None = None) -> int:

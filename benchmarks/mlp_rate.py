@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info, write_json
+from _common import machine_info, onednn_matmul, write_json
 from ebmlab.energies import energy_and_grad, neural
 from ebmlab.samplers.compiled import func_energy_and_grad
 from user_energies import MLP_DIM, MLP_HIDDEN, build_problem, mlp_flops
@@ -111,15 +111,11 @@ def gemm_fn(n: int, device: torch.device, onednn: bool = False) -> Callable[[], 
         for a, w in mats:
             a @ w
 
-    if onednn:
-        from ebmlab.energies.neural import _ONEDNN
+    def run_onednn() -> None:
+        for a, w in mats:
+            onednn_matmul(a, w)
 
-        def run_onednn() -> None:
-            for a, w in mats:
-                _ONEDNN(a, w.t(), None, "none", [], "")  # a @ w as a linear with weight wᵀ
-
-        return run_onednn
-    return run
+    return run_onednn if onednn else run
 
 
 def gemm_flops(n: int) -> float:

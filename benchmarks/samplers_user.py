@@ -33,8 +33,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import format_rate, machine_info, set_malloc, time_median, write_json
-from ebmlab.energies import energy_and_grad
+from _common import format_rate, machine_info, onednn_matmul, set_malloc, time_median, write_json
+from ebmlab.energies import energy_and_grad, neural
 from ebmlab.samplers import HMC, MALA, ULA, KineticLangevin, compiled, sample
 from user_energies import ENERGIES, build_problem, mlp_flops
 
@@ -86,7 +86,6 @@ def matmul_rate(device: torch.device, n: int, repeats: int) -> dict:
     """GFLOP/s of the MLP's own GEMMs at n rows (forward and input-gradient shapes), float32: by the default BLAS
     (``a @ w``) and, on the CPU where this PyTorch has it, by oneDNN's linear (what ``MLPEnergy.energy_and_grad``
     uses there); ``gflops`` is the faster of the two, the rate the MLP's E+∇E is held against."""
-    from ebmlab.energies.neural import _ONEDNN
     from user_energies import MLP_DIM, MLP_HIDDEN
 
     g = torch.Generator().manual_seed(0)
@@ -103,11 +102,11 @@ def matmul_rate(device: torch.device, n: int, repeats: int) -> dict:
 
     def onednn():
         for a, w in mats:
-            _ONEDNN(a, w.t(), None, "none", [], "")  # a @ w as a linear with weight wᵀ
+            onednn_matmul(a, w)
 
     t = time_median(blas, repeats=repeats, warmup=2)
     out = {"rows": n, "gflops_blas": flops / t.median / 1e9, "spread": t.spread}
-    if device.type == "cpu" and _ONEDNN is not None:
+    if device.type == "cpu" and neural._ONEDNN is not None:
         out["gflops_onednn"] = flops / time_median(onednn, repeats=repeats, warmup=2).median / 1e9
     out["gflops"] = max(out["gflops_blas"], out.get("gflops_onednn", 0.0))
     return out
@@ -348,6 +347,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--table-from", nargs="+", default=None, help="print the table of saved JSON files and exit")
     p.add_argument("--paired", default=None, help="with --table-from: two capture modes side by side, e.g. off,auto")
     args = p.parse_args(argv)
+    if args.compile_evals is not None and args.compile_evals < 1:
+        p.error(f"--compile-evals must be >= 1 (energy evaluations per compiled block), got {args.compile_evals}")
     for name in args.only.split(","):
         if name not in SAMPLERS:
             p.error(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")

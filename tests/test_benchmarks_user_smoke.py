@@ -54,6 +54,8 @@ def test_user_sampler_benchmark_cpu_clock_reports_every_floor(
     machine = json.loads(out.read_text())["machine"]
     assert machine["compile_block_max_elements"] == compiled.COMPILE_BLOCK_MAX_ELEMENTS == 7
     assert machine["compile_evals"] == compiled.COMPILE_EVALS == 5
+    with pytest.raises(SystemExit):  # a block of no evaluations: argparse's one-line error
+        bench.main([*argv, "--compile-evals", "0"])
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 2
     for row in rows:

@@ -102,22 +102,24 @@ ONEDNN_MIN_WIDTH = 32
 ONEDNN_MIN_MACS = 1 << 21
 
 
+def onednn_applies(rows: int, n_in: int, n_out: int) -> bool:
+    """The shape rule of :func:`linear`: both widths ≥ ``ONEDNN_MIN_WIDTH`` and ≥ ``ONEDNN_MIN_MACS`` multiply-adds."""
+    return min(n_in, n_out) >= ONEDNN_MIN_WIDTH and rows * n_in * n_out >= ONEDNN_MIN_MACS
+
+
 def linear(h: Tensor, weight: Tensor, bias: Tensor | None, onednn: bool = True) -> Tensor:
     """hWᵀ + b. float32 on the CPU with both widths ≥ ``ONEDNN_MIN_WIDTH`` and ≥ ``ONEDNN_MIN_MACS`` multiply-adds
     (``onednn`` and the op available): oneDNN's matmul, 1.1–2.9× the default BLAS's rate at such shapes on an AMD
     EPYC, mostly 1.9–2.5× from 1024 rows (docs/performance.md, "Session 11"); otherwise ``addmm`` / ``mm``.
     The choice depends on the shapes only (the same chains on every run); the two differ only by rounding
     (≈ 1e-7 relative)."""
-    rows, n_in = h.shape[0], h.shape[-1]
-    n_out = weight.shape[0]
     if (
         onednn
         and _ONEDNN is not None
         and h.device.type == "cpu"
         and h.dtype == weight.dtype == torch.float32
         and h.dim() == 2
-        and min(n_in, n_out) >= ONEDNN_MIN_WIDTH
-        and rows * n_in * n_out >= ONEDNN_MIN_MACS
+        and onednn_applies(h.shape[0], h.shape[1], weight.shape[0])
     ):
         return _ONEDNN(h, weight, bias, "none", [], "")
     return h @ weight.t() if bias is None else torch.addmm(bias, h, weight.t())
