@@ -341,3 +341,33 @@ def test_fit_resume_restores_the_replicas_exactly(tmp_path) -> None:
         make(n_rungs=5).load_extra_state(straight.extra_state())
     with pytest.raises(ConfigError, match="replica-exchange chains"):
         ContrastiveDivergence(MLPEnergy(2, (8,)), negatives="persistent").load_extra_state(straight.extra_state())
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["equal-weights", "log-weights"])
+def test_ml_loss_values_against_their_formulas(weighted: bool) -> None:
+    """ml_loss's loss and logs against the formulas written out, with equal weights (plain means) and with
+    self-normalised log-weights: E_data mean, Σ w̃ E(x̃), the gap, Σ w̃ ‖x̃‖ and the energy-magnitude penalty."""
+    from ebmlab.methods.maximum_likelihood import ml_loss
+    from ebmlab.methods.negatives import NegativeBatch
+
+    gen = torch.Generator().manual_seed(0)
+    data, neg = (
+        torch.randn(7, 3, generator=gen, dtype=torch.float64),
+        torch.randn(5, 3, generator=gen, dtype=torch.float64),
+    )
+    log_w = torch.randn(5, generator=gen, dtype=torch.float64) if weighted else None
+    w = torch.softmax(log_w, 0) if weighted else torch.full((5,), 0.2, dtype=torch.float64)
+    scale = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+
+    def energy(x: Tensor) -> Tensor:
+        return scale * x.sum(1) + x.square().sum(1)
+
+    loss, log = ml_loss(energy, data, NegativeBatch(neg, neg, log_w, {}, "x"), energy_reg=0.3)
+    e_d, e_n = energy(data).detach(), energy(neg).detach()
+    expected = e_d.mean() - (w * e_n).sum() + 0.3 * (e_d.square().mean() + (w * e_n.square()).sum())
+    assert float(loss) == pytest.approx(float(expected), rel=1e-12)
+    assert float(log["energy_data"]) == pytest.approx(float(e_d.mean()), rel=1e-12)
+    assert float(log["energy_neg"]) == pytest.approx(float((w * e_n).sum()), rel=1e-12)
+    assert float(log["gap"]) == pytest.approx(float((w * e_n).sum() - e_d.mean()), rel=1e-12)
+    assert float(log["neg_norm"]) == pytest.approx(float((w * neg.norm(dim=1)).sum()), rel=1e-12)
+    assert loss.requires_grad and not any(v.requires_grad for v in log.values())
