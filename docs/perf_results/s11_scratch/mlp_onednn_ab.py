@@ -15,7 +15,9 @@ torch.set_num_threads(1)
 torch.manual_seed(0)
 cases = [(2, (128, 128), 128), (2, (128, 128), 1024), (64, (256, 256), 16), (64, (256, 256), 128),
          (64, (256, 256), 4096), (784, (512, 512), 128)]  # fmt: skip
-print("| MLPEnergy(dim, hidden), rows | BLAS µs | rule µs | rule ÷ BLAS |\n|---|---|---|---|")
+print(
+    "| MLPEnergy(dim, hidden), rows | BLAS µs | rule µs | rule ÷ BLAS | max abs. Δ∇E (relative ‖Δ‖) |\n|---|---|---|---|---|"
+)
 for dim, hidden, rows in cases:
     energy, x = MLPEnergy(dim, hidden), torch.randn(rows, dim)
     times: dict[bool, list[float]] = {True: [], False: []}
@@ -28,4 +30,10 @@ for dim, hidden, rows in cases:
                 energy.energy_and_grad(x)
             times[flag].append((time.process_time() - start) / reps * 1e6)
     on, off = statistics.median(times[True]), statistics.median(times[False])
-    print(f"| ({dim}, {hidden}), {rows} | {off:.0f} | {on:.0f} | {on / off:.2f} |")
+    energy.onednn_linear = True
+    g_rule = energy.energy_and_grad(x)[1]
+    energy.onednn_linear = False
+    g_blas = energy.energy_and_grad(x)[1]
+    delta = g_rule - g_blas
+    diff = f"{float(delta.abs().max()):.1e} ({float(delta.norm() / g_blas.norm()):.1e})"
+    print(f"| ({dim}, {hidden}), {rows} | {off:.0f} | {on:.0f} | {on / off:.2f} | {diff} |")

@@ -1,11 +1,13 @@
 """What each part of the library's ULA step costs inside a chain (cd-short-user's plain MLP, 128 × 2, 20-step chains,
-300 of them): the draw, the drift, E+∇E and the finiteness sum (``row_sums``), each timed around its call.
+300 of them): the draw, the drift, E+∇E and the finiteness sum (``row_sums``), each timed around its call; then
+``row_sums`` alone and the one-op ``addmv`` alternative (E + ∇E·1, not used: BLAS's summation order) by ``timeit``.
 
     OMP_NUM_THREADS=1 python docs/perf_results/s11_scratch/step_parts_in_chain.py
 """
 
 import sys
 import time
+import timeit
 from pathlib import Path
 
 import torch
@@ -41,3 +43,7 @@ for _ in range(300):
             spent[key] += dt
         steps += 1
 print({k: round(v / steps / 1e3, 2) for k, v in spent.items()}, "µs per step (wall clock)")
+
+e, g, ones = torch.randn(128), torch.randn(128, 2), torch.ones(2)
+for name, fn in (("row_sums", lambda: row_sums(e, g)), ("addmv", lambda: torch.addmv(e, g, ones))):
+    print(f"{name} alone (timeit, min of 7): {min(timeit.repeat(fn, number=2000, repeat=7)) / 2000 * 1e6:.2f} µs")
