@@ -32,7 +32,7 @@ STEPS = 16
 def mala_block(x: torch.Tensor, e: torch.Tensor, g: torch.Tensor):
     """A block of STEPS eager MALA steps whose energy returns the cached (e, g): the step's work beside E+∇E."""
     step = step_fn(MALA(0.01), lambda y: (e, g), 0.01)
-    try:  # a tree with block_extras (log u, ½‖ξ‖² and the flags once per block)
+    try:  # a tree with block_extras (log u and the flags once per block)
         from ebmlab.samplers.block_steps import block_extras
 
         block = block_fn(step, *block_extras(MALA(0.01)))

@@ -50,7 +50,7 @@ def test_eager_blocks_equal_step_by_step_bitwise(kernel, energy_name, small_bloc
 
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
 def test_mala_blocks_equal_step_by_step_float32(temperature, small_blocks) -> None:
-    """MALA's block step (log u and ½‖ξ‖² per block, no division at T = 1) against ``kernel.step``: float32, an
+    """MALA's block step (log u per block, no division at T = 1) against ``kernel.step``: float32, an
     odd chain count and 3-D events (vector and scalar tails of the elementwise kernels), T = 1 and T ≠ 1."""
     torch.manual_seed(0)
     x0 = torch.randn(33, 3)
@@ -193,6 +193,30 @@ def test_run_chains_block_runner_books_like_step_by_step(kernel, block) -> None:
     for name in ("samples", "energies", "accept", "accept_sum", "nonfinite", "divergent", "x"):
         assert torch.equal(getattr(res, name), getattr(ref, name)), name
     assert res.state.iteration == ref.state.iteration == 20
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
+def test_eager_block_without_records_stacks_no_positions_and_moves_the_same(kernel, monkeypatch) -> None:
+    """A block whose steps the caller does not keep returns no positions or energies, and the same state and flags;
+    run_chains asks for records only for the blocks that hold a kept step."""
+    x0 = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    state = kernel.init(mixture, x0)
+    runner = make_block_runner(mixture, kernel, state, "eager")
+    noise = torch.randn(5, 16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    uniform = torch.rand(5, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    uniform = uniform if kernel.name in ("mala", "hmc") else None
+    full, lean = (runner.run(state, noise, uniform, records=r) for r in (True, False))
+    assert full.xs is not None and full.xs.shape == (5, 16, 2) and lean.xs is None and lean.es is None
+    for name in ("accept", "ok", "divergent", "accept_mean"):
+        assert torch.equal(getattr(lean, name), getattr(full, name)), name
+    assert torch.equal(lean.state.x, full.state.x) and torch.equal(lean.state.energy, full.state.energy)
+    asked: list[bool] = []
+    real_run = type(runner).run
+    monkeypatch.setattr(
+        type(runner), "run", lambda self, *a, records=True: asked.append(records) or real_run(self, *a, records=records)
+    )
+    run_chains(kernel, mixture, x0, 9, torch.Generator().manual_seed(3), keep_every=4, block=96, capture="eager")
+    assert asked == [False, True, True]  # blocks of 3 steps: 1–3 keep nothing, 4–6 keep 4, 7–9 keep 8
 
 
 def test_frozen_chains_are_named_the_same_with_blocks() -> None:

@@ -25,7 +25,7 @@ from ebmlab.errors import ConfigError
 from ebmlab.samplers.base import Sampler, clamp_log_alpha_, nonfinite_rows
 from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
-from ebmlab.samplers.langevin import MALA, ULA
+from ebmlab.samplers.langevin import MALA, ULA, log_ratio
 
 __all__ = ["block_extras", "block_fn", "step_fn"]
 
@@ -44,17 +44,14 @@ def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam
 
         return unadjusted
     if isinstance(sampler, MALA):
-        scale, denom = math.sqrt(2.0 * lam * temp), 4.0 * lam * temp
+        scale = math.sqrt(2.0 * lam * temp)
 
         def mala(x, e, g, v, noise, u):  # returns (…, clamped log α, non-finite mask, None): block_extras
-            log_u, half_sq_noise = u  # this step's log u and ½‖ξ‖², taken for the whole block (block_extras)
+            (log_u,) = u  # this step's log u, taken for the whole block (block_extras)
             y = x.add(g, alpha=-lam).add_(noise, alpha=scale)
             e_y, g_y = eg(y)
             bad = nonfinite_rows(e_y, g_y)
-            back = (x - y).add_(g_y * lam)  # in place on fresh temporaries: the same ops, fewer allocations
-            sq = back.reshape(back.shape[0], -1).square_().sum(dim=1)
-            d = e - e_y if temp == 1.0 else (e - e_y).div_(temp)  # d / 1 is d, bit for bit
-            log_alpha = clamp_log_alpha_(d.sub_(sq.div_(denom)).add_(half_sq_noise), bad)
+            log_alpha = clamp_log_alpha_(log_ratio(e, e_y, g, g_y, noise, lam, temp), bad)
             acc = log_u < log_alpha
             rows = acc.reshape(acc.shape + (1,) * (x.dim() - 1))
             return torch.where(rows, y, x), torch.where(acc, e_y, e), torch.where(rows, g_y, g), v, log_alpha, bad, None
@@ -88,8 +85,8 @@ def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam
 def block_extras(sampler: Sampler) -> tuple[Callable[[Tensor, Tensor | None], tuple[Tensor, ...]] | None, bool]:
     """``(inputs, log_space)`` for :func:`block_fn`: what a block takes once for all K steps.
 
-    ``inputs``: what the steps get instead of their uniforms (None: each step's uniforms). MALA and HMC:
-    ``(log u, ½‖ξ‖²)`` of every step (HMC: ξ = p₀, the momentum), shape ``(K, n)`` each. ``log_space``: the
+    ``inputs``: what the steps get instead of their uniforms (None: each step's uniforms): MALA ``(log u,)`` and HMC
+    ``(log u, ½‖p₀‖²)`` (p₀: the momentum drawn as the step's noise) of every step, shape ``(K, n)`` each. ``log_space``: the
     steps return the clamped log α, the non-finite mask and ``ΔH > threshold`` (HMC; MALA: None) instead of
     (α, ok, divergent); the block takes ``exp``, the negation and the or once for its K steps (MALA:
     divergent = non-finite; HMC: non-finite or ΔH above the threshold). Elementwise ops over the stacked steps and row sums
@@ -97,9 +94,12 @@ def block_extras(sampler: Sampler) -> tuple[Callable[[Tensor, Tensor | None], tu
     """
     if not isinstance(sampler, MALA | HMC):
         return None, False
+    hmc = isinstance(sampler, HMC)
 
     def log_u_and_half_sq(noise: Tensor, u: Tensor | None) -> tuple[Tensor, ...]:
         assert u is not None
+        if not hmc:  # MALA's log α needs no ‖ξ‖² (langevin.log_ratio)
+            return (torch.log(u),)
         return torch.log(u), 0.5 * noise.reshape(noise.shape[0], noise.shape[1], -1).square().sum(2)
 
     return log_u_and_half_sq, True
@@ -108,10 +108,12 @@ def block_extras(sampler: Sampler) -> tuple[Callable[[Tensor, Tensor | None], tu
 def block_fn(step: Callable, inputs: Callable | None = None, log_space: bool = False) -> Callable:
     """``(x, e, g, v, noise (K, …), u (K, n) | None) -> (x, e, g, v, xs, es, accept, ok, divergent, accept_mean)``.
 
-    ``inputs``, ``log_space``: see :func:`block_extras`.
+    ``inputs``, ``log_space``: see :func:`block_extras`. ``records=False`` (an eager caller that keeps no state of
+    these steps) leaves out the stacked positions and energies (``xs``, ``es`` None): one copy of the chains per
+    step fewer. ULA / kinetic Langevin still stack the energies their finiteness test reads.
     """
 
-    def block(x, e, g, v, noise, u):
+    def block(x, e, g, v, noise, u, records=True):
         xs, es, gs, acc, oks, divs = [], [], [], [], [], []
         if inputs is not None:
             extra = list(zip(*(t.unbind(0) for t in inputs(noise, u)), strict=True))
@@ -119,27 +121,32 @@ def block_fn(step: Callable, inputs: Callable | None = None, log_space: bool = F
             extra = [None] * noise.shape[0] if u is None else list(u.unbind(0))
         for noise_t, extra_t in zip(noise.unbind(0), extra, strict=True):
             x, e, g, v, a, ok, div = step(x, e, g, v, noise_t, extra_t)
-            xs.append(x)
-            es.append(e)
+            if records:
+                xs.append(x)
             if a is None:  # unadjusted: flags once per block (module doc)
+                es.append(e)
                 gs.append(g)
                 continue
+            if records:
+                es.append(e)
             acc.append(a)
             oks.append(ok)
             divs.append(div)
-        energies = torch.stack(es)
+        positions = torch.stack(xs) if records else None
         if gs:
+            energies = torch.stack(es)
             k, n = energies.shape
             ok_all = torch.isfinite(energies + torch.stack(gs).reshape(k, n, -1).sum(dim=2))
             ones = torch.ones_like(energies)
-            return x, e, g, v, torch.stack(xs), energies, ones, ok_all, ~ok_all, ones[:, 0]
+            return x, e, g, v, positions, energies if records else None, ones, ok_all, ~ok_all, ones[:, 0]
         if log_space:  # (clamped log α, non-finite, ΔH > threshold | None) per step: exp, negation, or per block
             accept, bad_k = torch.stack(acc).exp(), torch.stack(oks)
             ok_k = ~bad_k
             div_k = bad_k if divs[0] is None else bad_k | torch.stack(divs)
         else:
             accept, ok_k, div_k = torch.stack(acc), torch.stack(oks), torch.stack(divs)
+        energies = torch.stack(es) if records else None
         # each step's mean acceptance: row means of the stacked K × n values, the same bits as the step's own mean
-        return x, e, g, v, torch.stack(xs), energies, accept, ok_k, div_k, accept.mean(dim=1)
+        return x, e, g, v, positions, energies, accept, ok_k, div_k, accept.mean(dim=1)
 
     return block

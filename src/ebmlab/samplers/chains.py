@@ -273,20 +273,20 @@ def run_block(
     (which stop at the first non-finite step, as ``kernel.step`` does), the block's finiteness check for the caller
     to read (:mod:`~ebmlab.samplers.finite_watch`). Nothing here synchronises with the host.
     """
-    out = runner.run(state, noise, uniform)
     k = noise.shape[0]
+    first = (-(t + 1)) % keep_every if keep_every else k  # first kept step of the block (0-based)
+    out = runner.run(state, noise, uniform, records=first < k)
     check = None
     if not kernel.metropolis_adjusted:
         check = BlockCheck(kernel.name, state.iteration, out.ok, state.step_size)
     streak = book(books, t, out.accept_mean, out.accept, out.ok, out.divergent, streak)
-    if keep_every:
-        first = (-(t + 1)) % keep_every  # first kept step of the block (0-based)
-        if first < k:
-            assert books.samples is not None and books.energies is not None
-            j = (t + first + 1) // keep_every - 1
-            kept = out.xs[first::keep_every]
-            books.samples[j : j + kept.shape[0]] = kept
-            books.energies[j : j + kept.shape[0]] = out.es[first::keep_every]
+    if first < k:
+        assert books.samples is not None and books.energies is not None
+        assert out.xs is not None and out.es is not None
+        j = (t + first + 1) // keep_every - 1
+        kept = out.xs[first::keep_every]
+        books.samples[j : j + kept.shape[0]] = kept
+        books.energies[j : j + kept.shape[0]] = out.es[first::keep_every]
     return out.state, streak, check
 
 

@@ -80,7 +80,8 @@ class BlockOutput:
 
     Attributes:
         state: state after the last step.
-        xs / es: positions ``(K, n, *event)`` and energies ``(K, n)`` after each step.
+        xs / es: positions ``(K, n, *event)`` and energies ``(K, n)`` after each step (None when the caller asked
+            an eager block for no records).
         accept: acceptance probabilities ``(K, n)`` (ones for ULA / kinetic).
         ok: the step's proposal had a finite energy and gradient ``(K, n)``.
         divergent: divergent transitions ``(K, n)``.
@@ -88,8 +89,8 @@ class BlockOutput:
     """
 
     state: SamplerState
-    xs: Tensor
-    es: Tensor
+    xs: Tensor | None
+    es: Tensor | None
     accept: Tensor
     ok: Tensor
     divergent: Tensor
@@ -206,14 +207,17 @@ class BlockRunner:
         self.eager_step_s: float | None = None  # auto's measurements
         self.capture_s = 0.0
 
-    def run(self, state: SamplerState, noise: Tensor, uniform: Tensor | None) -> BlockOutput:
-        """Advance ``state`` by ``noise.shape[0]`` steps with these draws."""
+    def run(self, state: SamplerState, noise: Tensor, uniform: Tensor | None, records: bool = True) -> BlockOutput:
+        """Advance ``state`` by ``noise.shape[0]`` steps with these draws. ``records=False``: the caller keeps no
+        step's positions or energies, which an eager block then does not stack (captured blocks always do)."""
         x, e, g, v = state.x, state.energy, state.grad, state.momentum
         total = noise.shape[0]
+        if self.mode == "auto" and x.device.type != "cuda":
+            self.mode = "eager"  # off CUDA auto is eager (_auto)
         if self.mode == "auto":
             out = self._auto(x, e, g, v, noise, uniform)
         elif self.mode == "eager":
-            out = self.eager(x, e, g, v, noise, uniform)
+            out = self.eager(x, e, g, v, noise, uniform, records)
         elif self.mode == "compile":
             out = self._run_compiled(x, e, g, v, noise, uniform)
         else:
