@@ -1,10 +1,14 @@
 """Block runners (ebmlab.samplers.compiled): same chains as one kernel.step per step, same errors, no per-step sync.
 
-CUDA graphs and an actual torch.compile are not exercised here (no GPU in CI; a CPU compile takes 25+ s):
-benchmarks/capture_check.py checks them on a device (docs/performance.md).
+CUDA graphs are not exercised here (no GPU in CI), and torch.compile once only (a CPU compile takes seconds per
+graph; the other tests replace the compiler): benchmarks/capture_check.py checks both on a device
+(docs/performance.md).
 """
 
 from __future__ import annotations
+
+import shutil
+import warnings
 
 import pytest
 import torch
@@ -252,21 +256,48 @@ def test_compiled_steps_are_cached_per_energy_kernel_and_step_size() -> None:
 
 
 def test_compile_failure_falls_back_with_the_reason_and_the_same_chains(monkeypatch, small_blocks) -> None:
+    """A failed compile warns with the reason, runs the chains of capture='off', and is not retried by later runs of
+    the same energy, kernel and step size (each retry cost a failed compile: seconds)."""
     from ebmlab.samplers import compiled
 
+    attempts = []
+
     def broken(*args):
+        attempts.append(1)
         raise RuntimeError("inductor unavailable")
 
     monkeypatch.setattr(compiled, "_COMPILED", {})
+    monkeypatch.setattr(compiled, "_FAILED", {})
     monkeypatch.setattr(compiled, "_compile", lambda fn: broken)
     x0 = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     ref = sample(mixture, MALA(0.1), x0, 9, seed=4, diagnostics=False, capture="off")
-    res = sample(mixture, MALA(0.1), x0, 9, seed=4, diagnostics=False, capture="compile")
-    assert torch.equal(res.samples, ref.samples)
+    with pytest.warns(RuntimeWarning, match="capture='compile' could not compile mala.*inductor unavailable"):
+        res = sample(mixture, MALA(0.1), x0, 9, seed=4, diagnostics=False, capture="compile")
+    assert torch.equal(res.samples, ref.samples) and attempts == [1]
+    again = sample(mixture, MALA(0.1), x0, 9, seed=4, diagnostics=False, capture="compile")
+    assert torch.equal(again.samples, ref.samples) and attempts == [1]  # not retried
     state = MALA(0.1).init(mixture, x0)
     runner = make_block_runner(mixture, MALA(0.1), state, "compile", planned_steps=3)
     runner.run(state, torch.randn(3, 16, 2, dtype=torch.float64), torch.rand(3, 16, dtype=torch.float64))
     assert runner.fallback is not None and "inductor unavailable" in runner.fallback
+
+
+@pytest.mark.skipif(not any(shutil.which(c) for c in ("g++", "c++", "clang++")), reason="inductor needs a C++ compiler")
+def test_a_real_compile_of_an_mlp_energy_does_not_fall_back() -> None:
+    """The one real torch.compile of the suite (~7 s): MLPEnergy in float32, whose eager E+∇E sends this matmul to
+    oneDNN, compiles without the fallback warning (inductor cannot lower that op; ``neural.linear`` gives it plain
+    matmuls while compiling), and the chains agree with eager up to rounding."""
+    from ebmlab.energies import neural
+
+    torch.manual_seed(0)
+    energy = MLPEnergy(64, (64,)).requires_grad_(False)
+    x0 = torch.randn(512, 64)
+    assert neural._ONEDNN is None or neural.onednn_applies(512, 64, 64)  # eager runs it on oneDNN
+    ref = sample(energy, ULA(0.01), x0, 4, seed=0, diagnostics=False, capture="off")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = sample(energy, ULA(0.01), x0, 4, seed=0, diagnostics=False, capture="compile")
+    assert torch.allclose(res.samples, ref.samples, rtol=0, atol=1e-4)
 
 
 @pytest.mark.parametrize("kernel", [ULA(0.1), MALA(0.1), HMC(0.1, 5), KineticLangevin(0.1)], ids=lambda k: k.name)

@@ -112,10 +112,12 @@ def linear(h: Tensor, weight: Tensor, bias: Tensor | None, onednn: bool = True) 
     (``onednn`` and the op available): oneDNN's matmul, 1.1–2.9× the default BLAS's rate at such shapes on an AMD
     EPYC, mostly 1.9–2.5× from 1024 rows (docs/performance.md, "Session 11"); otherwise ``addmm`` / ``mm``.
     The choice depends on the shapes only (the same chains on every run); the two differ only by rounding
-    (≈ 1e-7 relative)."""
+    (≈ 1e-7 relative). Under ``torch.compile`` (``capture="compile"``) it is ``addmm`` / ``mm``, which inductor lowers
+    itself: inductor cannot lower the oneDNN op on unfrozen weights (an ``AssertionError`` in torch 2.13)."""
     if (
         onednn
         and _ONEDNN is not None
+        and not torch.compiler.is_compiling()
         and h.device.type == "cpu"
         and h.dtype == weight.dtype == torch.float32
         and h.dim() == 2

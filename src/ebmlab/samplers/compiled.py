@@ -32,6 +32,7 @@ non-finite step, as the step-by-step path does.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -128,10 +129,19 @@ def _compile(fn: Callable) -> Callable:
     return torch.compile(fn, dynamic=False)
 
 
+#: why compiling failed, per (energy, kernel settings, step size) of this process: later runners skip the attempt
+#: (the energy is held, as in _COMPILED, so its id stays unique)
+_FAILED: dict[tuple, tuple[object, str]] = {}
+
+
+def _key(energy: EnergyFn, sampler: Sampler, step_size: float, kind: str = "") -> tuple:
+    params = tuple(sorted((k, v) for k, v in vars(sampler).items() if isinstance(v, int | float | str | None)))
+    return (id(energy), type(sampler), params, float(step_size), kind)
+
+
 def _cached(energy: EnergyFn, sampler: Sampler, step_size: float, kind: str, build: Callable[[], Callable]) -> Callable:
     """``build()`` once per (energy, kernel settings, step size, kind) and process."""
-    params = tuple(sorted((k, v) for k, v in vars(sampler).items() if isinstance(v, int | float | str | None)))
-    key = (id(energy), type(sampler), params, float(step_size), kind)
+    key = _key(energy, sampler, step_size, kind)
     if key not in _COMPILED:
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.pop(next(iter(_COMPILED)))
@@ -277,8 +287,12 @@ class BlockRunner:
 
     def _run_compiled(self, x, e, g, v, noise: Tensor, uniform: Tensor | None) -> Tensors:
         """compile: K compiled steps, replayed from a CUDA graph on CUDA; elsewhere compiled chunks of the block
-        (small chains) or one compiled call per step; on failure, ``auto`` (fallback named)."""
+        (small chains) or one compiled call per step. If compiling fails: ``auto``, with a warning naming why (once
+        per energy, kernel and step size in a process; later runs skip the attempt)."""
         first = self.compiled is None
+        failed = _FAILED.get(_key(self.energy, self.sampler, self.step_size))
+        if failed is not None:
+            return self._fall_back(failed[1], x, e, g, v, noise, uniform)
         cuda = x.device.type == "cuda"
         chunk = 1 if cuda else compile_chunk(self.sampler, x.numel())  # CUDA: the block becomes one graph launch
         if self.compiled is None:
@@ -297,9 +311,22 @@ class BlockRunner:
         except Exception as error:
             if not first:
                 raise
-            self.mode, self.graphs, self.buffers = "auto", {}, None
-            self.fallback = f"torch.compile failed: {type(error).__name__}: {error}"
-            return self._auto(x, e, g, v, noise, uniform)
+            reason = f"torch.compile failed: {type(error).__name__}: {str(error).strip().splitlines()[0][:300]}"
+            if len(_FAILED) >= _COMPILED_MAX:
+                _FAILED.pop(next(iter(_FAILED)))
+            _FAILED[_key(self.energy, self.sampler, self.step_size)] = (self.energy, reason)
+            warnings.warn(
+                f"capture='compile' could not compile {self.sampler.name} on this energy ({reason}); running "
+                "capture='auto' instead (the same chains as capture='off').",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return self._fall_back(reason, x, e, g, v, noise, uniform)
+
+    def _fall_back(self, reason: str, x, e, g, v, noise: Tensor, uniform: Tensor | None) -> Tensors:
+        """Continue as ``auto`` after a failed compile (``reason``)."""
+        self.mode, self.graphs, self.buffers, self.fallback = "auto", {}, None, reason
+        return self._auto(x, e, g, v, noise, uniform)
 
     def _graph(self, k: int, like: Tensors, noise: Tensor, uniform: Tensor | None, fn: Callable):
         """The CUDA graph of a block of k steps over the shared static state buffers (captured on first use)."""
