@@ -99,18 +99,27 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str
 
 
 def machine_info() -> dict[str, Any]:
-    """What the numbers were measured on: CPU, cores, threads, torch version, load average."""
+    """What the numbers were measured on: CPU (model name, family / model / stepping as /proc/cpuinfo gives them, and
+    the vector ISA PyTorch dispatches to: two "AMD EPYC"s of different generations rank BLAS and oneDNN differently),
+    cores, threads, torch version, load average."""
     cpu = platform.processor() or platform.machine()
+    fields: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("model name", "cpu family", "model", "stepping") and key not in fields:
+                fields[key] = value.strip()
+            if not line.strip() and fields:
+                break  # the first processor's block
     except OSError:
         pass
+    cpu = fields.get("model name", cpu)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "cpu": cpu,
+        "cpu_family_model": "/".join(fields.get(k, "?") for k in ("cpu family", "model", "stepping")),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,

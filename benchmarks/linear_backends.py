@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import onednn_matmul
+from _common import machine_info, onednn_matmul
 from ebmlab.energies import neural
 
 
@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         print("this PyTorch has no oneDNN linear (torch.ops.mkldnn._linear_pointwise)")
         return 0
     torch.set_num_threads(1)
+    info = machine_info()
+    print(
+        f"# {info['cpu']} (family/model/stepping {info['cpu_family_model']}, {info['cpu_capability']}), torch {info['torch']}"
+    )
     gen = torch.Generator().manual_seed(0)
     widths = [int(w) for w in args.widths.split(",")]
     for rows in (int(r) for r in args.rows.split(",")):
