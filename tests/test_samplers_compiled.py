@@ -67,6 +67,22 @@ def test_mala_blocks_equal_step_by_step_float32(temperature, small_blocks) -> No
         assert torch.equal(getattr(res, name), getattr(ref, name)), name
 
 
+@pytest.mark.parametrize("kernel", [MALA(0.3), HMC(1.0, 3)], ids=lambda k: k.name)
+def test_blocks_equal_step_by_step_when_rows_are_selected_by_index(kernel) -> None:
+    """2048 chains × 16 dims reach SELECT_BY_INDEX_MIN: both paths choose rows by index, the block overwriting its own
+    proposal in place; the chains must still be those of ``kernel.step``, bit for bit."""
+    from ebmlab.samplers.base import SELECT_BY_INDEX_MIN
+
+    x0 = torch.randn(2048, 16, generator=torch.Generator().manual_seed(0))
+    assert x0.numel() >= SELECT_BY_INDEX_MIN
+    args = dict(thin=2, seed=3, diagnostics=False)
+    ref = sample(mixture, kernel, x0, 6, capture="off", **args)
+    res = sample(mixture, kernel, x0, 6, capture="eager", **args)
+    assert 0.05 < ref.accept_trace.mean() < 0.95  # both branches of the MH test are taken
+    for name in ("samples", "energies", "accept_trace", "accept_per_chain"):
+        assert torch.equal(getattr(res, name), getattr(ref, name)), name
+
+
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
 def test_hmc_blocks_equal_step_by_step_float32(temperature, small_blocks) -> None:
     """HMC's block step (log u and ½‖p₀‖² per block, no multiplication by 1/T at T = 1, ΔH > threshold or-ed

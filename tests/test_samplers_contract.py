@@ -105,3 +105,27 @@ def test_bad_configuration_errors() -> None:
         get_sampler("hmc", step_size=0.1, n_leapfrog=0)
     with pytest.raises(ConfigError, match="no accept step"):
         sample(quadratic, get_sampler("ula", step_size=0.1), torch.zeros(2, 1), 5, adapt_step_size=True)
+
+
+@pytest.mark.parametrize("shape", [(64, 3), (4096, 8), (1024, 4, 8)], ids=["where", "by-index", "by-index-3d"])
+def test_select_copies_the_chosen_rows_whichever_way_it_runs(shape) -> None:
+    """``select`` by torch.where (small) and by row index (CPU, from SELECT_BY_INDEX_MIN numbers) give the rows of
+    ``new`` where the mask holds and of ``old`` elsewhere, NaN rows included; ``fresh`` may overwrite ``new`` (and
+    returns it), otherwise neither input changes."""
+    from ebmlab.samplers.base import SELECT_BY_INDEX_MIN, select
+
+    g = torch.Generator().manual_seed(0)
+    new, old = torch.randn(shape, generator=g), torch.randn(shape, generator=g)
+    new[3], old[5] = float("nan"), float("inf")
+    mask = torch.rand(shape[0], generator=g) < 0.5
+    mask[3], mask[5] = False, True
+    expected = torch.stack([new[i] if mask[i] else old[i] for i in range(shape[0])])
+    assert (new.numel() >= SELECT_BY_INDEX_MIN) == (shape[0] > 64)
+    new_before, old_before = new.clone(), old.clone()
+    out = select(mask, new, old)
+    assert torch.equal(out, expected)
+    torch.testing.assert_close(new, new_before, rtol=0, atol=0, equal_nan=True)
+    assert torch.equal(old, old_before)
+    out = select(mask, new, old, fresh=True)
+    assert torch.equal(out, expected) and torch.equal(old, old_before)
+    assert out.data_ptr() == new.data_ptr() or new.numel() < SELECT_BY_INDEX_MIN

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.errors import ConfigError
-from ebmlab.samplers.base import Sampler, clamp_log_alpha_, nonfinite_rows
+from ebmlab.samplers.base import Sampler, clamp_log_alpha_, nonfinite_rows, select
 from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA, log_ratio
@@ -53,8 +53,7 @@ def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam
             bad = nonfinite_rows(e_y, g_y)
             log_alpha = clamp_log_alpha_(log_ratio(e, e_y, g, g_y, noise, lam, temp), bad)
             acc = log_u < log_alpha
-            rows = acc.reshape(acc.shape + (1,) * (x.dim() - 1))
-            return torch.where(rows, y, x), torch.where(acc, e_y, e), torch.where(rows, g_y, g), v, log_alpha, bad, None
+            return select(acc, y, x, fresh=True), torch.where(acc, e_y, e), select(acc, g_y, g), v, log_alpha, bad, None
 
         return mala
     if isinstance(sampler, HMC):
@@ -75,8 +74,7 @@ def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam
             far = delta_h > thresh
             log_alpha = clamp_log_alpha_(delta_h.neg_(), bad)
             acc = log_u < log_alpha
-            rows = acc.reshape(acc.shape + (1,) * (x.dim() - 1))
-            return torch.where(rows, x, x0), torch.where(acc, e, e0), torch.where(rows, g, g0), v, log_alpha, bad, far
+            return select(acc, x, x0, fresh=True), torch.where(acc, e, e0), select(acc, g, g0), v, log_alpha, bad, far
 
         return hmc
     raise ConfigError(f"no block runner for {type(sampler).__name__}; use capture='off'.")

@@ -95,7 +95,7 @@ class HMC(Sampler):
         accept_prob, accepted, _ = mh_accept(-delta_h, ok, generator, uniform)
         divergent = ~ok | (delta_h > self.divergence_threshold)
         new = SamplerState(
-            x=select(accepted, x, x0),
+            x=select(accepted, x, x0, fresh=True),  # x: the leapfrog's own end point (n_leapfrog >= 1)
             energy=torch.where(accepted, e, e0),
             grad=select(accepted, g, g0),
             step_size=state.step_size,

@@ -141,7 +141,7 @@ class MALA(Sampler):
         log_alpha = log_ratio(e, e_y, g, g_y, noise, lam, temp)
         accept_prob, accepted, _ = mh_accept(log_alpha, ok, generator, uniform)
         new = SamplerState(
-            x=select(accepted, y, x),
+            x=select(accepted, y, x, fresh=True),  # y: this step's own proposal
             energy=torch.where(accepted, e_y, e),
             grad=select(accepted, g_y, g),
             step_size=state.step_size,
