@@ -57,12 +57,16 @@ def test_mala_blocks_equal_step_by_step_float32(temperature, small_blocks) -> No
     """MALA's block step (log u per block, no division at T = 1) against ``kernel.step``: float32, an
     odd chain count and 3-D events (vector and scalar tails of the elementwise kernels), T = 1 and T ≠ 1."""
     torch.manual_seed(0)
-    x0 = torch.randn(33, 3)
-    kernel = MALA(0.6, temperature=temperature)
-    args = dict(thin=1, seed=7, diagnostics=False)
-    ref = sample(mixture, kernel, x0, 20, capture="off", **args)
-    res = sample(mixture, kernel, x0, 20, capture="eager", **args)
-    assert 0.05 < ref.accept_trace.mean() < 0.95  # both branches of the MH test are taken
+    assert_eager_blocks_equal_step_by_step(MALA(0.6, temperature=temperature), torch.randn(33, 3), 20, thin=1, seed=7)
+
+
+def assert_eager_blocks_equal_step_by_step(kernel, x0: torch.Tensor, n_steps: int, thin: int, seed: int) -> None:
+    """The eager block runner's samples, energies and acceptance equal ``kernel.step``'s bit for bit, with both
+    branches of the MH test taken."""
+    args = dict(thin=thin, seed=seed, diagnostics=False)
+    ref = sample(mixture, kernel, x0, n_steps, capture="off", **args)
+    res = sample(mixture, kernel, x0, n_steps, capture="eager", **args)
+    assert 0.05 < ref.accept_trace.mean() < 0.95
     for name in ("samples", "energies", "accept_trace", "accept_per_chain"):
         assert torch.equal(getattr(res, name), getattr(ref, name)), name
 
@@ -75,12 +79,7 @@ def test_blocks_equal_step_by_step_when_rows_are_selected_by_index(kernel) -> No
 
     x0 = torch.randn(2048, 16, generator=torch.Generator().manual_seed(0))
     assert x0.numel() >= SELECT_BY_INDEX_MIN
-    args = dict(thin=2, seed=3, diagnostics=False)
-    ref = sample(mixture, kernel, x0, 6, capture="off", **args)
-    res = sample(mixture, kernel, x0, 6, capture="eager", **args)
-    assert 0.05 < ref.accept_trace.mean() < 0.95  # both branches of the MH test are taken
-    for name in ("samples", "energies", "accept_trace", "accept_per_chain"):
-        assert torch.equal(getattr(res, name), getattr(ref, name)), name
+    assert_eager_blocks_equal_step_by_step(kernel, x0, 6, thin=2, seed=3)
 
 
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
