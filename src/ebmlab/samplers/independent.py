@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.errors import ConfigError, NonFiniteError
+from ebmlab.samplers.base import select
 
 __all__ = ["IMHResult", "SIRResult", "independent_metropolis_hastings", "sampling_importance_resampling"]
 
@@ -115,7 +116,7 @@ def independent_metropolis_hastings(
         lw_y = _log_weights(log_weight, y, "independent_metropolis_hastings")
         u = torch.rand(n_chains, generator=generator, dtype=torch.float64, device=generator.device).to(lw.device)
         accept = u.log() < lw_y - lw
-        x = torch.where(accept.reshape(-1, *([1] * (x.dim() - 1))), y, x)
+        x = select(accept, y, x)  # a new tensor: the kept states are never overwritten
         lw = torch.where(accept, lw_y, lw)
         accepted += float(accept.double().mean())
         if (t + 1) % thin == 0:
