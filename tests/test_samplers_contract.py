@@ -129,3 +129,17 @@ def test_select_copies_the_chosen_rows_whichever_way_it_runs(shape) -> None:
     out = select(mask, new, old, fresh=True)
     assert torch.equal(out, expected) and torch.equal(old, old_before)
     assert out.data_ptr() == new.data_ptr() or new.numel() < SELECT_BY_INDEX_MIN
+
+
+def test_select_off_the_cpu_never_asks_for_the_rows_by_nonzero() -> None:
+    """Off the CPU ``select`` stays ``torch.where`` at any size: a ``nonzero`` would synchronise a GPU every step. On the
+    meta device (no data) ``nonzero`` cannot run at all, so taking the index path there would raise."""
+    from ebmlab.samplers.base import SELECT_BY_INDEX_MIN, select
+
+    n = SELECT_BY_INDEX_MIN // 8
+    mask = torch.empty(n, dtype=torch.bool, device="meta")
+    new, old = torch.empty(n, 8, device="meta"), torch.empty(n, 8, device="meta")
+    with pytest.raises(NotImplementedError):
+        mask.nonzero()
+    for fresh in (False, True):
+        assert select(mask, new, old, fresh=fresh).shape == (n, 8)
