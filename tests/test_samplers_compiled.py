@@ -17,7 +17,7 @@ from ebmlab.energies import MLPEnergy
 from ebmlab.errors import ConfigError, NonFiniteError
 from ebmlab.samplers import HMC, MALA, ULA, KineticLangevin, driver, sample
 from ebmlab.samplers.chains import run_chains
-from ebmlab.samplers.compiled import make_block_runner
+from ebmlab.samplers.compiled import BlockRunner, make_block_runner
 
 KERNELS = [ULA(0.05), MALA(0.1), HMC(0.1, 3), KineticLangevin(0.1, friction=2.0)]
 
@@ -229,6 +229,8 @@ def test_eager_block_without_records_stacks_no_positions_and_moves_the_same(kern
     for name in ("accept", "ok", "divergent", "accept_mean"):
         assert torch.equal(getattr(lean, name), getattr(full, name)), name
     assert torch.equal(lean.state.x, full.state.x) and torch.equal(lean.state.energy, full.state.energy)
+    auto = BlockRunner(mixture, kernel, state.step_size, "auto", 100)  # off CUDA: eager on its first block
+    assert auto.run(state, noise, uniform, records=False).xs is None and auto.mode == "eager"
     asked: list[bool] = []
     real_run = type(runner).run
     monkeypatch.setattr(

@@ -109,8 +109,9 @@ def onednn_applies(rows: int, n_in: int, n_out: int) -> bool:
 
 def linear(h: Tensor, weight: Tensor, bias: Tensor | None, onednn: bool = True) -> Tensor:
     """hWᵀ + b. float32 on the CPU with both widths ≥ ``ONEDNN_MIN_WIDTH`` and ≥ ``ONEDNN_MIN_MACS`` multiply-adds
-    (``onednn`` and the op available): oneDNN's matmul, 1.1–2.9× the default BLAS's rate at such shapes on an AMD
-    EPYC, mostly 1.9–2.5× from 1024 rows (docs/performance.md, "Session 11"); otherwise ``addmm`` / ``mm``.
+    (``onednn`` and the op available): oneDNN's matmul, 1.1–2.9× the default BLAS's rate at such shapes on one AMD
+    EPYC ("Session 11"), but about even from 1024 rows and up to 1.3× slower at 128 on a Zen 4 EPYC ("Session 12":
+    the gain depends on the machine; docs/performance.md); otherwise ``addmm`` / ``mm``.
     The choice depends on the shapes only (the same chains on every run); the two differ only by rounding
     (≈ 1e-7 relative). Under ``torch.compile`` (``capture="compile"``) it is ``addmm`` / ``mm``, which inductor lowers
     itself: inductor cannot lower the oneDNN op on unfrozen weights (an ``AssertionError`` in torch 2.13)."""

@@ -222,10 +222,8 @@ class BlockRunner:
         step's positions or energies, which an eager block then does not stack (captured blocks always do)."""
         x, e, g, v = state.x, state.energy, state.grad, state.momentum
         total = noise.shape[0]
-        if self.mode == "auto" and x.device.type != "cuda":
-            self.mode = "eager"  # off CUDA auto is eager (_auto)
         if self.mode == "auto":
-            out = self._auto(x, e, g, v, noise, uniform)
+            out = self._auto(x, e, g, v, noise, uniform, records)
         elif self.mode == "eager":
             out = self.eager(x, e, g, v, noise, uniform, records)
         elif self.mode == "compile":
@@ -237,7 +235,7 @@ class BlockRunner:
         new = SamplerState(x, e, g, state.step_size, state.iteration + total, momentum=v)
         return BlockOutput(new, xs, es, acc, ok, div, means)
 
-    def _auto(self, x, e, g, v, noise: Tensor, uniform: Tensor | None) -> Tensors:
+    def _auto(self, x, e, g, v, noise: Tensor, uniform: Tensor | None, records: bool = True) -> Tensors:
         """auto, measured on the chains' own steps (no step is run twice, so the chains are unchanged).
 
         On CUDA: one segment of ``BLOCK_STEPS`` steps eagerly (timed); if enough planned steps remain to
@@ -248,7 +246,7 @@ class BlockRunner:
             self.mode = "eager"  # no timing (a host sync) when a capture could not pay for itself
             if x.device.type == "cuda":
                 self.fallback = f"{self.planned_steps} planned steps: too few to repay a capture"
-            return self.eager(x, e, g, v, noise, uniform)
+            return self.eager(x, e, g, v, noise, uniform, records)
         parts: list[Tensors] = []
         start, total = 0, noise.shape[0]
         while start < total and self.mode == "auto":

@@ -14,8 +14,6 @@ proposal densities of that iteration use the same λ, so p_T stays invariant (as
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
@@ -52,14 +50,9 @@ def log_ratio(
     O(dim) terms ‖ξ‖²/2. ``lam``: a float, or one step per chain ``(n,)``. Fresh temporaries are updated in place.
     """
     s = g + g_y
-    if isinstance(lam, Tensor):
-        sigmas = torch.sqrt(2.0 * lam * temp)
-        w = axpy(noise, s, -lam / (2.0 * sigmas))
-        d = (e - e_y) + 0.5 * sigmas * s.mul_(w).reshape(s.shape[0], -1).sum(dim=1)
-    else:
-        sigma = math.sqrt(2.0 * lam * temp)
-        w = noise.add(s, alpha=-lam / (2.0 * sigma))
-        d = (e - e_y).add_(s.mul_(w).reshape(s.shape[0], -1).sum(dim=1), alpha=0.5 * sigma)
+    sigma = sqrt(2.0 * lam * temp)
+    dot = s.mul_(axpy(noise, s, -lam / (2.0 * sigma))).reshape(s.shape[0], -1).sum(dim=1)  # ⟨s, ξ − cs⟩
+    d = (e - e_y).add_(dot * (0.5 * sigma)) if isinstance(sigma, Tensor) else (e - e_y).add_(dot, alpha=0.5 * sigma)
     return d if temp == 1.0 else d.div_(temp)  # d / 1 is d, bit for bit
 
 
