@@ -15,7 +15,6 @@ from ebmlab.energies import (
     SumEnergy,
     Tempered,
     energy_and_grad,
-    grad_only,
     neural,
 )
 from ebmlab.errors import ConfigError, ShapeError
@@ -88,48 +87,6 @@ def test_energy_and_grad_finds_a_modules_own_gradient_wherever_getattr_would() -
     before = AnalyticQuadratic.calls
     energy_and_grad(AnalyticQuadratic(), x)  # not a module: plain getattr
     assert AnalyticQuadratic.calls == before + 1
-
-
-def test_grad_only_takes_an_energys_own_gradient_or_energy_and_grads() -> None:
-    """grad_only: the energy's own callable ``grad`` (a module's method or attribute), else energy_and_grad's
-    gradient (a plain function, a non-callable ``grad`` attribute); a wrong-shaped ``grad`` is a one-line error."""
-    x = torch.randn(4, 3, dtype=torch.float64)
-    assert torch.equal(grad_only(lambda y: 0.5 * y.square().sum(1), x), x)  # autograd
-    own = PlainModule()
-    own.grad = lambda y: 5 * y
-    assert torch.equal(grad_only(own, x), 5 * x)
-    assert torch.equal(energy_and_grad(own, x)[1], x)  # grad is not energy_and_grad's
-    stored = AnalyticQuadratic()
-    stored.grad = torch.zeros(3)  # an attribute that is not a method: ignored
-    before = AnalyticQuadratic.calls
-    assert torch.equal(grad_only(stored, x), x) and AnalyticQuadratic.calls == before + 1
-    wrong = PlainModule()
-    wrong.grad = lambda y: y.sum(1)
-    with pytest.raises(ShapeError, match=r"grad returned shape \(4,\).*expected the input's shape"):
-        grad_only(wrong, x)
-
-
-@pytest.mark.parametrize(
-    ("dtype", "dim", "hidden", "rows"),
-    [(torch.float64, 3, (), 16), (torch.float64, 3, (5, 7), 16), (torch.float32, 40, (64, 48), 1000)],
-    ids=["depth0", "depth2", "float32-onednn"],
-)
-@pytest.mark.parametrize("sn", [False, True], ids=["plain", "spectral"])
-def test_mlp_gradient_alone_is_energy_and_grads_gradient_bit_for_bit(dtype, dim, hidden, rows, sn) -> None:
-    """MLPEnergy.grad skips the output layer's forward and nothing else: the same bits as energy_and_grad's ∇E, with
-    the same spectral-norm power iterations (two identical copies in training mode, two calls each), never a view
-    of the weights."""
-    import copy
-
-    torch.manual_seed(4)
-    a = MLPEnergy(dim, hidden=hidden, spectral_norm=sn).to(dtype)
-    b = copy.deepcopy(a)
-    x = 2.0 * torch.randn(rows, dim, dtype=dtype)
-    for _ in range(2):
-        g, (_, g_ref) = a.grad(x), b.energy_and_grad(x)
-        assert torch.equal(g, g_ref)
-    assert g.data_ptr() not in {w.data_ptr() for w in a.parameters()}
-    assert grad_only(a, x).shape == x.shape
 
 
 def test_composition_gradients_match_autograd() -> None:

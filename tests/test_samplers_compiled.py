@@ -52,54 +52,6 @@ def test_eager_blocks_equal_step_by_step_bitwise(kernel, energy_name, small_bloc
             assert torch.equal(res.final_state.momentum, ref.final_state.momentum)
 
 
-class CountedMLP(MLPEnergy):
-    """MLPEnergy counting its E + ∇E and ∇E-alone evaluations."""
-
-    def __init__(self) -> None:
-        super().__init__(2, (8, 8))
-        with torch.no_grad():
-            self.net[0].weight.mul_(4.0)  # a curved, steep energy: the MH test rejects some trajectories
-            self.net[-1].weight.mul_(20.0)
-        self.calls = {"energy_and_grad": 0, "grad": 0}
-
-    def energy_and_grad(self, x):
-        self.calls["energy_and_grad"] += 1
-        return super().energy_and_grad(x)
-
-    def grad(self, x):
-        self.calls["grad"] += 1
-        return super().grad(x)
-
-
-class WithoutGrad:
-    """The same energy offering only E + ∇E (what HMC used at every leapfrog step before)."""
-
-    def __init__(self, energy: MLPEnergy) -> None:
-        self.energy = energy
-
-    def __call__(self, x):
-        return self.energy(x)
-
-    def energy_and_grad(self, x):
-        return MLPEnergy.energy_and_grad(self.energy, x)
-
-
-@pytest.mark.parametrize("capture", ["off", "eager"])
-def test_hmc_takes_the_gradient_alone_at_its_inner_leapfrog_steps(capture, small_blocks) -> None:
-    """L = 4: per iteration three ∇E-alone evaluations and one E + ∇E (E is needed only at the trajectory's end),
-    and the chains of an energy without ``grad`` bit for bit, step by step and in eager blocks."""
-    torch.manual_seed(0)
-    energy = CountedMLP().double()
-    x0 = torch.randn(16, 2, dtype=torch.float64)
-    args = dict(thin=2, seed=5, diagnostics=False, capture=capture)
-    res = sample(energy, HMC(1.5, 4), x0, 12, **args)
-    assert energy.calls == {"energy_and_grad": 12 + 1, "grad": 3 * 12}  # + 1: the initial state
-    ref = sample(WithoutGrad(energy), HMC(1.5, 4), x0, 12, **args)
-    assert 0.05 < ref.accept_trace.mean() < 0.95
-    for name in ("samples", "energies", "accept_trace"):
-        assert torch.equal(getattr(res, name), getattr(ref, name)), name
-
-
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
 def test_mala_blocks_equal_step_by_step_float32(temperature, small_blocks) -> None:
     """MALA's block step (log u per block, no division at T = 1) against ``kernel.step``: float32, an

@@ -1,9 +1,10 @@
 """HMC (L = 5) on MLPEnergy(64, (256, 256)) with the inner leapfrog steps taking ∇E alone (``MLPEnergy.grad``,
 this session) against E + ∇E at every leapfrog step (the same energy behind a wrapper without ``grad``: what HMC
 did before), in one process, interleaved; CPU time per HMC iteration, medians of 15 rounds (``ROUNDS``), glibc tuned as the CLI.
-The two give the same chains bit for bit (checked here on the first round).
+The two give the same chains bit for bit (checked here on the first round). It measures commit 7363240, which added
+the gradient-only path; the next commit removed it again (no gain measured in HMC; docs/performance.md, "Session 13"):
 
-    OMP_NUM_THREADS=1 python docs/perf_results/s13_scratch/hmc_grad_only_ab.py [ROUNDS] [CHAINS,...]
+    git checkout 7363240 && OMP_NUM_THREADS=1 python docs/perf_results/s13_scratch/hmc_grad_only_ab.py [ROUNDS] [CHAINS,...]
 """
 
 import os
@@ -53,5 +54,7 @@ for n in CHAINS:
             assert torch.equal(a.samples, b.samples) and torch.equal(a.energies, b.energies)
     med = {k: statistics.median(v) for k, v in times.items()}
     ratio = statistics.median(x / y for x, y in zip(*times.values(), strict=True))
-    print(f"{n} chains: " + ", ".join(f"{k} {v:.3f} ms" for k, v in med.items()) + f"; new ÷ before (paired) {ratio:.3f}")
+    print(
+        f"{n} chains: " + ", ".join(f"{k} {v:.3f} ms" for k, v in med.items()) + f"; new ÷ before (paired) {ratio:.3f}"
+    )
 print(f"load average {os.getloadavg()}")

@@ -7,7 +7,7 @@
 torch.Size([4])
 """
 
-from ebmlab.energies.base import Energy, EnergyFn, energy_and_grad, evaluate_energy, grad_only
+from ebmlab.energies.base import Energy, EnergyFn, energy_and_grad, evaluate_energy
 from ebmlab.energies.compose import Clamped, Conditioned, LatentPullback, SumEnergy, Tempered
 from ebmlab.energies.neural import ConvEnergy, MLPEnergy
 
@@ -23,5 +23,4 @@ __all__ = [
     "Tempered",
     "energy_and_grad",
     "evaluate_energy",
-    "grad_only",
 ]

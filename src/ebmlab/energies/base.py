@@ -5,8 +5,6 @@ An energy E defines the Boltzmann density p(x) = exp(-E(x)) / Z with Z = ∫ exp
 
 Energies may optionally provide ``energy_and_grad(x) -> (E, ∇ₓE)`` with an analytic gradient
 (the targets do); :func:`energy_and_grad` uses it when present and falls back to autograd otherwise.
-They may also provide ``grad(x) -> ∇ₓE`` alone, for where E is not needed (HMC's inner leapfrog steps):
-:func:`grad_only` uses it when present, else ``energy_and_grad``'s gradient (``MLPEnergy`` skips its output layer).
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from torch import Tensor, nn
 
 from ebmlab.errors import ShapeError
 
-__all__ = ["Energy", "EnergyFn", "energy_and_grad", "evaluate_energy", "grad_only"]
+__all__ = ["Energy", "EnergyFn", "energy_and_grad", "evaluate_energy"]
 
 EnergyFn = Callable[[Tensor], Tensor]
 _MODULE_GETATTR = nn.Module.__getattr__
@@ -70,40 +68,17 @@ def energy_and_grad(energy: EnergyFn, x: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def analytic_of(energy: object) -> Callable[[Tensor], tuple[Tensor, Tensor]] | None:
-    """The energy's own ``energy_and_grad``, or None (:func:`own_method`)."""
-    return own_method(energy, "energy_and_grad")
-
-
-def own_method(energy: object, name: str) -> Callable | None:
-    """``getattr(energy, name, None)`` if callable, without the AttributeError that ``nn.Module.__getattr__`` raises
+    """``getattr(energy, "energy_and_grad", None)``, without the AttributeError that ``nn.Module.__getattr__`` raises
     and Python catches on a miss (~3 µs, once per sampler step): for a module whose class has no such method, the
     instance's attributes, then its submodules (where ``__getattr__`` would look; parameters and buffers are not
     callables)."""
     if not isinstance(energy, nn.Module):
-        found = getattr(energy, name, None)
-    else:
-        cls = type(energy)
-        if hasattr(cls, name) or cls.__getattr__ is not _MODULE_GETATTR:
-            found = getattr(energy, name, None)
-        else:
-            found = vars(energy).get(name)
-            found = found if found is not None else energy._modules.get(name)
-    return found if callable(found) else None
-
-
-def grad_only(energy: EnergyFn, x: Tensor) -> Tensor:
-    """∇ₓE(x), detached: the energy's own ``grad(x)`` when it has one (E not computed), else
-    ``energy_and_grad(energy, x)[1]``. For where E is not needed: HMC's inner leapfrog steps."""
-    own = own_method(energy, "grad")
-    if own is None:
-        return energy_and_grad(energy, x)[1]
-    g = own(x)
-    if g.shape != x.shape:
-        raise ShapeError(
-            f"energy {_name(energy)!r}'s grad returned shape {tuple(g.shape)} for input of shape {tuple(x.shape)}; "
-            "expected the input's shape (∇ₓE per chain). Fix its grad(x), or remove it to use energy_and_grad."
-        )
-    return g
+        return getattr(energy, "energy_and_grad", None)
+    cls = type(energy)
+    if hasattr(cls, "energy_and_grad") or cls.__getattr__ is not _MODULE_GETATTR:
+        return getattr(energy, "energy_and_grad", None)
+    found = vars(energy).get("energy_and_grad")
+    return found if found is not None else energy._modules.get("energy_and_grad")
 
 
 def _autograd_energy_and_grad(energy: EnergyFn, x: Tensor) -> tuple[Tensor, Tensor]:

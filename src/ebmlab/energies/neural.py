@@ -64,16 +64,6 @@ class MLPEnergy(nn.Module):
         parameters). Each weight is read once per call, so spectral-norm power iterations match ``forward``.
         Large float32 matmuls on the CPU run on oneDNN (:func:`linear`; ``onednn_linear``).
         """
-        e, g = self._written_out(x, energy=True)
-        assert e is not None
-        return e, g
-
-    def grad(self, x: Tensor) -> Tensor:
-        """∇ₓE(x) alone: :meth:`energy_and_grad`'s gradient, the same bits, without the output layer's forward
-        (E is not needed in HMC's inner leapfrog steps; :func:`~ebmlab.energies.base.grad_only`)."""
-        return self._written_out(x, energy=False)[1]
-
-    def _written_out(self, x: Tensor, energy: bool) -> tuple[Tensor | None, Tensor]:
         self._check(x)
         linears: list[nn.Linear] = list(self.net)[0::2]  # type: ignore[assignment]
         fast = self.onednn_linear
@@ -85,7 +75,7 @@ class MLPEnergy(nn.Module):
                 pre.append((z, weight))
                 h = nn.functional.silu(z)
             out_weight: Tensor = linears[-1].weight
-            e = torch.addmm(linears[-1].bias, h, out_weight.t()).squeeze(-1) if energy else None
+            e = torch.addmm(linears[-1].bias, h, out_weight.t()).squeeze(-1)
             g = out_weight.detach().expand(x.shape[0], -1)
             for z, weight in reversed(pre):
                 g = linear(torch.ops.aten.silu_backward(g, z), weight.t(), None, fast)  # (g ⊙ silu′(z)) W

@@ -30,14 +30,8 @@ from ebmlab.samplers.langevin import MALA, ULA, log_ratio
 __all__ = ["block_extras", "block_fn", "step_fn"]
 
 
-def step_fn(
-    sampler: Sampler,
-    eg: Callable[[Tensor], tuple[Tensor, Tensor]],
-    lam: float,
-    grad: Callable[[Tensor], Tensor] | None = None,
-) -> Callable:
-    """One step of ``sampler`` with step size ``lam``, E and ∇E by ``eg`` (module doc) and, where E is not needed
-    (HMC's inner leapfrog steps), ∇E by ``grad`` (default: ``eg``'s)."""
+def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam: float) -> Callable:
+    """One step of ``sampler`` with step size ``lam`` and E, ∇E by ``eg`` (module doc)."""
     temp = sampler.temperature
     if isinstance(sampler, (ULA, KineticLangevin)):
         step = sampler.transition(lam)  # the kernel's own arithmetic (advance's), constants computed once
@@ -64,18 +58,15 @@ def step_fn(
         return mala
     if isinstance(sampler, HMC):
         inv_t, n_leap, thresh = 1.0 / temp, sampler.n_leapfrog, sampler.divergence_threshold
-        inner = grad if grad is not None else (lambda x: eg(x)[1])
 
         def hmc(x0, e0, g0, v, p0, u):  # returns (…, clamped log α, non-finite mask, ΔH > threshold): block_extras
             log_u, k0 = u  # this step's log u and ½‖p₀‖², taken for the whole block (block_extras)
-            p = p0.add(g0, alpha=-0.5 * lam * inv_t)
-            x = x0
-            for _ in range(n_leap - 1):  # p is this step's own tensor
+            x, g, e = x0, g0, e0
+            p = p0.add(g, alpha=-0.5 * lam * inv_t)
+            for i in range(n_leap):
                 x = x.add(p, alpha=lam)
-                p.add_(inner(x), alpha=-lam * inv_t)
-            x = x.add(p, alpha=lam)
-            e, g = eg(x)
-            p.add_(g, alpha=-0.5 * lam * inv_t)
+                e, g = eg(x)
+                p.add_(g, alpha=-(0.5 if i == n_leap - 1 else 1.0) * lam * inv_t)  # p is this step's own tensor
             bad = nonfinite_rows(e, g)
             k1 = p.reshape(p.shape[0], -1).square_().sum(1).mul_(0.5)  # 0.5 · Σp², the same bits
             d = e - e0 if temp == 1.0 else (e - e0).mul_(inv_t)  # d · 1 is d, bit for bit

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ebmlab.energies.base import EnergyFn, energy_and_grad, grad_only
+from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.errors import ConfigError
 from ebmlab.samplers.base import Sampler, SamplerState
 from ebmlab.samplers.block_steps import block_extras, block_fn, step_fn
@@ -205,8 +205,7 @@ class BlockRunner:
             raise ConfigError(f"capture must be one of {', '.join(MODES)}, got {mode!r}.")
         self.sampler, self.mode, self.step_size = sampler, mode, float(step_size)
         self.eager = block_fn(
-            step_fn(sampler, lambda x: energy_and_grad(energy, x), self.step_size, lambda x: grad_only(energy, x)),
-            *block_extras(sampler),
+            step_fn(sampler, lambda x: energy_and_grad(energy, x), self.step_size), *block_extras(sampler)
         )
         self.energy = energy
         self.compiled: Callable | None = None  # block of compiled steps ("compile")

@@ -1,9 +1,7 @@
 """Hamiltonian Monte Carlo with a leapfrog integrator and one shared MH accept per trajectory.
 
 H(x, p) = E(x)/T + ½‖p‖², p ~ N(0, I). A trajectory of L leapfrog steps of size ε costs exactly
-L gradient evaluations: ∇E at the start is cached in the state, and E is needed only at the end, so the
-L − 1 inner ones take ∇E alone (:func:`~ebmlab.energies.base.grad_only`; the same bits as E and ∇E together,
-cheaper for an energy with its own ``grad``, such as ``MLPEnergy``).
+L energy-and-gradient evaluations: ∇E at the start is cached in the state.
 
 **Jittered steps** (``jitter`` = j > 0): each chain draws its own step ε·exp(−j·U), U ~ U(0, 1), afresh at
 every iteration, independently of the state (so each iteration is a mixture over ε of reversible kernels and
@@ -17,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ebmlab.energies.base import EnergyFn, energy_and_grad, grad_only
+from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.errors import ConfigError
 from ebmlab.samplers.base import (
     Sampler,
@@ -85,12 +83,11 @@ class HMC(Sampler):
         )
         x, g, e = x0, g0, e0
         p = axpy(p0, g, -0.5 * eps * inv_t)
-        for _ in range(self.n_leapfrog - 1):
+        for i in range(self.n_leapfrog):
             x = axpy(x, p, eps)
-            p = axpy(p, grad_only(energy, x), -eps * inv_t)
-        x = axpy(x, p, eps)
-        e, g = energy_and_grad(energy, x)
-        p = axpy(p, g, -0.5 * eps * inv_t)
+            e, g = energy_and_grad(energy, x)
+            half = 0.5 if i == self.n_leapfrog - 1 else 1.0
+            p = axpy(p, g, -half * eps * inv_t)
         ok = finite_rows(e, g)
         kinetic0 = 0.5 * p0.reshape(p0.shape[0], -1).square().sum(1)
         kinetic1 = 0.5 * p.reshape(p.shape[0], -1).square().sum(1)
