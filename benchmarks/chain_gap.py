@@ -2,7 +2,7 @@
 piece: ``run_chains``; ``run_chains(final_energy=False)`` as the negatives call it (no E, ∇E at x_K; trees without
 it: skipped); ``init`` + 20 ``ULA.move``; the same without the finiteness test; a loop through the
 library's ``energy_and_grad`` (no initial evaluation, no test); the bare script's autograd loop. CPU time per
-step, medians of 7 interleaved rounds of 30 chains (128 chains × 2-D).
+step, medians of 7 interleaved rounds of 30 chains (128 chains × 2-D), the order rotated each round.
 
     OMP_NUM_THREADS=1 python benchmarks/chain_gap.py
 """
@@ -83,8 +83,10 @@ FNS = {"run_chains": ours, **({"run_chains(final_energy=False)": ours_positions}
        "loop through energy_and_grad": lib_eg, "bare script loop": bare}  # fmt: skip
 print(f"load average {os.getloadavg()}")
 res = {name: [] for name in FNS}
-for _ in range(7):
-    for name, fn in FNS.items():
+names = list(FNS)
+for r in range(7):  # the order rotated each round: no variant always runs first or last
+    for name in names[r % len(names) :] + names[: r % len(names)]:
+        fn = FNS[name]
         gen = torch.Generator().manual_seed(0)
         start = time.process_time()
         for _ in range(30):

@@ -13,7 +13,8 @@ Columns, per workload: **fit** (``ebmlab.training.fit``: logging every 10 steps,
 checkpoint), **method loop** (a bare ``for`` loop calling the same ``method.losses``, ``backward``, Adam: the
 loop's own overhead is fit ÷ this), **bare PyTorch** (a hand-written script of the same algorithm: autograd ULA
 loop, tensor replay buffer, plain NICE reverse KL for bg is the method's own objective). Median of
-``--repeats`` interleaved runs, in wall time and in this process's CPU time (robust on a loaded machine,
+``--repeats`` interleaved runs (the order of the three rotated each repeat, so that no variant always runs first or
+last), in wall time and in this process's CPU time (robust on a loaded machine,
 where wall time includes waiting for a core; with ``OMP_NUM_THREADS=1`` it is the work done); "paired": the
 median of each repeat's own fit ÷ bare (the JSON keeps every repeat's CPU seconds, ``cpu_s``).
 
@@ -161,8 +162,10 @@ def measure(name: str, steps: int, repeats: int, device: torch.device, log) -> d
     cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for fn in VARIANTS.values():  # warm-up
         fn(name, 2, device, x)
-    for _ in range(repeats):  # interleaved: the three see the same machine load
-        for variant, fn in VARIANTS.items():
+    names = list(VARIANTS)
+    for r in range(repeats):  # interleaved: the three see the same machine load; rotated: none always goes first
+        for variant in names[r % len(names) :] + names[: r % len(names)]:
+            fn = VARIANTS[variant]
             start, start_cpu = time.perf_counter(), time.process_time()
             fn(name, steps, device, x)
             times[variant].append(time.perf_counter() - start)
@@ -184,6 +187,7 @@ def measure(name: str, steps: int, repeats: int, device: torch.device, log) -> d
         "fit / bare (CPU time, paired)": paired(cpu["fit"], cpu["bare PyTorch"]),
         "fit / method loop (CPU time, paired)": paired(cpu["fit"], cpu["method loop"]),
         "cpu_s": cpu,
+        "order": "rotated each repeat",  # (before session 13: fit, method loop, bare in every repeat)
         "spread": {v: (max(t) - min(t)) / med[v] for v, t in times.items()},
     }
     log(f"{name}: " + ", ".join(f"{v} {steps / med[v]:.1f} steps/s" for v in VARIANTS))
