@@ -98,6 +98,13 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str
     return "\n".join(lines)
 
 
+def rotated(items: Sequence[str], r: int) -> list[str]:
+    """``items`` rotated left by ``r``: repeat r's order of interleaved variants, so that none always runs first or
+    last (where a variant runs in a repeat can change its time: caches, the allocator's state)."""
+    k = r % len(items)
+    return [*items[k:], *items[:k]]
+
+
 def machine_info() -> dict[str, Any]:
     """What the numbers were measured on: CPU (model name, family / model / stepping as /proc/cpuinfo gives them, and
     the vector ISA PyTorch dispatches to: two "AMD EPYC"s of different generations rank BLAS and oneDNN differently),

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import rotated
 from ebmlab.energies.base import energy_and_grad
 from ebmlab.samplers import ULA, run_chains
 from ebmlab.samplers.base import SamplerState, axpy
@@ -83,9 +84,8 @@ FNS = {"run_chains": ours, **({"run_chains(final_energy=False)": ours_positions}
        "loop through energy_and_grad": lib_eg, "bare script loop": bare}  # fmt: skip
 print(f"load average {os.getloadavg()}")
 res = {name: [] for name in FNS}
-names = list(FNS)
 for r in range(7):  # the order rotated each round: no variant always runs first or last
-    for name in names[r % len(names) :] + names[: r % len(names)]:
+    for name in rotated(list(FNS), r):
         fn = FNS[name]
         gen = torch.Generator().manual_seed(0)
         start = time.process_time()

@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info, set_malloc, write_json
+from _common import machine_info, rotated, set_malloc, write_json
 from ebmlab.energies import MLPEnergy
 from ebmlab.methods.boltzmann_generator import BoltzmannGenerator
 from ebmlab.methods.contrastive_divergence import ContrastiveDivergence
@@ -162,9 +162,8 @@ def measure(name: str, steps: int, repeats: int, device: torch.device, log) -> d
     cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for fn in VARIANTS.values():  # warm-up
         fn(name, 2, device, x)
-    names = list(VARIANTS)
     for r in range(repeats):  # interleaved: the three see the same machine load; rotated: none always goes first
-        for variant in names[r % len(names) :] + names[: r % len(names)]:
+        for variant in rotated(list(VARIANTS), r):
             fn = VARIANTS[variant]
             start, start_cpu = time.perf_counter(), time.process_time()
             fn(name, steps, device, x)

@@ -103,6 +103,18 @@ def test_training_benchmark_quick(tmp_path: Path, threads, load_benchmark) -> No
         assert r["fit / bare (CPU time, paired)"] == pytest.approx(sorted(ratios)[len(ratios) // 2])
 
 
+def test_interleaved_variants_take_every_position_in_turn(load_benchmark) -> None:
+    """benchmarks/_common.rotated: over len(items) repeats each variant runs once in each position (training.py and
+    chain_gap.py interleave their variants this way)."""
+    rotated = load_benchmark("_common").rotated
+    names = ["fit", "method loop", "bare PyTorch"]
+    orders = [rotated(names, r) for r in range(6)]
+    assert all(sorted(o) == sorted(names) for o in orders)
+    for position in range(3):
+        assert sorted(o[position] for o in orders[:3]) == sorted(names)
+    assert orders[3:] == orders[:3]
+
+
 def test_fit_overhead_benchmark_reports_per_step_cost_and_profile(threads, load_benchmark, capsys) -> None:
     bench = load_benchmark("fit_overhead")
     assert bench.main(["--workload", "cd-short", "--lengths", "3,6", "--repeats", "1", "--profile", "4"]) == 0
