@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
+from ebmlab.energies.row_blocks import block_rows, in_row_blocks
 from ebmlab.errors import ConfigError, ShapeError
 
 __all__ = ["ConvEnergy", "MLPEnergy"]
@@ -62,24 +63,34 @@ class MLPEnergy(nn.Module):
         g ← (g ⊙ silu′(zₗ)) Wₗ for l = L … 1, with SiLU's fused backward kernel. The same matmuls and
         elementwise kernels as autograd's input gradient, without the tape (no gradient reaches the
         parameters). Each weight is read once per call, so spectral-norm power iterations match ``forward``.
-        Large float32 matmuls on the CPU run on oneDNN (:func:`linear`; ``onednn_linear``).
+        Large float32 matmuls on the CPU run on oneDNN (:func:`linear`; ``onednn_linear``), chosen by the whole
+        batch's shape. On the CPU a large batch runs a block of rows at a time, each activation at most 1 MiB
+        (:mod:`~ebmlab.energies.row_blocks`: no page faults on fresh activations under glibc's ``malloc``).
         """
         self._check(x)
         linears: list[nn.Linear] = list(self.net)[0::2]  # type: ignore[assignment]
-        fast = self.onednn_linear
         with torch.no_grad():
-            h, pre = x, []
-            for layer in linears[:-1]:
-                weight: Tensor = layer.weight
-                z = linear(h, weight, layer.bias, fast)
-                pre.append((z, weight))
-                h = nn.functional.silu(z)
-            out_weight: Tensor = linears[-1].weight
-            e = torch.addmm(linears[-1].bias, h, out_weight.t()).squeeze(-1)
-            g = out_weight.detach().expand(x.shape[0], -1)
-            for z, weight in reversed(pre):
-                g = linear(torch.ops.aten.silu_backward(g, z), weight.t(), None, fast)  # (g ⊙ silu′(z)) W
-        return e, g if pre else g.clone()  # never a view of the weights
+            layers = [(layer.weight, layer.bias) for layer in linears]  # one power iteration each (spectral norm)
+            fast, rows = self.onednn_linear, x.shape[0]
+            widest = max(self.dim, *(w.shape[0] for w, _ in layers))
+            return in_row_blocks(lambda z: _mlp_energy_and_grad(z, layers, fast, rows), x, block_rows(widest))
+
+
+def _mlp_energy_and_grad(
+    x: Tensor, layers: Sequence[tuple[Tensor, Tensor]], onednn: bool, rows: int
+) -> tuple[Tensor, Tensor]:
+    """MLPEnergy's E and ∇E at ``x`` (a block of a batch of ``rows`` rows: :func:`linear`'s rule is the batch's)."""
+    h, pre = x, []
+    for weight, bias in layers[:-1]:
+        z = linear(h, weight, bias, onednn, rows)
+        pre.append((z, weight))
+        h = nn.functional.silu(z)
+    out_weight, out_bias = layers[-1]
+    e = torch.addmm(out_bias, h, out_weight.t()).squeeze(-1)
+    g = out_weight.detach().expand(x.shape[0], -1)
+    for z, weight in reversed(pre):
+        g = linear(torch.ops.aten.silu_backward(g, z), weight.t(), None, onednn, rows)  # (g ⊙ silu′(z)) W
+    return e, g if pre else g.clone()  # never a view of the weights
 
 
 def _onednn_op() -> Callable | None:
@@ -107,8 +118,9 @@ def onednn_applies(rows: int, n_in: int, n_out: int) -> bool:
     return min(n_in, n_out) >= ONEDNN_MIN_WIDTH and rows * n_in * n_out >= ONEDNN_MIN_MACS
 
 
-def linear(h: Tensor, weight: Tensor, bias: Tensor | None, onednn: bool = True) -> Tensor:
-    """hWᵀ + b. float32 on the CPU with both widths ≥ ``ONEDNN_MIN_WIDTH`` and ≥ ``ONEDNN_MIN_MACS`` multiply-adds
+def linear(h: Tensor, weight: Tensor, bias: Tensor | None, onednn: bool = True, rows: int | None = None) -> Tensor:
+    """hWᵀ + b (``rows``: the batch's rows the shape rule is taken at, default ``h``'s; a block of a batch gets the
+    batch's choice). float32 on the CPU with both widths ≥ ``ONEDNN_MIN_WIDTH`` and ≥ ``ONEDNN_MIN_MACS`` multiply-adds
     (``onednn`` and the op available): oneDNN's matmul, 1.1–2.9× the default BLAS's rate at such shapes on one AMD
     EPYC ("Session 11"), but about even from 1024 rows and up to 1.3× slower at 128 on a Zen 4 EPYC ("Session 12":
     the gain depends on the machine; docs/performance.md); otherwise ``addmm`` / ``mm``.
@@ -122,7 +134,7 @@ def linear(h: Tensor, weight: Tensor, bias: Tensor | None, onednn: bool = True) 
         and h.device.type == "cpu"
         and h.dtype == weight.dtype == torch.float32
         and h.dim() == 2
-        and onednn_applies(h.shape[0], h.shape[1], weight.shape[0])
+        and onednn_applies(h.shape[0] if rows is None else rows, h.shape[1], weight.shape[0])
     ):
         return _ONEDNN(h, weight, bias, "none", [], "")
     return h @ weight.t() if bias is None else torch.addmm(bias, h, weight.t())
