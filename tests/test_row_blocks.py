@@ -1,4 +1,4 @@
-"""E and ∇E a block of rows at a time (ebmlab.energies.row_blocks), MLPEnergy's and a user energy's."""
+"""E and ∇E a block of rows at a time (ebmlab.energies.row_blocks) and MLPEnergy, which uses it."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ import copy
 
 import pytest
 import torch
-from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
 
-from ebmlab.energies import MLPEnergy, RowBlocks, energy_and_grad, neural
+from ebmlab.energies import MLPEnergy, neural
 from ebmlab.energies.row_blocks import BLOCK_NUMBERS, block_rows, in_row_blocks
-from ebmlab.errors import ConfigError
 
 
 def _spy(seen: list[int]):
@@ -94,45 +91,18 @@ def test_mlp_blocks_take_the_batch_s_onednn_choice(monkeypatch) -> None:
     torch.testing.assert_close(g, g_one, rtol=1e-6, atol=1e-6)
 
 
-def test_row_blocks_wraps_a_user_module_with_one_power_iteration_per_call() -> None:
-    """A user's per-row module with a spectral-norm layer, wrapped in blocks of 5: E, ∇E as autograd on a copy,
-    the power iteration once per call; a bad ``rows`` is a ConfigError naming it."""
-    torch.manual_seed(5)
-    net = nn.Sequential(spectral_norm(nn.Linear(3, 8)), nn.Tanh(), nn.Linear(8, 1)).double()
-    reference = copy.deepcopy(net)
-    energy = RowBlocks(lambda z: net(z).squeeze(-1), rows=5)
-    x = torch.randn(23, 3, dtype=torch.float64)
-    e, g = energy_and_grad(energy, x)
-    xg = x.clone().requires_grad_(True)
-    e_ref = reference(xg).squeeze(-1)
-    (g_ref,) = torch.autograd.grad(e_ref.sum(), xg)
-    torch.testing.assert_close(e, e_ref.detach(), rtol=0, atol=1e-12)
-    torch.testing.assert_close(g, g_ref, rtol=1e-12, atol=1e-12)
-    for (name, a), b in zip(net.state_dict().items(), reference.state_dict().values(), strict=True):
-        assert torch.equal(a, b), name
-    torch.testing.assert_close(energy(x), reference(x).squeeze(-1).detach(), rtol=0, atol=1e-12)  # forward: the net's
-    with pytest.raises(ConfigError, match="rows must be >= 1"):
-        RowBlocks(net, rows=0)
-
-
-def test_under_compile_the_energies_evaluate_in_one_traceable_piece(monkeypatch) -> None:
-    """While ``torch.compile`` traces (``is_compiling`` True), no blocks: MLPEnergy in one piece, RowBlocks by
-    ``torch.func.vjp`` (``autograd.grad`` is not traceable), the same values."""
+def test_under_compile_mlp_energy_evaluates_in_one_piece(monkeypatch) -> None:
+    """While ``torch.compile`` traces (``is_compiling`` True), no blocks: MLPEnergy in one piece, the same values."""
     torch.manual_seed(6)
     mlp = MLPEnergy(3, (5,)).double()
-    wrapped = RowBlocks(lambda z: 0.5 * z.square().sum(dim=1), rows=2)
     x = torch.randn(9, 3, dtype=torch.float64)
-    expected = [mlp.energy_and_grad(x), wrapped.energy_and_grad(x)]
+    e_ref, g_ref = mlp.energy_and_grad(x)
     monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
     monkeypatch.setattr(neural, "block_rows", lambda width: 2)
     seen: list[int] = []
     real_mlp = neural._mlp_energy_and_grad
     monkeypatch.setattr(neural, "_mlp_energy_and_grad", lambda z, *a: (seen.append(z.shape[0]), real_mlp(z, *a))[1])
-    vjp_calls: list[int] = []
-    real_vjp = torch.func.vjp
-    monkeypatch.setattr(torch.func, "vjp", lambda f, z: (vjp_calls.append(z.shape[0]), real_vjp(f, z))[1])
-    got = [mlp.energy_and_grad(x), wrapped.energy_and_grad(x)]
-    assert seen == [9] and vjp_calls == [9]
-    for (e, g), (e_ref, g_ref) in zip(got, expected, strict=True):
-        torch.testing.assert_close(e, e_ref, rtol=1e-12, atol=1e-12)
-        torch.testing.assert_close(g, g_ref, rtol=1e-12, atol=1e-12)
+    e, g = mlp.energy_and_grad(x)
+    assert seen == [9]
+    torch.testing.assert_close(e, e_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(g, g_ref, rtol=1e-12, atol=1e-12)

@@ -1,4 +1,5 @@
-"""ULA on ConvEnergy(8) (the benchmark's ConvNet) at 4096 chains: one piece, or wrapped in ``RowBlocks(rows)``.
+"""ULA on ConvEnergy(8) (the benchmark's ConvNet) at 4096 chains: one piece, or wrapped in ``RowBlocks(rows)``
+(row_blocks_wrapper.py).
 
 One configuration per process (the allocator's history is per process); ms per step, median of 5 timed runs of 20
 steps, process CPU time, one thread. ``run`` alternates the configurations over rounds:
@@ -24,7 +25,9 @@ def one(rows: int, tuned: bool) -> str:
         from ebmlab.allocator import tune_malloc
 
         tune_malloc()
-    from ebmlab.energies import ConvEnergy, RowBlocks
+    from row_blocks_wrapper import RowBlocks
+
+    from ebmlab.energies import ConvEnergy
     from ebmlab.samplers import ULA, sample
 
     torch.manual_seed(0)

@@ -10,7 +10,6 @@ torch.Size([4])
 from ebmlab.energies.base import Energy, EnergyFn, energy_and_grad, evaluate_energy
 from ebmlab.energies.compose import Clamped, Conditioned, LatentPullback, SumEnergy, Tempered
 from ebmlab.energies.neural import ConvEnergy, MLPEnergy
-from ebmlab.energies.row_blocks import RowBlocks
 
 __all__ = [
     "Clamped",
@@ -20,7 +19,6 @@ __all__ = [
     "EnergyFn",
     "LatentPullback",
     "MLPEnergy",
-    "RowBlocks",
     "SumEnergy",
     "Tempered",
     "energy_and_grad",

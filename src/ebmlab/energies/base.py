@@ -17,13 +17,7 @@ from torch import Tensor, nn
 
 from ebmlab.errors import ShapeError
 
-__all__ = [
-    "Energy",
-    "EnergyFn",
-    "energy_and_grad",
-    "evaluate_energy",
-    "func_energy_and_grad",
-]
+__all__ = ["Energy", "EnergyFn", "energy_and_grad", "evaluate_energy"]
 
 EnergyFn = Callable[[Tensor], Tensor]
 _MODULE_GETATTR = nn.Module.__getattr__
@@ -93,17 +87,3 @@ def _autograd_energy_and_grad(energy: EnergyFn, x: Tensor) -> tuple[Tensor, Tens
     _check_energy_shape(energy, x, e)
     (g,) = torch.autograd.grad(e.sum(), xg)
     return e.detach(), g
-
-
-def func_energy_and_grad(energy: EnergyFn) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
-    """(E, ∇ₓE) for ``torch.compile``: the energy's own gradient when it has one, else ``torch.func.vjp``."""
-    own = analytic_of(energy)
-    if own is not None:
-        return own
-
-    def eg(x: Tensor) -> tuple[Tensor, Tensor]:
-        e, pullback = torch.func.vjp(energy, x)  # type: ignore[misc]
-        (g,) = pullback(torch.ones_like(e))
-        return e.detach(), g.detach()
-
-    return eg

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ebmlab.energies.base import EnergyFn, energy_and_grad, func_energy_and_grad
+from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.errors import ConfigError
 from ebmlab.samplers.base import Sampler, SamplerState
 from ebmlab.samplers.block_steps import block_extras, block_fn, step_fn
@@ -96,6 +96,20 @@ class BlockOutput:
     ok: Tensor
     divergent: Tensor
     accept_mean: Tensor
+
+
+def func_energy_and_grad(energy: EnergyFn) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
+    """(E, ∇ₓE) with the energy's own gradient when it has one, else ``torch.func.vjp`` (traceable)."""
+    own = getattr(energy, "energy_and_grad", None)
+    if own is not None:
+        return own
+
+    def eg(x: Tensor) -> tuple[Tensor, Tensor]:
+        e, pullback = torch.func.vjp(energy, x)  # type: ignore[misc]
+        (g,) = pullback(torch.ones_like(e))
+        return e.detach(), g.detach()
+
+    return eg
 
 
 #: compiled steps of this process: key -> (energy, compiled step); the energy is held so its id stays unique
