@@ -12,13 +12,15 @@ from collections.abc import Callable
 import torch
 
 
-def setup(rows: bool = False) -> argparse.Namespace:
-    """``--tuned`` (``tune_malloc``), ``--rounds`` and optionally ``--rows``; one thread."""
+def setup(rows: bool = False, width: bool = False) -> argparse.Namespace:
+    """``--tuned`` (``tune_malloc``), ``--rounds`` and optionally ``--rows`` and ``--width``; one thread."""
     p = argparse.ArgumentParser()
     p.add_argument("--tuned", action="store_true")
     p.add_argument("--rounds", type=int, default=15)
     if rows:
         p.add_argument("--rows", type=int, default=4096)
+    if width:
+        p.add_argument("--width", type=int, default=256)
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.tuned:

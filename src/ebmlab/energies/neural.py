@@ -65,7 +65,7 @@ class MLPEnergy(nn.Module):
         parameters). Each weight is read once per call, so spectral-norm power iterations match ``forward``.
         Large float32 matmuls on the CPU run on oneDNN (:func:`linear`; ``onednn_linear``), chosen by the whole
         batch's shape. On the CPU a large batch runs a block of rows at a time, each activation at most 1 MiB
-        (:mod:`~ebmlab.energies.row_blocks`: no page faults on fresh activations under glibc's ``malloc``).
+        (:mod:`~ebmlab.energies.row_blocks`: fewer page faults on fresh activations under glibc's ``malloc``).
         """
         self._check(x)
         linears: list[nn.Linear] = list(self.net)[0::2]  # type: ignore[assignment]

@@ -4,9 +4,10 @@ A batched E+∇E of a neural energy allocates its activations afresh on every ca
 256-wide activation is 4 MiB, a few are alive at once, and all are freed at the end. Under glibc's default
 ``malloc`` such blocks come back as fresh pages, a page fault per 4 KiB (:mod:`ebmlab.allocator`). Evaluated
 ``rows`` rows at a time, a block's activations hold at most :data:`BLOCK_NUMBERS` numbers (1 MiB of float32) and
-are reused from one block to the next. ``MLPEnergy(64, (256, 256))`` at 4096 rows under glibc's defaults (what a
-library script gets; docs/performance.md, "Session 14"): one E+∇E 18.9 → 9.3–9.5 ms, 4064 → 0 page faults per
-call, the same bits; with :func:`~ebmlab.allocator.tune_malloc` (the command line's setting) about even.
+can be reused from one block to the next: glibc keeps them once its dynamic mmap threshold has been raised above
+1 MiB, as a sampler's 4 MiB noise block does. Under glibc's defaults (what a library script gets; docs/performance.md,
+"Session 14") MLP sampler steps at 2048–8192 chains took 3–49 % less time with 3–17× fewer page faults, with the
+same bits; with :func:`~ebmlab.allocator.tune_malloc` (the command line's setting, and the robust fix) about even.
 
 Only for energies whose rows are independent (E of row i reads row i only): ``MLPEnergy`` uses it on the CPU.
 Not ``ConvEnergy`` nor a user's autograd MLP: blocks gained nothing consistent for them ("Session 14"). A row's
