@@ -10,6 +10,7 @@ torch.Size([4])
 from ebmlab.energies.base import Energy, EnergyFn, energy_and_grad, evaluate_energy
 from ebmlab.energies.compose import Clamped, Conditioned, LatentPullback, SumEnergy, Tempered
 from ebmlab.energies.neural import ConvEnergy, MLPEnergy
+from ebmlab.energies.onednn_linears import onednn_linears
 
 __all__ = [
     "Clamped",
@@ -23,4 +24,5 @@ __all__ = [
     "Tempered",
     "energy_and_grad",
     "evaluate_energy",
+    "onednn_linears",
 ]
