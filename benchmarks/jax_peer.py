@@ -39,7 +39,7 @@ def energy_fn(name: str, w: dict):
             return jnp.sum(a**4 - 6 * a**2 + 0.5 * a + 0.5 * b**2)
 
         return many_well
-    if name == "mlp":
+    if name.startswith("mlp"):  # mlp, mlp-module, mlp-module-onednn: one network, one set of weights
 
         def mlp(x):
             h = jax.nn.silu(w["net_0_weight"] @ x + w["net_0_bias"])

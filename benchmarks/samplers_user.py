@@ -41,7 +41,7 @@ from user_energies import ENERGIES, build_problem, mlp_flops
 SAMPLERS = ("ula", "mala", "hmc", "kinetic")
 N_LEAPFROG, FRICTION = 5, 1.0
 #: steps per timed run (HMC: iterations = steps // N_LEAPFROG); neural energies at 4096 chains use a quarter
-STEPS = {"mog8": 1000, "many-well": 1000, "mlp": 200, "conv": 100}
+STEPS = {"mog8": 1000, "many-well": 1000, "mlp": 200, "conv": 100, "mlp-module": 200, "mlp-module-onednn": 200}
 
 
 @dataclass
@@ -78,7 +78,7 @@ def sync(device: torch.device) -> None:
 def steps_for(energy: str, chains: int, scale: float, fixed: int | None = None) -> int:
     if fixed:
         return fixed
-    base = STEPS[energy] // (4 if chains >= 1024 and energy in ("mlp", "conv") else 1)
+    base = STEPS[energy] // (4 if chains >= 1024 and energy not in ("mog8", "many-well") else 1)
     return max(N_LEAPFROG * 2, int(base * scale))
 
 

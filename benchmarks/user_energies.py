@@ -3,7 +3,10 @@
 * ``mog8`` — a plain function: 8 Gaussians, σ = 0.5, means on a radius-4 circle (2-D), E = −log Σₖ exp(−‖x − μₖ‖²/(2σ²));
 * ``many-well`` — a plain function, 32-D: 16 pairs of x₁⁴ − 6x₁² + 0.5x₁ + 0.5x₂²;
 * ``mlp`` — ``MLPEnergy(64, (256, 256))`` (SiLU), seeded weights;
-* ``conv`` — ``ConvEnergy(channels=8)`` on 1×8×8 images (conv 3×3 → 4×4/2 → 4×4/2, SiLU, linear), seeded.
+* ``conv`` — ``ConvEnergy(channels=8)`` on 1×8×8 images (conv 3×3 → 4×4/2 → 4×4/2, SiLU, linear), seeded;
+* ``mlp-module`` — the same network and weights as ``mlp``, written as a user would: an ``nn.Sequential`` called in a
+  plain function, ∇E by autograd on PyTorch's default BLAS;
+* ``mlp-module-onednn`` — that module through ``ebmlab.energies.onednn_linears`` (its linears on oneDNN).
 
 Each problem gives the energy, its starting points, step size and the arrays (weights) that
 benchmarks/jax_peer.py needs to build the same energy in JAX.
@@ -19,11 +22,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ebmlab.energies import ConvEnergy, MLPEnergy
+from ebmlab.energies import ConvEnergy, MLPEnergy, onednn_linears
 
 __all__ = ["ENERGIES", "Problem", "build_problem", "mlp_flops"]
 
-ENERGIES = ("mog8", "many-well", "mlp", "conv")
+ENERGIES = ("mog8", "many-well", "mlp", "conv", "mlp-module", "mlp-module-onednn")
 MLP_DIM, MLP_HIDDEN = 64, (256, 256)
 CONV_CHANNELS = 8
 
@@ -92,6 +95,14 @@ def build_problem(name: str) -> Problem:
     if name == "conv":
         net = ConvEnergy(CONV_CHANNELS).eval().requires_grad_(False)
         return Problem(name, net, (1, 8, 8), 1e-2, 1.0, _arrays(net))
+    if name in ("mlp-module", "mlp-module-onednn"):
+        net = MLPEnergy(MLP_DIM, MLP_HIDDEN).eval().requires_grad_(False)  # the weights of "mlp"
+        module = net.net if name == "mlp-module" else onednn_linears(net.net)
+
+        def user_mlp(x: Tensor) -> Tensor:
+            return module(x).squeeze(-1)
+
+        return Problem(name, user_mlp, (MLP_DIM,), 1e-2, 1.0, _arrays(net))
     raise SystemExit(f"unknown energy {name!r}; choose from {', '.join(ENERGIES)}")
 
 

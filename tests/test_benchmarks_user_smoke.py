@@ -90,6 +90,21 @@ def test_user_energies_match_their_definitions(threads, load_benchmark) -> None:
     assert energies.mlp_flops(1) == 2 * (64 * 256 + 256 * 256 + 256 + 64 * 256 + 256 * 256)
 
 
+def test_user_module_mlps_are_the_mlp_row_s_network(threads, load_benchmark) -> None:
+    """``mlp-module`` and ``mlp-module-onednn`` are ``mlp``'s network and weights written as a user's module (the JAX
+    peer builds all three from the same arrays): the same E and ∇E, the latter up to float32 rounding."""
+    energies = load_benchmark("user_energies")
+    mlp, module, fast = (energies.build_problem(n) for n in ("mlp", "mlp-module", "mlp-module-onednn"))
+    assert mlp.arrays.keys() == module.arrays.keys() == fast.arrays.keys()
+    x = torch.randn(1024, 64, generator=torch.Generator().manual_seed(0))
+    from ebmlab.energies import energy_and_grad
+
+    (e, g), (e_mod, g_mod), (e_fast, g_fast) = (energy_and_grad(p.energy, x) for p in (mlp, module, fast))
+    for e_other, g_other in ((e_mod, g_mod), (e_fast, g_fast)):
+        torch.testing.assert_close(e_other, e, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(g_other, g, rtol=1e-5, atol=1e-6)
+
+
 def test_training_benchmark_quick(tmp_path: Path, threads, load_benchmark) -> None:
     bench = load_benchmark("training")
     out = tmp_path / "train.json"
