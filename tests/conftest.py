@@ -43,3 +43,19 @@ def load_benchmark() -> Iterator[Callable[[str], ModuleType]]:
     for n in names:
         sys.modules.pop(n, None)
     sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.fixture
+def onednn_calls(monkeypatch) -> list[tuple[int, int, int]]:
+    """Every call ``ebmlab.energies.neural.linear`` makes to oneDNN, as (rows, in width, out width), in order."""
+    from ebmlab.energies import neural
+
+    calls: list[tuple[int, int, int]] = []
+    real = neural._ONEDNN
+
+    def counted(h, weight, *rest):
+        calls.append((h.shape[0], h.shape[1], weight.shape[0]))
+        return real(h, weight, *rest)
+
+    monkeypatch.setattr(neural, "_ONEDNN", counted)
+    return calls

@@ -231,19 +231,12 @@ def test_mlp_written_out_gradient_matches_autograd(hidden, sn) -> None:
     [(40, (), 1000, 0), (40, (64,), 1000, 2), (40, (96, 48), 1000, 4), (40, (64,), 100, 0), (2, (128, 128), 1024, 2)],
     ids=["depth0", "depth1", "depth2", "small-batch", "narrow-input"],
 )
-def test_mlp_float32_gradient_runs_its_large_matmuls_on_onednn(dim, hidden, rows, expected, monkeypatch) -> None:
+def test_mlp_float32_gradient_runs_its_large_matmuls_on_onednn(dim, hidden, rows, expected, onednn_calls) -> None:
     """float32 on the CPU: the matmuls (forward, and ∇ back through a layer) whose widths are both ≥ 32 and whose
     size is ≥ 2²¹ multiply-adds go to oneDNN (2 per qualifying hidden layer: 100 rows are too few, a 2-wide input's
     layer is too narrow both ways), and E, ∇E agree with the BLAS path up to float32 rounding;
     ``onednn_linear = False`` is the BLAS path, with no oneDNN call; float64 never calls it."""
-    calls = []
-
-    def counted(*args):
-        calls.append(args[0].shape)
-        return real(*args)
-
-    real = neural._ONEDNN
-    monkeypatch.setattr(neural, "_ONEDNN", counted)
+    calls = onednn_calls
     torch.manual_seed(3)
     energy = MLPEnergy(dim, hidden=hidden)
     x = 2.0 * torch.randn(rows, dim)

@@ -10,20 +10,9 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ebmlab.energies import energy_and_grad, neural, onednn_linears
+from ebmlab.errors import ConfigError
 
 pytestmark = pytest.mark.skipif(neural._ONEDNN is None, reason="this PyTorch has no oneDNN linear")
-
-
-def _counting(monkeypatch) -> list[tuple[int, int]]:
-    calls: list[tuple[int, int]] = []
-    real = neural._ONEDNN
-
-    def counted(h, weight, *rest):
-        calls.append((h.shape[1], weight.shape[0]))
-        return real(h, weight, *rest)
-
-    monkeypatch.setattr(neural, "_ONEDNN", counted)
-    return calls
 
 
 def _net() -> nn.Module:
@@ -35,18 +24,21 @@ def _eg(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return energy_and_grad(lambda z: module(z).squeeze(-1), x)
 
 
-def test_e_and_grad_on_onednn_match_the_module(monkeypatch) -> None:
+def test_e_and_grad_on_onednn_match_the_module(onednn_calls) -> None:
     """1024 rows: the two hidden layers' forward and their input gradients go to oneDNN (4 calls: the 128 → 1 layer is
     too narrow), E and ∇E equal the original's to float32 rounding; the original runs no oneDNN call."""
-    calls = _counting(monkeypatch)
+
+    def widths() -> list[tuple[int, int]]:
+        return [(n_in, n_out) for _, n_in, n_out in onednn_calls]
+
     net = _net()
     x = torch.randn(1024, 64)
     e, g = _eg(net, x)
-    assert calls == []
+    assert widths() == []
     e_fast, g_fast = _eg(onednn_linears(net), x)
-    assert calls == [(64, 128), (128, 128), (128, 128), (128, 64)]
+    assert widths() == [(64, 128), (128, 128), (128, 128), (128, 64)]
     _eg(net, x)
-    assert len(calls) == 4  # the original is unchanged
+    assert len(widths()) == 4  # the original is unchanged
     torch.testing.assert_close(e_fast, e, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(g_fast, g, rtol=1e-5, atol=1e-6)
 
@@ -103,3 +95,10 @@ def test_spectral_norm_layers_keep_their_power_iteration() -> None:
     torch.testing.assert_close(g_fast, g, rtol=1e-5, atol=1e-6)
     for (name, a), b in zip(plain.state_dict().items(), fast.state_dict().values(), strict=True):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_anything_but_a_module_with_linears_is_a_one_line_error() -> None:
+    with pytest.raises(ConfigError, match=r"takes an nn\.Module"):
+        onednn_linears(lambda x: x.sum(1))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"no nn\.Linear layer"):
+        onednn_linears(nn.Sequential(nn.Conv2d(1, 2, 3), nn.SiLU()))

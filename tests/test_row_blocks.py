@@ -67,26 +67,19 @@ def test_mlp_gradient_in_blocks_matches_autograd_with_one_power_iteration(sn, mo
 
 
 @pytest.mark.skipif(neural._ONEDNN is None, reason="this PyTorch has no oneDNN linear")
-def test_mlp_blocks_take_the_batch_s_onednn_choice(monkeypatch) -> None:
+def test_mlp_blocks_take_the_batch_s_onednn_choice(onednn_calls, monkeypatch) -> None:
     """1124 rows of a 256-wide MLP: blocks of 1024 and 100 rows. 100 rows alone are below oneDNN's size rule, but a
     block runs as its batch would: both blocks' two large matmuls go to oneDNN, and E, ∇E match one evaluation of
     the whole batch (blocks disabled) to float32 rounding."""
-    calls: list[int] = []
-    real = neural._ONEDNN
-
-    def counted(*args):
-        calls.append(args[0].shape[0])
-        return real(*args)
-
-    monkeypatch.setattr(neural, "_ONEDNN", counted)
     torch.manual_seed(3)
     energy = MLPEnergy(64, hidden=(256,))
     x = torch.randn(1124, 64)
     e, g = energy.energy_and_grad(x)
-    assert calls == [1024, 1024, 100, 100]
+    rows = [r for r, _, _ in onednn_calls]
+    assert rows == [1024, 1024, 100, 100]
     monkeypatch.setattr(neural, "block_rows", lambda width: 1 << 30)
     e_one, g_one = energy.energy_and_grad(x)
-    assert calls[4:] == [1124, 1124]
+    assert [r for r, _, _ in onednn_calls[4:]] == [1124, 1124]
     torch.testing.assert_close(e, e_one, rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(g, g_one, rtol=1e-6, atol=1e-6)
 

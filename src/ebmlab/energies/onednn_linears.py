@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from torch.autograd.function import FunctionCtx, once_differentiable
 
 from ebmlab.energies.neural import linear
+from ebmlab.errors import ConfigError
 
 __all__ = ["OneDNNLinearFunction", "onednn_linears"]
 
@@ -66,7 +67,14 @@ def _forward(layer: nn.Linear, x: Tensor) -> Tensor:
 
 def onednn_linears(module: nn.Module) -> nn.Module:
     """A deep copy of ``module`` whose ``nn.Linear`` layers (``module`` itself if it is one) run on oneDNN (module
-    doc). Parameters, buffers and parametrisations (spectral norm) are copied with it; ``module`` is unchanged."""
+    doc). Parameters, buffers and parametrisations (spectral norm) are copied with it; ``module`` is unchanged.
+    Anything but an ``nn.Module`` with at least one ``nn.Linear`` is a :class:`~ebmlab.errors.ConfigError`."""
+    if not isinstance(module, nn.Module):
+        raise ConfigError(
+            f"onednn_linears takes an nn.Module, got {type(module).__name__}; pass your energy's network."
+        )
+    if not any(isinstance(layer, nn.Linear) for layer in module.modules()):
+        raise ConfigError(f"onednn_linears: {type(module).__name__} has no nn.Linear layer, so nothing would change.")
     fast = copy.deepcopy(module)
     for layer in fast.modules():
         if isinstance(layer, nn.Linear):
