@@ -57,8 +57,11 @@ class Timing:
         return (self.high - self.low) / self.median if self.median > 0 else 0.0
 
 
-def time_median(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> Timing:
-    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` untimed runs."""
+def time_median(
+    fn: Callable[[], Any], repeats: int = 3, warmup: int = 1, between: Callable[[], Any] | None = None
+) -> Timing:
+    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` untimed runs; ``between()`` (untimed)
+    after each timed run."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"time_median needs repeats >= 1 and warmup >= 0, got {repeats}, {warmup}.")
     for _ in range(warmup):
@@ -68,6 +71,8 @@ def time_median(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> Tim
         start = time.perf_counter()
         fn()
         runs.append(time.perf_counter() - start)
+        if between is not None:
+            between()
     return Timing(statistics.median(runs), min(runs), max(runs), tuple(runs))
 
 

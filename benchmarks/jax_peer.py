@@ -1,9 +1,13 @@
 """JAX peer of benchmarks/samplers_user.py: the same energies and samplers as ``jit(lax.scan(vmap(step)))``.
 
-Run by samplers_user.py in a subprocess (``python jax_peer.py SPEC.json OUT.json``) with a Python that has
-``jax`` (and optionally ``blackjax``). SPEC holds the rows, settings and a directory of ``.npy`` weight
-arrays (read with ``allow_pickle=False``). For each row it reports the compile time (lower + compile,
-separately) and the median wall time of ``repeats`` runs after one warm-up run.
+Run by samplers_user.py in a subprocess with a Python that has ``jax`` (and optionally ``blackjax``). SPEC holds
+the rows, settings and a directory of ``.npy`` weight arrays (read with ``allow_pickle=False``). Two ways:
+
+* ``python jax_peer.py SPEC.json OUT.json`` (``--peers after``): for each row the compile time (lower + compile,
+  separately) and the median time of ``repeats`` runs after one warm-up run;
+* ``python jax_peer.py --serve SPEC.json`` (``--peers interleaved``, benchmarks/peers.py): one JSON line per request
+  read from stdin: ``prepare KEY`` compiles row KEY's peers and runs each once (replies the compile seconds), ``time
+  KEY`` times one run of each (replies the seconds), so samplers_user.py can time them between its own repeats.
 Samplers, per chain (vmapped): ULA x' = x − λ∇E + √(2λ)ξ; MALA (E, ∇E cached); HMC with L leapfrog
 steps (∇E cached); kinetic Langevin BAOAB, c = exp(−γh). BlackJAX: ``sgld`` with the exact gradient
 (= ULA), ``mala``, ``hmc`` (unit mass, L steps); no kinetic row (BlackJAX has no BAOAB kernel here).
@@ -151,56 +155,95 @@ def blackjax_run(row: dict, energy, x0):
     return jax.jit(run), (state, jax.random.PRNGKey(0))
 
 
-def measure(fn, args, repeats: int, clock: str = "wall") -> dict:
-    """Median seconds of the compiled run; ``clock="cpu"``: this process's CPU time (all of XLA's threads)."""
+def compiled_warm(fn, args) -> tuple:
+    """``(compiled, compile seconds)``: lowered, compiled and run once untimed."""
     start = time.perf_counter()
     compiled = fn.lower(*args).compile()
     compile_s = time.perf_counter() - start
     jax.block_until_ready(compiled(*args))
+    return compiled, compile_s
+
+
+def time_once(compiled, args, clock: str = "wall") -> float:
+    """Seconds of one run; ``clock="cpu"``: this process's CPU time (all of XLA's threads)."""
     now = time.process_time if clock == "cpu" else time.perf_counter
-    runs = []
-    for _ in range(repeats):
-        start = now()
-        jax.block_until_ready(compiled(*args))
-        runs.append(now() - start)
+    start = now()
+    jax.block_until_ready(compiled(*args))
+    return now() - start
+
+
+def measure(fn, args, repeats: int, clock: str = "wall") -> dict:
+    """Median seconds of the compiled run over ``repeats`` runs, and the compile seconds."""
+    compiled, compile_s = compiled_warm(fn, args)
+    runs = [time_once(compiled, args, clock) for _ in range(repeats)]
     return {"median": statistics.median(runs), "low": min(runs), "high": max(runs), "compile_s": compile_s}
+
+
+def have_blackjax() -> bool:
+    try:
+        import blackjax  # noqa: F401
+
+        return True
+    except Exception:  # not installed, or not importable with this jax
+        return False
+
+
+def load_row(spec: dict, row: dict):
+    """The row's per-chain energy and starting points, from SPEC's arrays."""
+    folder = Path(spec["arrays"]) / row["energy"]
+    w = {p.stem: jnp.asarray(np.load(p, allow_pickle=False)) for p in folder.glob("*.npy")}
+    x0 = jnp.asarray(np.load(folder.parent / f"x0_{row['energy']}_{row['chains']}.npy", allow_pickle=False))
+    return energy_fn(row["energy"], w), x0
+
+
+def versions(blackjax_ok: bool, clock: str) -> dict:
+    out = {"jax": jax.__version__, "backend": jax.default_backend(), "blackjax": blackjax_ok, "clock": clock,
+           "xla_flags": os.environ.get("XLA_FLAGS", "")}  # fmt: skip
+    if blackjax_ok:
+        import blackjax
+
+        out["blackjax_version"] = blackjax.__version__
+    return out
+
+
+def serve(spec_path: str) -> int:
+    """``--serve``: answer ``prepare KEY`` / ``time KEY`` lines from stdin, one JSON line each (module doc)."""
+    spec = json.loads(Path(spec_path).read_text())
+    clock, blackjax_ok = spec.get("clock", "wall"), have_blackjax()
+    rows = {row["key"]: row for row in spec["rows"]}
+    print(json.dumps(versions(blackjax_ok, clock)), flush=True)
+    ready: dict[str, tuple] = {}
+    for line in sys.stdin:
+        command, key = line.split()
+        if command == "prepare":
+            energy, x0 = load_row(spec, rows[int(key)])
+            runs = {"jax": own_run(rows[int(key)], energy, x0)}
+            if blackjax_ok:
+                runs["blackjax"] = blackjax_run(rows[int(key)], energy, x0)
+            ready = {name: (*compiled_warm(*run), run[1]) for name, run in runs.items() if run is not None}
+            reply = {"key": int(key), "compile_s": {name: r[1] for name, r in ready.items()}}
+        elif command == "time":
+            reply = {"key": int(key), "seconds": {name: time_once(r[0], r[2], clock) for name, r in ready.items()}}
+        else:
+            raise SystemExit(f"jax_peer --serve: unknown request {line.strip()!r}")
+        print(json.dumps(reply), flush=True)
+    return 0
 
 
 def main(spec_path: str, out_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())
-    try:
-        import blackjax
-
-        have_blackjax = True
-    except Exception:  # not installed, or not importable with this jax
-        have_blackjax = False
-    results, clock = [], spec.get("clock", "wall")
+    results, clock, blackjax_ok = [], spec.get("clock", "wall"), have_blackjax()
     for row in spec["rows"]:
-        folder = Path(spec["arrays"]) / row["energy"]
-        w = {p.stem: jnp.asarray(np.load(p, allow_pickle=False)) for p in folder.glob("*.npy")}
-        x0 = jnp.asarray(np.load(folder.parent / f"x0_{row['energy']}_{row['chains']}.npy", allow_pickle=False))
-        energy = energy_fn(row["energy"], w)
+        energy, x0 = load_row(spec, row)
         out = {"key": row["key"], "jax": measure(*own_run(row, energy, x0), spec["repeats"], clock)}
-        if have_blackjax:
+        if blackjax_ok:
             bj = blackjax_run(row, energy, x0)
             out["blackjax"] = measure(*bj, spec["repeats"], clock) if bj is not None else None
         results.append(out)
         print(json.dumps(out), flush=True)
-    payload = {
-        "jax": jax.__version__,
-        "backend": jax.default_backend(),
-        "blackjax": have_blackjax,
-        "clock": clock,
-        "xla_flags": os.environ.get("XLA_FLAGS", ""),
-        "rows": results,
-    }
-    if have_blackjax:
-        import blackjax
-
-        payload["blackjax_version"] = blackjax.__version__
-    Path(out_path).write_text(json.dumps(payload, indent=1))
+    Path(out_path).write_text(json.dumps(versions(blackjax_ok, clock) | {"rows": results}, indent=1))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    sys.exit(serve(sys.argv[2]) if sys.argv[1] == "--serve" else main(*sys.argv[1:3]))

@@ -3,7 +3,9 @@
 For each (sampler, energy, chains) row: **ours** = ``ebmlab.samplers.sample`` (PyTorch path, given
 ``--capture``), **floor** = one batched E+∇E evaluation (``energy_and_grad``, L of them for HMC) timed
 in this process, and the JAX peers (benchmarks/jax_peer.py) in a subprocess on the same energies,
-weights, starting points, step sizes and step counts. Rates are chain-steps/s (HMC: chain-iterations/s);
+weights, starting points, step sizes and step counts, by default timed once after each of our repeats (``--peers
+interleaved``: the ratios to them are paired medians; ``--peers after``: all rows of ours, then the peers,
+benchmarks/peers.py). Rates are chain-steps/s (HMC: chain-iterations/s);
 ``cost`` = seconds per step ÷ floor seconds (1.0 = nothing but the energy), the floor evaluated at the chains' last
 positions (``cost_x0``: at their starting points, as before session 8; with ``--clock cpu`` also
 ``cost_step_floor``: the floor plus one step's random draws). Also measured: the
@@ -26,16 +28,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import format_rate, machine_info, onednn_matmul, set_malloc, time_median, write_json
 from ebmlab.energies import energy_and_grad, neural
 from ebmlab.samplers import HMC, MALA, ULA, KineticLangevin, compiled, sample
+from peers import JAX_PEER, PeerServer, peer_env, write_spec
 from user_energies import ENERGIES, build_problem, mlp_flops
 
 SAMPLERS = ("ula", "mala", "hmc", "kinetic")
@@ -62,6 +65,10 @@ class Row:
     jax_compile_s: float | None = None
     blackjax: float | None = None
     blackjax_compile_s: float | None = None
+    runs_s: list[float] | None = None  # ours: seconds per step, each repeat
+    peers: str | None = None  # how the peers were timed: "interleaved" (between our repeats) or "after" (peers.py)
+    jax_paired: float | None = None  # interleaved: median over repeats of ours ÷ JAX
+    blackjax_paired: float | None = None  # interleaved: median over repeats of ours ÷ BlackJAX
 
 
 def kernel(name: str, step: float):
@@ -124,11 +131,13 @@ def floor_time(problem, x: torch.Tensor, device: torch.device, repeats: int, inn
 
 
 def measure_ours(
-    problem, sampler: str, chains: int, steps: int, capture: str, device, repeats: int, clock: str = "wall"
-) -> Row:
+    problem, sampler: str, chains: int, steps: int, capture: str, device, repeats: int, clock: str = "wall",
+    between: Callable[[], None] | None = None,
+) -> Row:  # fmt: skip
+    """Our row; ``between()`` runs after each timed repeat (the interleaved peers), outside every timing."""
     x0 = problem.x0(chains, device)
     k = kernel(sampler, problem.step_size)
-    n = steps // N_LEAPFROG if sampler == "hmc" else steps
+    n = iterations(sampler, steps)
     evals = N_LEAPFROG if sampler == "hmc" else 1
 
     def run():
@@ -143,14 +152,14 @@ def measure_ours(
     at = run().final_state.x.contiguous()
     first = time.perf_counter() - start
     if clock == "cpu":
-        return measure_cpu(problem, sampler, chains, n, capture, run, x0, at, evals, repeats, first)
-    t = time_median(run, repeats=repeats, warmup=0)
+        return measure_cpu(problem, sampler, chains, n, capture, run, x0, at, evals, repeats, first, between)
+    t = time_median(run, repeats=repeats, warmup=0, between=between)
     per_step = t.median / n
     floor = floor_time(problem, at, device, repeats) * evals
     floor_x0 = floor_time(problem, x0, device, repeats) * evals
     return Row(
         sampler, problem.name, chains, capture, n, chains / per_step, chains / floor, per_step / floor, t.spread, first,
-        cost_x0=per_step / floor_x0,
+        cost_x0=per_step / floor_x0, runs_s=[r / n for r in t.runs],
     )  # fmt: skip
 
 
@@ -165,7 +174,9 @@ def draw_time(sampler: str, x: torch.Tensor) -> float:
     return (time.process_time() - start) / 10
 
 
-def measure_cpu(problem, sampler, chains, n, capture, run, x0, at, evals, repeats, first, inner: int = 10) -> Row:
+def measure_cpu(
+    problem, sampler, chains, n, capture, run, x0, at, evals, repeats, first, between=None, inner=10
+) -> Row:
     """CPU time of this process (robust on a loaded machine: waiting for a core is not counted), ours and the
     floor (at the chains' last positions ``at``, and at ``x0``) interleaved in each repeat; costs are medians of
     the per-repeat ratios (CPU only: no device work). ``cost_step_floor`` adds the step's own random draws to the
@@ -181,12 +192,15 @@ def measure_cpu(problem, sampler, chains, n, capture, run, x0, at, evals, repeat
                 energy_and_grad(problem.energy, x)
             out.append((time.process_time() - start) / inner * evals)
         draws.append(draw_time(sampler, at))
+        if between is not None:
+            between()
     per_step, floor = statistics.median(ours), statistics.median(floors)
     ratio = lambda d: statistics.median(a / b for a, b in zip(ours, d, strict=True))  # noqa: E731
     spread = (max(ours) - min(ours)) / per_step
     return Row(
         sampler, problem.name, chains, capture + "@cpu", n, chains / per_step, chains / floor, ratio(floors), spread,
         first, cost_x0=ratio(floors_x0), cost_step_floor=ratio([f + d for f, d in zip(floors, draws, strict=True)]),
+        runs_s=ours,
     )  # fmt: skip
 
 
@@ -218,38 +232,18 @@ def run_jax(
     ``clock="cpu"`` times the peers by their process's CPU time, as ours; ``threads=1`` runs XLA's CPU
     backend on one thread (``--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``), as ours."""
     with tempfile.TemporaryDirectory() as tmp:
-        spec_rows = []
-        for i, row in enumerate(rows):
-            problem = build_problem(row.energy)
-            folder = Path(tmp) / row.energy
-            folder.mkdir(exist_ok=True)
-            for name, array in problem.arrays.items():
-                np.save(folder / f"{name}.npy", array)
-            np.save(Path(tmp) / f"x0_{row.energy}_{row.chains}.npy", problem.x0(row.chains).numpy())
-            spec_rows.append(
-                {"key": i, "sampler": row.sampler, "energy": row.energy, "chains": row.chains, "steps": row.steps,
-                 "step_size": problem.step_size, "n_leapfrog": N_LEAPFROG, "friction": FRICTION}
-            )  # fmt: skip
-        spec = {"rows": spec_rows, "arrays": tmp, "repeats": repeats, "clock": clock}
-        (Path(tmp) / "spec.json").write_text(json.dumps(spec))
-        env = dict(
-            os.environ, JAX_PLATFORMS="cuda" if device == "cuda" else "cpu", XLA_PYTHON_CLIENT_PREALLOCATE="false"
-        )
-        if precision:  # e.g. "highest" (full float32, like ours) or "tensorfloat32" (like ours with --tf32)
-            env["JAX_DEFAULT_MATMUL_PRECISION"] = precision
-        if threads == 1 and device != "cuda":
-            one = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-            env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {one}".strip()
-        script = Path(__file__).resolve().parent / "jax_peer.py"
+        spec = write_spec(Path(tmp), [peer_row(i, row.sampler, row.energy, row.chains, row.steps)
+                                      for i, row in enumerate(rows)], repeats, clock)  # fmt: skip
+        env = peer_env(device, precision, threads)
         out = Path(tmp) / "out.json"
-        proc = subprocess.run([python, str(script), str(Path(tmp) / "spec.json"), str(out)], env=env, text=True,
-                              capture_output=True)  # fmt: skip
+        proc = subprocess.run([python, str(JAX_PEER), str(spec), str(out)], env=env, text=True, capture_output=True)
         if proc.returncode != 0:
             log(f"JAX peer failed (rc {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
             return None
         payload = json.loads(out.read_text())
     for res in payload["rows"]:
         row = rows[res["key"]]
+        row.peers = "after"
         row.jax, row.jax_compile_s = row.chains * row.steps / res["jax"]["median"], res["jax"]["compile_s"]
         if res.get("blackjax"):
             row.blackjax = row.chains * row.steps / res["blackjax"]["median"]
@@ -257,11 +251,57 @@ def run_jax(
     return {k: v for k, v in payload.items() if k != "rows"}
 
 
+def peer_row(key: int, sampler: str, energy: str, chains: int, steps: int) -> dict:
+    """A row of the peers' SPEC (benchmarks/peers.py); ``steps``: ours (HMC: iterations of L leapfrog steps)."""
+    return {"key": key, "sampler": sampler, "energy": energy, "chains": chains, "steps": steps,
+            "n_leapfrog": N_LEAPFROG, "friction": FRICTION}  # fmt: skip
+
+
+class Interleaved:
+    """The peers timed between our repeats (``--peers interleaved``, benchmarks/peers.py): one peer row per
+    (sampler, energy, chains), compiled once, timed once after each repeat of each capture mode's row."""
+
+    def __init__(self, server: PeerServer, keys: dict[tuple, int]) -> None:
+        self.server, self.keys, self.prepared = server, keys, {}
+        self.times: dict[str, list[float]] = {}
+
+    def between(self, sampler: str, energy: str, chains: int) -> Callable[[], None]:
+        """What ``measure_ours`` runs after each repeat of this row (the row's peers are compiled first)."""
+        key = self.keys[(sampler, energy, chains)]
+        if key not in self.prepared:
+            self.prepared = {key: self.server.prepare(key)}
+        self.times = {}
+
+        def time_peers() -> None:
+            for name, seconds in self.server.time(key).items():
+                self.times.setdefault(name, []).append(seconds)
+
+        return time_peers
+
+    def fill(self, row: Row) -> None:
+        """The row's peer rates (medians) and paired ratios (median over repeats of ours ÷ peer)."""
+        compile_s = next(iter(self.prepared.values()))
+        row.peers = "interleaved"
+        for name, seconds in self.times.items():
+            rate = row.chains * row.steps / statistics.median(seconds)
+            paired = statistics.median(t / (row.steps * o) for t, o in zip(seconds, row.runs_s or [], strict=True))
+            setattr(row, name, rate)
+            setattr(row, f"{name}_compile_s", compile_s.get(name))
+            setattr(row, f"{name}_paired", paired)
+
+
 def _ratio(a: float | None, b: float | None) -> str:
     return "—" if a is None or b is None else f"{a / b:.2f}"
 
 
+def _peer_ratio(row: dict, peer: str) -> str:
+    """ours ÷ peer: the paired median when the peers ran interleaved, else the ratio of the medians."""
+    paired = row.get(f"{peer}_paired")
+    return f"{paired:.2f}" if paired is not None else _ratio(row["ours"], row[peer])
+
+
 def table(rows: list[dict]) -> str:
+    """The rows; ``ours ÷ JAX`` / ``ours ÷ BlackJAX`` are paired medians where the peers ran interleaved."""
     head = (
         "| sampler | energy / chains | capture | ours | floor | ours ÷ floor (cost) | cost, floor at x₀ | "
         "cost, floor + draws | JAX | ours ÷ JAX | BlackJAX | ours ÷ BlackJAX | JAX / BlackJAX compile s |"
@@ -276,8 +316,8 @@ def table(rows: list[dict]) -> str:
             f"| {r['sampler']} | {r['energy']} / {r['chains']} | {r['capture']} | {format_rate(r['ours'])} | "
             f"{format_rate(r['floor'])} | {r['cost']:.2f} | {opt(r.get('cost_x0'))} | {opt(r.get('cost_step_floor'))} | "
             f"{format_rate(r['jax']) if r['jax'] else '—'} | "
-            f"{_ratio(r['ours'], r['jax'])} | {format_rate(r['blackjax']) if r['blackjax'] else '—'} | "
-            f"{_ratio(r['ours'], r['blackjax'])} | {comp} |"
+            f"{_peer_ratio(r, 'jax')} | {format_rate(r['blackjax']) if r['blackjax'] else '—'} | "
+            f"{_peer_ratio(r, 'blackjax')} | {comp} |"
         )
     return "\n".join(lines)
 
@@ -343,6 +383,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--jax", default="auto", choices=("auto", "off"), help="run the JAX peers when jax imports")
     p.add_argument("--jax-precision", default=None, help="JAX_DEFAULT_MATMUL_PRECISION for the peers (default: JAX's)")
     p.add_argument("--jax-python", default=None, help="interpreter with jax (default: $EBMLAB_JAX_PYTHON / this)")
+    p.add_argument(
+        "--peers", default="interleaved", choices=("interleaved", "after"),
+        help="time the peers between our repeats (paired ratios) or all after ours (benchmarks/peers.py)",
+    )  # fmt: skip
     p.add_argument("--json", default=None)
     p.add_argument("--table-from", nargs="+", default=None, help="print the table of saved JSON files and exit")
     p.add_argument("--paired", default=None, help="with --table-from: two capture modes side by side, e.g. off,auto")
@@ -353,6 +397,25 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         if name not in SAMPLERS:
             p.error(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
     return args
+
+
+def iterations(sampler: str, steps: int) -> int:
+    """Iterations of ``steps`` chain steps: HMC's are of ``N_LEAPFROG`` leapfrog steps each."""
+    return steps // N_LEAPFROG if sampler == "hmc" else steps
+
+
+def start_peers(python, plan, steps, folder, args, device, repeats, info, errors, log) -> Interleaved | None:
+    """``jax_peer.py --serve`` on every planned row (None, with the error recorded, if it cannot start)."""
+    try:
+        rows = [peer_row(i, *c, iterations(c[0], steps[c])) for i, c in enumerate(plan)]
+        server = PeerServer(python, write_spec(folder, rows, repeats, args.clock),
+                            peer_env(device.type, args.jax_precision, args.threads))  # fmt: skip
+    except (OSError, RuntimeError) as error:
+        errors.append(f"JAX peer: {error}")
+        log(errors[-1])
+        return None
+    info["peers"] = server.versions | {"matmul_precision": args.jax_precision or "jax default"}
+    return Interleaved(server, {c: i for i, c in enumerate(plan)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -398,30 +461,32 @@ def main(argv: list[str] | None = None) -> int:
                        "mlp_fraction_of_matmul": mlp_fraction, "errors": errors, "rows": [asdict(r) for r in rows]}  # fmt: skip
             write_json(args.json, payload)
 
-    for energy, n in cases:
+    python = jax_python(args.jax_python) if args.jax == "auto" else None
+    plan = [(sampler, energy, n) for energy, n in cases for sampler in args.only.split(",")]
+    steps = {c: steps_for(c[1], c[2], scale, None if args.quick else args.steps) for c in plan}
+    tmp = tempfile.TemporaryDirectory()
+    peers = None
+    if python is not None and args.peers == "interleaved":
+        peers = start_peers(python, plan, steps, Path(tmp.name), args, device, repeats, info, errors, log)
+    for sampler, energy, n in plan:
         problem = build_problem(energy).to(device)
-        for sampler in args.only.split(","):
-            for capture in (c + suffix for c in args.capture.split(",")):
-                try:
-                    row = measure_ours(
-                        problem,
-                        sampler,
-                        n,
-                        steps_for(energy, n, scale, None if args.quick else args.steps),
-                        capture,
-                        device,
-                        repeats,
-                        args.clock,
-                    )
-                except Exception as error:  # reported, not fatal: the other rows still run
-                    errors.append(f"{sampler} {energy}/{n} {capture}: {type(error).__name__}: {error}")
-                    log(errors[-1])
-                    continue
-                log(
-                    f"{sampler} {energy}/{n} {capture}: {format_rate(row.ours)} (cost {row.cost:.2f}, first call {row.first_s:.1f} s)"
+        for capture in (c + suffix for c in args.capture.split(",")):
+            try:
+                between = None if peers is None else peers.between(sampler, energy, n)
+                row = measure_ours(
+                    problem, sampler, n, steps[(sampler, energy, n)], capture, device, repeats, args.clock, between
                 )
-                rows.append(row)
-                save(None)  # every row survives a run cut short
+                if peers is not None:
+                    peers.fill(row)
+            except Exception as error:  # reported, not fatal: the other rows still run
+                errors.append(f"{sampler} {energy}/{n} {capture}: {type(error).__name__}: {error}")
+                log(errors[-1])
+                continue
+            log(
+                f"{sampler} {energy}/{n} {capture}: {format_rate(row.ours)} (cost {row.cost:.2f}, first call {row.first_s:.1f} s)"
+            )
+            rows.append(row)
+            save(None)  # every row survives a run cut short
     matmul += [matmul_rate(device, n, repeats) for n in chains]
     if any(energy == "mlp" for energy, _ in cases):
         problem = build_problem("mlp").to(device)
@@ -429,16 +494,16 @@ def main(argv: list[str] | None = None) -> int:
             t = floor_time(problem, problem.x0(m["rows"], device), device, repeats)
             mlp_fraction[m["rows"]] = mlp_flops(m["rows"]) / t / 1e9 / m["gflops"]
     save(None)  # the torch rows survive a JAX run that is cut short
-    python = jax_python(args.jax_python) if args.jax == "auto" else None
-    peers = (
-        run_jax(rows, python, device.type, repeats, log, args.jax_precision, args.clock, args.threads)
-        if python is not None
-        else None
-    )
+    after = None
+    if python is not None and args.peers == "after":
+        after = run_jax(rows, python, device.type, repeats, log, args.jax_precision, args.clock, args.threads)
+        if after is not None:
+            after["matmul_precision"] = args.jax_precision or "jax default"
     if peers is not None:
-        peers["matmul_precision"] = args.jax_precision or "jax default"
+        peers.server.close()
+    tmp.cleanup()
     info["load_after"] = list(os.getloadavg())
-    save(peers)
+    save(after if after is not None else info.get("peers"))
     print(table([asdict(r) for r in rows]))
     for m in matmul:
         frac = mlp_fraction.get(m["rows"])

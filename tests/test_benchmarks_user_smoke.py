@@ -170,3 +170,71 @@ def test_linear_backends_benchmark_marks_the_rules_choice(threads, load_benchmar
     assert len(rows) == 2
     assert out.count("*") == 1 + sum(bench.chosen(64, a, b) for a in (8, 64) for b in (8, 64))  # the legend's own *
     assert bench.chosen(1024, 64, 64) and not bench.chosen(64, 64, 64) and not bench.chosen(4096, 2, 512)
+
+
+FAKE_PEER = """
+import json, os, sys
+spec = json.load(open(sys.argv[-1]))
+rows = {r["key"]: r for r in spec["rows"]}
+log = open(os.environ["FAKE_PEER_LOG"], "a")
+factors, timed = (1, 3, 2), 0
+print(json.dumps({"jax": "fake", "backend": "cpu", "blackjax": True, "clock": spec["clock"]}), flush=True)
+for line in sys.stdin:
+    command, key = line.split()
+    row = rows[int(key)]
+    log.write(f"{command} {row['sampler']} {row['energy']} {row['chains']} {row['steps']}\\n")
+    log.flush()
+    if command == "prepare":
+        print(json.dumps({"key": int(key), "compile_s": {"jax": 0.5, "blackjax": 0.25}}), flush=True)
+    else:  # f ms per step for "jax", 2f for "blackjax", f = 1, 3, 2 in turn: medians 2 and 4 ms
+        f, timed = factors[timed % 3], timed + 1
+        seconds = {"jax": f * 1e-3 * row["steps"], "blackjax": 2 * f * 1e-3 * row["steps"]}
+        print(json.dumps({"key": int(key), "seconds": seconds}), flush=True)
+"""
+
+
+@pytest.mark.parametrize("clock", ["cpu", "wall"])
+def test_interleaved_peers_run_between_our_repeats(tmp_path: Path, threads, load_benchmark, monkeypatch, clock) -> None:
+    """--peers interleaved: each (sampler, energy, chains) is prepared once and its peers timed once after each of our
+    repeats of each capture mode; the rates are the peers' medians, the ratios paired medians over the repeats."""
+    bench = load_benchmark("samplers_user")
+    fake, log = tmp_path / "fake_peer.py", tmp_path / "requests.txt"
+    fake.write_text(FAKE_PEER)
+    monkeypatch.setattr(sys.modules["peers"], "JAX_PEER", fake)
+    monkeypatch.setenv("FAKE_PEER_LOG", str(log))
+    out = tmp_path / "rows.json"
+    argv = ["--energies", "mog8", "--chains", "8", "--steps", "10", "--repeats", "3", "--only", "ula,hmc",
+            "--capture", "off,eager", "--clock", clock, "--jax-python", sys.executable, "--json", str(out)]  # fmt: skip
+    assert bench.main(argv) == 0
+    payload = json.loads(out.read_text())
+    assert payload["errors"] == [] and payload["peers"]["jax"] == "fake"
+    requests = log.read_text().splitlines()
+    assert requests == [
+        "prepare ula mog8 8 10",
+        *["time ula mog8 8 10"] * 6,
+        "prepare hmc mog8 8 2",
+        *["time hmc mog8 8 2"] * 6,
+    ]
+    for row in payload["rows"]:
+        assert row["peers"] == "interleaved" and len(row["runs_s"]) == 3
+        assert row["jax"] == pytest.approx(8 / 2e-3) and row["blackjax"] == pytest.approx(8 / 4e-3)
+        assert row["jax_compile_s"] == 0.5 and row["blackjax_compile_s"] == 0.25
+        # ours ÷ peer in each repeat = the peer's seconds per step ÷ ours (paired), the median of the three
+        paired = sorted(f * 1e-3 / s for f, s in zip((1, 3, 2), row["runs_s"], strict=True))[1]
+        assert row["jax_paired"] == pytest.approx(paired) and row["blackjax_paired"] == pytest.approx(2 * paired)
+    assert "| ula | mog8 / 8 |" in bench.table(payload["rows"])
+
+
+def test_interleaved_peers_that_cannot_start_are_an_error_not_a_crash(
+    tmp_path: Path, threads, load_benchmark, monkeypatch
+) -> None:
+    bench = load_benchmark("samplers_user")
+    fake = tmp_path / "dead_peer.py"
+    fake.write_text("import sys\nprint('no jax here', file=sys.stderr)\nsys.exit(3)\n")
+    monkeypatch.setattr(sys.modules["peers"], "JAX_PEER", fake)
+    out = tmp_path / "rows.json"
+    argv = ["--quick", "--energies", "mog8", "--only", "ula", "--jax-python", sys.executable, "--json", str(out)]
+    assert bench.main(argv) == 0
+    payload = json.loads(out.read_text())
+    assert len(payload["rows"]) == 1 and payload["rows"][0]["jax"] is None
+    assert payload["errors"] == ["JAX peer: the JAX peer stopped (rc 3): ['no jax here']"]
