@@ -23,6 +23,7 @@ from ebmlab.training import (
     read_metrics,
 )
 from ebmlab.training.examples import GaussianMLE, ReverseKLGaussian
+from ebmlab.training.optim import apply_hyperparameters, foreach_applies
 
 
 def _cfg(**kw) -> TrainConfig:
@@ -98,6 +99,46 @@ def test_build_optimizer_settings():
     sgd = build_optimizer(p, {**base, "optimizer": "sgd"})
     assert isinstance(sgd, torch.optim.SGD) and sgd.param_groups[0]["momentum"] == 0.3
     assert build_optimizer(p, {**base, "optimizer": "adam"}).param_groups[0]["weight_decay"] == 0.01
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd"])
+def test_optimizers_run_foreach_with_the_per_parameter_loops_bits(name: str) -> None:
+    """build_optimizer picks PyTorch's foreach implementation on the CPU (its default there is the per-parameter
+    loop), and 40 steps of it give the loop's bits exactly, weight decay, betas and momentum included."""
+    gen = torch.Generator().manual_seed(0)
+    shapes = [(16, 2), (16,), (16, 16), (1, 16), (1,)]
+    start = [torch.randn(s, generator=gen) for s in shapes]
+    ours = [nn.Parameter(t.clone()) for t in start]
+    loop = [nn.Parameter(t.clone()) for t in start]
+    settings = {"optimizer": name, "lr": 0.05, "betas": (0.8, 0.95), "momentum": 0.7, "weight_decay": 0.01}
+    opt = build_optimizer(ours, settings)
+    assert opt.param_groups[0]["foreach"] is True
+    kind = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[name]
+    extra = {"momentum": 0.7} if name == "sgd" else {"betas": (0.8, 0.95)}
+    reference = kind(loop, lr=0.05, weight_decay=0.01, foreach=False, **extra)
+    for _ in range(40):
+        grads = [torch.randn(s, generator=gen) for s in shapes]
+        for params, optimizer in ((ours, opt), (loop, reference)):
+            for param, grad in zip(params, grads, strict=True):
+                param.grad = grad.clone()
+            optimizer.step()
+    assert all(torch.equal(a, b) for a, b in zip(ours, loop, strict=True))
+
+
+def test_restored_optimizer_runs_foreach_again() -> None:
+    """A checkpoint written before the implementation was chosen holds ``foreach: None``: restoring it and
+    re-applying the config's settings (what a resume does) gives foreach back."""
+    params = [nn.Parameter(torch.zeros(3))]
+    settings = {"optimizer": "adam", "lr": 0.1, "betas": (0.9, 0.99), "momentum": 0.0, "weight_decay": 0.0}
+    opt = build_optimizer(params, settings)
+    old = opt.state_dict()
+    old["param_groups"][0]["foreach"] = None
+    opt.load_state_dict(old)
+    assert opt.param_groups[0]["foreach"] is None
+    apply_hyperparameters({"model": opt}, {"model": settings}, 1.0)
+    assert opt.param_groups[0]["foreach"] is True
+    assert foreach_applies([]) is None
+    assert foreach_applies([torch.zeros(2, 2).to_sparse()]) is None
 
 
 # ------------------------------------------------------------------------------- parameter groups
