@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,26 @@ def test_killed_and_resumed_run_is_bit_identical(tmp_path: Path, kill: int):
     a = load_file(str(tmp_path / "straight/checkpoints/step_0000024/state.safetensors"))
     b = load_file(str(tmp_path / "killed/checkpoints/step_0000024/state.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_fused_optimizer_resumes_bit_identically_and_rounds_differently(tmp_path: Path):
+    """train.fused_optimizer: PyTorch's fused kernels (the optimiser is built with them, and a resume keeps them);
+    a killed and resumed run is bit-identical to a straight one, and the parameters differ from the default's by
+    rounding only."""
+    cfg = replace(CFG, fused_optimizer=True)
+    default = fit(_method(), _data(), CFG, run_dir=tmp_path / "default")
+    straight = fit(_method(), _data(), cfg, run_dir=tmp_path / "straight")
+    groups = lambda run: json.loads((tmp_path / run / "checkpoints/step_0000024/trainer.json").read_text())  # noqa: E731
+    with pytest.raises(Killed):
+        fit(_method(), _data(), cfg, run_dir=tmp_path / "killed", callbacks=[kill_at(13)])
+    resumed = fit(_method(), _data(), cfg, run_dir=tmp_path / "killed", resume=True)
+    for run, fused in (("default", None), ("straight", True), ("killed", True)):
+        (group,) = groups(run)["optimizers"]["model"]["param_groups"]
+        assert group["fused"] is fused and group["foreach"] is (None if fused else True)
+    _assert_same_state(straight.method, resumed.method)
+    pairs = list(zip(straight.method.state_dict().values(), default.method.state_dict().values(), strict=True))
+    assert not all(torch.equal(p, q) for p, q in pairs)
+    assert all(torch.allclose(p, q, rtol=1e-4, atol=1e-5) for p, q in pairs)
 
 
 def test_resume_without_checkpoint_starts_fresh_and_resume_of_finished_run_is_a_no_op(tmp_path: Path):

@@ -25,6 +25,7 @@ __all__ = [
     "foreach_applies",
     "group_gradients",
     "group_settings",
+    "implementation",
     "total_norm",
 ]
 
@@ -54,17 +55,26 @@ def foreach_applies(params: Sequence[Tensor]) -> bool | None:
     return True if params and plain and all(p.device.type in ("cpu", "cuda") for p in params) else None
 
 
+def implementation(params: Sequence[Tensor], fused: bool) -> dict[str, bool | None]:
+    """``foreach`` / ``fused`` for an optimiser over ``params``: PyTorch's fused kernels when asked
+    (``train.fused_optimizer``: one kernel for all parameters, different rounding; Adam over bg's parameters 0.23–0.33
+    instead of 0.60–1.02 ms per step), else foreach where it applies (:func:`foreach_applies`, the same bits)."""
+    if fused:
+        return {"foreach": None, "fused": True}
+    return {"foreach": foreach_applies(params), "fused": None}
+
+
 def build_optimizer(params: Sequence[nn.Parameter], settings: Mapping[str, Any]) -> torch.optim.Optimizer:
-    """Adam / AdamW / SGD over ``params`` with ``lr``, ``betas``, ``momentum``, ``weight_decay``; the ``foreach``
-    implementation where it applies (:func:`foreach_applies`: the same bits as the per-parameter loop, faster)."""
+    """Adam / AdamW / SGD over ``params`` with ``lr``, ``betas``, ``momentum``, ``weight_decay`` and the
+    implementation :func:`implementation` picks (``settings["fused"]``, default False)."""
     name, lr, wd = settings["optimizer"], settings["lr"], settings["weight_decay"]
-    foreach = foreach_applies(list(params))
+    how = implementation(list(params), bool(settings.get("fused", False)))
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=tuple(settings["betas"]), weight_decay=wd, foreach=foreach)
+        return torch.optim.Adam(params, lr=lr, betas=tuple(settings["betas"]), weight_decay=wd, **how)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=tuple(settings["betas"]), weight_decay=wd, foreach=foreach)
+        return torch.optim.AdamW(params, lr=lr, betas=tuple(settings["betas"]), weight_decay=wd, **how)
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=settings["momentum"], weight_decay=wd, foreach=foreach)
+        return torch.optim.SGD(params, lr=lr, momentum=settings["momentum"], weight_decay=wd, **how)
     raise ConfigError(f"train.optimizer: expected one of 'adam', 'adamw', 'sgd', got {name!r}")
 
 
@@ -80,7 +90,7 @@ def group_settings(
             )
     c = config
     base: dict[str, Any] = {"optimizer": c.optimizer, "lr": c.lr, "betas": c.betas, "momentum": c.momentum}
-    base |= {"weight_decay": c.weight_decay, "grad_clip": c.grad_clip}
+    base |= {"weight_decay": c.weight_decay, "grad_clip": c.grad_clip, "fused": c.fused_optimizer}
     settings = {}
     for g, entry in groups.items():
         own = from_dict(GroupConfig, {k: entry[k] for k in GROUP_KEYS if k in entry}, f"{name}.param_groups.{g}")
@@ -96,11 +106,11 @@ def apply_hyperparameters(
     optimizers: Mapping[str, torch.optim.Optimizer], settings: Mapping[str, Mapping[str, Any]], lr_scale: float
 ) -> None:
     """Config hyper-parameters (× the rollback lr scale) win over those stored in a checkpoint, and so does the
-    implementation (``foreach``: a checkpoint written before it was chosen holds None; the same bits either way)."""
+    implementation (:func:`implementation`; a checkpoint written before foreach was chosen holds None)."""
     for g, opt in optimizers.items():
         s = settings[g]
         for pg in opt.param_groups:
-            pg["foreach"] = foreach_applies(pg["params"])
+            pg.update(implementation(pg["params"], bool(s.get("fused", False))))
             pg["lr"] = s["lr"] * lr_scale
             pg["weight_decay"] = s["weight_decay"]
             if "betas" in pg:

@@ -65,6 +65,10 @@ class TrainConfig:
     grad_clip: float | None = field(
         default=None, metadata=meta(help="clip each group's gradient to this global norm", check=positive())
     )
+    fused_optimizer: bool = field(
+        default=False,
+        metadata=meta(help="PyTorch's fused optimiser kernels: faster steps, different rounding from the default"),
+    )
     lr_schedule: LRSchedule = field(
         default="constant",
         metadata=meta(help="learning-rate decay after warm-up: constant, cosine or linear down to final_lr_fraction"),
