@@ -212,18 +212,26 @@ def serve(spec_path: str) -> int:
     clock, blackjax_ok = spec.get("clock", "wall"), have_blackjax()
     rows = {row["key"]: row for row in spec["rows"]}
     print(json.dumps(versions(blackjax_ok, clock)), flush=True)
-    ready: dict[str, tuple] = {}
+    ready: dict[str, tuple] = {}  # peer name -> (compiled run, its arguments) of the last prepared row
+    compile_s: dict[str, float] = {}
     for line in sys.stdin:
         command, key = line.split()
+        row = rows[int(key)]
         if command == "prepare":
-            energy, x0 = load_row(spec, rows[int(key)])
-            runs = {"jax": own_run(rows[int(key)], energy, x0)}
-            if blackjax_ok:
-                runs["blackjax"] = blackjax_run(rows[int(key)], energy, x0)
-            ready = {name: (*compiled_warm(*run), run[1]) for name, run in runs.items() if run is not None}
-            reply = {"key": int(key), "compile_s": {name: r[1] for name, r in ready.items()}}
+            energy, x0 = load_row(spec, row)
+            runs = {"jax": own_run(row, energy, x0), "blackjax": blackjax_run(row, energy, x0) if blackjax_ok else None}
+            ready, compile_s = {}, {}
+            for name, run in runs.items():
+                if run is not None:
+                    fn, args = run
+                    compiled, compile_s[name] = compiled_warm(fn, args)
+                    ready[name] = (compiled, args)
+            reply = {"key": row["key"], "compile_s": compile_s}
         elif command == "time":
-            reply = {"key": int(key), "seconds": {name: time_once(r[0], r[2], clock) for name, r in ready.items()}}
+            reply = {
+                "key": row["key"],
+                "seconds": {name: time_once(c, args, clock) for name, (c, args) in ready.items()},
+            }
         else:
             raise SystemExit(f"jax_peer --serve: unknown request {line.strip()!r}")
         print(json.dumps(reply), flush=True)
