@@ -139,6 +139,11 @@ def test_restored_optimizer_runs_foreach_again() -> None:
     assert opt.param_groups[0]["foreach"] is True
     assert foreach_applies([]) is None
     assert foreach_applies([torch.zeros(2, 2).to_sparse()]) is None
+    half = {**settings, "fused": True}
+    with pytest.raises(
+        ConfigError, match=r"fused_optimizer: .* torch.int64 parameter on cpu; set train.fused_optimizer"
+    ):
+        build_optimizer([nn.Parameter(torch.zeros(2, dtype=torch.long), requires_grad=False)], half)
 
 
 # ------------------------------------------------------------------------------- parameter groups

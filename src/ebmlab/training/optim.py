@@ -49,8 +49,8 @@ def foreach_applies(params: Sequence[Tensor]) -> bool | None:
     """``foreach`` for an optimiser over ``params``: True for plain dense CPU / CUDA tensors, else None (PyTorch's
     own choice). PyTorch's default on the CPU is the per-parameter loop; its ``foreach`` implementation updates
     every parameter with one kernel per operation and gives the same bits (a test checks Adam, AdamW and SGD with
-    momentum): Adam over the Boltzmann generator's 27 parameters took 0.89 instead of 1.22 ms per step on a Zen 4 EPYC
-    (docs/performance.md, "Session 15")."""
+    momentum): Adam over the Boltzmann generator's 27 parameters took 0.60–0.86 instead of 0.78–1.02 ms per step on a
+    Zen 4 EPYC (docs/performance.md, "Session 15")."""
     plain = all(type(p) in (Tensor, nn.Parameter) and p.layout == torch.strided for p in params)
     return True if params and plain and all(p.device.type in ("cpu", "cuda") for p in params) else None
 
@@ -58,8 +58,16 @@ def foreach_applies(params: Sequence[Tensor]) -> bool | None:
 def implementation(params: Sequence[Tensor], fused: bool) -> tuple[bool | None, bool | None]:
     """``(foreach, fused)`` for an optimiser over ``params``: PyTorch's fused kernels when asked
     (``train.fused_optimizer``: one kernel for all parameters, different rounding; Adam over bg's parameters 0.23–0.33
-    instead of 0.60–1.02 ms per step), else foreach where it applies (:func:`foreach_applies`, the same bits)."""
-    return (None, True) if fused else (foreach_applies(params), None)
+    instead of 0.78–1.02 ms per step), else foreach where it applies (:func:`foreach_applies`, the same bits)."""
+    if not fused:
+        return foreach_applies(params), None
+    unfit = [p for p in params if not p.is_floating_point() or p.device.type not in ("cpu", "cuda")]
+    if unfit:
+        raise ConfigError(
+            f"train.fused_optimizer: PyTorch's fused kernels need floating-point CPU / CUDA parameters, got a "
+            f"{unfit[0].dtype} parameter on {unfit[0].device}; set train.fused_optimizer: false."
+        )
+    return None, True
 
 
 def build_optimizer(params: Sequence[nn.Parameter], settings: Mapping[str, Any]) -> torch.optim.Optimizer:
