@@ -468,25 +468,31 @@ def main(argv: list[str] | None = None) -> int:
     peers = None
     if python is not None and args.peers == "interleaved":
         peers = start_peers(python, plan, steps, Path(tmp.name), args, device, repeats, info, errors, log)
-    for sampler, energy, n in plan:
-        problem = build_problem(energy).to(device)
-        for capture in (c + suffix for c in args.capture.split(",")):
-            try:
-                between = None if peers is None else peers.between(sampler, energy, n)
-                row = measure_ours(
-                    problem, sampler, n, steps[(sampler, energy, n)], capture, device, repeats, args.clock, between
+    problems = {energy: build_problem(energy).to(device) for energy in dict.fromkeys(e for _, e, _ in plan)}
+    try:
+        for sampler, energy, n in plan:
+            for capture in (c + suffix for c in args.capture.split(",")):
+                try:
+                    between = None if peers is None else peers.between(sampler, energy, n)
+                    row = measure_ours(
+                        problems[energy], sampler, n, steps[(sampler, energy, n)], capture, device, repeats,
+                        args.clock, between,
+                    )  # fmt: skip
+                    if peers is not None:
+                        peers.fill(row)
+                except Exception as error:  # reported, not fatal: the other rows still run
+                    errors.append(f"{sampler} {energy}/{n} {capture}: {type(error).__name__}: {error}")
+                    log(errors[-1])
+                    continue
+                log(
+                    f"{sampler} {energy}/{n} {capture}: {format_rate(row.ours)} (cost {row.cost:.2f}, first call {row.first_s:.1f} s)"
                 )
-                if peers is not None:
-                    peers.fill(row)
-            except Exception as error:  # reported, not fatal: the other rows still run
-                errors.append(f"{sampler} {energy}/{n} {capture}: {type(error).__name__}: {error}")
-                log(errors[-1])
-                continue
-            log(
-                f"{sampler} {energy}/{n} {capture}: {format_rate(row.ours)} (cost {row.cost:.2f}, first call {row.first_s:.1f} s)"
-            )
-            rows.append(row)
-            save(None)  # every row survives a run cut short
+                rows.append(row)
+                save(None)  # every row survives a run cut short
+    finally:  # the peer process and its SPEC folder go even when a run is cut short
+        if peers is not None:
+            peers.server.close()
+        tmp.cleanup()
     matmul += [matmul_rate(device, n, repeats) for n in chains]
     if any(energy == "mlp" for energy, _ in cases):
         problem = build_problem("mlp").to(device)
@@ -499,9 +505,6 @@ def main(argv: list[str] | None = None) -> int:
         after = run_jax(rows, python, device.type, repeats, log, args.jax_precision, args.clock, args.threads)
         if after is not None:
             after["matmul_precision"] = args.jax_precision or "jax default"
-    if peers is not None:
-        peers.server.close()
-    tmp.cleanup()
     info["load_after"] = list(os.getloadavg())
     save(after if after is not None else info.get("peers"))
     print(table([asdict(r) for r in rows]))
