@@ -12,7 +12,10 @@ Workloads (float32, Adam lr 1e-3, one optimiser step per training step):
 Columns, per workload: **fit** (``ebmlab.training.fit``: logging every 10 steps, divergence checks, a final
 checkpoint), **method loop** (a bare ``for`` loop calling the same ``method.losses``, ``backward``, Adam: the
 loop's own overhead is fit ÷ this), **bare PyTorch** (a hand-written script of the same algorithm: autograd ULA
-loop, tensor replay buffer, plain NICE reverse KL for bg is the method's own objective). Median of
+loop, tensor replay buffer, plain NICE reverse KL for bg is the method's own objective). The two bare loops use
+fit's own Adam implementation (``foreach`` on CPU / CUDA parameters, :func:`ebmlab.training.optim.foreach_applies`;
+the same bits as PyTorch's per-parameter loop, which is its CPU default), so that the ratios measure the loop alone;
+``--bare-optimizer default`` gives them PyTorch's default instead (what a script that does not ask gets). Median of
 ``--repeats`` interleaved runs (the order of the three rotated each repeat, so that no variant always runs first or
 last), in wall time and in this process's CPU time (robust on a loaded machine,
 where wall time includes waiting for a core; with ``OMP_NUM_THREADS=1`` it is the work done); "paired": the
@@ -42,6 +45,7 @@ from ebmlab.methods.boltzmann_generator import BoltzmannGenerator
 from ebmlab.methods.contrastive_divergence import ContrastiveDivergence
 from ebmlab.samplers import ULA
 from ebmlab.training import StepContext, TrainConfig, fit
+from ebmlab.training.optim import foreach_applies
 from user_energies import mog8
 
 WORKLOADS = ("cd-short", "cd-persistent", "cd-short-user", "bg")
@@ -86,17 +90,23 @@ def make_method(name: str, device: torch.device) -> torch.nn.Module:
     return cd.to(device)
 
 
-def run_fit(name: str, steps: int, device: torch.device, x: torch.Tensor) -> None:
+def adam(params, optimizer: str) -> torch.optim.Adam:
+    """The bare loops' Adam, lr 1e-3: ``optimizer`` "fit" (fit's implementation) or "default" (PyTorch's)."""
+    params = list(params)
+    return torch.optim.Adam(params, lr=1e-3, foreach=foreach_applies(params) if optimizer == "fit" else None)
+
+
+def run_fit(name: str, steps: int, device: torch.device, x: torch.Tensor, optimizer: str = "fit") -> None:
     method = make_method(name, device)
     config = TrainConfig(steps=steps, batch_size=BATCH, progress=False, log_every=10)
     fit(method, None if name == "bg" else x, config)
     sync(device)
 
 
-def run_method_loop(name: str, steps: int, device: torch.device, x: torch.Tensor) -> None:
+def run_method_loop(name: str, steps: int, device: torch.device, x: torch.Tensor, optimizer: str = "fit") -> None:
     """The method's own losses in a bare loop: what fit adds is the difference."""
     method = make_method(name, device)
-    opt = torch.optim.Adam(method.parameters(), lr=1e-3)
+    opt = adam(method.parameters(), optimizer)
     gen = torch.Generator(device=device).manual_seed(0)
     for step in range(1, steps + 1):
         batch = None if name == "bg" else x[torch.randint(x.shape[0], (BATCH,), generator=gen, device=device)]
@@ -107,11 +117,11 @@ def run_method_loop(name: str, steps: int, device: torch.device, x: torch.Tensor
     sync(device)
 
 
-def run_bare(name: str, steps: int, device: torch.device, x: torch.Tensor) -> None:
+def run_bare(name: str, steps: int, device: torch.device, x: torch.Tensor, optimizer: str = "fit") -> None:
     """A hand-written PyTorch script of the same algorithm (bg: the method's objective, no fit)."""
     if name == "bg":
         method = make_method(name, device)
-        opt = torch.optim.Adam(method.parameters(), lr=1e-3)
+        opt = adam(method.parameters(), optimizer)
         gen = torch.Generator(device=device).manual_seed(0)
         for _ in range(steps):
             loss = method.objective(None, gen)["loss"]
@@ -122,7 +132,7 @@ def run_bare(name: str, steps: int, device: torch.device, x: torch.Tensor) -> No
         return
     torch.manual_seed(0)
     net = energy_net(name).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    opt = adam(net.parameters(), optimizer)
     gen = torch.Generator(device=device).manual_seed(0)
     uniform = lambda n: torch.rand(n, 2, generator=gen, device=device) * (2 * SCALE) - SCALE  # noqa: E731
     buf = uniform(BUFFER)
@@ -156,17 +166,17 @@ def paired(a: list[float], b: list[float]) -> float:
     return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
-def measure(name: str, steps: int, repeats: int, device: torch.device, log) -> dict:
+def measure(name: str, steps: int, repeats: int, device: torch.device, log, optimizer: str = "fit") -> dict:
     x = data(device)
     times: dict[str, list[float]] = {v: [] for v in VARIANTS}
     cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for fn in VARIANTS.values():  # warm-up
-        fn(name, 2, device, x)
+        fn(name, 2, device, x, optimizer)
     for r in range(repeats):  # interleaved: the three see the same machine load; rotated: none always goes first
         for variant in rotated(list(VARIANTS), r):
             fn = VARIANTS[variant]
             start, start_cpu = time.perf_counter(), time.process_time()
-            fn(name, steps, device, x)
+            fn(name, steps, device, x, optimizer)
             times[variant].append(time.perf_counter() - start)
             cpu[variant].append(time.process_time() - start_cpu)
     med = {v: statistics.median(t) for v, t in times.items()}
@@ -186,6 +196,7 @@ def measure(name: str, steps: int, repeats: int, device: torch.device, log) -> d
         "fit / bare (CPU time, paired)": paired(cpu["fit"], cpu["bare PyTorch"]),
         "fit / method loop (CPU time, paired)": paired(cpu["fit"], cpu["method loop"]),
         "cpu_s": cpu,
+        "bare optimizer": optimizer,  # (before session 16 the bare loops used PyTorch's default: "default")
         "order": "rotated each repeat",  # (before session 13: fit, method loop, bare in every repeat)
         "spread": {v: (max(t) - min(t)) / med[v] for v, t in times.items()},
     }
@@ -219,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
         "--malloc", default="system", choices=("system", "tuned"),
         help="glibc's defaults (a library user's script) or ebmlab.allocator.tune_malloc (the ebmlab command line)",
     )  # fmt: skip
+    p.add_argument(
+        "--bare-optimizer", default="fit", choices=("fit", "default"),
+        help="the bare loops' Adam: fit's implementation (foreach; the loop alone) or PyTorch's default",
+    )  # fmt: skip
     p.add_argument("--quick", action="store_true", help="3 steps, 1 repeat: a smoke test")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
@@ -234,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, errors = [], {}
     for w in args.workloads.split(","):
         try:
-            rows.append(measure(w, steps, repeats, device, log))
+            rows.append(measure(w, steps, repeats, device, log, args.bare_optimizer))
         except Exception as error:  # a workload that fails on this device is reported, not fatal
             where = " <- ".join(
                 f"{Path(f.filename).name}:{f.lineno}" for f in traceback.extract_tb(error.__traceback__)[::-1][:6]

@@ -116,6 +116,18 @@ def test_training_benchmark_quick(tmp_path: Path, threads, load_benchmark) -> No
         cpu = r["cpu_s"]
         ratios = [f / b for f, b in zip(cpu["fit"], cpu["bare PyTorch"], strict=True)]
         assert r["fit / bare (CPU time, paired)"] == pytest.approx(sorted(ratios)[len(ratios) // 2])
+        assert r["bare optimizer"] == "fit"
+
+
+def test_training_bare_loops_use_fits_optimizer_implementation(load_benchmark) -> None:
+    """The bare loops' Adam is fit's (foreach on CPU), so fit ÷ bare measures the loop alone; "default" is PyTorch's."""
+    from ebmlab.training.optim import build_optimizer
+
+    bench = load_benchmark("training")
+    params = list(torch.nn.Linear(3, 2).parameters())
+    fits = build_optimizer(params, {"optimizer": "adam", "lr": 1e-3, "betas": (0.9, 0.999), "weight_decay": 0.0})
+    assert bench.adam(params, "fit").defaults["foreach"] is fits.defaults["foreach"] is True
+    assert bench.adam(params, "default").defaults["foreach"] is None
 
 
 def test_interleaved_variants_take_every_position_in_turn(load_benchmark) -> None:
