@@ -250,3 +250,28 @@ def test_interleaved_peers_that_cannot_start_are_an_error_not_a_crash(
     payload = json.loads(out.read_text())
     assert len(payload["rows"]) == 1 and payload["rows"][0]["jax"] is None
     assert payload["errors"] == ["JAX peer: the JAX peer stopped (rc 3): ['no jax here']"]
+
+
+def test_plot_ratios_takes_the_paired_ratio_and_one_value_per_run(tmp_path: Path, load_benchmark) -> None:
+    """benchmarks/plot_ratios.py: one value per run and row, the paired median where the peers ran interleaved (as
+    the tables), the ratio of the medians otherwise; the figure is written."""
+    bench = load_benchmark("plot_ratios")
+    row = {"sampler": "mala", "energy": "mlp", "chains": 128, "capture": "auto@cpu", "ours": 100.0, "cost": 1.2}
+    runs = [
+        {**row, "blackjax": 50.0, "blackjax_paired": 1.5},  # interleaved: 1.5, not 100 / 50
+        {**row, "blackjax": 80.0, "cost": 1.1},  # peers after ours: 100 / 80
+        {**row, "blackjax": None, "capture": "compile@cpu", "cost": 0.9},  # no peer: a cost only
+    ]
+    files = []
+    for i, r in enumerate(runs):
+        files.append(tmp_path / f"run{i}.json")
+        files[-1].write_text(json.dumps({"rows": [r]}))
+    found = bench.collect(files)
+    assert found[("mala", "mlp", 128, "auto")] == {"blackjax": [1.5, 1.25], "cost": [1.2, 1.1]}
+    assert found[("mala", "mlp", 128, "compile")] == {"blackjax": [], "cost": [0.9]}
+    assert list(bench.collect(files, {"compile"})) == [("mala", "mlp", 128, "compile")]
+    out = tmp_path / "fig" / "ratios.png"
+    assert bench.main([*map(str, files), "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit):
+        bench.main([str(tmp_path / "missing.json"), "--out", str(out)])
