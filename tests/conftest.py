@@ -59,3 +59,26 @@ def onednn_calls(monkeypatch) -> list[tuple[int, int, int]]:
 
     monkeypatch.setattr(neural, "_ONEDNN", counted)
     return calls
+
+
+class SyncCounter:
+    """Counts Tensor → Python conversions (each one a device → host synchronisation on a GPU)."""
+
+    NAMES = ("__bool__", "item", "__float__", "__int__", "tolist", "cpu")
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        for name in self.NAMES:
+            original = getattr(torch.Tensor, name)
+
+            def counted(*args, _original=original, **kwargs):
+                self.count += 1
+                return _original(*args, **kwargs)
+
+            monkeypatch.setattr(torch.Tensor, name, counted)
+
+
+@pytest.fixture
+def sync_counter(monkeypatch) -> Callable[[], SyncCounter]:
+    """``sync_counter()`` starts counting Tensor → Python conversions (``monkeypatch.undo()`` stops it)."""
+    return lambda: SyncCounter(monkeypatch)

@@ -144,30 +144,13 @@ def test_mala_counts_rejected_nonfinite_proposals_like_step_by_step(small_blocks
     assert torch.equal(blocks.samples, off.samples)
 
 
-class SyncCounter:
-    """Counts Tensor → Python conversions (each one a device → host synchronisation on a GPU)."""
-
-    NAMES = ("__bool__", "item", "__float__", "__int__", "tolist", "cpu")
-
-    def __init__(self, monkeypatch) -> None:
-        self.count = 0
-        for name in self.NAMES:
-            original = getattr(torch.Tensor, name)
-
-            def counted(*args, _original=original, **kwargs):
-                self.count += 1
-                return _original(*args, **kwargs)
-
-            monkeypatch.setattr(torch.Tensor, name, counted)
-
-
 @pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
-def test_block_path_has_no_per_step_host_sync(kernel, monkeypatch) -> None:
+def test_block_path_has_no_per_step_host_sync(kernel, monkeypatch, sync_counter) -> None:
     """Syncs per sample() call do not grow with the number of steps in a block (one block here)."""
     x0 = torch.randn(8, 2, generator=torch.Generator().manual_seed(0))
     counts = []
     for n_steps in (10, 100):
-        counter = SyncCounter(monkeypatch)
+        counter = sync_counter()
         sample(mixture, kernel, x0, n_steps, thin=n_steps, seed=0, diagnostics=False, capture="eager")
         counts.append(counter.count)
         monkeypatch.undo()

@@ -9,8 +9,8 @@ import torch
 from torch import Tensor
 
 from ebmlab.densities import DiagonalNormal
-from ebmlab.errors import ConfigError, ShapeError
-from ebmlab.samplers import MALA, GeometricPath, ReplicaExchange, geometric_betas
+from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
+from ebmlab.samplers import HMC, MALA, GeometricPath, ReplicaExchange, finite_watch, geometric_betas
 from ebmlab.targets.gmm import GaussianMixture
 
 
@@ -209,3 +209,52 @@ def test_swap_never_accepts_a_minus_inf_move_even_at_u_zero(monkeypatch):
     new, _ = ReplicaExchange._swap(point, torch.tensor([0.0, 1.0]), n, 0, stuck, torch.Generator().manual_seed(0))
     # chain 1: log α = (β₁ − β₀)(D_up − D_low) = 0 − 1 = −1 > log 0, so it swaps (the control); chains 0, 2: −inf
     assert new.target[n:].tolist() == [0.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("kernel", [MALA(0.05), HMC(0.05, n_leapfrog=3)], ids=lambda k: k.name)
+def test_a_round_reads_the_host_once_on_a_gpu(kernel, monkeypatch, sync_counter) -> None:
+    """On the GPU path (finite_watch.DEFER_ON_CPU) a round's statistics stay on the device and the base draws are
+    checked at the end of sample(): the only host read left per round is path.track's test (module doc). Before
+    session 16 a round read the host seven times (four .cpu() of its statistics, the base-draw check)."""
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
+    target = GaussianMixture([[-2.0, 0.0], [2.0, 0.0]], 0.4)
+    counts = []
+    for rounds in (4, 12):
+        pt = ReplicaExchange(kernel, n_rungs=4, base_scale=2.0)
+        gen = torch.Generator().manual_seed(0)
+        state = pt.init(target, 16, 2, gen)
+        counter = sync_counter()
+        result = pt.sample(target, 16, 2, rounds, gen, state=state)
+        counts.append(counter.count)
+        monkeypatch.undo()  # stops the counter and resets DEFER_ON_CPU: set it again
+        monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
+        assert result.swap_accept.device.type == "cpu" and result.accept.shape == (4,)
+    assert (counts[1] - counts[0]) / 8 == 1, counts
+
+
+def test_the_gpu_path_gives_the_same_chains_and_names_a_nan_base_draw_at_the_end(monkeypatch) -> None:
+    """Deferring the base-draw check changes no number, and a NaN energy where the base puts mass still raises with
+    the same message: at the end of sample() (or at settled() after a loop of step() calls) instead of at once."""
+    target = GaussianMixture([[-2.0, 0.0], [2.0, 0.0]], 0.4)
+
+    def run() -> tuple[Tensor, Tensor]:
+        pt = ReplicaExchange(MALA(0.05), n_rungs=4, base_scale=2.0)
+        result = pt.sample(target, 16, 2, 6, torch.Generator().manual_seed(3))
+        return result.samples, result.swap_accept
+
+    now = run()
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
+    late = run()
+    assert torch.equal(now[0], late[0]) and torch.equal(now[1].nan_to_num(-1), late[1].nan_to_num(-1))
+
+    energy = lambda x: torch.where(x[:, 0] < -3.0, float("nan"), 0.5 * x.square().sum(1))  # noqa: E731
+    pt = ReplicaExchange(MALA(0.1), n_rungs=3, base=DiagonalNormal(torch.zeros(2), 5.0))
+    gen = torch.Generator().manual_seed(0)
+    state = pt.init(energy, 16, 2, gen, x0=torch.zeros(3, 16, 2))
+    for _ in range(3):
+        state, _ = pt.step(energy, state, gen)  # deferred: no error yet
+    assert state.bad_base is not None and int(state.bad_base) > 0
+    with pytest.raises(NonFiniteError, match="draws of the last rounds from the base q"):
+        pt.settled(state)
+    with pytest.raises(NonFiniteError, match="from the base q"):
+        pt.sample(energy, 16, 2, 3, gen, state=pt.init(energy, 16, 2, gen, x0=torch.zeros(3, 16, 2)))

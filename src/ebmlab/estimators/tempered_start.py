@@ -105,6 +105,7 @@ def tempered_target_samples(
                 xs.append(pt.target_samples(state).detach())
                 es.append(state.point.target.reshape(state.n_rungs, -1)[-1].detach())
                 swaps.append(info.swap_accept)
+        state = pt.settled(state)  # on a GPU: the base draws' check, read once per extension
         done = target
         trace = torch.stack(xs)  # (draws, chains, *event)
         e_trace = torch.stack(es)  # (draws, chains)

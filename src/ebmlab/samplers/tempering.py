@@ -18,6 +18,13 @@ between modes that a local kernel alone never leaves. E₀, E and their gradient
 one of rung 0. A base draw where E is NaN or −∞ raises a NonFiniteError naming it; one where E = +∞ or ∇E is not
 finite is never swapped up (``ReplicaInfo.nonfinite[0]``); non-finite proposals are counted per rung.
 
+A round does not wait for the device: its statistics (:class:`ReplicaInfo`) stay on the chains' device, and on a GPU
+(:func:`~ebmlab.samplers.finite_watch.deferred`) the NaN / −∞ base draws are counted on the device and the error is
+raised at the end of :meth:`ReplicaExchange.sample` or :meth:`~ReplicaExchange.adapt` (:meth:`~ReplicaExchange.settled`
+after a loop of your own); such chains are never swapped up meanwhile. The one host read left per round is
+:func:`~ebmlab.samplers.path.track`'s test whether a chain needs its path parts evaluated again (a kernel that moved it
+and then rejected a later step).
+
 >>> import torch
 >>> from ebmlab.samplers import MALA, ReplicaExchange
 >>> energy = lambda x: 0.5 * (x.square().sum(-1) - 9).square()  # a ring of radius 3
@@ -45,6 +52,7 @@ from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.samplers.base import Sampler, SamplerState, finite_rows, mh_accept
 from ebmlab.samplers.chains import run_chains
+from ebmlab.samplers.finite_watch import deferred
 from ebmlab.samplers.path import GeometricPath, PathPoint, geometric_betas, make_betas, track
 
 __all__ = [
@@ -73,11 +81,13 @@ class ReplicaState:
         point: the path parts (E₀ = −log q, E, gradients) at the ``R·n`` chains, flat and rung-major.
         n_rungs: R.
         round: number of rounds taken (its parity chooses the swap pairs).
+        bad_base: on a GPU, the NaN / −∞ base draws since the host last looked, a count on the device (module doc).
     """
 
     point: PathPoint
     n_rungs: int
     round: int = 0
+    bad_base: Tensor | None = None
 
     @property
     def x(self) -> Tensor:
@@ -113,7 +123,7 @@ class TemperingResult:
 @dataclass(frozen=True)
 class ReplicaInfo:
     """One round: kernel acceptance per rung ``(R,)`` (NaN at rung 0, drawn exactly), swap acceptance per pair
-    ``(R − 1,)`` (NaN if not proposed), non-finite counts per rung ``(R,)`` (module doc)."""
+    ``(R − 1,)`` (NaN if not proposed), non-finite counts per rung ``(R,)`` (module doc); on the chains' device."""
 
     accept: Tensor
     swap_accept: Tensor
@@ -206,18 +216,26 @@ class ReplicaExchange:
 
     # ------------------------------------------------------------------ pieces
 
-    def _base_draw(self, path: GeometricPath, n: int, dtype: torch.dtype, generator: torch.Generator) -> PathPoint:
-        """n exact draws of rung 0 with their path parts; NaN or −∞ energies there raise (module doc)."""
+    def _base_draw(
+        self, path: GeometricPath, n: int, dtype: torch.dtype, generator: torch.Generator, bad_before: Tensor | None
+    ) -> tuple[PathPoint, Tensor | None]:
+        """n exact draws of rung 0 with their path parts. NaN or −∞ energies there raise at once; on a GPU they are
+        added to ``bad_before`` instead, the count returned (module doc)."""
         x = path.base.sample(n, generator).to(dtype)
         point = path.point(x, grad=self.kernel.uses_gradient)
-        bad = torch.isnan(point.target) | torch.isneginf(point.target) | ~torch.isfinite(point.base)
-        if bool(bad.any()):
-            raise NonFiniteError(
-                f"ReplicaExchange: the energy is NaN or −inf (or log q not finite) at {int(bad.sum())} of {n} draws "
-                "from the base q (rung 0): the energy overflows or is unbounded below where q puts mass. Fix the "
-                "energy there, or use a base that stays inside its domain."
-            )
-        return point
+        bad = (torch.isnan(point.target) | torch.isneginf(point.target) | ~torch.isfinite(point.base)).sum()
+        if deferred(x.device):
+            return point, bad if bad_before is None else bad_before + bad
+        _raise_bad_base(int(bad), f"{n} draws")
+        return point, None
+
+    def settled(self, state: ReplicaState) -> ReplicaState:
+        """``state`` after the host has read its count of NaN / −∞ base draws (raising if there were any); call it
+        after the last :meth:`step` of a loop of your own on a GPU (:meth:`sample` and :meth:`adapt` do)."""
+        if state.bad_base is None:
+            return state
+        _raise_bad_base(int(state.bad_base), "the draws of the last rounds")
+        return ReplicaState(state.point, state.n_rungs, state.round)
 
     def init(
         self,
@@ -278,7 +296,7 @@ class ReplicaExchange:
 
             rounds = tqdm(rounds, desc=f"replica exchange ({self.kernel.name})", unit="round")
         kept, swaps, accepts = [], [], []
-        nonfinite = torch.zeros(self.n_rungs, dtype=torch.long)
+        nonfinite = torch.zeros(self.n_rungs, dtype=torch.long, device=state.point.x.device)
         for t in rounds:
             state, info = self.step(energy, state, generator)
             nonfinite += info.nonfinite
@@ -287,13 +305,15 @@ class ReplicaExchange:
                 accepts.append(info.accept)
                 if (t - burn_in + 1) % thin == 0:
                     kept.append(self.target_samples(state))
+        state = self.settled(state)
+        nonfinite = nonfinite.cpu()  # the statistics of the call come back once, on the CPU as before
         if bool(nonfinite[1:].any()):
             msg = f"ReplicaExchange: non-finite kernel proposals per rung β > 0 {nonfinite[1:].tolist()} were rejected"
             warnings.warn(f"{msg}; lower those rungs' step sizes or check the energy for overflow.", stacklevel=2)
         return TemperingResult(
             torch.stack(kept) if kept else state.x[:0],
-            torch.stack(swaps).nanmean(0),
-            torch.stack(accepts).nanmean(0),
+            torch.stack(swaps).nanmean(0).cpu(),
+            torch.stack(accepts).nanmean(0).cpu(),
             state,
             nonfinite,
         )
@@ -320,12 +340,14 @@ class ReplicaExchange:
         if self.step_sizes is None:
             self.set_step_sizes(torch.full((self.n_rungs - 1,), self.kernel.step_size, dtype=torch.float64))
         assert self.step_sizes is not None
-        log_steps = self.step_sizes.log()
+        home = self.step_sizes.device
+        log_steps = self.step_sizes.log().to(state.point.x.device)  # updated on the chains' device: no host read
         for t in range(n_rounds):
             state, info = self.step(energy, state, generator)
             log_steps = log_steps + (info.accept[1:].to(torch.float64) - target) / math.sqrt(t + 1)
             self.step_sizes = log_steps.exp()
-        return state
+        self.step_sizes = self.step_sizes.to(home)
+        return self.settled(state)
 
     # ------------------------------------------------------------------ one round
 
@@ -339,13 +361,13 @@ class ReplicaExchange:
         path = self.path(energy, tuple(x.shape[1:]), x.dtype)
         betas = self.betas.to(dtype=x.dtype, device=x.device)
         hot, accept, nonfinite = self._move_hot_rungs(path, state.point.take(slice(n, None)), betas, n, generator)
-        cold = self._base_draw(path, n, x.dtype, generator)
-        stuck = ~finite_rows(cold.target, cold.target_grad)  # E = +inf or ∇E not finite: never swapped up
+        cold, bad_base = self._base_draw(path, n, x.dtype, generator, state.bad_base)
+        stuck = ~finite_rows(cold.target, cold.target_grad)  # E or ∇E not finite: never swapped up
         point = _cat(cold, hot)
         point, swap = self._swap(point, betas, n, state.round % 2, stuck, generator)
-        rung_accept = torch.cat([torch.full((1,), float("nan"), dtype=torch.float64), accept])
-        counts = torch.cat([stuck.sum().reshape(1).cpu(), nonfinite])
-        return ReplicaState(point, n_rungs, state.round + 1), ReplicaInfo(rung_accept, swap, counts)
+        rung_accept = torch.cat([torch.full((1,), float("nan"), dtype=torch.float64, device=x.device), accept])
+        counts = torch.cat([stuck.sum().reshape(1), nonfinite])
+        return ReplicaState(point, n_rungs, state.round + 1, bad_base), ReplicaInfo(rung_accept, swap, counts)
 
     def _move_hot_rungs(
         self, path: GeometricPath, point: PathPoint, betas: Tensor, n: int, generator: torch.Generator
@@ -360,8 +382,8 @@ class ReplicaExchange:
         start = SamplerState(point.x, point.energy(beta), point.grad(beta) if grad else None, self.kernel.step_size)
         run = run_chains(self.kernel, energy, start, self.steps_per_swap, generator, step_size=steps, frozen_after=None)
         new, _ = track(energy, run.state.x, point, grad)
-        accept = (run.accept_sum / self.steps_per_swap).reshape(rungs, n).mean(1).cpu()
-        return new, accept, run.nonfinite.reshape(rungs, n).sum(1).cpu()
+        accept = (run.accept_sum / self.steps_per_swap).reshape(rungs, n).mean(1)
+        return new, accept, run.nonfinite.reshape(rungs, n).sum(1)
 
     @staticmethod
     def _swap(
@@ -372,7 +394,7 @@ class ReplicaExchange:
         d = point.log_ratio.reshape(-1, n)
         n_rungs = d.shape[0]
         lower = torch.arange(parity, n_rungs - 1, 2, device=d.device)
-        swap_accept = torch.full((n_rungs - 1,), float("nan"), dtype=torch.float64)
+        swap_accept = torch.full((n_rungs - 1,), float("nan"), dtype=torch.float64, device=d.device)
         if lower.numel() == 0:
             return point, swap_accept
         upper = lower + 1
@@ -386,8 +408,17 @@ class ReplicaExchange:
         perm[lower] = torch.where(accepted, upper.unsqueeze(1), lower.unsqueeze(1))
         perm[upper] = torch.where(accepted, lower.unsqueeze(1), upper.unsqueeze(1))
         cols = torch.arange(n, device=d.device)
-        swap_accept[lower.cpu()] = accept_prob.mean(1).to(torch.float64).cpu()
+        swap_accept[lower] = accept_prob.mean(1).to(torch.float64)
         return point.take((perm * n + cols).reshape(-1)), swap_accept
+
+
+def _raise_bad_base(found: int, of: str) -> None:
+    if found:
+        raise NonFiniteError(
+            f"ReplicaExchange: the energy is NaN or −inf (or log q not finite) at {found} of {of} from the base q "
+            "(rung 0): the energy overflows or is unbounded below where q puts mass. Fix the energy there, or use a "
+            "base that stays inside its domain."
+        )
 
 
 def _cat(a: PathPoint, b: PathPoint) -> PathPoint:
