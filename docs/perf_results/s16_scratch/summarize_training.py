@@ -11,6 +11,7 @@ R = "docs/perf_results"
 for label, pattern in (
     ("bare loops with fit's Adam (foreach)", "training_cpu_s16_[0-9].json"),
     ("bare loops with PyTorch's default Adam", "training_cpu_s16_bare_default_[0-9].json"),
+    ("cd-persistent, bare loops with fit's Adam", "training_cpu_s16_persistent_[0-9].json"),
 ):
     files = sorted(glob.glob(f"{R}/{pattern}"))
     print(f"{label}: {', '.join(f.split('/')[-1] for f in files)}")
