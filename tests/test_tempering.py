@@ -211,16 +211,18 @@ def test_swap_never_accepts_a_minus_inf_move_even_at_u_zero(monkeypatch):
     assert new.target[n:].tolist() == [0.0, 1.0, 0.0]
 
 
+@pytest.mark.parametrize("steps, reads", [(1, 0), (3, 1)])
 @pytest.mark.parametrize("kernel", [MALA(0.05), HMC(0.05, n_leapfrog=3)], ids=lambda k: k.name)
-def test_a_round_reads_the_host_once_on_a_gpu(kernel, monkeypatch, sync_counter) -> None:
-    """On the GPU path (finite_watch.DEFER_ON_CPU) a round's statistics stay on the device and the base draws are
-    checked at the end of sample(): the only host read left per round is path.track's test (module doc). Before
-    session 16 a round read the host seven times (four .cpu() of its statistics, the base-draw check)."""
+def test_a_round_does_not_read_the_host_on_a_gpu(kernel, steps, reads, monkeypatch, sync_counter) -> None:
+    """On the GPU path (finite_watch.DEFER_ON_CPU) a round's statistics stay on the device, the base draws are
+    checked at the end of sample(), and after one MALA / HMC transition so is path.track_on_device's flag; with
+    several transitions per round, track's test reads the host once (module doc). Before session 16 a round read
+    the host seven times (four .cpu() of its statistics, the base-draw check, track's test); session 16 left one."""
     monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
     target = GaussianMixture([[-2.0, 0.0], [2.0, 0.0]], 0.4)
     counts = []
     for rounds in (4, 12):
-        pt = ReplicaExchange(kernel, n_rungs=4, base_scale=2.0)
+        pt = ReplicaExchange(kernel, n_rungs=4, base_scale=2.0, steps_per_swap=steps)
         gen = torch.Generator().manual_seed(0)
         state = pt.init(target, 16, 2, gen)
         counter = sync_counter()
@@ -229,7 +231,31 @@ def test_a_round_reads_the_host_once_on_a_gpu(kernel, monkeypatch, sync_counter)
         monkeypatch.undo()  # stops the counter and resets DEFER_ON_CPU: set it again
         monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
         assert result.swap_accept.device.type == "cpu" and result.accept.shape == (4,)
-    assert (counts[1] - counts[0]) / 8 == 1, counts
+    assert (counts[1] - counts[0]) / 8 == reads, counts
+
+
+class _LooksElsewhere(MALA):
+    """A kernel that claims ends_at_proposal but evaluates the energy elsewhere after its proposal."""
+
+    def step(self, energy, state, generator=None, noise=None, uniform=None):
+        new, info = super().step(energy, state, generator, noise, uniform)
+        energy(state.x + 1.0)
+        return new, info
+
+
+def test_the_gpu_path_names_a_kernel_whose_last_evaluation_is_elsewhere(monkeypatch) -> None:
+    """Stale path parts are never used silently: the CPU path evaluates those chains again, the GPU path raises
+    at the end of sample() (a kernel claiming ends_at_proposal wrongly), naming the switch that checks."""
+    from ebmlab.errors import EbmlabError
+
+    target = GaussianMixture([[-2.0, 0.0], [2.0, 0.0]], 0.4)
+    pt = ReplicaExchange(_LooksElsewhere(0.05), n_rungs=4, base_scale=2.0)
+    cpu = pt.sample(target, 16, 2, 5, torch.Generator().manual_seed(1))
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
+    with pytest.raises(EbmlabError, match="ends_at_proposal = False"):
+        pt.sample(target, 16, 2, 5, torch.Generator().manual_seed(1))
+    pt.kernel.ends_at_proposal = False
+    assert torch.equal(pt.sample(target, 16, 2, 5, torch.Generator().manual_seed(1)).samples, cpu.samples)
 
 
 def test_the_gpu_path_gives_the_same_chains_and_names_a_nan_base_draw_at_the_end(monkeypatch) -> None:

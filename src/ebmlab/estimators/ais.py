@@ -34,7 +34,15 @@ from ebmlab.estimators.base import Estimate, log_mean_exp, pareto_k
 from ebmlab.estimators.logz import check_count, make_generator
 from ebmlab.samplers import HMC, MALA, Sampler, SamplerState
 from ebmlab.samplers.chains import run_chains
-from ebmlab.samplers.path import AnnealingPath, GeometricPath, make_betas, track
+from ebmlab.samplers.path import (
+    AnnealingPath,
+    GeometricPath,
+    make_betas,
+    raise_untracked,
+    track,
+    track_on_device,
+    tracks_on_device,
+)
 
 __all__ = ["AISResult", "ais", "log_z_ais"]
 
@@ -47,7 +55,7 @@ class AISResult:
         log_w: AIS log-weights, float64 ``(n_chains,)``; log Ẑ = log-mean-exp of them.
         x: final states ``(n_chains, *event)``, distributed as the target after weighting.
         betas: the schedule ``(T + 1,)``.
-        accept_rate: mean acceptance probability per intermediate temperature ``(T − 1,)``.
+        accept_rate: mean acceptance probability per intermediate temperature ``(T − 1,)``, on the chains' device.
         step_sizes: step size used at each intermediate temperature ``(T − 1,)``.
         nonfinite: proposals rejected for non-finite values, per chain ``(n_chains,)``.
         seconds: wall time.
@@ -107,6 +115,13 @@ def _kernel(kernel: Sampler | str, x0: Tensor, n_leapfrog: int) -> Sampler:
     if kernel == "hmc":
         return HMC(0.5 * math.sqrt(var) * d**-0.25, n_leapfrog=n_leapfrog)
     return MALA(0.5 * var * d ** (-1 / 3))
+
+
+def _mean_accept(accept: Tensor) -> Tensor:
+    """``ChainResult.accept_rate`` as a float64 0-d tensor on the chains' device (NaN after zero steps)."""
+    if not accept.numel():
+        return torch.tensor(math.nan, dtype=torch.float64, device=accept.device)
+    return accept.mean().to(torch.float64)  # float32 → float64 is exact, as float() of it is
 
 
 def _check(t: Tensor, bad_inf: float, what: str) -> None:
@@ -175,22 +190,25 @@ def ais(
     eps = base_kernel.step_size
     n_inner = betas.numel() - 2
     log_w = torch.zeros(n_chains, dtype=torch.float64, device=x.device)
-    accept = torch.zeros(max(n_inner, 0), dtype=torch.float64)
+    accept = torch.zeros(max(n_inner, 0), dtype=torch.float64, device=x.device)  # no host read unless adapting
     steps = torch.zeros(max(n_inner, 0), dtype=torch.float64)
     nonfinite = torch.zeros(n_chains, dtype=torch.long, device=x.device)
     recomputed = 0
+    on_device = point is not None and tracks_on_device(base_kernel, 1, x.device)
+    untracked = torch.zeros((), dtype=torch.bool, device=x.device) if on_device else None
     bar = _progress(n_inner, progress)
-    for t in range(1, betas.numel()):
+    bs = betas.tolist()  # float64 → Python floats once, not three reads per temperature
+    for t in range(1, len(bs)):
         if point is not None:  # −Δβ·(E − E₀): −inf where E = +inf
-            log_w -= float(betas[t] - betas[t - 1]) * point.log_ratio.to(torch.float64)
+            log_w -= (bs[t] - bs[t - 1]) * point.log_ratio.to(torch.float64)
         else:
             with torch.no_grad():
-                step_up = path.energy(x, float(betas[t])) - path.energy(x, float(betas[t - 1]))
+                step_up = path.energy(x, bs[t]) - path.energy(x, bs[t - 1])
             log_w -= step_up.to(torch.float64)
-        if t == betas.numel() - 1:
+        if t == len(bs) - 1:
             break
-        energy = path.at(float(betas[t]))
-        beta = float(betas[t])
+        beta = bs[t]
+        energy = path.at(beta)
         if point is None:
             state = base_kernel.init(energy, x, eps)
         else:
@@ -199,20 +217,26 @@ def ais(
             for f in ladder:  # one transition per factor; the first (1.0) is the adapted step
                 run = run_chains(base_kernel, energy, state, 1, generator, step_size=eps * f, frozen_after=None)
                 state = run.state
-                if point is not None:
+                if untracked is not None:  # the GPU path: no host read (path.track_on_device)
+                    point, missed = track_on_device(energy, state.x, point, grad)  # type: ignore[arg-type]
+                    untracked |= missed
+                elif point is not None:
                     point, redone = track(energy, state.x, point, grad)  # type: ignore[arg-type]
                     recomputed += redone
                 nonfinite += run.nonfinite
-                if f == 1.0:
-                    accept[t - 1] += run.accept_rate / n_steps
-                    if adapting:
-                        eps = math.exp(math.log(eps) + adapt_rate * (run.accept_rate - alpha_star))
+                if f == 1.0 and adapting:  # the step size is a Python float: one host read per transition
+                    rate = run.accept_rate
+                    accept[t - 1] += rate / n_steps
+                    eps = math.exp(math.log(eps) + adapt_rate * (rate - alpha_star))
+                elif f == 1.0:  # the same float64 numbers, on the device
+                    accept[t - 1] += _mean_accept(run.accept) / n_steps
         x = state.x
         steps[t - 1] = eps
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
+    raise_untracked(untracked, base_kernel.name)
     _check(log_w, float("inf"), "the AIS log-weights")
     info: dict[str, Any] = {"transition": base_kernel.name, "n_steps": n_steps}
     if recomputed:

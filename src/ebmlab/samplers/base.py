@@ -153,6 +153,9 @@ class Sampler(ABC):
     uses_gradient: bool = True
     #: whether ``SamplerState.step_size`` may be a tensor with one step size per chain
     per_chain_step_size: bool = False
+    #: whether a transition's last energy evaluation is at its proposal, so that every chain ends at the proposal
+    #: or where it started (MALA, HMC): path.track_on_device then needs no host read
+    ends_at_proposal: bool = False
 
     def __init__(self, step_size: float, temperature: float = 1.0) -> None:
         self.step_size = positive_finite("step_size", step_size, self.name)

@@ -48,6 +48,7 @@ class HMC(Sampler):
     metropolis_adjusted = True
     exact = True
     per_chain_step_size = True
+    ends_at_proposal = True
     default_target_accept = 0.65
 
     def __init__(

@@ -108,6 +108,7 @@ class MALA(Sampler):
     metropolis_adjusted = True
     exact = True
     per_chain_step_size = True
+    ends_at_proposal = True
     default_target_accept = 0.574
 
     def __init__(self, step_size: float, temperature: float = 1.0, jitter: float = 0.0) -> None:

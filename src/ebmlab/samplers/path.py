@@ -31,7 +31,9 @@ from torch import Tensor
 
 from ebmlab.densities import Density
 from ebmlab.energies.base import EnergyFn, energy_and_grad, evaluate_energy
-from ebmlab.errors import ConfigError, ShapeError
+from ebmlab.errors import ConfigError, EbmlabError, ShapeError
+from ebmlab.samplers.base import Sampler
+from ebmlab.samplers.finite_watch import deferred
 
 __all__ = [
     "AnnealingPath",
@@ -41,8 +43,11 @@ __all__ = [
     "geometric_betas",
     "linear_betas",
     "make_betas",
+    "raise_untracked",
     "sigmoid_betas",
     "track",
+    "track_on_device",
+    "tracks_on_device",
 ]
 
 
@@ -256,13 +261,8 @@ class PathEnergy:
         return (1.0 - b) * l0 + b * l1
 
 
-def track(energy: PathEnergy, x: Tensor, before: PathPoint, grad: bool) -> tuple[PathPoint, int]:
-    """The path parts at the kernel's new positions ``x``, without new evaluations where possible.
-
-    Rows equal to ``energy.last`` (the kernel's last evaluation: the accepted proposal) take its parts, rows
-    equal to ``before`` keep theirs; the others (a kernel whose last call was elsewhere) are evaluated again.
-    Returns the point and the number of rows evaluated again.
-    """
+def _reuse(energy: PathEnergy, x: Tensor, before: PathPoint, grad: bool) -> tuple[PathPoint, Tensor]:
+    """The parts of rows equal to ``energy.last`` or to ``before``, and which rows those are ``(n,)``."""
     same = (x == before.x).reshape(x.shape[0], -1).all(1)
     point = before
     last = energy.last
@@ -270,6 +270,17 @@ def track(energy: PathEnergy, x: Tensor, before: PathPoint, grad: bool) -> tuple
         fresh = (x == last.x).reshape(x.shape[0], -1).all(1) & ~same
         point = last.where(fresh, before)
         same = same | fresh
+    return point, same
+
+
+def track(energy: PathEnergy, x: Tensor, before: PathPoint, grad: bool) -> tuple[PathPoint, int]:
+    """The path parts at the kernel's new positions ``x``, without new evaluations where possible.
+
+    Rows equal to ``energy.last`` (the kernel's last evaluation: the accepted proposal) take its parts, rows
+    equal to ``before`` keep theirs; the others (a kernel whose last call was elsewhere) are evaluated again.
+    Returns the point and the number of rows evaluated again. Finding those rows reads the host once.
+    """
+    point, same = _reuse(energy, x, before, grad)
     if bool(same.all()):
         return point, 0
     redo = (~same).nonzero().flatten()
@@ -283,3 +294,29 @@ def track(energy: PathEnergy, x: Tensor, before: PathPoint, grad: bool) -> tuple
     return PathPoint(
         x, base, target, fill(point.base_grad, again.base_grad), fill(point.target_grad, again.target_grad)
     ), int(redo.numel())
+
+
+def track_on_device(energy: PathEnergy, x: Tensor, before: PathPoint, grad: bool) -> tuple[PathPoint, Tensor]:
+    """:func:`track` without reading the host, after **one** transition of a kernel that ends at its proposal
+    (:attr:`~ebmlab.samplers.base.Sampler.ends_at_proposal`): every chain is then at the proposal or where it
+    started. Returns the point and a 0-d bool on the chains' device, True if some chain was neither (its parts
+    are stale); the caller reads it once at the end and raises with :func:`raise_untracked`."""
+    point, same = _reuse(energy, x, before, grad)
+    return point, ~same.all()
+
+
+def tracks_on_device(kernel: Sampler, transitions: int, device: torch.device) -> bool:
+    """Whether to use :func:`track_on_device`: on the GPU path (:func:`~ebmlab.samplers.finite_watch.deferred`),
+    one transition per call, a kernel that ends at its proposal."""
+    return transitions == 1 and kernel.ends_at_proposal and deferred(device)
+
+
+def raise_untracked(untracked: Tensor | None, kernel: str) -> None:
+    """Raise if :func:`track_on_device` found a chain neither at the proposal nor where it started (one host read)."""
+    if untracked is not None and bool(untracked):
+        raise EbmlabError(
+            f"{kernel}: after a transition some chains were neither at the kernel's last proposal nor where they "
+            "started (a position holding NaN, or a kernel that evaluates the energy elsewhere last), so their path "
+            f"parts were not recomputed. Set `ends_at_proposal = False` on the {kernel} kernel to check after every "
+            "transition (one host read each)."
+        )

@@ -21,9 +21,10 @@ finite is never swapped up (``ReplicaInfo.nonfinite[0]``); non-finite proposals 
 A round does not wait for the device: its statistics (:class:`ReplicaInfo`) stay on the chains' device, and on a GPU
 (:func:`~ebmlab.samplers.finite_watch.deferred`) the NaN / −∞ base draws are counted on the device and the error is
 raised at the end of :meth:`ReplicaExchange.sample` or :meth:`~ReplicaExchange.adapt` (:meth:`~ReplicaExchange.settled`
-after a loop of your own); such chains are never swapped up meanwhile. The one host read left per round is
-:func:`~ebmlab.samplers.path.track`'s test whether a chain needs its path parts evaluated again (a kernel that moved it
-and then rejected a later step).
+after a loop of your own); such chains are never swapped up meanwhile. With one MALA or HMC transition per round
+(``steps_per_swap=1``) a round reads the host not at all (:func:`~ebmlab.samplers.path.track_on_device`); with more,
+once, for :func:`~ebmlab.samplers.path.track`'s test whether a chain needs its path parts evaluated again (a kernel
+that moved it and then rejected a later step).
 
 >>> import torch
 >>> from ebmlab.samplers import MALA, ReplicaExchange
@@ -53,7 +54,16 @@ from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.samplers.base import Sampler, SamplerState, finite_rows, mh_accept
 from ebmlab.samplers.chains import run_chains
 from ebmlab.samplers.finite_watch import deferred
-from ebmlab.samplers.path import GeometricPath, PathPoint, geometric_betas, make_betas, track
+from ebmlab.samplers.path import (
+    GeometricPath,
+    PathPoint,
+    geometric_betas,
+    make_betas,
+    raise_untracked,
+    track,
+    track_on_device,
+    tracks_on_device,
+)
 
 __all__ = [
     "ReplicaExchange",
@@ -82,12 +92,15 @@ class ReplicaState:
         n_rungs: R.
         round: number of rounds taken (its parity chooses the swap pairs).
         bad_base: on a GPU, the NaN / −∞ base draws since the host last looked, a count on the device (module doc).
+        untracked: on a GPU, whether some chain's path parts went stale since the host last looked
+            (:func:`~ebmlab.samplers.path.track_on_device`; never for MALA or HMC), a flag on the device.
     """
 
     point: PathPoint
     n_rungs: int
     round: int = 0
     bad_base: Tensor | None = None
+    untracked: Tensor | None = None
 
     @property
     def x(self) -> Tensor:
@@ -232,9 +245,11 @@ class ReplicaExchange:
     def settled(self, state: ReplicaState) -> ReplicaState:
         """``state`` after the host has read its count of NaN / −∞ base draws (raising if there were any); call it
         after the last :meth:`step` of a loop of your own on a GPU (:meth:`sample` and :meth:`adapt` do)."""
-        if state.bad_base is None:
+        if state.bad_base is None and state.untracked is None:
             return state
-        _raise_bad_base(int(state.bad_base), "the draws of the last rounds")
+        if state.bad_base is not None:
+            _raise_bad_base(int(state.bad_base), "the draws of the last rounds")
+        raise_untracked(state.untracked, self.kernel.name)
         return ReplicaState(state.point, state.n_rungs, state.round)
 
     def init(
@@ -360,20 +375,29 @@ class ReplicaExchange:
         n = x.shape[0] // n_rungs
         path = self.path(energy, tuple(x.shape[1:]), x.dtype)
         betas = self.betas.to(dtype=x.dtype, device=x.device)
-        hot, accept, nonfinite = self._move_hot_rungs(path, state.point.take(slice(n, None)), betas, n, generator)
+        hot_rungs = state.point.take(slice(n, None))
+        hot, accept, nonfinite, untracked = self._move_hot_rungs(path, hot_rungs, betas, n, generator, state.untracked)
         cold, bad_base = self._base_draw(path, n, x.dtype, generator, state.bad_base)
         stuck = ~finite_rows(cold.target, cold.target_grad)  # E or ∇E not finite: never swapped up
         point = _cat(cold, hot)
         point, swap = self._swap(point, betas, n, state.round % 2, stuck, generator)
         rung_accept = torch.cat([torch.full((1,), float("nan"), dtype=torch.float64, device=x.device), accept])
         counts = torch.cat([stuck.sum().reshape(1), nonfinite])
-        return ReplicaState(point, n_rungs, state.round + 1, bad_base), ReplicaInfo(rung_accept, swap, counts)
+        new = ReplicaState(point, n_rungs, state.round + 1, bad_base, untracked)
+        return new, ReplicaInfo(rung_accept, swap, counts)
 
     def _move_hot_rungs(
-        self, path: GeometricPath, point: PathPoint, betas: Tensor, n: int, generator: torch.Generator
-    ) -> tuple[PathPoint, Tensor, Tensor]:
+        self,
+        path: GeometricPath,
+        point: PathPoint,
+        betas: Tensor,
+        n: int,
+        generator: torch.Generator,
+        untracked: Tensor | None,
+    ) -> tuple[PathPoint, Tensor, Tensor, Tensor | None]:
         """``steps_per_swap`` kernel transitions of rungs 1..R−1 in one batch: the new parts, the mean acceptance
-        per rung ``(R − 1,)`` and the non-finite proposals per rung ``(R − 1,)``."""
+        per rung ``(R − 1,)``, the non-finite proposals per rung ``(R − 1,)`` and ``untracked`` (on the GPU path
+        after one transition of MALA or HMC, or'ed with track_on_device's flag instead of reading the host)."""
         rungs = self.n_rungs - 1
         beta = betas[1:].repeat_interleave(n)
         steps = None if self.step_sizes is None else self.step_sizes.to(point.x.dtype).repeat_interleave(n)
@@ -381,9 +405,13 @@ class ReplicaExchange:
         energy = path.at(beta)
         start = SamplerState(point.x, point.energy(beta), point.grad(beta) if grad else None, self.kernel.step_size)
         run = run_chains(self.kernel, energy, start, self.steps_per_swap, generator, step_size=steps, frozen_after=None)
-        new, _ = track(energy, run.state.x, point, grad)
+        if tracks_on_device(self.kernel, self.steps_per_swap, point.x.device):
+            new, missed = track_on_device(energy, run.state.x, point, grad)
+            untracked = missed if untracked is None else untracked | missed
+        else:
+            new, _ = track(energy, run.state.x, point, grad)
         accept = (run.accept_sum / self.steps_per_swap).reshape(rungs, n).mean(1)
-        return new, accept, run.nonfinite.reshape(rungs, n).sum(1)
+        return new, accept, run.nonfinite.reshape(rungs, n).sum(1), untracked
 
     @staticmethod
     def _swap(
