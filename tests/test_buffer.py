@@ -221,3 +221,39 @@ def test_sample_requires_generator() -> None:
         buf.sample(2, None)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="n must be an int"):
         buf.sample(-1, gen(0))
+
+
+def test_the_gpu_path_reads_the_host_never_and_keeps_the_same_choices(monkeypatch, sync_counter) -> None:
+    """On the GPU path (finite_watch.DEFER_ON_CPU) sample() draws n fresh points and keeps the chosen ones, so
+    nothing reads how many were chosen, and push() skips the range check of the very idx sample() returned (an
+    idx changed in place is checked again). The slots and the choices are those of the CPU path; the fraction
+    chosen stays reinit_prob. Before session 17: 3 host reads per sample + push."""
+    from ebmlab.samplers import finite_watch
+
+    def draw(defer: bool) -> tuple[ReplayBuffer, torch.Tensor, torch.Tensor]:
+        monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", defer)
+        buf = ReplayBuffer(50, (1,), reinit_prob=0.2)
+        g = gen(1)
+        buf.initialize(g)
+        buf.push(torch.full((50, 1), 5.0))  # outside [-1, 1]: fresh points are recognisable
+        x, idx = buf.sample(20000, g)
+        return buf, x, idx
+
+    _, now_x, now_idx = draw(False)
+    buf, late_x, late_idx = draw(True)
+    assert torch.equal(now_idx, late_idx) and torch.equal(now_x == 5.0, late_x == 5.0)
+    frac = float((late_x != 5.0).double().mean())
+    assert abs(frac - 0.2) < 4 * math.sqrt(0.2 * 0.8 / 20000) and bool((late_x[late_x != 5.0].abs() <= 1).all())
+
+    counter = sync_counter()
+    x, idx = buf.sample(64, gen(2))
+    buf.push(x, idx)
+    reads = counter.count
+    monkeypatch.undo()
+    assert reads == 0, reads
+    idx[0] = 50  # out of range, in place: checked again
+    with pytest.raises(ConfigError, match=r"\[0, 50\)"):
+        buf.push(x, idx)
+    x, idx = buf.sample(4, gen(3))
+    with pytest.raises(ConfigError, match=r"\[0, 50\)"):
+        buf.push(x, idx + 50)  # a new tensor: checked

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.errors import CheckpointError, ConfigError, ShapeError
+from ebmlab.samplers.finite_watch import deferred
 
 __all__ = ["InitFn", "ReplayBuffer", "uniform_init"]
 
@@ -114,6 +115,7 @@ class ReplayBuffer:
         self._buffer: Tensor | None = None
         self._ptr = 0
         self._count = 0
+        self._issued: tuple[Tensor, int] | None = None  # the idx sample() returned, and its version
 
     def __repr__(self) -> str:
         return (
@@ -168,7 +170,10 @@ class ReplayBuffer:
 
         Picks ``n`` slots uniformly at random with replacement; then each point independently,
         with probability ``reinit_prob``, is replaced by a fresh ``init_fn`` point (its slot is
-        still returned, so that pushing the chains back restarts that slot).
+        still returned, so that pushing the chains back restarts that slot). On a GPU
+        (:func:`~ebmlab.samplers.finite_watch.deferred`) ``init_fn`` draws ``n`` points and the chosen
+        ones are kept, so the host need not read how many were chosen (the same slots and the same
+        choices; other fresh points than on a CPU, which draws only as many as chosen).
 
         Returns:
             ``(x, idx)``: ``x`` of shape ``(n, *event_shape)`` (a copy, safe to modify) and the slot
@@ -185,9 +190,14 @@ class ReplayBuffer:
         reinit = torch.rand(n, generator=generator, device=generator.device) < self.reinit_prob
         idx = idx.to(buf.device)
         x = buf[idx]  # advanced indexing copies
+        self._issued = (idx, idx._version)
+        reinit = reinit.to(buf.device)
+        if deferred(reinit.device) and self.reinit_prob > 0:  # no host read: n fresh points, the chosen kept
+            fresh = self._fresh(n, generator).to(dtype=buf.dtype, device=buf.device)
+            return torch.where(reinit.reshape(-1, *(1,) * len(self.event_shape)), fresh, x), idx
         k = int(reinit.sum())
         if k:
-            x[reinit.to(buf.device)] = self._fresh(k, generator).to(dtype=buf.dtype, device=buf.device)
+            x[reinit] = self._fresh(k, generator).to(dtype=buf.dtype, device=buf.device)
         return x, idx
 
     def push(self, x: Tensor, idx: Tensor | None = None) -> None:
@@ -225,7 +235,7 @@ class ReplayBuffer:
                     "Pass the idx returned by sample(), or None for ring-buffer order."
                 )
             slots = idx.to(device=buf.device, dtype=torch.int64)
-            if k and (int(slots.min()) < 0 or int(slots.max()) >= self.capacity):
+            if k and not self._from_sample(idx) and (int(slots.min()) < 0 or int(slots.max()) >= self.capacity):
                 raise ConfigError(
                     f"ReplayBuffer.push: idx must lie in [0, {self.capacity}), got values in "
                     f"[{int(slots.min())}, {int(slots.max())}]. Pass the idx returned by sample()."
@@ -238,6 +248,10 @@ class ReplayBuffer:
             keep = last[slots] == order
             buf[slots[keep]] = x.detach()[keep].to(dtype=buf.dtype, device=buf.device)
         self._count += k
+
+    def _from_sample(self, idx: Tensor) -> bool:
+        """Whether ``idx`` is the slot tensor the last :meth:`sample` returned, unchanged (no range check needed)."""
+        return self._issued is not None and idx is self._issued[0] and idx._version == self._issued[1]
 
     # ------------------------------------------------------------------ state
 
