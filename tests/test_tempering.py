@@ -284,3 +284,23 @@ def test_the_gpu_path_gives_the_same_chains_and_names_a_nan_base_draw_at_the_end
         pt.settled(state)
     with pytest.raises(NonFiniteError, match="from the base q"):
         pt.sample(energy, 16, 2, 3, gen, state=pt.init(energy, 16, 2, gen, x0=torch.zeros(3, 16, 2)))
+
+
+def test_stepping_stone_names_a_nan_base_draw_on_the_gpu_path(monkeypatch) -> None:
+    """log_z_stepping_stone runs its own loop of step() calls, so it must settle the state: on the GPU path a NaN
+    energy where the base puts mass raises at the end instead of giving an estimate (it gave one before session 17)."""
+    from ebmlab.estimators import log_z_stepping_stone
+
+    started = []
+
+    def energy(x: Tensor) -> Tensor:  # finite at the starting points, NaN far left once the rounds run
+        e = 0.5 * x.square().sum(1)
+        if started:
+            return torch.where(x[:, 0] < -3.0, float("nan"), e)
+        started.append(True)
+        return e
+
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
+    base = DiagonalNormal(torch.zeros(2), 5.0)
+    with pytest.raises(NonFiniteError, match="draws of the last rounds from the base q"):
+        log_z_stepping_stone(energy, 2, 16, 5, 0, n_rungs=3, base=base, adapt_rounds=0, seed=0)

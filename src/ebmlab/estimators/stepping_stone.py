@@ -76,6 +76,7 @@ def log_z_stepping_stone(
         if t >= burn_in:
             ratios.append(state.log_ratio[:-1].to(torch.float64))
             swaps.append(info.swap_accept)
+    state = pt.settled(state)  # on a GPU: the base draws' and the path parts' checks, read once
     log_w = -pt.betas.diff().to(torch.float64)[None, :, None] * torch.stack(ratios)  # (T, R−1, n)
     value, stderr, _ = _ladder_sum(log_w)
     return Estimate(
