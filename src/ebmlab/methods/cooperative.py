@@ -84,7 +84,7 @@ def ebm_loss(
 ) -> tuple[Tensor, dict[str, Tensor | float]]:
     """mean U(x) − mean U(x̃) (+ α(mean U(x)² + mean U(x̃)²)) and its logged parts; non-finite energies raise."""
     e_data, e_neg = evaluate_energy(energy, data), evaluate_energy(energy, negatives)
-    if not bool(torch.isfinite(e_data).all() and torch.isfinite(e_neg).all()):
+    if not bool(torch.isfinite(e_data).all() & torch.isfinite(e_neg).all()):  # one host read
         raise NonFiniteError(
             "cooperative: non-finite energy on the data or the revised samples; lower the Langevin step size, "
             "raise energy_reg, or clip samples with clamp=(low, high)."

@@ -162,12 +162,13 @@ class EBA(Method):
         # exact draws on an alphabet keep no chain state, so every y can be fresh
         refresh = 1.0 if isinstance(self.energy, DiscreteEnergy) else self.refresh
         fresh = torch.rand(half, generator=g) < refresh
-        if bool(fresh.any()):
+        any_fresh = bool(fresh.any())  # one host read
+        if any_fresh:
             y = torch.where(fresh[:, None], self.source.sample(half, g).float(), y)
         yy = torch.cat((y, y))
         fresh2 = torch.cat((fresh, fresh))
         x = torch.where(fresh2[:, None], yy, self.chains["x"])
-        if self.burn_in and bool(fresh.any()) and not isinstance(self.energy, DiscreteEnergy):
+        if self.burn_in and any_fresh and not isinstance(self.energy, DiscreteEnergy):
             x = x.clone()
             x[fresh2] = self._draw(int(fresh2.sum()), g, yy[fresh2], x[fresh2], self.burn_in)
         self.chains = {
