@@ -82,3 +82,18 @@ class SyncCounter:
 def sync_counter(monkeypatch) -> Callable[[], SyncCounter]:
     """``sync_counter()`` starts counting Tensor → Python conversions (``monkeypatch.undo()`` stops it)."""
     return lambda: SyncCounter(monkeypatch)
+
+
+@pytest.fixture
+def looks_elsewhere() -> type:
+    """A MALA that claims ``ends_at_proposal`` but evaluates the energy elsewhere after its proposal: the negative
+    control of ``path.track_on_device``."""
+    from ebmlab.samplers import MALA
+
+    class LooksElsewhere(MALA):
+        def step(self, energy, state, generator=None, noise=None, uniform=None):
+            new, info = super().step(energy, state, generator, noise, uniform)
+            energy(state.x + 1.0)
+            return new, info
+
+    return LooksElsewhere

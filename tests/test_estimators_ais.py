@@ -116,18 +116,9 @@ def test_ais_reads_the_host_per_temperature_only_to_adapt(
     assert (counts[1] - counts[0]) / 20 == per_temperature, counts
 
 
-class _LooksElsewhere(MALA):
-    """A kernel that claims ends_at_proposal but evaluates the energy elsewhere after its proposal."""
-
-    def step(self, energy, state, generator=None, noise=None, uniform=None):
-        new, info = super().step(energy, state, generator, noise, uniform)
-        energy(state.x + 1.0)
-        return new, info
-
-
 @pytest.mark.parametrize("kernel", ["mala", "hmc"])
 def test_ais_on_the_gpu_path_gives_the_same_weights_and_names_a_kernel_that_looks_elsewhere(
-    kernel: str, monkeypatch
+    kernel: str, monkeypatch, looks_elsewhere
 ) -> None:
     """Skipping track's test (path.track_on_device) changes no number for MALA and HMC; a kernel that evaluates
     elsewhere last, which the CPU path repairs by evaluating those chains again, raises at the end instead of
@@ -138,14 +129,14 @@ def test_ais_on_the_gpu_path_gives_the_same_weights_and_names_a_kernel_that_look
     base = GaussianProposal(torch.zeros(2), std=1.5)
     path = GeometricPath(base, lambda x: 0.5 * (x - 1.0).square().sum(1))
     now = ais(path, kernel, 32, 12, n_steps=2, seed=4)
-    wrong = ais(path, _LooksElsewhere(0.3), 32, 12, seed=4, adapt=False)
+    wrong = ais(path, looks_elsewhere(0.3), 32, 12, seed=4, adapt=False)
     assert wrong.info["recomputed_parts"] > 0
     monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
     late = ais(path, kernel, 32, 12, n_steps=2, seed=4)
     assert torch.equal(now.log_w, late.log_w) and torch.equal(now.x, late.x)
     assert torch.equal(now.accept_rate, late.accept_rate) and torch.equal(now.step_sizes, late.step_sizes)
     with pytest.raises(EbmlabError, match="ends_at_proposal = False"):
-        ais(path, _LooksElsewhere(0.3), 32, 12, seed=4, adapt=False)
-    checked = _LooksElsewhere(0.3)
+        ais(path, looks_elsewhere(0.3), 32, 12, seed=4, adapt=False)
+    checked = looks_elsewhere(0.3)
     checked.ends_at_proposal = False
     assert torch.equal(ais(path, checked, 32, 12, seed=4, adapt=False).log_w, wrong.log_w)

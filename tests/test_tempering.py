@@ -234,22 +234,13 @@ def test_a_round_does_not_read_the_host_on_a_gpu(kernel, steps, reads, monkeypat
     assert (counts[1] - counts[0]) / 8 == reads, counts
 
 
-class _LooksElsewhere(MALA):
-    """A kernel that claims ends_at_proposal but evaluates the energy elsewhere after its proposal."""
-
-    def step(self, energy, state, generator=None, noise=None, uniform=None):
-        new, info = super().step(energy, state, generator, noise, uniform)
-        energy(state.x + 1.0)
-        return new, info
-
-
-def test_the_gpu_path_names_a_kernel_whose_last_evaluation_is_elsewhere(monkeypatch) -> None:
+def test_the_gpu_path_names_a_kernel_whose_last_evaluation_is_elsewhere(monkeypatch, looks_elsewhere) -> None:
     """Stale path parts are never used silently: the CPU path evaluates those chains again, the GPU path raises
     at the end of sample() (a kernel claiming ends_at_proposal wrongly), naming the switch that checks."""
     from ebmlab.errors import EbmlabError
 
     target = GaussianMixture([[-2.0, 0.0], [2.0, 0.0]], 0.4)
-    pt = ReplicaExchange(_LooksElsewhere(0.05), n_rungs=4, base_scale=2.0)
+    pt = ReplicaExchange(looks_elsewhere(0.05), n_rungs=4, base_scale=2.0)
     cpu = pt.sample(target, 16, 2, 5, torch.Generator().manual_seed(1))
     monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
     with pytest.raises(EbmlabError, match="ends_at_proposal = False"):
