@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from scipy import stats
 
@@ -114,3 +115,19 @@ def test_user_bracket_is_whitened_and_reports_log_z_in_x() -> None:
     d = est.details
     assert "whitened" in d and abs(est.value - truth) < 4 * est.stderr + 0.05, (est.value, est.stderr)
     assert abs(d["lower"] - truth) < 0.1 and abs(d["upper"] - truth) < 0.1, (d["lower"], d["upper"])
+
+
+def test_the_proposals_follow_the_device_of_their_input() -> None:
+    """GaussianProposal, MixtureProposal and Whitened keep their constants on the CPU and move them to the points'
+    device (here "meta", which refuses a CPU tensor in an elementwise op as CUDA does): AIS and IS from these bases
+    run where the user's energy lives. Each raised "not on the expected device" before session 17."""
+    from ebmlab.estimators import GaussianProposal
+
+    x = torch.zeros(4, 3, dtype=F64, device="meta")
+    q = GaussianProposal(torch.zeros(3), std=2.0)
+    assert q.log_prob(x).device.type == "meta" and q.log_prob_and_grad(x)[1].device.type == "meta"
+    assert _mixture().log_prob(x).device.type == "meta"
+    w = Whitened(lambda z: z.square().sum(1), torch.zeros(3), 2 * torch.eye(3), (3,))
+    assert w.to_x(x).device.type == "meta" and w.to_u(x).device.type == "meta"
+    with pytest.raises(RuntimeError, match="device"):  # the control: a CPU constant against meta points
+        x - torch.ones(3)

@@ -188,12 +188,14 @@ class MixtureProposal:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         n = positive_count(n, "MixtureProposal.sample")
-        comp = torch.multinomial(self.log_weights.exp(), n, replacement=True, generator=generator)
-        eps = torch.randn(n, self.d, generator=generator, dtype=_F64)
+        dev = generator.device if generator is not None else self.locs.device  # samples on the generator's device
+        comp = torch.multinomial(self.log_weights.exp().to(dev), n, replacement=True, generator=generator)
+        eps = torch.randn(n, self.d, generator=generator, dtype=_F64, device=dev)
         if self.df is not None:  # t_ν = N(0, I) / √(χ²_ν / ν), χ²_ν a sum of ν squared normals (integer ν)
-            chi2 = torch.randn(n, self.df, generator=generator, dtype=_F64).square().sum(1)
+            chi2 = torch.randn(n, self.df, generator=generator, dtype=_F64, device=dev).square().sum(1)
             eps = eps / torch.sqrt(chi2 / self.df).unsqueeze(1)
-        x = self.locs.reshape(-1, self.d)[comp] + torch.einsum("nij,nj->ni", self.scales[comp], eps)
+        locs, scales = self.locs.to(dev), self.scales.to(dev)
+        x = locs.reshape(-1, self.d)[comp] + torch.einsum("nij,nj->ni", scales[comp], eps)
         return x.reshape(n, *self._event)
 
     def log_prob(self, x: Tensor) -> Tensor:
@@ -202,23 +204,24 @@ class MixtureProposal:
         if x.shape[0] > chunk:
             return torch.cat([self.log_prob(part) for part in torch.split(x, chunk)])
         flat = x.to(_F64).reshape(x.shape[0], self.d)
+        locs, scales, log_det = (t.to(flat.device) for t in (self.locs, self.scales, self._log_det))
         # one triangular solve per component with all points as right-hand sides: L_k⁻¹ (x − m_k)ᵀ (broadcasting
         # L_k over the points instead copied it once per point: 40× slower in 100-D)
         maha = torch.stack(
             [
-                torch.linalg.solve_triangular(self.scales[k], (flat - self.locs[k]).T, upper=False).square().sum(0)
+                torch.linalg.solve_triangular(scales[k], (flat - locs[k]).T, upper=False).square().sum(0)
                 for k in range(self.locs.shape[0])
             ],
             dim=1,
         )
         d = self.d
         if self.df is None:
-            comp = -0.5 * maha - self._log_det - 0.5 * d * math.log(2 * math.pi)
+            comp = -0.5 * maha - log_det - 0.5 * d * math.log(2 * math.pi)
         else:
             nu = self.df
             const = math.lgamma((nu + d) / 2) - math.lgamma(nu / 2) - 0.5 * d * math.log(nu * math.pi)
-            comp = const - self._log_det - 0.5 * (nu + d) * torch.log1p(maha / nu)
-        return torch.logsumexp(comp + self.log_weights, dim=1).to(x.dtype)
+            comp = const - log_det - 0.5 * (nu + d) * torch.log1p(maha / nu)
+        return torch.logsumexp(comp + self.log_weights.to(flat.device), dim=1).to(x.dtype)
 
     def describe(self) -> str:
         kind = "Gaussian" if self.df is None else f"Student-t (ν = {self.df})"

@@ -93,9 +93,10 @@ class GaussianProposal:
         return x.reshape(x.shape[0], -1)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n samples ``(n, *event_shape)``: x = μ + L ξ."""
-        xi = torch.randn(n, self.dim, generator=generator, dtype=_F64)
-        x = self.mean + xi @ self.chol.T
+        """n samples ``(n, *event_shape)``: x = μ + L ξ, on the generator's device (default: the CPU)."""
+        device = generator.device if generator is not None else self.mean.device
+        xi = torch.randn(n, self.dim, generator=generator, dtype=_F64, device=device)
+        x = self.mean.to(device) + xi @ self.chol.to(device).T  # no copy on the CPU, where μ and L live
         return x.reshape(n, *self.event_shape).to(self.dtype)
 
     def log_prob(self, x: Tensor) -> Tensor:
@@ -104,16 +105,16 @@ class GaussianProposal:
 
     def energy(self, x: Tensor) -> Tensor:
         """½ (x−μ)ᵀ Σ⁻¹ (x−μ) = −log q(x) − log normaliser (differentiable in x)."""
-        diff = self._flat(x) - self.mean.to(x.dtype)
-        return 0.5 * (diff * (diff @ self.precision.to(x.dtype))).sum(1)
+        diff = self._flat(x) - self.mean.to(x.device, x.dtype)
+        return 0.5 * (diff * (diff @ self.precision.to(x.device, x.dtype))).sum(1)
 
     __call__ = energy
 
     def energy_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(½ (x−μ)ᵀP(x−μ), P(x−μ)) in the dtype of x."""
         z = self._flat(x.detach())
-        diff = z - self.mean.to(z.dtype)
-        pd = diff @ self.precision.to(z.dtype)
+        diff = z - self.mean.to(z.device, z.dtype)
+        pd = diff @ self.precision.to(z.device, z.dtype)
         return 0.5 * (diff * pd).sum(1), pd.reshape(x.shape)
 
     def log_prob_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:

@@ -46,7 +46,8 @@ class WhitenedFlow:
         return self._event
 
     def to_x(self, u: Tensor) -> Tensor:
-        return (self.mean.to(u.dtype) + u @ self.chol.to(u.dtype).T).reshape(u.shape[0], *self._event)
+        mean, chol = self.mean.to(u.device, u.dtype), self.chol.to(u.device, u.dtype)
+        return (mean + u @ chol.T).reshape(u.shape[0], *self._event)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -54,8 +55,8 @@ class WhitenedFlow:
 
     @torch.no_grad()
     def log_prob(self, x: Tensor) -> Tensor:
-        flat = x.to(_F64).reshape(x.shape[0], -1) - self.mean
-        u = torch.linalg.solve_triangular(self.chol, flat.T, upper=False).T
+        flat = x.to(_F64).reshape(x.shape[0], -1) - self.mean.to(x.device)
+        u = torch.linalg.solve_triangular(self.chol.to(x.device), flat.T, upper=False).T
         dtype = next(self.flow.parameters()).dtype
         return self.flow.log_prob(u.to(dtype)).to(_F64) - self._log_det
 

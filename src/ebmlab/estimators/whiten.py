@@ -49,12 +49,13 @@ class Whitened:
 
     def to_x(self, u: Tensor) -> Tensor:
         """x = μ + L u in the energy's event shape."""
-        return (self.mean.to(u.dtype) + u @ self.chol.to(u.dtype).T).reshape(u.shape[0], *self.x_shape)
+        mean, chol = self.mean.to(u.device, u.dtype), self.chol.to(u.device, u.dtype)
+        return (mean + u @ chol.T).reshape(u.shape[0], *self.x_shape)
 
     def to_u(self, x: Tensor) -> Tensor:
         """u = L⁻¹(x − μ), flat ``(n, d)``."""
-        flat = x.to(_F64).reshape(x.shape[0], -1) - self.mean
-        return torch.linalg.solve_triangular(self.chol, flat.T, upper=False).T.to(x.dtype)
+        flat = x.to(_F64).reshape(x.shape[0], -1) - self.mean.to(x.device)
+        return torch.linalg.solve_triangular(self.chol.to(x.device), flat.T, upper=False).T.to(x.dtype)
 
     def __call__(self, u: Tensor) -> Tensor:
         return self.energy(self.to_x(u))
