@@ -1,0 +1,166 @@
+"""Does everything run on one device? Every shipped config trained a few steps, every kernel sampled, AIS, IS,
+replica exchange and stepping stone estimated against exact log Z, each on ``--device``: one JSON line per case
+(``ok``, seconds, the error's first line, and for the estimators z = (log Ẑ − log Z) / SE).
+
+Issue 17 asks that every sampler, estimator, method and ``fit`` run on CUDA; this is the check to run when a
+device is lent (``benchmarks/gpu_suite.sh`` runs it). On a CPU, ``--defer`` takes the GPU path's deferred checks
+(``finite_watch.DEFER_ON_CPU``), which is how the tests run it.
+
+    python benchmarks/gpu_smoke.py --device cuda --json smoke.jsonl
+    python benchmarks/gpu_smoke.py --device cpu --defer --only samplers,estimators
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+PARTS = ("configs", "samplers", "estimators")
+
+
+def _gen(device: torch.device, seed: int) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def config_cases(device: torch.device, steps: int) -> dict[str, Callable[[], dict]]:
+    """``fit`` of every shipped config for ``steps`` steps on the device (no checkpoints, no logging)."""
+    from ebmlab.experiments.run import build_experiment
+    from ebmlab.experiments.spec import load_experiment_config
+    from ebmlab.training import fit
+
+    def case(path: str) -> Callable[[], dict]:
+        def run() -> dict:
+            overrides = [f"train.steps={steps}", "train.log_every=1000", "train.checkpoint_every=0",
+                         "train.progress=false", f"device={device}"]  # fmt: skip
+            config = load_experiment_config(path, overrides)
+            experiment = build_experiment(config)
+            fit(experiment.method, experiment.data, config.train)
+            where = {p.device.type for p in experiment.method.parameters()}
+            if where != {device.type}:
+                raise RuntimeError(f"parameters on {sorted(where)}, not on {device.type}")
+            return {}
+
+        return run
+
+    return {f"fit {Path(p).stem}": case(p) for p in sorted(glob.glob("configs/*.yaml"))}
+
+
+def sampler_cases(device: torch.device) -> dict[str, Callable[[], dict]]:
+    """Every kernel on mog8 and on an MLP energy, from chains on the device."""
+    from ebmlab.energies import MLPEnergy
+    from ebmlab.samplers import get_sampler, sample
+    from ebmlab.targets import get_target
+
+    step = {"ula": 0.01, "mala": 0.05, "hmc": 0.05, "kinetic": 0.01}
+    energies = {"mog8": lambda: get_target("mog8"), "mlp": lambda: MLPEnergy(8, (64, 64)).to(device)}
+
+    def case(kind: str, name: str) -> Callable[[], dict]:
+        def run() -> dict:
+            energy = energies[kind]()
+            dim = 2 if kind == "mog8" else 8
+            x0 = torch.randn(64, dim, generator=_gen(device, 0), device=device)
+            result = sample(
+                energy, get_sampler(name, step_size=step[name]), x0, 50, warmup=10, generator=_gen(device, 1)
+            )
+            if result.samples.device.type != device.type:
+                raise RuntimeError(f"samples on {result.samples.device}, chains on {device}")
+            return {"accept": result.accept_rate}
+
+        return run
+
+    return {f"sample {name} {kind}": case(kind, name) for kind in energies for name in step}
+
+
+def estimator_cases(device: torch.device) -> dict[str, Callable[[], dict]]:
+    """AIS, IS, replica exchange and stepping stone on a 2-D target with exact log Z, from device generators."""
+    from ebmlab.estimators import GaussianProposal, log_z_ais, log_z_importance, log_z_stepping_stone
+    from ebmlab.samplers import MALA, ReplicaExchange
+    from ebmlab.targets import get_target
+
+    target = get_target("mog8")
+    truth = target.log_z()
+    base = GaussianProposal(torch.zeros(2), std=4.0)
+
+    def z(est) -> dict:
+        return {"z": (est.value - truth) / est.stderr, "value": est.value, "exact": truth}
+
+    def pt() -> dict:
+        result = ReplicaExchange(MALA(0.05), n_rungs=6, base_scale=4.0).sample(target, 64, 2, 50, _gen(device, 3))
+        if result.samples.device.type != device.type:
+            raise RuntimeError(f"samples on {result.samples.device}")
+        return {"swap_accept_min": float(result.swap_accept.nan_to_num(1.0).min())}
+
+    return {
+        "log_z ais": lambda: z(log_z_ais(target, base, 512, 200, generator=_gen(device, 2))),
+        "log_z is": lambda: z(log_z_importance(target, base, 20_000, generator=_gen(device, 4))),
+        "replica exchange": pt,
+        "log_z stepping stone": lambda: z(
+            log_z_stepping_stone(
+                target, 2, 64, 200, 50, n_rungs=8, base_scale=4.0, adapt_rounds=50, generator=_gen(device, 5)
+            )
+        ),
+    }
+
+
+def run_case(name: str, fn: Callable[[], dict], device: torch.device) -> dict:
+    start = time.perf_counter()
+    try:
+        extra = fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return {"case": name, "ok": True, "seconds": round(time.perf_counter() - start, 3), **extra}
+    except Exception as error:  # every failure is a result here
+        first = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        return {"case": name, "ok": False, "seconds": round(time.perf_counter() - start, 3), "error": first,
+                "at": f"{Path(where.filename).name}:{where.lineno}"}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--defer", action="store_true", help="the GPU path's deferred checks on a CPU (for tests)")
+    p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {', '.join(PARTS)}")
+    p.add_argument("--configs", default="*", help="glob of config names for the configs part (default: all)")
+    p.add_argument("--steps", type=int, default=3, help="training steps per config (default 3)")
+    p.add_argument("--json", type=Path, default=None, help="also write the JSON lines here")
+    args = p.parse_args(argv)
+    device = torch.device(args.device)
+    parts = [s for s in args.only.split(",") if s]
+    if unknown := sorted(set(parts) - set(PARTS)):
+        p.error(f"--only: unknown parts {unknown}; choose from {', '.join(PARTS)}")
+    if args.defer:
+        from ebmlab.samplers import finite_watch
+
+        finite_watch.DEFER_ON_CPU = True
+    torch.manual_seed(0)
+    cases: dict[str, Callable[[], dict]] = {}
+    if "configs" in parts:
+        wanted = {Path(c).stem for c in glob.glob(f"configs/{args.configs}.yaml")}
+        cases |= {k: v for k, v in config_cases(device, args.steps).items() if k.split(" ", 1)[1] in wanted}
+    if "samplers" in parts:
+        cases |= sampler_cases(device)
+    if "estimators" in parts:
+        cases |= estimator_cases(device)
+    rows = []
+    for name, fn in cases.items():
+        row = run_case(name, fn, device)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    if args.json is not None:
+        args.json.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    failed = [r["case"] for r in rows if not r["ok"]]
+    print(f"{len(rows) - len(failed)} of {len(rows)} cases ran on {device}" + (f"; failed: {failed}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""benchmarks/gpu_smoke.py — does everything run on one device — on the CPU with the GPU path's deferred checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ebmlab.samplers import finite_watch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_config_sampler_and_estimator_runs_on_the_gpu_path(load_benchmark, monkeypatch, tmp_path) -> None:
+    """Every shipped config, kernel and estimator runs with finite_watch.DEFER_ON_CPU; the estimates of log Z agree
+    with the exact value within 4 SE."""
+    smoke = load_benchmark("gpu_smoke")
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", False)  # main sets it; monkeypatch puts it back
+    out = tmp_path / "smoke.jsonl"
+    assert smoke.main(["--device", "cpu", "--defer", "--json", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all(r["ok"] for r in rows), [r for r in rows if not r["ok"]]
+    assert sum(r["case"].startswith("fit ") for r in rows) == len(list((ROOT / "configs").glob("*.yaml")))
+    assert {r["case"] for r in rows} >= {"log_z ais", "log_z is", "replica exchange", "log_z stepping stone"}
+    assert all(abs(r["z"]) < 4 for r in rows if "z" in r), rows
+
+
+def test_a_failing_case_is_reported_with_its_error_and_fails_the_run(load_benchmark, monkeypatch, capsys) -> None:
+    smoke = load_benchmark("gpu_smoke")
+
+    def broken() -> dict:
+        raise RuntimeError("parameters on ['cpu'], not on cuda\nmore")
+
+    monkeypatch.setattr(smoke, "sampler_cases", lambda device: {"sample broken": broken})
+    assert smoke.main(["--device", "cpu", "--only", "samplers"]) == 1
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert row["ok"] is False and row["error"] == "RuntimeError: parameters on ['cpu'], not on cuda"
+    with pytest.raises(SystemExit):
+        smoke.main(["--only", "nothing"])
