@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import glob
+import io
 import json
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import torch
@@ -76,7 +79,22 @@ def sampler_cases(device: torch.device) -> dict[str, Callable[[], dict]]:
 
         return run
 
-    return {f"sample {name} {kind}": case(kind, name) for kind in energies for name in step}
+    def cli(*extra: str) -> Callable[[], dict]:
+        def run() -> dict:
+            from ebmlab.cli import main
+
+            argv = ["sample", "mog8", "--device", str(device), "--steps", "50", "--warmup", "10", "--chains", "64"]
+            said = io.StringIO()
+            with tempfile.TemporaryDirectory() as out, redirect_stdout(said), redirect_stderr(said):
+                code = main([*argv, *extra, "--out", out])
+            if code != 0:
+                raise RuntimeError(f"ebmlab sample exited {code}: {said.getvalue().strip()[-300:]}")
+            return {}
+
+        return run
+
+    cases = {f"sample {name} {kind}": case(kind, name) for kind in energies for name in step}
+    return cases | {"ebmlab sample": cli(), "ebmlab sample --rungs 4": cli("--rungs", "4")}
 
 
 def estimator_cases(device: torch.device) -> dict[str, Callable[[], dict]]:

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from ebmlab.cli import main
 
@@ -28,6 +29,7 @@ def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None
         (["logz", "many-well-32", "--method", "quadrature"], "methods that apply"),
         (["sample", "mog8", "--rungs", "1"], "--rungs must be >= 2"),
         (["sample", "mog8", "--rungs", "3", "--beta-min", "2"], "--beta-min must be below 1"),
+        (["sample", "mog8", "--device", "gpu0"], "expected a torch device (cpu, cuda, cuda:0, mps) or auto"),
     ],
 )
 def test_bad_input_is_one_line(argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,3 +76,19 @@ def test_replica_exchange_visits_every_gmm40_mode_where_mala_does_not_mix(tmp_pa
     mala = json.loads((tmp_path / "mala" / "diagnostics.json").read_text())
     assert pt["mode_coverage"] >= 0.95 and pt["rhat_max"] < 1.2
     assert mala["rhat_max"] > 1.5
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a machine without CUDA")
+def test_sample_device_auto_runs_on_the_cpu_here_and_cuda_is_a_one_line_error(tmp_path, capsys) -> None:
+    """`--device auto` is the CPU on a machine without CUDA, with the same draws as the default; `--device cuda`
+    names the build and the fix; a run directory does not take --device."""
+    common = ["sample", "mog8", "--steps", "20", "--warmup", "5", "--chains", "8"]
+    assert main([*common, "--out", str(tmp_path / "a")]) == 0
+    assert main([*common, "--device", "auto", "--out", str(tmp_path / "b")]) == 0
+    assert np.array_equal(np.load(tmp_path / "a" / "samples.npy"), np.load(tmp_path / "b" / "samples.npy"))
+    capsys.readouterr()
+    assert main([*common, "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert "CPU-only build" in err and "use cpu or auto" in err and len(err.strip().splitlines()) == 1
+    assert main(["sample", str(tmp_path), "--device", "cpu"]) == 2
+    assert "--device do not apply to a run directory" in capsys.readouterr().err

@@ -69,6 +69,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--step-size", type=step_size, default=None, help="initial step size")
     p.add_argument("--seed", type=seed_int, default=0, help="random seed in [0, 2**63) (default 0)")
     p.add_argument(
+        "--device", default=None, help="torch device of the chains: cpu (default), cuda, cuda:1, ... or auto"
+    )
+    p.add_argument(
         "--rungs",
         type=positive_int,
         default=None,
@@ -99,19 +102,21 @@ def add_parser(sub: Any) -> None:
 
 
 def _initial_points(target: Any, shape_1: tuple[int, ...], chains: int, generator: torch.Generator) -> torch.Tensor:
-    """Uniform over the target's box when it has one, else standard normal: never exact samples."""
+    """Uniform over the target's box when it has one, else standard normal: never exact samples. On the
+    generator's device."""
     bounds = getattr(target, "bounds", None)
-    shape = (chains, *shape_1)
+    shape, dev = (chains, *shape_1), generator.device
     if bounds is not None and len(bounds) == math.prod(shape_1):
-        lo = torch.tensor([b[0] for b in bounds])
-        hi = torch.tensor([b[1] for b in bounds])
-        return (lo + (hi - lo) * torch.rand(chains, lo.numel(), generator=generator)).reshape(shape)  # fmt: skip
-    return torch.randn(shape, generator=generator)
+        lo = torch.tensor([b[0] for b in bounds], device=dev)
+        hi = torch.tensor([b[1] for b in bounds], device=dev)
+        return (lo + (hi - lo) * torch.rand(chains, lo.numel(), generator=generator, device=dev)).reshape(shape)
+    return torch.randn(shape, generator=generator, device=dev)
 
 
 #: options that apply only to one mode (attribute, flag)
 TARGET_ONLY = (("sampler", "--sampler"), ("rungs", "--rungs"), ("chains", "--chains"), ("step_size", "--step-size"),
-               ("warmup", "--warmup"), ("beta_min", "--beta-min"), ("base_scale", "--base-scale"))  # fmt: skip
+               ("warmup", "--warmup"), ("beta_min", "--beta-min"), ("base_scale", "--base-scale"),
+               ("device", "--device"))  # fmt: skip
 RUN_DIR_ONLY = (("num", "-n/--num"), ("start", "--start"))
 USER_ONLY = (("dim", "--dim"),)
 
@@ -136,7 +141,8 @@ def _check_mode(args: argparse.Namespace, run_dir: bool) -> None:
         raise ConfigError("--beta-min and --base-scale set the replica-exchange ladder; give --rungs R with them.")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out}: a file of that name exists; give a directory for the outputs.")
-    defaults = {"num": 1000} if run_dir else {"sampler": "mala", "warmup": 200, "chains": 256, "beta_min": 0.01}
+    defaults = {"num": 1000} if run_dir else {"sampler": "mala", "warmup": 200, "chains": 256, "beta_min": 0.01,
+                                                "device": "cpu"}  # fmt: skip
     for attr, value in defaults.items():
         if getattr(args, attr) is None:
             setattr(args, attr, value)
@@ -176,14 +182,18 @@ def run(args: argparse.Namespace) -> int:
     _check_mode(args, path.is_dir())
     if path.is_dir():
         return _sample_run_dir(args)
+    from ebmlab.experiments.spec import resolve_device
     from ebmlab.plotting import plot_samples_vs_density
 
+    device = resolve_device(args.device)
     target, shape, label, exact_log_z = _resolve_target(args)
+    if isinstance(target, torch.nn.Module):
+        target = target.to(device)
     steps = 1000 if args.steps is None else args.steps
     _check_size(args, shape, steps)
     step = args.step_size or DEFAULT_STEP[args.sampler]
     kernel = get_sampler(args.sampler, step_size=step)
-    generator = torch.Generator().manual_seed(args.seed)
+    generator = torch.Generator(device=device).manual_seed(args.seed)
     if args.rungs is not None:
         return _run_tempering(args, (target, shape, label, exact_log_z), kernel, steps, generator)
     x0 = _initial_points(target, shape, args.chains, generator)
@@ -191,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
     result = sample(
         target, kernel, x0, steps, warmup=args.warmup, thin=thin, generator=generator, progress=sys.stderr.isatty()
     )
+    result = _on_cpu(result)  # the reports below read the draws on the CPU
     out = args.out or Path("runs") / f"sample-{label}-{args.sampler}"
     summary = {
         "target": args.target,
@@ -210,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "samples.npy", result.samples.numpy())
     atomic_write_text(out / "diagnostics.json", json.dumps(summary, indent=2) + "\n")
-    final = result.final_state.x
+    final = result.final_state.x.cpu()
     plot_samples_vs_density(
         target, final, out / "samples.png", title=f"{args.sampler} on {args.target}: {args.chains} chains, final states"
     )
@@ -249,6 +260,16 @@ def per_chain_line(s: dict[str, Any]) -> str:
     )
 
 
+def _on_cpu(result: Any) -> Any:
+    """``result`` (a SampleResult) with its draws, energies and acceptances on the CPU (a copy only off the CPU;
+    the final state stays where the chains ran)."""
+    from dataclasses import replace
+
+    per_chain = None if result.accept_per_chain is None else result.accept_per_chain.cpu()
+    return replace(result, samples=result.samples.cpu(), energies=result.energies.cpu(),
+                   accept_trace=result.accept_trace.cpu(), accept_per_chain=per_chain)  # fmt: skip
+
+
 def _coverage(target: Any, kept: torch.Tensor) -> dict[str, float]:
     """For mixtures, ``{"mode_coverage": ...}``: the fraction of components with a kept sample within the
     target's default radius of their mean (:meth:`GaussianMixture.mode_coverage`)."""
@@ -278,7 +299,7 @@ def _run_tempering(
     pt = ReplicaExchange(kernel, n_rungs=args.rungs, base_scale=scale, beta_min=args.beta_min)
     thin = max(1, steps // 100)
     result = pt.sample(target, args.chains, shape, steps, generator, args.warmup, thin, progress=sys.stderr.isatty())
-    trace = result.samples
+    trace = result.samples.cpu()
     out = args.out or Path("runs") / f"sample-{label}-{kernel.name}-pt{args.rungs}"
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "samples.npy", trace.numpy())
