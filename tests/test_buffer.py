@@ -245,9 +245,12 @@ def test_the_gpu_path_reads_the_host_never_and_keeps_the_same_choices(monkeypatc
     frac = float((late_x != 5.0).double().mean())
     assert abs(frac - 0.2) < 4 * math.sqrt(0.2 * 0.8 / 20000) and bool((late_x[late_x != 5.0].abs() <= 1).all())
 
+    never = ReplayBuffer(50, (1,), reinit_prob=0.0)
+    never.initialize(gen(5))
     counter = sync_counter()
     x, idx = buf.sample(64, gen(2))
     buf.push(x, idx)
+    never.push(*never.sample(64, gen(6)))
     reads = counter.count
     monkeypatch.undo()
     assert reads == 0, reads

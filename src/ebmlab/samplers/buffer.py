@@ -191,8 +191,10 @@ class ReplayBuffer:
         idx = idx.to(buf.device)
         x = buf[idx]  # advanced indexing copies
         self._issued = (idx, idx._version)
+        if self.reinit_prob == 0:  # nothing is chosen: nothing to read
+            return x, idx
         reinit = reinit.to(buf.device)
-        if deferred(reinit.device) and self.reinit_prob > 0:  # no host read: n fresh points, the chosen kept
+        if deferred(reinit.device):  # no host read: n fresh points, the chosen kept
             fresh = self._fresh(n, generator).to(dtype=buf.dtype, device=buf.device)
             return torch.where(reinit.reshape(-1, *(1,) * len(self.event_shape)), fresh, x), idx
         k = int(reinit.sum())

@@ -243,8 +243,9 @@ class ReplicaExchange:
         return point, None
 
     def settled(self, state: ReplicaState) -> ReplicaState:
-        """``state`` after the host has read its count of NaN / −∞ base draws (raising if there were any); call it
-        after the last :meth:`step` of a loop of your own on a GPU (:meth:`sample` and :meth:`adapt` do)."""
+        """``state`` after the host has read its count of NaN / −∞ base draws and its untracked flag (raising if
+        either is set); call it after the last :meth:`step` of a loop of your own on a GPU (:meth:`sample` and
+        :meth:`adapt` do)."""
         if state.bad_base is None and state.untracked is None:
             return state
         if state.bad_base is not None:
