@@ -93,16 +93,18 @@ def test_ais_bad_input() -> None:
     assert ais(path, MALA(0.1), 8, 10, seed=0).log_w.shape == (8,)
 
 
-@pytest.mark.parametrize("adapt, per_temperature", [(False, 0), (True, 1)])
-def test_ais_reads_the_host_per_temperature_only_to_adapt(
-    adapt: bool, per_temperature: int, monkeypatch, sync_counter
+@pytest.mark.parametrize("adapt", [False, True])
+@pytest.mark.parametrize("gpu_path, per_temperature", [(True, 0), (False, 1)])
+def test_an_ais_temperature_reads_the_host_only_on_the_cpu_path(
+    adapt: bool, gpu_path: bool, per_temperature: int, monkeypatch, sync_counter
 ) -> None:
-    """On the GPU path (finite_watch.DEFER_ON_CPU) an AIS temperature does not read the host (path.track_on_device);
-    adapting the step size (a Python float) reads the acceptance. Before session 17 it was 5 reads without
-    adaptation: three of the β schedule, the acceptance, track's test."""
+    """On the GPU path (finite_watch.DEFER_ON_CPU) an AIS temperature does not read the host: path.track_on_device,
+    and the step size adapted on the device, one value per chain. On the CPU path (the control) track's test reads
+    once per transition, and adapting (a Python float step size) reads the acceptance too. Before session 17 it
+    was 5 reads without adaptation: three of the β schedule, the acceptance, track's test."""
     from ebmlab.samplers import finite_watch
 
-    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", gpu_path)
     base = GaussianProposal(torch.zeros(2), std=1.5)
     path = GeometricPath(base, lambda x: 0.5 * (x - 1.0).square().sum(1))
     counts = []
@@ -111,16 +113,38 @@ def test_ais_reads_the_host_per_temperature_only_to_adapt(
         result = ais(path, MALA(0.3), 16, n_temperatures, adapt=adapt, seed=0)
         counts.append(counter.count)
         monkeypatch.undo()  # stops the counter and resets DEFER_ON_CPU: set it again
-        monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
+        monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", gpu_path)
         assert result.accept_rate.shape == (n_temperatures - 2,) and bool((result.accept_rate > 0.3).all())
-    assert (counts[1] - counts[0]) / 20 == per_temperature, counts
+    expected = per_temperature + (adapt and not gpu_path)
+    assert (counts[1] - counts[0]) / 20 == expected, counts
+
+
+@pytest.mark.parametrize("kernel", ["mala", "hmc"])
+def test_ais_adapting_on_the_device_agrees_with_the_host_to_rounding(kernel: str, monkeypatch) -> None:
+    """The GPU path adapts ε on the device, one float64 value per chain handed to the kernel in float32; the host
+    path a Python float. The log-weights agree to float32 rounding (a rare flipped acceptance aside) and the
+    adapted step sizes to 1 %; the estimate stays within 4 SE of log Z = log 2π."""
+    from ebmlab.samplers import finite_watch
+
+    base = GaussianProposal(torch.zeros(2), std=1.5)
+    path = GeometricPath(base, lambda x: 0.5 * (x - 1.0).square().sum(1))
+    now = ais(path, kernel, 256, 50, n_steps=2, seed=0)
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
+    late = ais(path, kernel, 256, 50, n_steps=2, seed=0)
+    assert float(((now.log_w - late.log_w).abs() < 1e-4).double().mean()) >= 0.9
+    assert torch.allclose(now.step_sizes, late.step_sizes, rtol=1e-2) and not torch.equal(
+        now.step_sizes, late.step_sizes
+    )
+    est = late.estimate()
+    assert abs(est.value - math.log(2 * math.pi)) < 4 * est.stderr
 
 
 @pytest.mark.parametrize("kernel", ["mala", "hmc"])
 def test_ais_on_the_gpu_path_gives_the_same_weights_and_names_a_kernel_that_looks_elsewhere(
     kernel: str, monkeypatch, looks_elsewhere
 ) -> None:
-    """Skipping track's test (path.track_on_device) changes no number for MALA and HMC; a kernel that evaluates
+    """Skipping track's test (path.track_on_device) changes no number for MALA and HMC (without adaptation, which
+    the GPU path does on the device: the test above); a kernel that evaluates
     elsewhere last, which the CPU path repairs by evaluating those chains again, raises at the end instead of
     returning stale weights, and runs when told to check (ends_at_proposal = False)."""
     from ebmlab.errors import EbmlabError
@@ -128,11 +152,11 @@ def test_ais_on_the_gpu_path_gives_the_same_weights_and_names_a_kernel_that_look
 
     base = GaussianProposal(torch.zeros(2), std=1.5)
     path = GeometricPath(base, lambda x: 0.5 * (x - 1.0).square().sum(1))
-    now = ais(path, kernel, 32, 12, n_steps=2, seed=4)
+    now = ais(path, kernel, 32, 12, n_steps=2, seed=4, adapt=False)
     wrong = ais(path, looks_elsewhere(0.3), 32, 12, seed=4, adapt=False)
     assert wrong.info["recomputed_parts"] > 0
     monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
-    late = ais(path, kernel, 32, 12, n_steps=2, seed=4)
+    late = ais(path, kernel, 32, 12, n_steps=2, seed=4, adapt=False)
     assert torch.equal(now.log_w, late.log_w) and torch.equal(now.x, late.x)
     assert torch.equal(now.accept_rate, late.accept_rate) and torch.equal(now.step_sizes, late.step_sizes)
     with pytest.raises(EbmlabError, match="ends_at_proposal = False"):

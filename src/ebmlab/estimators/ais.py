@@ -56,7 +56,8 @@ class AISResult:
         x: final states ``(n_chains, *event)``, distributed as the target after weighting.
         betas: the schedule ``(T + 1,)``.
         accept_rate: mean acceptance probability per intermediate temperature ``(T − 1,)``, on the chains' device.
-        step_sizes: step size used at each intermediate temperature ``(T − 1,)``.
+        step_sizes: step size used at each intermediate temperature ``(T − 1,)`` (on the chains' device when
+            adapted on the GPU path).
         nonfinite: proposals rejected for non-finite values, per chain ``(n_chains,)``.
         seconds: wall time.
     """
@@ -124,6 +125,39 @@ def _mean_accept(accept: Tensor) -> Tensor:
     return accept.mean().to(torch.float64)  # float32 → float64 is exact, as float() of it is
 
 
+class _StepSize:
+    """AIS's shared step size ε, adapted after each transition at factor 1 by log ε ← log ε + rate·(ᾱ − α*).
+
+    A Python float, adapted on the host (one read of the acceptance per transition); or, on the GPU path
+    (``device``), one float64 value per chain on the chains' device, adapted there without a host read (MALA and
+    HMC take per-chain step sizes; the kernel gets them in the chains' dtype)."""
+
+    def __init__(self, eps: float, rate: float, alpha_star: float, adapting: bool, device: torch.device | None,
+                 n: int, dtype: torch.dtype) -> None:  # fmt: skip
+        self.rate, self.alpha_star, self.adapting, self.dtype = rate, alpha_star, adapting, dtype
+        self.eps: float | Tensor = eps if device is None else torch.full((n,), eps, dtype=torch.float64, device=device)
+
+    def at(self, factor: float) -> float | Tensor:
+        """ε · factor, for the kernel."""
+        return self.eps * factor if isinstance(self.eps, float) else (self.eps * factor).to(self.dtype)
+
+    def book(self, run: Any) -> float | Tensor:
+        """The mean acceptance of a transition at factor 1 (float64), after adapting ε to it when asked."""
+        if not self.adapting:
+            return _mean_accept(run.accept)  # on the device: no host read
+        if isinstance(self.eps, float):
+            rate = run.accept_rate
+            self.eps = math.exp(math.log(self.eps) + self.rate * (rate - self.alpha_star))
+            return rate
+        mean = _mean_accept(run.accept)
+        self.eps = (self.eps.log() + self.rate * (mean - self.alpha_star)).exp()
+        return mean
+
+    def value(self) -> float | Tensor:
+        """ε now (one value)."""
+        return self.eps if isinstance(self.eps, float) else self.eps[0]
+
+
 def _check(t: Tensor, bad_inf: float, what: str) -> None:
     """No NaN and no ``bad_inf``-signed infinity (a +inf energy is zero density: allowed)."""
     if bool(torch.isnan(t).any() | (t == bad_inf).any()):
@@ -187,15 +221,16 @@ def ais(
     if point is not None:
         _check(-point.base, float("inf"), "the base samples")
         _check(point.target, -float("inf"), "the base samples")
-    eps = base_kernel.step_size
     n_inner = betas.numel() - 2
     log_w = torch.zeros(n_chains, dtype=torch.float64, device=x.device)
-    accept = torch.zeros(max(n_inner, 0), dtype=torch.float64, device=x.device)  # no host read unless adapting
-    steps = torch.zeros(max(n_inner, 0), dtype=torch.float64)
+    accept = torch.zeros(max(n_inner, 0), dtype=torch.float64, device=x.device)
     nonfinite = torch.zeros(n_chains, dtype=torch.long, device=x.device)
     recomputed = 0
-    on_device = point is not None and tracks_on_device(base_kernel, 1, x.device)
+    on_device = point is not None and tracks_on_device(base_kernel, 1, x.device)  # the GPU path: no host reads
     untracked = torch.zeros((), dtype=torch.bool, device=x.device) if on_device else None
+    adapt_on = x.device if on_device and adapting else None  # ε adapted on the device, one value per chain
+    size = _StepSize(base_kernel.step_size, adapt_rate, alpha_star, adapting, adapt_on, n_chains, x.dtype)
+    steps = torch.zeros(max(n_inner, 0), dtype=torch.float64, device=adapt_on)
     bar = _progress(n_inner, progress)
     bs = betas.tolist()  # float64 → Python floats once, not three reads per temperature
     for t in range(1, len(bs)):
@@ -210,12 +245,12 @@ def ais(
         beta = bs[t]
         energy = path.at(beta)
         if point is None:
-            state = base_kernel.init(energy, x, eps)
+            state = base_kernel.init(energy, x, size.at(1.0))  # type: ignore[arg-type]
         else:
-            state = SamplerState(x, point.energy(beta), point.grad(beta) if grad else None, eps)
+            state = SamplerState(x, point.energy(beta), point.grad(beta) if grad else None, size.at(1.0))
         for _ in range(n_steps):
             for f in ladder:  # one transition per factor; the first (1.0) is the adapted step
-                run = run_chains(base_kernel, energy, state, 1, generator, step_size=eps * f, frozen_after=None)
+                run = run_chains(base_kernel, energy, state, 1, generator, step_size=size.at(f), frozen_after=None)
                 state = run.state
                 if untracked is not None:  # the GPU path: no host read (path.track_on_device)
                     point, missed = track_on_device(energy, state.x, point, grad)  # type: ignore[arg-type]
@@ -224,14 +259,10 @@ def ais(
                     point, redone = track(energy, state.x, point, grad)  # type: ignore[arg-type]
                     recomputed += redone
                 nonfinite += run.nonfinite
-                if f == 1.0 and adapting:  # the step size is a Python float: one host read per transition
-                    rate = run.accept_rate
-                    accept[t - 1] += rate / n_steps
-                    eps = math.exp(math.log(eps) + adapt_rate * (rate - alpha_star))
-                elif f == 1.0:  # the same float64 numbers, on the device
-                    accept[t - 1] += _mean_accept(run.accept) / n_steps
+                if f == 1.0:
+                    accept[t - 1] += size.book(run) / n_steps
         x = state.x
-        steps[t - 1] = eps
+        steps[t - 1] = size.value()
         if bar is not None:
             bar.update(1)
     if bar is not None:
