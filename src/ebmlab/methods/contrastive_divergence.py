@@ -211,7 +211,10 @@ class ContrastiveDivergence(MaximumLikelihood):
             buffer = self.buffer
             if buffer is None or not buffer.initialized:
                 raise ConfigError("sample(start='buffer') needs a filled replay buffer (negatives='persistent').")
-            return buffer.buffer[torch.randint(buffer.capacity, (n,), generator=generator)]  # type: ignore[index]
+            stored = buffer.buffer
+            assert stored is not None
+            idx = torch.randint(buffer.capacity, (n,), generator=generator, device=generator.device)
+            return stored[idx.to(stored.device)]
         raise ConfigError(f"start must be 'noise', 'buffer', 'annealed' or 'tempered' (or pass x0), got {start!r}.")
 
     def finish(self, x: Tensor) -> Tensor:

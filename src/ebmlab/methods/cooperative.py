@@ -203,7 +203,9 @@ class VAETraining(Method):
     def losses(self, batch: Tensor | None, ctx: StepContext) -> Losses:
         data = check_batch(batch, "VAETraining.losses").detach()
         if self.data_noise > 0:
-            data = data + self.data_noise * torch.randn(data.shape, generator=ctx.generator, dtype=data.dtype)
+            data = data + self.data_noise * torch.randn(
+                data.shape, generator=ctx.generator, dtype=data.dtype, device=data.device
+            )
         elbo, recon, kl = self.vae.elbo(data, ctx.generator, kl_weight=self.kl_weight)
         log: dict[str, Tensor | float] = {"elbo": elbo.mean().detach(), "recon": recon.mean().detach()}
         return Losses({"model": -elbo.mean()}, log | {"kl": kl.mean().detach()})

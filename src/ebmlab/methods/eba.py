@@ -161,7 +161,7 @@ class EBA(Method):
         y = self.chains["y"]
         # exact draws on an alphabet keep no chain state, so every y can be fresh
         refresh = 1.0 if isinstance(self.energy, DiscreteEnergy) else self.refresh
-        fresh = torch.rand(half, generator=g) < refresh
+        fresh = torch.rand(half, generator=g, device=g.device) < refresh
         any_fresh = bool(fresh.any())  # one host read
         if any_fresh:
             y = torch.where(fresh[:, None], self.source.sample(half, g).float(), y)

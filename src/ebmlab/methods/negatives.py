@@ -272,5 +272,5 @@ class Tempered(ChainNegatives):
                 "n_rungs must match the run that wrote the checkpoint."
             )
         flat = x.clone().reshape(-1, *x.shape[2:])
-        zeros = torch.zeros(flat.shape[0], dtype=x.dtype)  # E changed: the parts are re-evaluated at the next draw
+        zeros = torch.zeros(flat.shape[0], dtype=x.dtype, device=x.device)  # E changed: re-evaluated at the next draw
         self.replicas = ReplicaState(PathPoint(flat, zeros, zeros), x.shape[0], int(state[_REPLICAS + "round"]))
