@@ -34,7 +34,8 @@ def _gen(device: torch.device, seed: int) -> torch.Generator:
 
 
 def config_cases(device: torch.device, steps: int) -> dict[str, Callable[[], dict]]:
-    """``fit`` of every shipped config for ``steps`` steps on the device (no checkpoints, no logging)."""
+    """``fit`` of every shipped config for ``steps`` steps on the device (no checkpoints, no logging), then 8 draws
+    from the trained method (where it has ``sample``) with a generator on the device."""
     from ebmlab.experiments.run import build_experiment
     from ebmlab.experiments.spec import load_experiment_config
     from ebmlab.training import fit
@@ -45,11 +46,17 @@ def config_cases(device: torch.device, steps: int) -> dict[str, Callable[[], dic
                          "train.progress=false", f"device={device}"]  # fmt: skip
             config = load_experiment_config(path, overrides)
             experiment = build_experiment(config)
-            fit(experiment.method, experiment.data, config.train)
-            where = {p.device.type for p in experiment.method.parameters()}
+            method = experiment.method
+            fit(method, experiment.data, config.train)
+            where = {p.device.type for p in method.parameters()}
             if where != {device.type}:
                 raise RuntimeError(f"parameters on {sorted(where)}, not on {device.type}")
-            return {}
+            try:
+                with torch.no_grad():  # what `ebmlab sample RUN_DIR` does, from a generator on the device
+                    drawn = method.sample(8, generator=_gen(device, 7))
+            except NotImplementedError:  # a method without sample (completion)
+                return {"sampled_on": None}
+            return {"sampled_on": drawn.device.type}
 
         return run
 

@@ -22,7 +22,9 @@ def test_every_config_sampler_and_estimator_runs_on_the_gpu_path(load_benchmark,
     assert smoke.main(["--device", "cpu", "--defer", "--json", str(out)]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(r["ok"] for r in rows), [r for r in rows if not r["ok"]]
-    assert sum(r["case"].startswith("fit ") for r in rows) == len(list((ROOT / "configs").glob("*.yaml")))
+    fits = [r for r in rows if r["case"].startswith("fit ")]
+    assert len(fits) == len(list((ROOT / "configs").glob("*.yaml")))
+    assert {r["sampled_on"] for r in fits} == {"cpu", None}  # None: the completion method has no sample()
     assert {r["case"] for r in rows} >= {"log_z ais", "log_z is", "replica exchange", "log_z stepping stone"}
     assert all(abs(r["z"]) < 4 for r in rows if "z" in r), rows
 
