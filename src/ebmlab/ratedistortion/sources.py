@@ -43,6 +43,11 @@ class Source:
         raise NotImplementedError
 
 
+def _device_of(generator: torch.Generator | None) -> torch.device:
+    """Where a source draws: the generator's device (the CPU without one)."""
+    return generator.device if generator is not None else torch.device("cpu")
+
+
 @dataclass
 class GaussianSource(Source):
     """y ~ N(0, diag(variances)); ``variances`` all > 0."""
@@ -62,7 +67,8 @@ class GaussianSource(Source):
         return torch.tensor(self.variances, dtype=torch.float64).sqrt()
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.randn(n, self.dim, generator=generator, dtype=torch.float64) * self.std
+        dev = _device_of(generator)
+        return torch.randn(n, self.dim, generator=generator, dtype=torch.float64, device=dev) * self.std.to(dev)
 
     def log_prob(self, y: Tensor) -> Tensor:
         """ln p(y) = Σ_k −½ y_k²/σ_k² − ½ ln(2πσ_k²) for y (n, dim) (the density c-estimator's input)."""
@@ -85,7 +91,8 @@ class BernoulliSource(Source):
         self.dim = 1
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return (torch.rand(n, 1, generator=generator, dtype=torch.float64) < self.p).to(torch.float64)
+        u = torch.rand(n, 1, generator=generator, dtype=torch.float64, device=_device_of(generator))
+        return (u < self.p).to(torch.float64)
 
 
 @dataclass
@@ -102,7 +109,7 @@ class LaplaceSource(Source):
         self.dim = 1
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        u = torch.rand(n, 1, generator=generator, dtype=torch.float64) - 0.5
+        u = torch.rand(n, 1, generator=generator, dtype=torch.float64, device=_device_of(generator)) - 0.5
         return -self.scale * u.sign() * torch.log1p(-2.0 * u.abs())
 
 
@@ -151,8 +158,9 @@ class SampleSource(Source):
         return cls(arr, name=path.name)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        idx = torch.randint(self.samples.shape[0], (n,), generator=generator)
-        return self.samples[idx]
+        dev = _device_of(generator)
+        idx = torch.randint(self.samples.shape[0], (n,), generator=generator, device=dev)
+        return self.samples.to(dev)[idx]
 
 
 def npy_source(path: str) -> SampleSource:
