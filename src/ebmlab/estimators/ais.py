@@ -146,9 +146,9 @@ class _StepSize:
         if not self.adapting:
             return _mean_accept(run.accept)  # on the device: no host read
         if isinstance(self.eps, float):
-            rate = run.accept_rate
-            self.eps = math.exp(math.log(self.eps) + self.rate * (rate - self.alpha_star))
-            return rate
+            accepted = run.accept_rate
+            self.eps = math.exp(math.log(self.eps) + self.rate * (accepted - self.alpha_star))
+            return accepted
         mean = _mean_accept(run.accept)
         self.eps = (self.eps.log() + self.rate * (mean - self.alpha_star)).exp()
         return mean
