@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.densities.base import check_event, positive_count
+from ebmlab.device_copies import copies_on
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError
 
@@ -189,12 +190,12 @@ class MixtureProposal:
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         n = positive_count(n, "MixtureProposal.sample")
         dev = generator.device if generator is not None else self.locs.device  # samples on the generator's device
-        comp = torch.multinomial(self.log_weights.exp().to(dev), n, replacement=True, generator=generator)
+        locs, scales, log_weights = copies_on(self, ("locs", "scales", "log_weights"), dev)
+        comp = torch.multinomial(log_weights.exp(), n, replacement=True, generator=generator)
         eps = torch.randn(n, self.d, generator=generator, dtype=_F64, device=dev)
         if self.df is not None:  # t_ν = N(0, I) / √(χ²_ν / ν), χ²_ν a sum of ν squared normals (integer ν)
             chi2 = torch.randn(n, self.df, generator=generator, dtype=_F64, device=dev).square().sum(1)
             eps = eps / torch.sqrt(chi2 / self.df).unsqueeze(1)
-        locs, scales = self.locs.to(dev), self.scales.to(dev)
         x = locs.reshape(-1, self.d)[comp] + torch.einsum("nij,nj->ni", scales[comp], eps)
         return x.reshape(n, *self._event)
 
@@ -204,7 +205,7 @@ class MixtureProposal:
         if x.shape[0] > chunk:
             return torch.cat([self.log_prob(part) for part in torch.split(x, chunk)])
         flat = x.to(_F64).reshape(x.shape[0], self.d)
-        locs, scales, log_det = (t.to(flat.device) for t in (self.locs, self.scales, self._log_det))
+        locs, scales, log_det, log_weights = copies_on(self, ("locs", "scales", "_log_det", "log_weights"), flat.device)
         # one triangular solve per component with all points as right-hand sides: L_k⁻¹ (x − m_k)ᵀ (broadcasting
         # L_k over the points instead copied it once per point: 40× slower in 100-D)
         maha = torch.stack(
@@ -221,7 +222,7 @@ class MixtureProposal:
             nu = self.df
             const = math.lgamma((nu + d) / 2) - math.lgamma(nu / 2) - 0.5 * d * math.log(nu * math.pi)
             comp = const - log_det - 0.5 * (nu + d) * torch.log1p(maha / nu)
-        return torch.logsumexp(comp + self.log_weights.to(flat.device), dim=1).to(x.dtype)
+        return torch.logsumexp(comp + log_weights, dim=1).to(x.dtype)
 
     def describe(self) -> str:
         kind = "Gaussian" if self.df is None else f"Student-t (ν = {self.df})"

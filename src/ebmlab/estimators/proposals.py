@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
+from ebmlab.device_copies import copies_on
 from ebmlab.errors import ConfigError, ShapeError
 
 __all__ = ["GaussianProposal", "Proposal"]
@@ -96,7 +97,8 @@ class GaussianProposal:
         """n samples ``(n, *event_shape)``: x = μ + L ξ, on the generator's device (default: the CPU)."""
         device = generator.device if generator is not None else self.mean.device
         xi = torch.randn(n, self.dim, generator=generator, dtype=_F64, device=device)
-        x = self.mean.to(device) + xi @ self.chol.to(device).T  # no copy on the CPU, where μ and L live
+        mean, chol = copies_on(self, ("mean", "chol"), device)
+        x = mean + xi @ chol.T
         return x.reshape(n, *self.event_shape).to(self.dtype)
 
     def log_prob(self, x: Tensor) -> Tensor:
@@ -105,16 +107,18 @@ class GaussianProposal:
 
     def energy(self, x: Tensor) -> Tensor:
         """½ (x−μ)ᵀ Σ⁻¹ (x−μ) = −log q(x) − log normaliser (differentiable in x)."""
-        diff = self._flat(x) - self.mean.to(x.device, x.dtype)
-        return 0.5 * (diff * (diff @ self.precision.to(x.device, x.dtype))).sum(1)
+        mean, precision = copies_on(self, ("mean", "precision"), x.device, x.dtype)
+        diff = self._flat(x) - mean
+        return 0.5 * (diff * (diff @ precision)).sum(1)
 
     __call__ = energy
 
     def energy_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(½ (x−μ)ᵀP(x−μ), P(x−μ)) in the dtype of x."""
         z = self._flat(x.detach())
-        diff = z - self.mean.to(z.device, z.dtype)
-        pd = diff @ self.precision.to(z.device, z.dtype)
+        mean, precision = copies_on(self, ("mean", "precision"), z.device, z.dtype)
+        diff = z - mean
+        pd = diff @ precision
         return 0.5 * (diff * pd).sum(1), pd.reshape(x.shape)
 
     def log_prob_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:

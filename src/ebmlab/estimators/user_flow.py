@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.densities import Density
+from ebmlab.device_copies import copies_on
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError
 from ebmlab.flows import FlowDistribution, make_flow
@@ -46,7 +47,7 @@ class WhitenedFlow:
         return self._event
 
     def to_x(self, u: Tensor) -> Tensor:
-        mean, chol = self.mean.to(u.device, u.dtype), self.chol.to(u.device, u.dtype)
+        mean, chol = copies_on(self, ("mean", "chol"), u.device, u.dtype)
         return (mean + u @ chol.T).reshape(u.shape[0], *self._event)
 
     @torch.no_grad()
@@ -55,8 +56,9 @@ class WhitenedFlow:
 
     @torch.no_grad()
     def log_prob(self, x: Tensor) -> Tensor:
-        flat = x.to(_F64).reshape(x.shape[0], -1) - self.mean.to(x.device)
-        u = torch.linalg.solve_triangular(self.chol.to(x.device), flat.T, upper=False).T
+        mean, chol = copies_on(self, ("mean", "chol"), x.device)
+        flat = x.to(_F64).reshape(x.shape[0], -1) - mean
+        u = torch.linalg.solve_triangular(chol, flat.T, upper=False).T
         dtype = next(self.flow.parameters()).dtype
         return self.flow.log_prob(u.to(dtype)).to(_F64) - self._log_det
 

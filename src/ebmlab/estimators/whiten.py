@@ -27,6 +27,7 @@ import math
 import torch
 from torch import Tensor
 
+from ebmlab.device_copies import copies_on
 from ebmlab.energies.base import EnergyFn
 from ebmlab.estimators.laplace import MixtureProposal
 
@@ -49,13 +50,14 @@ class Whitened:
 
     def to_x(self, u: Tensor) -> Tensor:
         """x = μ + L u in the energy's event shape."""
-        mean, chol = self.mean.to(u.device, u.dtype), self.chol.to(u.device, u.dtype)
+        mean, chol = copies_on(self, ("mean", "chol"), u.device, u.dtype)
         return (mean + u @ chol.T).reshape(u.shape[0], *self.x_shape)
 
     def to_u(self, x: Tensor) -> Tensor:
         """u = L⁻¹(x − μ), flat ``(n, d)``."""
-        flat = x.to(_F64).reshape(x.shape[0], -1) - self.mean.to(x.device)
-        return torch.linalg.solve_triangular(self.chol.to(x.device), flat.T, upper=False).T.to(x.dtype)
+        mean, chol = copies_on(self, ("mean", "chol"), x.device)
+        flat = x.to(_F64).reshape(x.shape[0], -1) - mean
+        return torch.linalg.solve_triangular(chol, flat.T, upper=False).T.to(x.dtype)
 
     def __call__(self, u: Tensor) -> Tensor:
         return self.energy(self.to_x(u))

@@ -49,6 +49,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.densities import Density, DiagonalNormal
+from ebmlab.device_copies import copies_on
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.samplers.base import Sampler, SamplerState, finite_rows, mh_accept
@@ -375,7 +376,7 @@ class ReplicaExchange:
         x = state.point.x
         n = x.shape[0] // n_rungs
         path = self.path(energy, tuple(x.shape[1:]), x.dtype)
-        betas = self.betas.to(dtype=x.dtype, device=x.device)
+        (betas,) = copies_on(self, ("betas",), x.device, x.dtype)
         hot_rungs = state.point.take(slice(n, None))
         hot, accept, nonfinite, untracked = self._move_hot_rungs(path, hot_rungs, betas, n, generator, state.untracked)
         cold, bad_base = self._base_draw(path, n, x.dtype, generator, state.bad_base)
@@ -401,7 +402,11 @@ class ReplicaExchange:
         after one transition of MALA or HMC, or'ed with track_on_device's flag instead of reading the host)."""
         rungs = self.n_rungs - 1
         beta = betas[1:].repeat_interleave(n)
-        steps = None if self.step_sizes is None else self.step_sizes.to(point.x.dtype).repeat_interleave(n)
+        if self.step_sizes is None:
+            steps = None
+        else:  # on the chains' device (adapt leaves them on the CPU), copied once per device
+            (per_rung,) = copies_on(self, ("step_sizes",), point.x.device, point.x.dtype)
+            steps = per_rung.repeat_interleave(n)
         grad = self.kernel.uses_gradient
         energy = path.at(beta)
         start = SamplerState(point.x, point.energy(beta), point.grad(beta) if grad else None, self.kernel.step_size)

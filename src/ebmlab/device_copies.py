@@ -1,0 +1,46 @@
+"""Constant tensors kept where they were made (usually the CPU) and copied once to each device and dtype asked for.
+
+A copy from ordinary host memory to a GPU makes the host wait for the device's stream, as a host read does, so a
+constant moved with ``.to(x.device)`` inside a sampler step or an energy evaluation would put a wait in the loop.
+:func:`copies_on` keeps the copies on their owner, keyed by device and dtype, and makes them again when an
+attribute is replaced. Where nothing needs moving it returns the tensors themselves and keeps nothing.
+
+>>> import torch
+>>> class Base:
+...     def __init__(self):
+...         self.mean = torch.zeros(3, dtype=torch.float64)
+>>> q = Base()
+>>> copies_on(q, ("mean",), torch.device("cpu"))[0] is q.mean  # nothing to move
+True
+>>> a, = copies_on(q, ("mean",), torch.device("cpu"), torch.float32)
+>>> a.dtype, copies_on(q, ("mean",), torch.device("cpu"), torch.float32)[0] is a  # made once
+(torch.float32, True)
+>>> q.mean = torch.ones(3, dtype=torch.float64)
+>>> float(copies_on(q, ("mean",), torch.device("cpu"), torch.float32)[0][0])  # a replaced attribute is copied again
+1.0
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["copies_on"]
+
+_CACHE = "_device_copies"
+
+
+def copies_on(
+    owner: object, names: tuple[str, ...], device: torch.device, dtype: torch.dtype | None = None
+) -> tuple[Tensor, ...]:
+    """``owner``'s tensors ``names`` on ``device`` (and in ``dtype``, if given), copied once per device and dtype."""
+    sources = tuple(getattr(owner, name) for name in names)
+    if all(t.device == device and (dtype is None or t.dtype == dtype) for t in sources):
+        return sources
+    cache: dict = owner.__dict__.setdefault(_CACHE, {})
+    key = (names, device, dtype)
+    hit = cache.get(key)
+    if hit is None or any(a is not b for a, b in zip(hit[0], sources, strict=True)):
+        hit = (sources, tuple(t.to(device=device, dtype=dtype or t.dtype) for t in sources))
+        cache[key] = hit
+    return hit[1]
