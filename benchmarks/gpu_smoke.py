@@ -1,13 +1,15 @@
 """Does everything run on one device? Every shipped config trained a few steps, every kernel sampled, AIS, IS,
-replica exchange and stepping stone estimated against exact log Z, each on ``--device``: one JSON line per case
-(``ok``, seconds, the error's first line, and for the estimators z = (log Ẑ − log Z) / SE).
+replica exchange and stepping stone estimated against exact log Z, and every method of the user log-Z pipeline
+(``estimators.user.log_z``, ``ebmlab logz --device``) on a plain-function energy, each on ``--device``: one JSON
+line per case (``ok``, seconds, the error's first line, and for the estimators z = (log Ẑ − log Z) / SE).
 
 Issue 17 asks that every sampler, estimator, method and ``fit`` run on CUDA; this is the check to run when a
 device is lent (``benchmarks/gpu_suite.sh`` runs it). On a CPU, ``--defer`` takes the GPU path's deferred checks
-(``finite_watch.DEFER_ON_CPU``), which is how the tests run it.
+(``finite_watch.DEFER_ON_CPU``), which is how the tests run it; ``--audit`` fails a case whose ebmlab code created
+a tensor without ``device=`` (:mod:`ebmlab.device_audit`: on a GPU such a tensor lands on the CPU).
 
     python benchmarks/gpu_smoke.py --device cuda --json smoke.jsonl
-    python benchmarks/gpu_smoke.py --device cpu --defer --only samplers,estimators
+    python benchmarks/gpu_smoke.py --device cpu --defer --audit --only samplers,estimators,user-logz
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import glob
 import io
 import json
+import math
 import sys
 import tempfile
 import time
@@ -26,7 +29,15 @@ from pathlib import Path
 
 import torch
 
-PARTS = ("configs", "samplers", "estimators")
+PARTS = ("configs", "samplers", "estimators", "user-logz")
+#: the user log-Z pipeline's cases, small: each method once, and AIS's whitened branch (κ > 1000)
+USER_LOGZ = {
+    "is": {"n": 4000},
+    "ais": {"n": 128, "n_temperatures": 100},
+    "bracket": {"n": 128, "n_temperatures": 100, "tempering": {"n_chains": 32, "n_rungs": 8, "n_rounds": 300}},
+    "stepping-stone": {"n": 64, "n_rounds": 120, "burn_in": 40, "adapt_rounds": 40, "n_rungs": 8},
+    "flow": {"n": 4000, "steps": 150},
+}
 
 
 def _gen(device: torch.device, seed: int) -> torch.Generator:
@@ -135,10 +146,57 @@ def estimator_cases(device: torch.device) -> dict[str, Callable[[], dict]]:
     }
 
 
-def run_case(name: str, fn: Callable[[], dict], device: torch.device) -> dict:
+def user_logz_cases(device: torch.device) -> dict[str, Callable[[], dict]]:
+    """``log_z(energy, (2,), method, device=...)`` of every user method on a plain-function Gaussian energy whose
+    tensors live on the device (stds 1 and 2; for AIS also 1 and 100, which it anneals whitened), and
+    ``ebmlab logz mog8 --method is --device``."""
+    from ebmlab.estimators.user import log_z
+
+    def gaussian(stds: tuple[float, float]) -> tuple[Callable, float]:
+        precision = torch.tensor([1.0 / s**2 for s in stds], dtype=torch.float64, device=device)
+        exact = sum(0.5 * math.log(2 * math.pi * s**2) for s in stds)
+        return (lambda x: 0.5 * (x.square() * precision.to(x.dtype)).sum(1)), exact
+
+    def case(method: str, stds: tuple[float, float]) -> Callable[[], dict]:
+        def run() -> dict:
+            energy, exact = gaussian(stds)
+            est = log_z(energy, (2,), method, seed=1, device=device, **USER_LOGZ[method])
+            return {"z": (est.value - exact) / est.stderr, "value": est.value, "exact": exact,
+                    "verdict": est.details["verdict"]}  # fmt: skip
+
+        return run
+
+    def cli() -> dict:
+        from ebmlab.cli import main as cli_main
+
+        out = io.StringIO()
+        argv = ["logz", "mog8", "--method", "is", "--samples", "4000", "--device", str(device), "--json"]
+        with redirect_stdout(out), redirect_stderr(io.StringIO()):
+            code = cli_main(argv)
+        if code != 0:
+            raise RuntimeError(f"ebmlab logz exited {code}")
+        row = json.loads(out.getvalue())
+        return {"z": (row["log_z"] - row["exact"]) / row["stderr"], "value": row["log_z"], "exact": row["exact"]}
+
+    cases = {f"user log_z {m}": case(m, (1.0, 2.0)) for m in USER_LOGZ}
+    cases["user log_z ais whitened"] = case("ais", (1.0, 100.0))
+    return cases | {"ebmlab logz --device": cli}
+
+
+def run_case(name: str, fn: Callable[[], dict], device: torch.device, audit: bool = False) -> dict:
+    from ebmlab.device_audit import implicit_device_factories
+
     start = time.perf_counter()
     try:
-        extra = fn()
+        if audit:
+            with implicit_device_factories() as pinned:
+                extra = fn()
+            if pinned:
+                raise RuntimeError(
+                    f"{len(pinned)} line(s) created tensors without device=: " + "; ".join(map(str, pinned))
+                )
+        else:
+            extra = fn()
         if device.type == "cuda":
             torch.cuda.synchronize()
         return {"case": name, "ok": True, "seconds": round(time.perf_counter() - start, 3), **extra}
@@ -153,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--defer", action="store_true", help="the GPU path's deferred checks on a CPU (for tests)")
+    p.add_argument("--audit", action="store_true", help="fail a case whose ebmlab code made a tensor without device=")
     p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {', '.join(PARTS)}")
     p.add_argument("--configs", default="*", help="glob of config names for the configs part (default: all)")
     p.add_argument("--steps", type=int, default=3, help="training steps per config (default 3)")
@@ -175,9 +234,11 @@ def main(argv: list[str] | None = None) -> int:
         cases |= sampler_cases(device)
     if "estimators" in parts:
         cases |= estimator_cases(device)
+    if "user-logz" in parts:
+        cases |= user_logz_cases(device)
     rows = []
     for name, fn in cases.items():
-        row = run_case(name, fn, device)
+        row = run_case(name, fn, device, args.audit)
         rows.append(row)
         print(json.dumps(row), flush=True)
     if args.json is not None:

@@ -13,19 +13,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_config_sampler_and_estimator_runs_on_the_gpu_path(load_benchmark, monkeypatch, tmp_path) -> None:
-    """Every shipped config, kernel and estimator runs with finite_watch.DEFER_ON_CPU; the estimates of log Z agree
-    with the exact value within 4 SE."""
+    """Every shipped config, kernel, estimator and user log-Z method runs with finite_watch.DEFER_ON_CPU, and no
+    ebmlab line they run makes a tensor without ``device=`` (``--audit``); the estimates of log Z agree with the exact
+    value within 4 SE."""
     smoke = load_benchmark("gpu_smoke")
     monkeypatch.chdir(ROOT)
     monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", False)  # main sets it; monkeypatch puts it back
     out = tmp_path / "smoke.jsonl"
-    assert smoke.main(["--device", "cpu", "--defer", "--json", str(out)]) == 0
+    assert smoke.main(["--device", "cpu", "--defer", "--audit", "--json", str(out)]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(r["ok"] for r in rows), [r for r in rows if not r["ok"]]
     fits = [r for r in rows if r["case"].startswith("fit ")]
     assert len(fits) == len(list((ROOT / "configs").glob("*.yaml")))
     assert {r["sampled_on"] for r in fits} == {"cpu", None}  # None: the completion method has no sample()
     assert {r["case"] for r in rows} >= {"log_z ais", "log_z is", "replica exchange", "log_z stepping stone"}
+    assert {f"user log_z {m}" for m in smoke.USER_LOGZ} | {"ebmlab logz --device"} <= {r["case"] for r in rows}
     assert all(abs(r["z"]) < 4 for r in rows if "z" in r), rows
 
 

@@ -3,7 +3,8 @@
 A copy from ordinary host memory to a GPU makes the host wait for the device's stream, as a host read does, so a
 constant moved with ``.to(x.device)`` inside a sampler step or an energy evaluation would put a wait in the loop.
 :func:`copies_on` keeps the copies on their owner, keyed by device and dtype, and makes them again when an
-attribute is replaced. Where nothing needs moving it returns the tensors themselves and keeps nothing.
+attribute is replaced or changed in place (a ``load_state_dict`` copies into the buffers; the tensor's version
+counter says so). Where nothing needs moving it returns the tensors themselves and keeps nothing.
 
 >>> import torch
 >>> class Base:
@@ -18,6 +19,9 @@ True
 >>> q.mean = torch.ones(3, dtype=torch.float64)
 >>> float(copies_on(q, ("mean",), torch.device("cpu"), torch.float32)[0][0])  # a replaced attribute is copied again
 1.0
+>>> _ = q.mean.fill_(2.0)
+>>> float(copies_on(q, ("mean",), torch.device("cpu"), torch.float32)[0][0])  # and one changed in place
+2.0
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ def copies_on(
     cache: dict = owner.__dict__.setdefault(_CACHE, {})
     key = (names, device, dtype)
     hit = cache.get(key)
-    if hit is None or any(a is not b for a, b in zip(hit[0], sources, strict=True)):
-        hit = (sources, tuple(t.to(device=device, dtype=dtype or t.dtype) for t in sources))
+    versions = tuple(t._version for t in sources)
+    if hit is None or hit[2] != versions or any(a is not b for a, b in zip(hit[0], sources, strict=True)):
+        hit = (sources, tuple(t.to(device=device, dtype=dtype or t.dtype) for t in sources), versions)
         cache[key] = hit
     return hit[1]

@@ -345,7 +345,7 @@ def chain_health(trace: Any, grads_per_draw: float | None = None, stuck_ratio: f
     rate = moved.mean(0)
     spread = flat.var(0).mean(1)
     med_rate, med_spread = float(rate.median()), float(spread.median())
-    stuck = torch.zeros(n_chains, dtype=torch.bool)
+    stuck = torch.zeros(n_chains, dtype=torch.bool, device=rate.device)
     if med_rate > 0:
         stuck |= rate < stuck_ratio * med_rate
     if med_spread > 0:

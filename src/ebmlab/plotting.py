@@ -58,8 +58,8 @@ def plot_samples_vs_density(
         (x0, x1), (y0, y1) = _box(target, x, 2)
         if hasattr(target, "log_prob"):
             gx, gy = torch.meshgrid(
-                torch.linspace(x0, x1, 300, dtype=torch.float64),
-                torch.linspace(y0, y1, 300, dtype=torch.float64),
+                torch.linspace(x0, x1, 300, dtype=torch.float64, device="cpu"),  # plots are drawn on the CPU
+                torch.linspace(y0, y1, 300, dtype=torch.float64, device="cpu"),
                 indexing="xy",
             )
             dens = target.log_prob(torch.stack([gx.flatten(), gy.flatten()], 1)).exp().reshape(gx.shape)

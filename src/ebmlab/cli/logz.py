@@ -50,6 +50,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "'exact-samples' (fitted to exact samples of the target: an oracle, labelled)",
     )
     parser.add_argument("--seed", type=seed_int, default=0, help="random seed in [0, 2**63) (default 0)")
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of the draws and chains: cpu (default), cuda, cuda:1, ... or auto (is, ais, and every "
+        "method for FILE.py:NAME; a device gives its own random stream)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
     return parser
@@ -77,17 +83,23 @@ def _check_size(method: str, samples: int | None, dim: int) -> None:
 
 def _run_user(args: argparse.Namespace) -> int:
     """log Z of a user's energy with user-realistic defaults, a bracket where asked, and a verdict."""
+    import torch
+
     from ebmlab.cli.user_energy import load_user_energy
     from ebmlab.estimators.user import USER_DEFAULT_N, USER_METHODS, log_z
+    from ebmlab.experiments.spec import resolve_device
 
     if args.method not in USER_METHODS:
         raise ConfigError(f"--method: for FILE.py:NAME expected one of {', '.join(USER_METHODS)}, got {args.method!r}.")
+    device = resolve_device(args.device)
     energy, shape = load_user_energy(args.target, args.dim)
+    if isinstance(energy, torch.nn.Module):
+        energy = energy.to(device)
     draws = args.method in ("is", "flow")
     _check_size("is" if draws else "ais", args.samples, math.prod(shape))
     n = args.samples if args.samples is not None else USER_DEFAULT_N[args.method]
     start = time.perf_counter()
-    est = log_z(energy, shape, args.method, n=n, seed=args.seed, progress=sys.stderr.isatty())
+    est = log_z(energy, shape, args.method, n=n, seed=args.seed, progress=sys.stderr.isatty(), device=device)
     d = est.details
     bracket = None
     if "lower" in d:
@@ -124,6 +136,7 @@ def _run_user(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     from ebmlab.cli.user_energy import is_user_energy
     from ebmlab.experiments.logz_methods import LOGZ_METHODS, ORACLE_LABEL, ORACLE_METHODS, estimate_log_z
+    from ebmlab.experiments.spec import resolve_device
     from ebmlab.targets import get_target
 
     if is_user_energy(args.target):
@@ -139,10 +152,11 @@ def run(args: argparse.Namespace) -> int:
         if method not in oracle and method not in ORACLE_METHODS:
             raise ConfigError(f"--proposal exact-samples applies to --method is or ais, not {method!r}.")
         method = oracle.get(method, method)
+    device = resolve_device(args.device)
     target = get_target(args.target)
     _check_size(method.removesuffix("-oracle"), args.samples, math.prod(getattr(target, "event_shape", (1,))))
     start = time.perf_counter()
-    est = estimate_log_z(target, method, samples=args.samples, seed=args.seed)
+    est = estimate_log_z(target, method, samples=args.samples, seed=args.seed, device=device)
     seconds = time.perf_counter() - start
     exact = _finite_or_none(float(target.log_z())) if getattr(target, "has_exact_log_z", False) else None
     out: dict[str, Any] = {

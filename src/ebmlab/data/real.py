@@ -62,12 +62,12 @@ def load_digits(split: str = "train", scale: str = "symmetric", image: bool = Fa
         raise ConfigError(f"digits: scale must be one of {DIGIT_SCALES}, got {scale!r}.")
     x, y = _pick("digits", split, int(seed))
     x = x / 8.0 - 1.0 if scale == "symmetric" else x / 16.0
-    t = torch.as_tensor(x, dtype=torch.float32)
+    t = torch.as_tensor(x, dtype=torch.float32, device="cpu")  # data sets live on the CPU; batches are moved
     if image:
         t = t.reshape(-1, 1, 8, 8)
     low, high = (-1.0, 1.0) if scale == "symmetric" else (0.0, 1.0)
     info = {"source": "sklearn.datasets.load_digits", "seed": int(seed), "scale": scale, "range": (low, high)}
-    return Dataset("digits", split, t, torch.as_tensor(y), info)
+    return Dataset("digits", split, t, torch.as_tensor(y, device="cpu"), info)
 
 
 def load_tabular(name: str, split: str = "train", seed: int = 0) -> Dataset:
@@ -79,6 +79,6 @@ def load_tabular(name: str, split: str = "train", seed: int = 0) -> Dataset:
     mean, std = x_tr.mean(0), x_tr.std(0)
     std = np.where(std > 0, std, 1.0)
     x, y = _pick(name, split, int(seed))
-    t = torch.as_tensor((x - mean) / std, dtype=torch.float32)
+    t = torch.as_tensor((x - mean) / std, dtype=torch.float32, device="cpu")
     info = {"source": f"sklearn.datasets.{TABULAR[name].__name__}", "seed": int(seed), "standardised": "train"}
-    return Dataset(name, split, t, torch.as_tensor(y), info)
+    return Dataset(name, split, t, torch.as_tensor(y, device="cpu"), info)

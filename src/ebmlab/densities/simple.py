@@ -10,11 +10,20 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ebmlab.densities.base import check_event, positive_count
+from ebmlab.device_copies import copies_on
 from ebmlab.errors import ConfigError
 
 __all__ = ["Bernoulli", "DiagonalNormal", "StandardNormal", "Uniform"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _on(q: nn.Module, names: tuple[str, ...], device: torch.device) -> tuple[Tensor, ...]:
+    """``q``'s tensors on ``device``: parameters by ``.to`` (gradients flow back to them), constant buffers copied
+    once per device (:mod:`ebmlab.device_copies`; a copy at every call would make a GPU step wait)."""
+    if any(isinstance(getattr(q, n), nn.Parameter) for n in names):
+        return tuple(getattr(q, n).to(device) for n in names)
+    return copies_on(q, names, device)
 
 
 def _float_dtype(value: object) -> torch.dtype:
@@ -57,11 +66,12 @@ class DiagonalNormal(nn.Module):
         n = positive_count(n, "DiagonalNormal.sample")
         device = generator.device if generator is not None else self.loc.device
         eps = torch.randn((n, *self.event_shape), generator=generator, device=device, dtype=self.loc.dtype)
-        return self.loc.to(device) + self.log_scale.to(device).exp() * eps  # no-op unless q lives elsewhere
+        loc, log_scale = _on(self, ("loc", "log_scale"), device)
+        return loc + log_scale.exp() * eps
 
     def log_prob(self, x: Tensor) -> Tensor:
         check_event(x, self.event_shape, "DiagonalNormal.log_prob")
-        loc, log_scale = self.loc.to(x.device), self.log_scale.to(x.device)
+        loc, log_scale = _on(self, ("loc", "log_scale"), x.device)
         z = (x - loc) * torch.exp(-log_scale)
         d = z[0].numel()
         return (-0.5 * z.square() - log_scale).reshape(x.shape[0], -1).sum(1) - 0.5 * d * _LOG_2PI
@@ -69,8 +79,8 @@ class DiagonalNormal(nn.Module):
     def log_prob_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(log q(x), ∇ log q(x) = −(x − μ)/σ²) without autograd."""
         with torch.no_grad():
-            inv = torch.exp(-self.log_scale.to(x.device))
-            return self.log_prob(x), -(x - self.loc.to(x.device)) * inv.square()
+            loc, log_scale = _on(self, ("loc", "log_scale"), x.device)
+            return self.log_prob(x), -(x - loc) * torch.exp(-log_scale).square()
 
     def entropy(self) -> Tensor:
         """H(q) = Σ log σ + (d/2)(1 + log 2π)."""
@@ -118,7 +128,8 @@ class Bernoulli(nn.Module):
         n = positive_count(n, "Bernoulli.sample")
         device = generator.device if generator is not None else self.logits.device
         u = torch.rand((n, *self.event_shape), generator=generator, device=device, dtype=self.logits.dtype)
-        return (u < torch.sigmoid(self.logits.to(device))).to(self.logits.dtype)
+        (logits,) = _on(self, ("logits",), device)
+        return (u < torch.sigmoid(logits)).to(self.logits.dtype)
 
     def conditional_logits(self, x: Tensor, index: Tensor) -> Tensor:
         """E₀(x; x_i = 0) − E₀(x; x_i = 1) = logit_i for E₀ = −log q (Gibbs on a path from this base), ``(n, |index|)``."""
@@ -126,7 +137,7 @@ class Bernoulli(nn.Module):
 
     def log_prob(self, x: Tensor) -> Tensor:
         check_event(x, self.event_shape, "Bernoulli.log_prob")
-        logits = self.logits.to(x.device)
+        (logits,) = _on(self, ("logits",), x.device)
         terms = x * logits - F.softplus(logits)
         return terms.reshape(x.shape[0], -1).sum(1)
 
@@ -164,12 +175,12 @@ class Uniform(nn.Module):
         n = positive_count(n, "Uniform.sample")
         device = generator.device if generator is not None else self.low.device
         u = torch.rand((n, *self.event_shape), generator=generator, device=device, dtype=self.low.dtype)
-        low, high = self.low.to(device), self.high.to(device)
+        low, high = _on(self, ("low", "high"), device)
         return u.mul_(high - low).add_(low)
 
     def log_prob(self, x: Tensor) -> Tensor:
         check_event(x, self.event_shape, "Uniform.log_prob")
-        low, high = self.low.to(x.device), self.high.to(x.device)
+        low, high = _on(self, ("low", "high"), x.device)
         inside = ((x >= low) & (x <= high)).reshape(x.shape[0], -1).all(1)
         value = -torch.log(high - low).sum().to(x.dtype)
         return torch.where(inside, value, torch.full_like(value, -math.inf))

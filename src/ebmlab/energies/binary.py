@@ -42,13 +42,14 @@ def bernoulli_draw(p: Tensor, generator: torch.Generator | None) -> Tensor:
     return (u < p).to(p.dtype)
 
 
-def _log_sum_states(fn, dim: int, dtype: torch.dtype, chunk: int = 1 << 16) -> float:
-    """log Σ_s exp(fn(s)) over all s ∈ {0,1}^dim (chunked, float64)."""
+def _log_sum_states(fn, dim: int, like: Tensor, chunk: int = 1 << 16) -> float:
+    """log Σ_s exp(fn(s)) over all s ∈ {0,1}^dim (chunked, float64), the states in ``like``'s dtype and device."""
     if 2**dim > MAX_ENUMERATION_STATES:
         raise ConfigError(
             f"exact log Z needs 2^{dim} states (> 2^24); use AIS (ebmlab.estimators.rbm_ais) for a model this size."
         )
-    parts = [torch.logsumexp(fn(s.to(dtype)).to(torch.float64), 0) for s in BinarySpace(dim).chunks(chunk)]
+    space = BinarySpace(dim, dtype=like.dtype, device=like.device)
+    parts = [torch.logsumexp(fn(s).to(torch.float64), 0) for s in space.chunks(chunk)]
     return float(torch.logsumexp(torch.stack(parts), 0))
 
 
@@ -101,12 +102,12 @@ class FullyVisibleBM(nn.Module):
         return x
 
     def space(self) -> BinarySpace:
-        return BinarySpace(self.dim, dtype=self.bias.dtype)
+        return BinarySpace(self.dim, dtype=self.bias.dtype, device=self.bias.device)
 
     @torch.no_grad()
     def log_z(self, beta: float = 1.0) -> float:
         """Exact log Z_β = log Σ_x exp(−β E(x)) by enumeration (d ≤ 24)."""
-        return _log_sum_states(lambda x: -beta * self(x), self.dim, self.bias.dtype)
+        return _log_sum_states(lambda x: -beta * self(x), self.dim, self.bias)
 
     def log_prob(self, x: Tensor, log_z: float | None = None) -> Tensor:
         """log p(x) = −E(x) − log Z (exact log Z unless given)."""
@@ -181,8 +182,8 @@ class RBM(nn.Module):
     def log_z(self, beta: float = 1.0) -> float:
         """Exact log Z_β by enumerating the smaller layer (min(n_v, n_h) ≤ 24)."""
         if self.n_hidden <= self.n_visible:
-            return _log_sum_states(lambda h: -self.hidden_free_energy(h, beta), self.n_hidden, self.weight.dtype)
-        return _log_sum_states(lambda v: -self.free_energy(v, beta), self.n_visible, self.weight.dtype)
+            return _log_sum_states(lambda h: -self.hidden_free_energy(h, beta), self.n_hidden, self.weight)
+        return _log_sum_states(lambda v: -self.free_energy(v, beta), self.n_visible, self.weight)
 
     def log_prob(self, v: Tensor, log_z: float | None = None) -> Tensor:
         """log p(v) = −F(v) − log Z (exact log Z unless given, e.g. an AIS estimate)."""
@@ -193,7 +194,7 @@ class RBM(nn.Module):
         """n independent draws of v: h from its exact marginal (enumerated, n_h ≤ 20), then v ~ p(v|h)."""
         if self.n_hidden > 20:
             raise ConfigError(f"RBM.sample_exact enumerates 2^{self.n_hidden} hidden states; use Gibbs for n_h > 20.")
-        states = BinarySpace(self.n_hidden, dtype=self.weight.dtype).states()
+        states = BinarySpace(self.n_hidden, dtype=self.weight.dtype, device=self.weight.device).states()
         p = torch.softmax(-self.hidden_free_energy(states).to(torch.float64), 0)
         h = states[torch.multinomial(p, n, replacement=True, generator=generator)]
         return bernoulli_draw(self.p_v(h), generator)

@@ -27,7 +27,13 @@ class BinarySpace:
     chunks so that up to 2^24 states can be summed over without materialising them all.
     """
 
-    def __init__(self, dim: int, values: tuple[float, float] = (0.0, 1.0), dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        values: tuple[float, float] = (0.0, 1.0),
+        dtype: torch.dtype | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
             raise ConfigError(f"BinarySpace: dim must be a positive int, got {dim!r}.")
         if 2**dim > MAX_ENUMERATION_STATES:
@@ -38,6 +44,7 @@ class BinarySpace:
         self.dim = dim
         self.values = (float(values[0]), float(values[1]))
         self.dtype = dtype or torch.get_default_dtype()
+        self.device = torch.device(device)  # where the states are made: the model's device
 
     @property
     def n_states(self) -> int:
@@ -46,8 +53,8 @@ class BinarySpace:
     def states(self, start: int = 0, stop: int | None = None) -> Tensor:
         """States ``start..stop−1`` as a ``(k, dim)`` tensor."""
         stop = self.n_states if stop is None else min(stop, self.n_states)
-        idx = torch.arange(start, stop, dtype=torch.int64)
-        shifts = torch.arange(self.dim - 1, -1, -1, dtype=torch.int64)
+        idx = torch.arange(start, stop, dtype=torch.int64, device=self.device)
+        shifts = torch.arange(self.dim - 1, -1, -1, dtype=torch.int64, device=self.device)
         bits = ((idx[:, None] >> shifts) & 1).to(self.dtype)
         lo, hi = self.values
         return lo + (hi - lo) * bits

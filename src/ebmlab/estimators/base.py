@@ -159,7 +159,7 @@ def _gpd_shape(x: Tensor, prior_b: float = 3.0, prior_k: float = 10.0) -> float:
     pseudo-observations."""
     n = x.numel()
     m = 30 + int(math.sqrt(n))
-    j = torch.arange(1, m + 1, dtype=torch.float64)
+    j = torch.arange(1, m + 1, dtype=torch.float64, device=x.device)
     quartile = float(x[max(0, int(n / 4 + 0.5) - 1)])
     if quartile <= 0:
         quartile = float(x[x > 0][0])

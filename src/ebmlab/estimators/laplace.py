@@ -97,8 +97,9 @@ def find_modes(
     mode's Laplace covariance), so slow descents along flat or curved valleys are not counted as modes.
     Starts whose energy stays non-finite are dropped."""
     n_starts = positive_count(n_starts, "find_modes")
+    device = generator.device  # the starts on the run's device
     starts = torch.cat(
-        [s * torch.randn((n_starts, *event_shape), generator=generator, dtype=_F64) for s in init_scales]
+        [s * torch.randn((n_starts, *event_shape), generator=generator, dtype=_F64, device=device) for s in init_scales]
     )
     total = starts.shape[0]
     x = _descend(energy, starts, steps, lr)
@@ -134,7 +135,7 @@ def find_modes(
             precisions.append(_floored(hessians[-1]))
         else:  # beyond max_modes: not used by the proposal, but counted (as new) for the unseen-modes check
             overflow += 1
-    idx = torch.tensor(chosen)
+    idx = torch.tensor(chosen, device=x.device)
     return Modes(x[idx], e[idx], total, counts + [1] * overflow, hessians)
 
 
@@ -254,6 +255,8 @@ def laplace_proposal(
         chols.append(torch.linalg.cholesky(0.5 * (cov + cov.T)))
         log_mass.append(-float(e[k]) - 0.5 * float(torch.log(evals).sum()))
     note = f"{len(modes.counts)} distinct minima from {modes.n_starts} descents; covariances × {inflate:g}²"
-    q = MixtureProposal(x.reshape(x.shape[0], -1), torch.stack(chols), torch.tensor(log_mass), df, event_shape, note)
+    q = MixtureProposal(
+        x.reshape(x.shape[0], -1), torch.stack(chols), torch.tensor(log_mass, device=x.device), df, event_shape, note
+    )
     q.mode_counts = list(modes.counts)
     return q

@@ -103,7 +103,7 @@ class GaussianProposal:
 
     def log_prob(self, x: Tensor) -> Tensor:
         """log q(x), shape ``(n,)``, in the dtype of x."""
-        return -self.energy(x) - torch.as_tensor(self.log_norm, dtype=x.dtype)
+        return -self.energy(x) - torch.as_tensor(self.log_norm, dtype=x.dtype, device="cpu")
 
     def energy(self, x: Tensor) -> Tensor:
         """½ (x−μ)ᵀ Σ⁻¹ (x−μ) = −log q(x) − log normaliser (differentiable in x)."""
@@ -124,7 +124,7 @@ class GaussianProposal:
     def log_prob_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(log q(x), ∇ log q(x)) analytically."""
         e, g = self.energy_and_grad(x)
-        return -e - torch.as_tensor(self.log_norm, dtype=e.dtype), -g
+        return -e - torch.as_tensor(self.log_norm, dtype=e.dtype, device="cpu"), -g
 
     def __repr__(self) -> str:
         return f"GaussianProposal(dim={self.dim}, event_shape={self.event_shape})"

@@ -93,9 +93,8 @@ class RBMPath:
         """Exact log Z_β of the path by enumerating v (n_v ≤ 24): the ground truth for tests (Z_0 = Z_1/Z = 1)."""
         from ebmlab.estimators.spaces import BinarySpace
 
-        parts = [
-            torch.logsumexp(-self.energy(s, beta).double(), 0) for s in BinarySpace(self.rbm.n_visible).chunks(1 << 16)
-        ]
+        space = BinarySpace(self.rbm.n_visible, device=self.rbm.weight.device)
+        parts = [torch.logsumexp(-self.energy(s, beta).double(), 0) for s in space.chunks(1 << 16)]
         return float(torch.logsumexp(torch.stack(parts), 0))
 
 

@@ -55,7 +55,7 @@ __all__ = ["tail_growth"]
 def _rays(cov: Tensor) -> tuple[Tensor, list[str]]:
     d = cov.shape[0]
     _, evecs = torch.linalg.eigh(cov)
-    dirs = torch.cat([torch.eye(d, dtype=torch.float64), evecs.T.to(torch.float64)])
+    dirs = torch.cat([torch.eye(d, dtype=torch.float64, device=cov.device), evecs.T.to(torch.float64)])
     names = [f"coordinate axis {k}" for k in range(d)] + [f"principal axis {k}" for k in range(d)]
     return torch.cat([dirs, -dirs]), [f"+{n}" for n in names] + [f"−{n}" for n in names]
 
@@ -85,7 +85,7 @@ def _growth(ell_in: Tensor, ell_out: Tensor, ratio: float) -> Tensor:
 def _ascend(energy: EnergyFn, proposal: Density, mean: Tensor, chol: Tensor, v: Tensor, r: float, steps: int) -> Tensor:
     """``steps`` normalised projected-gradient steps of ℓ(μ + r·Lv) over the unit sphere, per row of v."""
     f, gx = _ell_grad(energy, proposal, mean + r * v @ chol.T)
-    eta = torch.full((v.shape[0],), 0.3, dtype=torch.float64)
+    eta = torch.full((v.shape[0],), 0.3, dtype=torch.float64, device=v.device)
     for _ in range(steps):
         gv = r * gx @ chol  # ∇_v ℓ = r·Lᵀ∇ₓℓ
         t = gv - (gv * v).sum(1, keepdim=True) * v

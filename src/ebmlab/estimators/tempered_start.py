@@ -128,7 +128,7 @@ def tempered_target_samples(
     if least_ess < n:
         reasons.append(f"bulk ESS {least_ess:.0f} at β = 1{longer} is below the {n} start states asked for")
     n_times = math.ceil(n / n_chains)
-    times = torch.linspace(trace.shape[0] - 1, 0, n_times).round().long()
+    times = torch.linspace(trace.shape[0] - 1, 0, n_times, device=trace.device).round().long()
     x = trace[times].reshape(-1, *event)[:n]
     diagnostics = {
         "n_chains": n_chains,

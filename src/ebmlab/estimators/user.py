@@ -130,7 +130,10 @@ def defensive_base(q: MixtureProposal, wide_weight: float = 0.5) -> MixturePropo
     locs = torch.cat([q.locs, wide.mean.reshape(1, -1)])
     scales = torch.cat([q.scales, wide.chol.unsqueeze(0)])
     log_w = torch.cat(
-        [q.log_weights + math.log1p(-wide_weight), torch.tensor([math.log(wide_weight)], dtype=torch.float64)]
+        [
+            q.log_weights + math.log1p(-wide_weight),
+            torch.tensor([math.log(wide_weight)], dtype=torch.float64, device=q.log_weights.device),
+        ]
     )
     note = f"defensive base: {1 - wide_weight:g} × the Laplace mixture + {wide_weight:g} × one wide component"
     return MixtureProposal(locs, scales, log_w, q.df, q.event_shape, note)
@@ -170,7 +173,7 @@ def _batch_se(groups: tuple[list[float], list[float]]) -> float:
     values = groups[0]
     if len(values) < 2:
         return 0.0
-    return float(torch.tensor(values, dtype=torch.float64).std()) / math.sqrt(len(values))
+    return float(torch.tensor(values, dtype=torch.float64, device="cpu").std()) / math.sqrt(len(values))
 
 
 def _groups(log_w: Tensor, n_groups: int) -> tuple[list[float], list[float]]:
@@ -195,11 +198,14 @@ def log_z(
     exact_samples: Tensor | None = None,
     n_groups: int = 8,
     progress: bool = False,
+    device: str | torch.device = "cpu",
     **options: Any,
 ) -> Estimate:
     """Estimate log Z = log ∫ exp(−E(x)) dx of any energy (module docstring); ``n`` samples (IS, flow), chains
     (AIS, bracket) or chains per rung (stepping stone). ``options`` go to the method's runner (stepping stone:
-    ``n_rounds``, ``burn_in``, ``adapt_rounds``, ``n_rungs``; flow: ``steps``, ``alpha``)."""
+    ``n_rounds``, ``burn_in``, ``adapt_rounds``, ``n_rungs``; flow: ``steps``, ``alpha``). Every draw, chain and
+    search runs on ``device`` (the energy must accept inputs there); ``"cpu"`` gives the same bits as always, another
+    device its own random stream."""
     if method not in USER_METHODS:
         raise ConfigError(f"log_z: method must be one of {USER_METHODS}, got {method!r}.")
     allowed = _OPTIONS.get(method, set())
@@ -209,7 +215,7 @@ def log_z(
             f"{sorted(allowed) or 'none'}."
         )
     shape = event_shape_of(energy, None if event_shape is None else tuple(event_shape))
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator(device=torch.device(device)).manual_seed(int(seed))
     counted = CountedEnergy(energy)
     q = (
         proposal
@@ -232,7 +238,7 @@ def log_z(
             # the flow's own random stream, drawn from the run's: seeded with ``seed`` itself, its training batches
             # were the very latents the importance draws below took from ``generator`` (the same stream a few
             # batches on), and the draws were not independent of the proposal (gauss-100: 3 of 10 seeds at z > 1.9)
-            flow_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+            flow_seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
             mix, info = flow_proposal(counted, q, wide_base(q), shape, flow_seed, **options)
             prop, probe = mix, mix
             details |= info
@@ -277,14 +283,15 @@ def log_z(
         else:
             wide = wide_base(q)
             target: EnergyFn = counted
-            hot, x_exact, shift = ladder_base(q), exact_samples, 0.0
+            x_exact = exact_samples.to(generator.device) if exact_samples is not None else None
+            hot, shift = ladder_base(q), 0.0
             kappa = condition_number(wide.chol)
             whitened = kappa > WHITEN_CONDITION
             if whitened:  # as for AIS: the ladder and both runs in u = L⁻¹(x − μ)
                 white = Whitened(counted, wide.mean, wide.chol, shape)
                 target, hot, shift = white, ladder_base(whiten_mixture(q, wide.mean, wide.chol)), white.log_det
-                if exact_samples is not None:
-                    x_exact = white.to_u(exact_samples)
+                if x_exact is not None:
+                    x_exact = white.to_u(x_exact)
             br = bidirectional_log_z(
                 target,
                 hot,

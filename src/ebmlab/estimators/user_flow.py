@@ -76,9 +76,10 @@ class DefensiveMixture:
         return tuple(self.a.event_shape)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        pick = torch.rand(n, generator=generator, dtype=_F64) < self.alpha
+        device = generator.device if generator is not None else torch.device("cpu")
+        pick = torch.rand(n, generator=generator, dtype=_F64, device=device) < self.alpha
         k = int(pick.sum())
-        x = torch.empty((n, *self.event_shape), dtype=_F64)
+        x = torch.empty((n, *self.event_shape), dtype=_F64, device=device)
         if k:
             x[pick] = self.a.sample(k, generator).to(_F64)  # type: ignore[arg-type]
         if k < n:
@@ -108,9 +109,9 @@ def train_flow(
     """Train a RealNVP on u = L⁻¹(x − μ) by reverse KL to exp(−βE) (module docstring); returns the flow in x and
     ``{"loss": final loss, "energy_evaluations": steps·batch_size}``."""
     d = math.prod(event_shape)
-    flow = make_flow("realnvp", d, n_couplings, hidden, seed=seed)
+    flow = make_flow("realnvp", d, n_couplings, hidden, seed=seed).to(mean.device)  # built on the CPU: same weights
     wf = WhitenedFlow(flow, mean, chol, event_shape)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device=mean.device).manual_seed(seed)
     opt = torch.optim.Adam(flow.parameters(), lr=lr)
     anneal = steps // 2
     loss_value = math.nan

@@ -57,7 +57,7 @@ def stepping_stone(
     diag = {"groups": groups, "rung_drift_z": d["rung_drift_z"], "rung_pareto_k": d["rung_pareto_k"]}
     values = groups[0]
     if len(values) >= 2:  # the SE is at least the scatter of the groups' estimates
-        batch = float(torch.tensor(values, dtype=torch.float64).std()) / len(values) ** 0.5
+        batch = float(torch.tensor(values, dtype=torch.float64, device="cpu").std()) / len(values) ** 0.5
         est = Estimate(est.value, max(est.stderr, batch), ess=est.ess, n=est.n, method=est.method, details=d)
     return est, diag
 

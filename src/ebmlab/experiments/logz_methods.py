@@ -66,14 +66,16 @@ class LogZMethod:
         requirement: what ``applies`` checks, in words (shown when it does not apply).
         default_samples: ``samples`` when none is given (None: the method's own default).
         samples_meaning: what ``samples`` counts (grid points per dimension, draws, chains, ...).
+        on_device: whether ``run`` takes ``device=`` (and runs there); the others run on the CPU.
     """
 
     name: str
-    run: Callable[[Any, int | None, int], Estimate]
+    run: Callable[..., Estimate]
     applies: Callable[[Any], bool]
     requirement: str
     default_samples: int | None
     samples_meaning: str
+    on_device: bool = False
 
 
 LOGZ_METHODS: dict[str, LogZMethod] = {}
@@ -89,8 +91,11 @@ def applicable_methods(target: Any) -> list[str]:
     return [name for name, m in LOGZ_METHODS.items() if m.applies(target)]
 
 
-def estimate_log_z(target: Any, method: str, samples: int | None = None, seed: int = 0) -> Estimate:
-    """Run a registered method on a target; ConfigError naming the applicable methods if it does not apply."""
+def estimate_log_z(
+    target: Any, method: str, samples: int | None = None, seed: int = 0, device: str | torch.device = "cpu"
+) -> Estimate:
+    """Run a registered method on a target (on ``device`` where the method can); ConfigError naming the applicable
+    methods if it does not apply."""
     if method not in LOGZ_METHODS:
         raise ConfigError(f"unknown log Z method {method!r}; valid: {', '.join(LOGZ_METHODS)}.")
     m = LOGZ_METHODS[method]
@@ -103,6 +108,11 @@ def estimate_log_z(target: Any, method: str, samples: int | None = None, seed: i
     n = m.default_samples if samples is None else samples
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 2):
         raise ConfigError(f"samples must be an int >= 2 ({m.samples_meaning}), got {n!r}.")
+    if m.on_device:
+        return m.run(target, n, seed, device=device)
+    if torch.device(device).type != "cpu":
+        ok = [k for k, v in LOGZ_METHODS.items() if v.on_device]
+        raise ConfigError(f"--device: method {method!r} runs on the CPU only; on a device use one of {', '.join(ok)}.")
     return m.run(target, n, seed)
 
 
@@ -192,12 +202,14 @@ register_logz_method(
 )
 
 
-def _user_runner(method: str) -> Callable[[Any, int | None, int], Estimate]:
-    def run(target: Any, samples: int | None, seed: int) -> Estimate:
+def _user_runner(method: str) -> Callable[..., Estimate]:
+    def run(target: Any, samples: int | None, seed: int, device: str | torch.device = "cpu") -> Estimate:
         from ebmlab.estimators.user import log_z
 
         extra: dict[str, Any] = {"n_temperatures": 1000} if method == "ais" else {}
-        return log_z(target, tuple(target.event_shape), method, n=samples or 2, seed=seed, **extra)
+        if isinstance(target, torch.nn.Module):
+            target = target.to(device)
+        return log_z(target, tuple(target.event_shape), method, n=samples or 2, seed=seed, device=device, **extra)
 
     return run
 
@@ -214,6 +226,7 @@ register_logz_method(
         "a continuous target whose energy is finite everywhere (mode search + Laplace Student-t mixture; no exact samples)",
         20_000,
         "draws",
+        on_device=True,
     )
 )
 register_logz_method(
@@ -224,6 +237,7 @@ register_logz_method(
         "a continuous target whose energy is finite everywhere (HMC from the defensive base of the mode search; no exact samples)",
         256,
         "chains",
+        on_device=True,
     )
 )
 register_logz_method(
@@ -285,7 +299,8 @@ def _finite_on_base(target: Any) -> bool:
     from ebmlab.samplers.tempering import default_base_scale
 
     scale = PT_SETTINGS.get(target.name, {}).get("base_scale", default_base_scale(target))
-    x = scale * torch.randn((64, *target.event_shape), generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(0)  # asked before the run, of the target as built (on the CPU)
+    x = scale * torch.randn((64, *target.event_shape), generator=gen, device="cpu")
     with torch.no_grad():
         return bool(torch.isfinite(target.energy(x)).all())
 

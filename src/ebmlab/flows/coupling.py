@@ -53,7 +53,7 @@ def alternating_partitions(dim: int, n_layers: int) -> list[tuple[Tensor, Tensor
             f"coupling layers need dim >= 2 to split the coordinates, got dim={dim}; "
             "for D = 1 use flows.Shift (the only volume-preserving map of ℝ up to sign)."
         )
-    idx = torch.arange(dim)
+    idx = torch.arange(dim, device="cpu")  # index buffers: built here, moved with the module
     even, odd = idx[idx % 2 == 0], idx[idx % 2 == 1]
     return [(even, odd) if k % 2 == 0 else (odd, even) for k in range(n_layers)]
 

@@ -44,7 +44,7 @@ def init_density(kind: str, event_shape: Sequence[int], scale: float = 1.0) -> D
         raise ConfigError(f"init_scale must be a positive finite number, got {scale!r}.")
     if kind == "uniform":
         return Uniform.symmetric(scale, event_shape)
-    return DiagonalNormal(torch.zeros(tuple(event_shape)), scale)
+    return DiagonalNormal(torch.zeros(tuple(event_shape), device="cpu"), scale)  # copied once per device when drawn
 
 
 class ContrastiveDivergence(MaximumLikelihood):

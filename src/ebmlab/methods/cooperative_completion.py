@@ -41,7 +41,7 @@ def completion_mask(kind: str, n: int, dim: int, generator: torch.Generator) -> 
         raise ShapeError(f"completion masks need square images (dim = side², side >= 2), got dim={dim}.")
     if kind not in MASKS:
         raise ConfigError(f"unknown mask {kind!r}; masks: {', '.join(MASKS)}.")
-    m = torch.ones(n, side, side, dtype=torch.bool)
+    m = torch.ones(n, side, side, dtype=torch.bool, device="cpu")  # built on the CPU, moved once at the end
     half = side // 2
     if kind == "left_right":
         m[:, :, half:] = False
@@ -49,7 +49,7 @@ def completion_mask(kind: str, n: int, dim: int, generator: torch.Generator) -> 
         m[:, half:, :] = False
     else:
         r, c = (torch.randint(0, side - half + 1, (2, n), generator=generator, device=generator.device)).cpu()
-        rows = torch.arange(side)
+        rows = torch.arange(side, device="cpu")
         inside_r = (rows[None, :] >= r[:, None]) & (rows[None, :] < r[:, None] + half)
         inside_c = (rows[None, :] >= c[:, None]) & (rows[None, :] < c[:, None] + half)
         m = ~(inside_r[:, :, None] & inside_c[:, None, :])

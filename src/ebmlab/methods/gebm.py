@@ -30,6 +30,7 @@ here, reported with the samples. ``latent_sampler``: base (β = 0), ula, mala, h
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -134,7 +135,7 @@ class GEBM(Method):
                 penalty = g.reshape(g.shape[0], -1).square().sum(1).mean()
                 loss = loss + self.gradient_penalty * penalty
                 log["grad_penalty"] = penalty.detach()
-            log["log_z_batch"] = torch.logsumexp(-e_base.detach(), 0) - torch.log(torch.tensor(float(len(e_base))))
+            log["log_z_batch"] = torch.logsumexp(-e_base.detach(), 0) - math.log(len(e_base))
             return Losses(minimize={"energy": loss}, log=log)
         if not ctx.every(self.n_energy_steps):
             return Losses(minimize={})

@@ -29,9 +29,9 @@ def weighted_ring(radius: float = 4.0, std: float = 0.5) -> GaussianMixture:
 
 def grid25(spacing: float = 2.0, std: float = 0.1) -> GaussianMixture:
     """5×5 grid of modes with spacing ``spacing`` centred at 0, weights ∝ 1 + (k mod 3)."""
-    axis = (torch.arange(5, dtype=torch.float64) - 2) * spacing
+    axis = (torch.arange(5, dtype=torch.float64, device="cpu") - 2) * spacing  # a target: built on the CPU
     means = torch.cartesian_prod(axis, axis)
-    weights = 1.0 + torch.arange(25, dtype=torch.float64) % 3
+    weights = 1.0 + torch.arange(25, dtype=torch.float64, device="cpu") % 3
     return GaussianMixture(means, std, weights=weights, name="grid25")
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ebmlab.device_copies import copies_on
 from ebmlab.errors import ConfigError, ShapeError
 
 __all__ = [
@@ -61,18 +62,21 @@ class GaussianSource(Source):
             raise ConfigError(f"gaussian source: variances must be positive finite numbers, got {v}; e.g. 1.0,0.5.")
         self.variances = v
         self.dim = len(v)
+        self._var = torch.tensor(v, dtype=torch.float64, device="cpu")  # copied once per device (device_copies)
+        self._std = self._var.sqrt()
 
     @property
     def std(self) -> Tensor:
-        return torch.tensor(self.variances, dtype=torch.float64).sqrt()
+        return self._std.clone()
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         dev = _device_of(generator)
-        return torch.randn(n, self.dim, generator=generator, dtype=torch.float64, device=dev) * self.std.to(dev)
+        (std,) = copies_on(self, ("_std",), dev)
+        return torch.randn(n, self.dim, generator=generator, dtype=torch.float64, device=dev) * std
 
     def log_prob(self, y: Tensor) -> Tensor:
         """ln p(y) = Σ_k −½ y_k²/σ_k² − ½ ln(2πσ_k²) for y (n, dim) (the density c-estimator's input)."""
-        var = torch.tensor(self.variances, dtype=torch.float64)
+        (var,) = copies_on(self, ("_var",), y.device)
         return (-0.5 * y.square() / var - 0.5 * torch.log(2 * math.pi * var)).sum(-1)
 
 
@@ -160,7 +164,8 @@ class SampleSource(Source):
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         dev = _device_of(generator)
         idx = torch.randint(self.samples.shape[0], (n,), generator=generator, device=dev)
-        return self.samples.to(dev)[idx]
+        (samples,) = copies_on(self, ("samples",), dev)
+        return samples[idx]
 
 
 def npy_source(path: str) -> SampleSource:

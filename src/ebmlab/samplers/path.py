@@ -52,6 +52,8 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------------- schedules
+# β schedules are host-side float64 (device="cpu" on purpose): AIS reads them once (``tolist``), replica exchange
+# copies its ladder once per device (``device_copies``).
 
 
 def _count(n: object, low: int) -> int:
@@ -62,7 +64,7 @@ def _count(n: object, low: int) -> int:
 
 def linear_betas(n: int) -> Tensor:
     """β_t = t/(n − 1), t = 0..n − 1 (float64)."""
-    return torch.linspace(0.0, 1.0, _count(n, 2), dtype=torch.float64)
+    return torch.linspace(0.0, 1.0, _count(n, 2), dtype=torch.float64, device="cpu")
 
 
 def geometric_betas(n: int, beta_min: float = 0.01) -> Tensor:
@@ -72,14 +74,14 @@ def geometric_betas(n: int, beta_min: float = 0.01) -> Tensor:
     if not 0.0 < float(beta_min) < 1.0:
         raise ConfigError(f"beta_min must lie in (0, 1), got {beta_min!r}.")
     if n == 2:
-        return torch.tensor([0.0, 1.0], dtype=torch.float64)
-    tail = torch.logspace(math.log10(beta_min), 0.0, n - 1, dtype=torch.float64)
-    return torch.cat((torch.zeros(1, dtype=torch.float64), tail))
+        return torch.tensor([0.0, 1.0], dtype=torch.float64, device="cpu")
+    tail = torch.logspace(math.log10(beta_min), 0.0, n - 1, dtype=torch.float64, device="cpu")
+    return torch.cat((torch.zeros(1, dtype=torch.float64, device="cpu"), tail))
 
 
 def sigmoid_betas(n: int, delta: float = 4.0) -> Tensor:
     """Sigmoid schedule (Grosse, Maddison & Salakhutdinov 2013): β̃_t = σ(δ(2t/T − 1)) rescaled to [0, 1]."""
-    s = torch.sigmoid(delta * (2.0 * torch.linspace(0.0, 1.0, _count(n, 2), dtype=torch.float64) - 1.0))
+    s = torch.sigmoid(delta * (2.0 * torch.linspace(0.0, 1.0, _count(n, 2), dtype=torch.float64, device="cpu") - 1.0))
     return (s - s[0]) / (s[-1] - s[0])
 
 

@@ -194,11 +194,19 @@ class ReplicaExchange:
         if step_sizes is not None:
             self.set_step_sizes(step_sizes)
 
-    def path(self, energy: EnergyFn, event: Sequence[int], dtype: torch.dtype | None = None) -> GeometricPath:
-        """The geometric path from the base (default N(0, s²I) over ``event``) to exp(−E)."""
+    def path(
+        self,
+        energy: EnergyFn,
+        event: Sequence[int],
+        dtype: torch.dtype | None = None,
+        device: torch.device | None = None,
+    ) -> GeometricPath:
+        """The geometric path from the base (default N(0, s²I) over ``event``, built on the chains' ``device`` at the
+        first call: a base elsewhere would be copied to them at every round) to exp(−E)."""
         base = self.base
         if base is None:
-            base = DiagonalNormal(torch.zeros(tuple(event), dtype=dtype or torch.get_default_dtype()), self.base_scale)
+            zeros = torch.zeros(tuple(event), dtype=dtype or torch.get_default_dtype(), device=device)
+            base = DiagonalNormal(zeros, self.base_scale)
             self.base = base
         elif tuple(base.event_shape) != tuple(event):
             raise ShapeError(
@@ -265,7 +273,7 @@ class ReplicaExchange:
         """``n`` chains per rung, drawn from the base, or the given ``x0`` of shape ``(R, n, *event)``."""
         event = (event_shape,) if isinstance(event_shape, int) else tuple(int(s) for s in event_shape)
         dtype = torch.get_default_dtype() if x0 is None else x0.dtype
-        path = self.path(energy, event, dtype)
+        path = self.path(energy, event, dtype, generator.device if x0 is None else x0.device)
         if x0 is None:
             x0 = path.base.sample(self.n_rungs * n, generator)
         elif x0.shape[:2] != (self.n_rungs, n) or tuple(x0.shape[2:]) != event:
@@ -355,7 +363,9 @@ class ReplicaExchange:
         if not 0 < target < 1:
             raise ConfigError(f"target_accept must lie in (0, 1), got {target_accept!r}.")
         if self.step_sizes is None:
-            self.set_step_sizes(torch.full((self.n_rungs - 1,), self.kernel.step_size, dtype=torch.float64))
+            self.set_step_sizes(
+                torch.full((self.n_rungs - 1,), self.kernel.step_size, dtype=torch.float64, device="cpu")
+            )
         assert self.step_sizes is not None
         home = self.step_sizes.device
         log_steps = self.step_sizes.log().to(state.point.x.device)  # updated on the chains' device: no host read
@@ -375,7 +385,7 @@ class ReplicaExchange:
         n_rungs = state.n_rungs
         x = state.point.x
         n = x.shape[0] // n_rungs
-        path = self.path(energy, tuple(x.shape[1:]), x.dtype)
+        path = self.path(energy, tuple(x.shape[1:]), x.dtype, x.device)
         (betas,) = copies_on(self, ("betas",), x.device, x.dtype)
         hot_rungs = state.point.take(slice(n, None))
         hot, accept, nonfinite, untracked = self._move_hot_rungs(path, hot_rungs, betas, n, generator, state.untracked)

@@ -78,15 +78,15 @@ class GaussianMixture(Target):
         weights: Tensor | Sequence[float] | None = None,
         name: str = "gmm",
     ) -> None:
-        means = torch.as_tensor(means, dtype=_F64).detach().cpu()
+        means = torch.as_tensor(means, dtype=_F64, device="cpu").detach()  # built on the CPU, moved with .to
         if means.dim() != 2 or means.shape[0] < 1:
             raise ConfigError(f"GaussianMixture: means must have shape (K, d), got {tuple(means.shape)}")
         k, d = means.shape
-        stds = torch.as_tensor(stds, dtype=_F64).detach().cpu().expand(k).clone()
+        stds = torch.as_tensor(stds, dtype=_F64, device="cpu").detach().expand(k).clone()
         weights = (
-            torch.full((k,), 1.0 / k, dtype=_F64)
+            torch.full((k,), 1.0 / k, dtype=_F64, device="cpu")
             if weights is None
-            else torch.as_tensor(weights, dtype=_F64).detach().cpu().reshape(-1)
+            else torch.as_tensor(weights, dtype=_F64, device="cpu").detach().reshape(-1)
         )
         if weights.shape != (k,) or not bool((weights >= 0).all()) or float(weights.sum()) <= 0:
             raise ConfigError(f"GaussianMixture: weights must be {k} non-negative numbers, not all zero")
@@ -182,13 +182,13 @@ class GaussianMixture(Target):
 
 def circle_means(n_modes: int, radius: float) -> Tensor:
     """``n_modes`` points equally spaced on a circle of ``radius`` (the first on the positive x-axis)."""
-    angles = torch.arange(n_modes, dtype=_F64) * (2 * math.pi / n_modes)
+    angles = torch.arange(n_modes, dtype=_F64, device="cpu") * (2 * math.pi / n_modes)
     return radius * torch.stack((angles.cos(), angles.sin()), dim=1)
 
 
 def gmm_40(std: float = 1.0) -> GaussianMixture:
     """``gmm-40``: 40 equal-weight N(mₖ, std² I) components, means ``GMM40_MEANS`` (uniform in [−40, 40]²)."""
-    return GaussianMixture(torch.tensor(GMM40_MEANS, dtype=_F64), std, name="gmm-40")
+    return GaussianMixture(torch.tensor(GMM40_MEANS, dtype=_F64, device="cpu"), std, name="gmm-40")
 
 
 def mog8(radius: float = 4.0, std: float = 0.5) -> GaussianMixture:

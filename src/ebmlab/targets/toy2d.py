@@ -47,9 +47,13 @@ class Rings(Target):
         weights: Sequence[float] | None = None,
         name: str = "rings",
     ) -> None:
-        radii_t = torch.as_tensor(radii, dtype=_F64).reshape(-1)
+        radii_t = torch.as_tensor(radii, dtype=_F64, device="cpu").reshape(-1)  # built on the CPU, moved with .to
         k = radii_t.numel()
-        w = torch.full((k,), 1.0 / k, dtype=_F64) if weights is None else torch.as_tensor(weights, dtype=_F64)
+        w = (
+            torch.full((k,), 1.0 / k, dtype=_F64, device="cpu")
+            if weights is None
+            else torch.as_tensor(weights, dtype=_F64, device="cpu")
+        )
         if k == 0 or bool((radii_t <= 0).any()) or not noise > 0:
             raise ConfigError("Rings: radii must be positive numbers and noise > 0")
         if w.shape != (k,) or bool((w < 0).any()) or float(w.sum()) <= 0:

@@ -107,9 +107,9 @@ class BatchIterator:
         assert isinstance(self.data, Tensor)
         n = self.data.shape[0]
         if not self.shuffle:
-            return torch.arange(n)
+            return torch.arange(n, device="cpu")
         gen = torch.Generator().manual_seed(derive_seed(self.seed, "data", self.epoch))
-        return torch.randperm(n, generator=gen)
+        return torch.randperm(n, generator=gen, device="cpu")  # on the CPU: the same order on every device
 
     def next(self) -> Any:
         """The next batch (moved to ``device``); a new epoch starts after the last batch."""
