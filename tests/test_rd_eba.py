@@ -190,3 +190,28 @@ def test_upper_bound_of_a_gaussian_marginal_holds_under_absolute_error(scale: fl
     assert exact is not None
     assert b.rate_upper + 3 * b.rate_upper_se >= exact, (b.rate_upper, b.rate_upper_se, exact)
     assert b.rate_lower - 3 * b.rate_lower_se <= exact
+
+
+def test_rd_device_trains_there_and_bounds_on_the_cpu(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--device cpu` is the default's bits (and a seed gives one result: the initial weights were unseeded); no
+    ebmlab line of an EBA training makes a tensor on the default device (the CPU's stand-in for a GPU,
+    :mod:`ebmlab.device_audit`); a device for a CPU-only method, or CUDA on a CPU-only build, is a one-line error."""
+    from ebmlab.device_audit import implicit_device_factories
+    from ebmlab.errors import ConfigError
+    from ebmlab.experiments.rate_distortion import estimate_rd
+
+    argv = ["--source", "gaussian", "--variances", "1,0.5", "--distortion", "squared", "--beta", "2"]
+    argv += ["--method", "eba", "--steps", "20", "--chains", "64", "--json"]
+    code, plain, _ = _rd(argv, capsys)
+    assert code == 0
+    code, on_cpu, _ = _rd([*argv, "--device", "cpu"], capsys)
+    assert code == 0 and json.loads(on_cpu)[0]["rate"] == json.loads(plain)[0]["rate"]
+    source = GaussianSource([1.0, 0.5])
+    with implicit_device_factories() as hits:  # the training, which runs on the device
+        train_eba(EBA(source, "squared", 2.0, n_chains=64), 20, seed=0)
+    assert hits == [], [str(h) for h in hits]
+    with pytest.raises(ConfigError, match="applies to --method eba or eba-ba"):
+        estimate_rd(source, "squared", [2.0], "ba", device="meta")
+    if not torch.cuda.is_available():
+        code, _, err = _rd([*argv, "--device", "cuda"], capsys)
+        assert code == 2 and "CPU-only build" in err and len(err.strip().splitlines()) == 1

@@ -62,6 +62,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default="samples",
         help="lower bound's c(x): samples (default, source draws only) or density (uses the source's log_prob)",
     )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="eba / eba-ba: torch device of the training (cpu, cuda, cuda:1, ... or auto); the bounds run on the CPU",
+    )
     p.add_argument("--json", action="store_true", help="print the points as one JSON list")
     p.add_argument("--out", default=None, help="directory for rd.json and rd.png")
     p.set_defaults(run=run)
@@ -152,7 +157,9 @@ def plot_rd(points: list[dict[str, Any]], source: Any, distortion: str, path: Pa
 
 def run(args: argparse.Namespace) -> int:
     from ebmlab.experiments.rate_distortion import estimate_rd
+    from ebmlab.experiments.spec import resolve_device
 
+    device = resolve_device(args.device)
     source = _source(args)
     points = estimate_rd(
         source,
@@ -163,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         args.steps,
         args.chains,
         c_estimator=args.c_estimator,
+        device=device,
     )
     fields = FIELDS + (("c_estimator",) if args.c_estimator != "samples" else ())
     if args.out:

@@ -374,8 +374,12 @@ def estimate_rd(
     ba_tol: float = 1e-5,
     ba_grid: int = 401,
     c_estimator: str = "samples",
+    device: str | torch.device = "cpu",
 ) -> list[dict[str, Any]]:
     """R(D) points at each β (see the module doc for the fields).
+
+    ``device`` (EBA only): where the EBM and its chains train; the bounds are then evaluated on the CPU (the same
+    bits as always for ``"cpu"``).
 
     ``c_estimator="density"`` (EBA only): c(x) of the lower bound importance-sampled from ``source.log_prob``, the
     source's normalised log-density (:mod:`ebmlab.ratedistortion.density_c`); the points then carry
@@ -397,6 +401,8 @@ def estimate_rd(
             raise ConfigError(
                 f"--c-estimator applies to --method eba or eba-ba (the learned marginal), not {method!r}."
             )
+    if torch.device(device).type != "cpu" and method not in ("eba", "eba-ba"):
+        raise ConfigError(f"--device applies to --method eba or eba-ba (training); {method!r} runs on the CPU.")
     get_distortion(distortion)
     if source.name in _COMPATIBLE and distortion not in _COMPATIBLE[source.name]:
         raise ConfigError(
@@ -419,9 +425,14 @@ def estimate_rd(
             )
         else:
             from ebmlab.methods.eba import EBA
+            from ebmlab.training import derive_seed
 
-            m = EBA(source, distortion, beta, variant="ba" if method == "eba-ba" else "eba", n_chains=n_chains)
-            run = train_eba(m, steps, seed)
+            with torch.random.fork_rng(devices=[]):  # the initial weights from the seed (they were unseeded)
+                torch.default_generator.manual_seed(derive_seed(seed, "init"))
+                m = EBA(source, distortion, beta, variant="ba" if method == "eba-ba" else "eba", n_chains=n_chains)
+            run = train_eba(m.to(device), steps, seed)
+            m.to("cpu")  # the bounds run on the CPU
+            m.chains = {k: v.cpu() for k, v in m.chains.items()}
             b = evaluate_eba(m, seed + 1, log_prob=log_prob)
             crit = run.final_metrics.get("rate_critic")
             up, lo = b.rate_upper + Z_BAND * b.rate_upper_se, b.rate_lower - Z_BAND * b.rate_lower_se
