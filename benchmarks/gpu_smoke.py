@@ -45,8 +45,9 @@ def _gen(device: torch.device, seed: int) -> torch.Generator:
 
 
 def config_cases(device: torch.device, steps: int) -> dict[str, Callable[[], dict]]:
-    """``fit`` of every shipped config for ``steps`` steps on the device (no checkpoints, no logging), then 8 draws
-    from the trained method (where it has ``sample``) with a generator on the device."""
+    """``fit`` of every shipped config for ``steps`` steps on the device (no checkpoints, no logging), its evaluator
+    once, then 8 draws from the trained method (where it has ``sample``) with a generator on the device; and one run
+    directory trained, then read back by ``ebmlab complete --device``."""
     from ebmlab.experiments.run import build_experiment
     from ebmlab.experiments.spec import load_experiment_config
     from ebmlab.training import fit
@@ -62,16 +63,35 @@ def config_cases(device: torch.device, steps: int) -> dict[str, Callable[[], dic
             where = {p.device.type for p in method.parameters()}
             if where != {device.type}:
                 raise RuntimeError(f"parameters on {sorted(where)}, not on {device.type}")
+            evaluated = sorted(experiment.evaluate(method, steps)) if experiment.evaluate is not None else []
             try:
                 with torch.no_grad():  # what `ebmlab sample RUN_DIR` does, from a generator on the device
                     drawn = method.sample(8, generator=_gen(device, 7))
             except NotImplementedError:  # a method without sample (completion)
-                return {"sampled_on": None}
-            return {"sampled_on": drawn.device.type}
+                return {"sampled_on": None, "evaluated": evaluated}
+            return {"sampled_on": drawn.device.type, "evaluated": evaluated}
 
         return run
 
-    return {f"fit {Path(p).stem}": case(p) for p in sorted(glob.glob("configs/*.yaml"))}
+    def run_dir() -> dict:
+        """`ebmlab train` on the device with checkpoints, then `sample RUN_DIR` and `complete RUN_DIR` there."""
+        from ebmlab.cli import main as cli_main
+
+        small = ["train.steps=2", "train.batch_size=16", "method.n_steps=2", "energy.hidden=[16]",
+                 "method.cvae.hidden=[16]", "method.cvae.latent_dim=2", f"device={device}"]  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp, redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+            run = f"{tmp}/run"
+            sets = [a for kv in small for a in ("--set", kv)]
+            codes = [
+                cli_main(["train", "configs/coop_digits_completion.yaml", "--out", run, "--no-progress", *sets]),
+                cli_main(["complete", run, "--mask", "block", "-n", "2", "--examples", "2", "--device", str(device)]),
+            ]
+        if codes != [0, 0]:
+            raise RuntimeError(f"ebmlab train / complete exited {codes}")
+        return {}
+
+    cases = {f"fit {Path(p).stem}": case(p) for p in sorted(glob.glob("configs/*.yaml"))}
+    return cases | {"run coop_digits_completion": run_dir}  # ebmlab train, then complete RUN_DIR --device
 
 
 def sampler_cases(device: torch.device) -> dict[str, Callable[[], dict]]:

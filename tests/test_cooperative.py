@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor, nn
@@ -144,6 +145,8 @@ def test_config_training_and_complete_cli(tmp_path: Path, capsys: pytest.Capture
     assert main(argv) == 0
     assert {p.name for p in out.iterdir()} == {"completions.npy", "quality.json", "completions.png"}
     assert '"observed_max_abs_change": 0.0' in (out / "quality.json").read_text()
+    assert main([*argv[:-1], str(tmp_path / "auto"), "--device", "auto"]) == 0  # the CPU here: the same draws
+    assert np.array_equal(np.load(out / "completions.npy"), np.load(tmp_path / "auto" / "completions.npy"))
     cfg = load_experiment_config(root / "configs/coop_eight_gaussians.yaml", [*small[:3], "eval=null"])
     run_experiment(cfg, tmp_path / "toy")
     capsys.readouterr()

@@ -125,3 +125,28 @@ def test_sample_a_run_directory_with_start_and_steps(tmp_path: Path, capsys):
     assert json.loads(capsys.readouterr().out)["shape"] == [5, 2]
     assert main(["sample", str(out), "-n", "5", "--start", "buffer"]) == 2
     assert "filled replay buffer" in capsys.readouterr().err
+    assert main(["sample", str(out), "-n", "5", "--device", "auto", "--out", str(tmp_path / "d")]) == 0
+    assert np.array_equal(np.load(tmp_path / "d" / "samples.npy"), np.load(out / "samples" / "samples.npy"))
+
+
+def test_a_run_directory_loads_on_the_device_asked_for(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A run trained on a GPU opens on a laptop: `load_run(dir, device)` builds it on `device`, not on the config's
+    (which a CPU-only build refuses); `ebmlab sample RUN_DIR` and `complete` take --device (default cpu)."""
+    from ebmlab.errors import ConfigError
+    from ebmlab.experiments import load_run
+    from ebmlab.experiments import run as run_module
+
+    out = tmp_path / "cd"
+    config = ROOT / "configs" / "cd_eight_gaussians_short_run.yaml"
+    assert main(["train", str(config), "--out", str(out), "--no-progress", "--set", "train.steps=2"]) == 0
+    real = run_module.run_config
+    monkeypatch.setattr(run_module, "run_config", lambda d: {**real(d), "device": "cuda"})  # as trained on a GPU
+    _, method = load_run(out, "cpu")
+    assert {p.device.type for p in method.parameters()} == {"cpu"}
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CPU-only build"):
+            load_run(out)
+        assert main(["sample", str(out), "-n", "4", "--out", str(tmp_path / "s")]) == 0  # --device cpu by default
+        capsys.readouterr()
+        assert main(["sample", str(out), "-n", "4", "--device", "cuda"]) == 2
+        assert "CPU-only build" in capsys.readouterr().err

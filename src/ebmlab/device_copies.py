@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["copies_on"]
+__all__ = ["copies_on", "device_of"]
 
 _CACHE = "_device_copies"
 
@@ -49,3 +49,17 @@ def copies_on(
         hit = (sources, tuple(t.to(device=device, dtype=dtype or t.dtype) for t in sources), versions)
         cache[key] = hit
     return hit[1]
+
+
+def device_of(obj: object) -> torch.device:
+    """Where ``obj`` computes: the device of a module's first parameter or buffer; the CPU for a plain function.
+
+    >>> device_of(torch.nn.Linear(2, 1)).type, device_of(lambda x: x.sum(1)).type
+    ('cpu', 'cpu')
+    """
+    for attr in ("parameters", "buffers"):
+        tensors = getattr(obj, attr, None)
+        if callable(tensors):
+            for t in tensors():
+                return t.device
+    return torch.device("cpu")

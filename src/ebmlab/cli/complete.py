@@ -1,7 +1,7 @@
 """``ebmlab complete``: complete held-out images with a trained conditional cooperative run.
 
     ebmlab complete RUN_DIR --mask block|left_right|top_bottom -n N [--examples M] [--steps K]
-                    [--start vae|noise] [--seed S] [--out DIR]
+                    [--start vae|noise] [--seed S] [--device D] [--out DIR]
 
 Masks M test images of the run's data set, draws N completions of each (K Langevin steps on the EBM with the
 observed pixels clamped, started from the conditional VAE; default K: the training K) and writes
@@ -41,6 +41,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--steps", type=non_negative_int, default=None, help="Langevin steps (default: the training K)")
     p.add_argument("--start", choices=("vae", "noise"), default="vae", help="chains start at the cVAE or at noise")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--device", default="cpu", help="torch device of the model and chains: cpu (default), cuda, ... or auto"
+    )
     p.add_argument("--out", type=Path, default=None, help="output directory (default RUN_DIR/complete-MASK)")
     p.set_defaults(run=run)
 
@@ -70,10 +73,12 @@ def plot_completions(path: Path, truth: torch.Tensor, mask: torch.Tensor, comple
 def run(args: argparse.Namespace) -> int:
     from ebmlab.data import get_dataset
     from ebmlab.experiments import load_run
+    from ebmlab.experiments.spec import resolve_device
     from ebmlab.methods.cooperative_completion import CooperativeCompletion, completion_mask
     from ebmlab.metrics.completion import completion_quality
 
-    config, method = load_run(args.run_dir)
+    device = resolve_device(args.device)
+    config, method = load_run(args.run_dir, str(device))
     if not isinstance(method, CooperativeCompletion):
         raise ConfigError(
             f"{args.run_dir} was trained with {type(method).__name__}; `ebmlab complete` needs a "
@@ -84,11 +89,11 @@ def run(args: argparse.Namespace) -> int:
     test = get_dataset(config.data.name, "test", **params)
     m = min(args.examples, len(test))
     truth = test.x[:m].reshape(m, -1).to(next(method.parameters()).dtype)
-    gen = torch.Generator().manual_seed(args.seed)
+    gen = torch.Generator(device=device).manual_seed(args.seed)
     mask = completion_mask(args.mask, m, truth.shape[1], gen)
-    rows = truth.repeat_interleave(args.num, 0)
+    rows = truth.to(device).repeat_interleave(args.num, 0)
     done = method.complete(rows, mask.repeat_interleave(args.num, 0), gen, args.steps, args.start)
-    completions = done.reshape(m, args.num, -1)
+    completions, mask = done.reshape(m, args.num, -1).cpu(), mask.cpu()  # the quality, files and plot: on the CPU
     labels = test.y[:m] if config.data.name == "digits" and test.y is not None else None
     quality = completion_quality(completions, truth, mask, labels)
     quality |= {"mask": args.mask, "steps": method.n_steps if args.steps is None else args.steps, "start": args.start}

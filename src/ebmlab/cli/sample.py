@@ -69,7 +69,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--step-size", type=step_size, default=None, help="initial step size")
     p.add_argument("--seed", type=seed_int, default=0, help="random seed in [0, 2**63) (default 0)")
     p.add_argument(
-        "--device", default=None, help="torch device of the chains: cpu (default), cuda, cuda:1, ... or auto"
+        "--device",
+        default=None,
+        help="torch device of the chains (and of a run directory's method): cpu (default), cuda, cuda:1, ... or auto",
     )
     p.add_argument(
         "--rungs",
@@ -115,8 +117,7 @@ def _initial_points(target: Any, shape_1: tuple[int, ...], chains: int, generato
 
 #: options that apply only to one mode (attribute, flag)
 TARGET_ONLY = (("sampler", "--sampler"), ("rungs", "--rungs"), ("chains", "--chains"), ("step_size", "--step-size"),
-               ("warmup", "--warmup"), ("beta_min", "--beta-min"), ("base_scale", "--base-scale"),
-               ("device", "--device"))  # fmt: skip
+               ("warmup", "--warmup"), ("beta_min", "--beta-min"), ("base_scale", "--base-scale"))  # fmt: skip
 RUN_DIR_ONLY = (("num", "-n/--num"), ("start", "--start"))
 USER_ONLY = (("dim", "--dim"),)
 
@@ -130,7 +131,7 @@ def _check_mode(args: argparse.Namespace, run_dir: bool) -> None:
     if wrong and run_dir:
         raise ConfigError(
             f"{', '.join(wrong)} do not apply to a run directory ({args.target} samples with the run's own method "
-            "and sampler); drop them, or use -n, --start, --steps, --seed, --out."
+            "and sampler); drop them, or use -n, --start, --steps, --seed, --device, --out."
         )
     if wrong:
         raise ConfigError(
@@ -141,8 +142,8 @@ def _check_mode(args: argparse.Namespace, run_dir: bool) -> None:
         raise ConfigError("--beta-min and --base-scale set the replica-exchange ladder; give --rungs R with them.")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out}: a file of that name exists; give a directory for the outputs.")
-    defaults = {"num": 1000} if run_dir else {"sampler": "mala", "warmup": 200, "chains": 256, "beta_min": 0.01,
-                                                "device": "cpu"}  # fmt: skip
+    defaults = {"num": 1000, "device": "cpu"} if run_dir else {"sampler": "mala", "warmup": 200, "chains": 256,
+                                                               "beta_min": 0.01, "device": "cpu"}  # fmt: skip
     for attr, value in defaults.items():
         if getattr(args, attr) is None:
             setattr(args, attr, value)
@@ -346,14 +347,17 @@ def _sample_run_dir(args: argparse.Namespace) -> int:
         from ebmlab.experiments import load_run
     except ImportError as exc:  # pragma: no cover - only while the training package is absent
         raise ConfigError(f"cannot sample from a run directory: {exc}") from None
-    _, loaded = load_run(args.target)
+    from ebmlab.experiments.spec import resolve_device
+
+    device = resolve_device(args.device)
+    _, loaded = load_run(args.target, str(device))
     shape = getattr(loaded, "event_shape", None) or (getattr(loaded, "dim", None) or 1,)
     dim = math.prod(int(d) for d in shape) if isinstance(shape, (tuple, list, torch.Size)) else 1
     check_memory("-n", args.num, 4.0 * dim * 20)
     method: Any = loaded
     if not hasattr(method, "sample"):
         raise ConfigError(f"the method in {args.target} cannot draw samples (it has no `sample`).")
-    generator = torch.Generator().manual_seed(args.seed)
+    generator = torch.Generator(device=device).manual_seed(args.seed)
     options: dict[str, Any] = {}
     if args.start is not None:
         options["start"] = args.start

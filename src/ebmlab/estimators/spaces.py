@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ebmlab.device_copies import device_of
 from ebmlab.energies.base import EnergyFn, evaluate_energy
 from ebmlab.energies.states import MAX_ENUMERATION_STATES, BinarySpace
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
@@ -76,7 +77,7 @@ class Grid:
         return self.n_points ** len(self.bounds)
 
     def _axes(self) -> list[Tensor]:
-        return [torch.linspace(lo, hi, self.n_points, dtype=torch.float64) for lo, hi in self.bounds]
+        return [torch.linspace(lo, hi, self.n_points, dtype=torch.float64, device="cpu") for lo, hi in self.bounds]
 
     def nodes(self) -> Tensor:
         """All nodes, ``(n_points^d, *event_shape)`` (last coordinate varies fastest)."""
@@ -89,9 +90,9 @@ class Grid:
         per_axis = []
         for lo, hi in self.bounds:
             h = (hi - lo) / (self.n_points - 1)
-            w = torch.full((self.n_points,), h, dtype=torch.float64)
+            w = torch.full((self.n_points,), h, dtype=torch.float64, device="cpu")  # the weights: on the CPU
             if coarse:
-                w = torch.where(torch.arange(self.n_points) % 2 == 0, 2 * w, torch.zeros_like(w))
+                w = torch.where(torch.arange(self.n_points, device="cpu") % 2 == 0, 2 * w, torch.zeros_like(w))
             w[0] *= 0.5
             w[-1] *= 0.5
             per_axis.append(w.log())
@@ -211,10 +212,11 @@ def _iter_states(space: Tensor | BinarySpace | Grid, chunk_size: int) -> Iterato
 
 @torch.no_grad()
 def energy_spectrum(energy: EnergyFn, space: Tensor | BinarySpace | Grid, chunk_size: int = 65536) -> EnergySpectrum:
-    """Evaluate E on every state/node of ``space`` (in chunks) and return the cached spectrum."""
-    parts, eps = [], 0.0
+    """Evaluate E on every state/node of ``space`` (in chunks, on the energy's device) and return the cached
+    spectrum (on the CPU)."""
+    parts, eps, device = [], 0.0, device_of(energy)
     for chunk in _iter_states(space, chunk_size):
-        e = evaluate_energy(energy, chunk).detach()
+        e = evaluate_energy(energy, chunk.to(device)).detach()
         eps = max(eps, torch.finfo(e.dtype).eps if e.is_floating_point() else 0.0)
         parts.append(e.to(torch.float64).cpu())
     energies = torch.cat(parts)

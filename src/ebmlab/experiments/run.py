@@ -81,19 +81,23 @@ def run_experiment(config: ExperimentConfig, run_dir: str | Path, *, resume: boo
     )
 
 
-def load_experiment(run_dir: str | Path) -> Experiment:
-    """Rebuild a run's experiment from its config (the latest checkpoint's checksummed copy) and load the latest checkpoint into the method."""
+def load_experiment(run_dir: str | Path, device: str | None = None) -> Experiment:
+    """Rebuild a run's experiment from its config (the latest checkpoint's checksummed copy) and load the latest
+    checkpoint into the method; on ``device`` when given (a run trained on a GPU, read on a laptop), else on the
+    config's."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(f"{run_dir} is not a run directory; pass the --out directory of a run.")
-    experiment = build_experiment(load_experiment_config(run_config(run_dir)))  # the checkpoint's copy wins
+    data = run_config(run_dir)  # the checkpoint's copy wins
+    experiment = build_experiment(load_experiment_config(data if device is None else {**data, "device": str(device)}))
     load_weights(experiment.method, run_dir)
     experiment.method.eval()
     return experiment
 
 
-def load_run(run_dir: str | Path) -> tuple[ExperimentConfig, nn.Module]:
+def load_run(run_dir: str | Path, device: str | None = None) -> tuple[ExperimentConfig, nn.Module]:
     """``(config, method)`` of a run directory, the method holding the latest checkpoint's weights
-    (in eval mode). Sample from it with ``method.sample(n, generator)`` where the method has one."""
-    experiment = load_experiment(run_dir)
+    (in eval mode), on ``device`` if given (else the config's). Sample from it with ``method.sample(n, generator)``
+    where the method has one, the generator on the method's device."""
+    experiment = load_experiment(run_dir, device)
     return experiment.config, experiment.method

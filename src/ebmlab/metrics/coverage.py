@@ -68,8 +68,8 @@ def assign_to_rings(
     """Label of the nearest circle of radius rₖ (about ``center``) for 2-D samples, −1 if | ‖x‖ − rₖ | > width."""
     if samples.dim() != 2 or samples.shape[1] != 2:
         raise ShapeError(f"assign_to_rings expects 2-D samples (n, 2), got {tuple(samples.shape)}.")
-    r = (samples.detach().to(_F64) - torch.tensor(center, dtype=_F64)).norm(dim=1)
-    gap = (r[:, None] - torch.tensor(list(radii), dtype=_F64)[None]).abs()
+    r = (samples.detach().to(_F64) - torch.tensor(center, dtype=_F64, device=samples.device)).norm(dim=1)
+    gap = (r[:, None] - torch.tensor(list(radii), dtype=_F64, device=samples.device)[None]).abs()
     dist, label = gap.min(1)
     return torch.where(dist <= width, label, torch.full_like(label, -1))
 
@@ -93,13 +93,17 @@ def mode_coverage_from_labels(
     """Coverage from mode labels in {−1, 0, …, n_modes − 1} (−1: no mode); see module doc."""
     if n_modes < 1 or min_count < 1:
         raise ConfigError(f"n_modes and min_count must be >= 1, got {n_modes}, {min_count}.")
-    labels = labels.detach().reshape(-1).long()
+    labels = labels.detach().reshape(-1).long().cpu()  # counts and bootstrap: on the CPU
     if labels.numel() == 0 or int(labels.max()) >= n_modes or int(labels.min()) < -1:
         raise ShapeError(
             f"labels must be non-empty and lie in [-1, {n_modes}), got range "
             f"[{int(labels.min()) if labels.numel() else 'empty'}, {int(labels.max()) if labels.numel() else ''}]."
         )
-    w = torch.full((n_modes,), 1.0 / n_modes, dtype=_F64) if weights is None else torch.as_tensor(weights, dtype=_F64)
+    w = (
+        torch.full((n_modes,), 1.0 / n_modes, dtype=_F64, device="cpu")
+        if weights is None
+        else torch.as_tensor(weights).to(device="cpu", dtype=_F64)
+    )
     if w.shape != (n_modes,) or not bool((w > 0).all()) or abs(float(w.sum()) - 1.0) > 1e-6:
         raise ConfigError(f"weights must be {n_modes} positive numbers summing to 1, got {w.tolist()}.")
     inside = labels[labels >= 0]
@@ -136,7 +140,7 @@ def _multinomial(m: int, p: Tensor, n: int, gen: torch.Generator) -> Tensor:
     """(n, K) multinomial count vectors with m trials, from ``gen``."""
     k = p.numel()
     draws = torch.multinomial(p.to(_F64), m * n, replacement=True, generator=gen).reshape(n, m)
-    offsets = torch.arange(n)[:, None] * k
+    offsets = torch.arange(n, device=draws.device)[:, None] * k
     return torch.bincount((draws + offsets).reshape(-1), minlength=n * k).reshape(n, k).to(_F64)
 
 

@@ -41,7 +41,7 @@ class DigitsClassifier:
             x = x.reshape(x.shape[0], 64)
         if x.dim() != 2 or x.shape[1] != 64:
             raise ShapeError(f"digits classifier expects (n, 64) or (n, 1, 8, 8) inputs, got {tuple(x.shape)}.")
-        return x.detach().to(torch.float32)
+        return x.detach().to(device=next(self.net.parameters()).device, dtype=torch.float32)  # on the CPU, as built
 
     def features(self, x: Tensor) -> Tensor:
         """Penultimate-layer features (n, 128)."""
@@ -67,8 +67,8 @@ def train_classifier(scale: str, seed: int, epochs: int = 40) -> DigitsClassifie
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     n = len(train)
     for _ in range(epochs):
-        for idx in torch.randperm(n, generator=gen).split(64):
-            x = train.x[idx] + 0.05 * torch.randn(len(idx), 64, generator=gen)
+        for idx in torch.randperm(n, generator=gen, device="cpu").split(64):  # a CPU metric: the same weights anywhere
+            x = train.x[idx] + 0.05 * torch.randn(len(idx), 64, generator=gen, device="cpu")
             loss = nn.functional.cross_entropy(net(x), train.y[idx])
             opt.zero_grad()
             loss.backward()
@@ -110,7 +110,7 @@ def digits_fd_kid(
     clf = digits_classifier(scale)
     train, test = load_digits("train", scale=scale), load_digits("test", scale=scale)
     n = min(samples.shape[0], len(train))
-    floor_x = train.x[torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:n]]
+    floor_x = train.x[torch.randperm(len(train), generator=torch.Generator().manual_seed(0), device="cpu")[:n]]
     f_test = clf.features(test.x)
     out: dict[str, Any] = {"n_samples": int(samples.shape[0]), "n_floor": n, "classifier_test_accuracy": clf.accuracy}
     for key, x in (("model", samples), ("floor", floor_x)):

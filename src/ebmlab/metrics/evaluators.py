@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ebmlab.device_copies import device_of
 from ebmlab.errors import ConfigError
 from ebmlab.metrics.coverage import ModeCoverage, assign_to_centers, assign_to_rings, mode_coverage_from_labels
 from ebmlab.metrics.digits import digits_fd_kid
@@ -65,28 +66,33 @@ def grid_mode_weights(energy: Callable[[Tensor], Tensor], target: Any, n_points:
         return None
     labels_fn, k = modes
     axes = [
-        torch.linspace(lo + (hi - lo) / (2 * n_points), hi - (hi - lo) / (2 * n_points), n_points)
+        torch.linspace(lo + (hi - lo) / (2 * n_points), hi - (hi - lo) / (2 * n_points), n_points, device="cpu")
         for lo, hi in target.bounds
     ]
     pts = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 2)
-    with torch.no_grad():
-        logp = -energy(pts).to(torch.float64)
+    with torch.no_grad():  # E on the energy's device, the masses on the CPU
+        logp = -energy(pts.to(device_of(energy))).to(torch.float64).cpu()
     p = torch.softmax(logp, 0)
     labels = labels_fn(pts)
     masses = torch.stack([p[labels == j].sum() for j in range(k)])
     w = getattr(target, "weights", None)
-    w = torch.full((k,), 1.0 / k, dtype=torch.float64) if w is None else torch.as_tensor(w, dtype=torch.float64)
+    w = (
+        torch.full((k,), 1.0 / k, dtype=torch.float64, device="cpu")
+        if w is None
+        else torch.as_tensor(w, dtype=torch.float64, device="cpu")
+    )
     tv = 0.5 * float((masses / masses.sum() - w).abs().sum())
     return {"masses": masses.tolist(), "outside": float(1 - masses.sum()), "tv": tv, "n_points": n_points}
 
 
 def draw_samples(method: nn.Module, n: int, n_steps: int | None, seed: int) -> Tensor:
-    """``n`` samples of ``method.sample`` (with ``n_steps`` when given), seeded by ``seed``."""
+    """``n`` samples of ``method.sample`` (with ``n_steps`` when given), seeded by ``seed``, drawn on the method's
+    device and returned on the CPU (where the metrics run)."""
     sample = getattr(method, "sample", None)
     if sample is None:
         raise ConfigError(f"{type(method).__name__} has no sample(n, generator, n_steps=...) to evaluate.")
-    gen = torch.Generator().manual_seed(seed)
-    return sample(n, gen) if n_steps is None else sample(n, gen, n_steps=n_steps)
+    gen = torch.Generator(device=device_of(method)).manual_seed(seed)
+    return (sample(n, gen) if n_steps is None else sample(n, gen, n_steps=n_steps)).cpu()
 
 
 def toy_quality(

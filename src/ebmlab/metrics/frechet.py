@@ -88,10 +88,10 @@ def frechet_distance(
     value = _fd(fx, fy)
     boots = []
     for _ in range(int(n_bootstrap)):
-        ix = torch.randint(fx.shape[0], (fx.shape[0],), generator=generator)
-        iy = torch.randint(fy.shape[0], (fy.shape[0],), generator=generator)
+        ix = torch.randint(fx.shape[0], (fx.shape[0],), generator=generator, device=fx.device)
+        iy = torch.randint(fy.shape[0], (fy.shape[0],), generator=generator, device=fy.device)
         boots.append(_fd(fx[ix], fy[iy]))
-    se = float(torch.tensor(boots).std()) if len(boots) > 1 else float("nan")
+    se = float(torch.tensor(boots, device="cpu").std()) if len(boots) > 1 else float("nan")
     return FDResult(value, se, fx.shape[0], fy.shape[0], int(n_bootstrap))
 
 
@@ -115,9 +115,9 @@ def kernel_distance(
         raise ConfigError(f"kernel_distance needs subset_size >= 2 and n_subsets >= 1, got {size}, {n_subsets}.")
     vals = []
     for _ in range(int(n_subsets)):
-        a = fx[torch.randperm(fx.shape[0], generator=generator)[:size]]
-        b = fy[torch.randperm(fy.shape[0], generator=generator)[:size]]
+        a = fx[torch.randperm(fx.shape[0], generator=generator, device=fx.device)[:size]]
+        b = fy[torch.randperm(fy.shape[0], generator=generator, device=fy.device)[:size]]
         vals.append(mmd2_from_kernels(_poly(a, a), _poly(b, b), _poly(a, b))[0])
-    v = torch.tensor(vals, dtype=_F64)
+    v = torch.tensor(vals, dtype=_F64, device="cpu")
     std = float(v.std()) if len(vals) > 1 else float("nan")
     return KIDResult(float(v.mean()), std / math.sqrt(len(vals)), std, size, int(n_subsets))

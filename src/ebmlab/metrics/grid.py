@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
+from ebmlab.device_copies import device_of
 from ebmlab.energies.base import EnergyFn, evaluate_energy
 from ebmlab.errors import ShapeError
 
@@ -67,8 +68,8 @@ def _param_dtype(energy: EnergyFn) -> torch.dtype:
 
 
 def _inside(x: Tensor, box: Sequence[tuple[float, float]]) -> Tensor:
-    lo = torch.tensor([b[0] for b in box], dtype=x.dtype)
-    hi = torch.tensor([b[1] for b in box], dtype=x.dtype)
+    lo = torch.tensor([b[0] for b in box], dtype=x.dtype, device=x.device)
+    hi = torch.tensor([b[1] for b in box], dtype=x.dtype, device=x.device)
     return ((x >= lo) & (x <= hi)).all(dim=1)
 
 
@@ -92,7 +93,8 @@ def grid_nll(
     dtype = _param_dtype(energy)
     lz = log_z_quadrature(energy, box, n_points)
     with torch.no_grad():
-        nll_i = evaluate_energy(energy, x.to(dtype)).to(_F64) + lz.value
+        nll_i = evaluate_energy(energy, x.to(device_of(energy), dtype)).to(_F64).cpu() + lz.value
+    x = x.cpu()  # the scores on the CPU, beside the reference's
     n = x.shape[0]
     fields: dict[str, object] = dict(
         nll=float(nll_i.mean()),

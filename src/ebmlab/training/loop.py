@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ebmlab.device_copies import device_of
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.schema import from_dict, suggest
 from ebmlab.training import rundir
@@ -49,12 +50,6 @@ Evaluate = Callable[[nn.Module, int], Mapping[str, float]]
 Callback = Callable[[int, dict[str, float]], None]
 
 
-def _device(method: nn.Module) -> torch.device:
-    for tensor in (*method.parameters(), *method.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
 class Trainer:
     """State and steps of one :func:`fit` call (``fit`` is the API; the run-directory side is
     :mod:`ebmlab.training.rundir`)."""
@@ -72,7 +67,7 @@ class Trainer:
     ) -> None:
         self.method, self.config, self.evaluate, self.callbacks = method, config, evaluate, list(callbacks)
         self.run_dir, self.persist = run_dir, persist
-        self.device = _device(method)
+        self.device = device_of(method)
         self.on_device = keep_on_device(self.device)  # logged values stay tensors between records
         self.params = list(method.parameters())  # zero_grad over this list (Module.zero_grad walks the tree)
         self.groups = resolve_groups(method)
