@@ -28,6 +28,7 @@ def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None
         (["sample", "mog8", "--sampler", "nuts"], "invalid choice"),
         (["logz", "many-well-32", "--method", "quadrature"], "methods that apply"),
         (["sample", "mog8", "--rungs", "1"], "--rungs must be >= 2"),
+        (["sample", "mog8", "--rungs", "3", "--sampler", "kinetic"], "carries a velocity per chain"),
         (["sample", "mog8", "--rungs", "3", "--beta-min", "2"], "--beta-min must be below 1"),
         (["sample", "mog8", "--device", "gpu0"], "expected a torch device (cpu, cuda, cuda:0, mps) or auto"),
     ],

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ebmlab.densities import DiagonalNormal
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
-from ebmlab.samplers import HMC, MALA, GeometricPath, ReplicaExchange, finite_watch, geometric_betas
+from ebmlab.samplers import HMC, MALA, GeometricPath, KineticLangevin, ReplicaExchange, finite_watch, geometric_betas
 from ebmlab.targets.gmm import GaussianMixture
 
 
@@ -120,6 +120,8 @@ def test_path_energy_and_bad_input() -> None:
         ReplicaExchange("mala")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="steps_per_swap"):
         ReplicaExchange(MALA(0.1), steps_per_swap=0)
+    with pytest.raises(ConfigError, match=r"carries a velocity per chain.*use mala, hmc or ula"):
+        ReplicaExchange(KineticLangevin(0.1))  # its rounds keep positions only (it crashed on an assert before)
     pt = ReplicaExchange(MALA(0.1), n_rungs=3)
     with pytest.raises(ShapeError, match=r"x0 must have shape \(3, 4"):
         pt.init(energy, 4, 2, torch.Generator(), x0=torch.zeros(2, 4, 2))
@@ -146,7 +148,6 @@ def test_adapt_tunes_one_step_size_per_rung_to_the_target_acceptance() -> None:
     """many-well with 4 pairs: one shared step leaves the cold rungs at low acceptance; adapted steps shrink from
     hot to cold and bring every rung near MALA's 0.574."""
     from ebmlab.errors import NonFiniteError
-    from ebmlab.samplers import KineticLangevin
     from ebmlab.targets.many_well import ManyWell
 
     target = ManyWell(4)
@@ -159,8 +160,9 @@ def test_adapt_tunes_one_step_size_per_rung_to_the_target_acceptance() -> None:
     assert float(before.min()) < 0.3
     assert bool(((after - 0.574).abs() < 0.1).all()), after
     assert bool((pt.step_sizes.diff() < 0).all())  # hot rungs take larger steps
+    one_step = type("OneStepSize", (MALA,), {"per_chain_step_size": False})  # a kernel with one step for all
     with pytest.raises(ConfigError, match="per-rung step sizes need"):
-        ReplicaExchange(KineticLangevin(0.1), n_rungs=3, step_sizes=[0.1, 0.1])
+        ReplicaExchange(one_step(0.1), n_rungs=3, step_sizes=[0.1, 0.1])
     with pytest.raises(ConfigError, match="2 positive finite"):
         ReplicaExchange(MALA(0.1), n_rungs=3, step_sizes=[0.1, -1.0])
     checker = lambda x: x.square().sum(-1) + torch.where(x[:, 0] > 0, 0.0, float("inf"))  # noqa: E731

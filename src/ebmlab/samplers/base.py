@@ -156,6 +156,9 @@ class Sampler(ABC):
     #: whether a transition's last energy evaluation is at its proposal, so that every chain ends at the proposal
     #: or where it started (MALA, HMC): path.track_on_device then needs no host read
     ends_at_proposal: bool = False
+    #: whether the state carries a velocity from one transition to the next (kinetic Langevin), which a loop that
+    #: keeps only positions between rounds (replica exchange) would drop
+    carries_velocity: bool = False
 
     def __init__(self, step_size: float, temperature: float = 1.0) -> None:
         self.step_size = positive_finite("step_size", step_size, self.name)

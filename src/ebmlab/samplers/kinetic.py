@@ -28,6 +28,7 @@ class KineticLangevin(UnadjustedSampler):
     """
 
     name = "kinetic"
+    carries_velocity = True
 
     def __init__(self, step_size: float, friction: float = 1.0, temperature: float = 1.0) -> None:
         super().__init__(step_size, temperature)

@@ -174,6 +174,11 @@ class ReplicaExchange:
     ) -> None:
         if not isinstance(kernel, Sampler):
             raise ConfigError(f"kernel must be an ebmlab.samplers kernel (MALA, HMC, ...), got {kernel!r}.")
+        if kernel.carries_velocity:
+            raise ConfigError(
+                f"ReplicaExchange: the {kernel.name} kernel carries a velocity per chain, which rounds that keep and swap "
+                "positions only would drop; use mala, hmc or ula for the rungs."
+            )
         if base is not None and not isinstance(base, Density):
             raise ConfigError(f"base must be an ebmlab.densities.Density, got {type(base).__name__}.")
         self.kernel = kernel
