@@ -90,7 +90,13 @@ def test_logz_device_cli(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     plain = json.loads(capsys.readouterr().out)
     assert main([*argv, "--device", "cpu"]) == 0
     assert json.loads(capsys.readouterr().out)["log_z"] == plain["log_z"]
-    with pytest.raises(ConfigError, match="runs on the CPU only; on a device use one of is, ais"):
+    small_pt = ["logz", "mog8", "--method", "pt", "--samples", "16", "--json"]
+    with implicit_device_factories() as hits:
+        assert main([*small_pt, "--device", "cpu"]) == 0
+    assert hits == [], [str(h) for h in hits]
+    on_cpu = json.loads(capsys.readouterr().out)["log_z"]
+    assert main(small_pt) == 0 and json.loads(capsys.readouterr().out)["log_z"] == on_cpu
+    with pytest.raises(ConfigError, match="runs on the CPU only; on a device use one of is, ais, pt"):
         estimate_log_z(get_target("mog8"), "quadrature", device="meta")
     if not torch.cuda.is_available():
         assert main(["logz", "mog8", "--device", "cuda"]) == 2

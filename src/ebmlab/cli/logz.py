@@ -53,8 +53,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--device",
         default="cpu",
-        help="torch device of the draws and chains: cpu (default), cuda, cuda:1, ... or auto (is, ais, and every "
-        "method for FILE.py:NAME; a device gives its own random stream)",
+        help="torch device of the draws and chains: cpu (default), cuda, cuda:1, ... or auto (is, ais, pt, and "
+        "every method for FILE.py:NAME; a device gives its own random stream)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)

@@ -262,12 +262,15 @@ PT_SETTINGS: dict[str, dict[str, Any]] = {"funnel-10": {"base_scale": 3.0}}
 PT_DEFAULTS: dict[str, Any] = {"n_rungs": 16, "n_rounds": 1000, "burn_in": 200, "adapt_rounds": 300}
 
 
-def _run_pt(target: Any, samples: int | None, seed: int) -> Estimate:
+def _run_pt(target: Any, samples: int | None, seed: int, device: str | torch.device = "cpu") -> Estimate:
     from ebmlab.estimators.stepping_stone import log_z_stepping_stone
     from ebmlab.samplers.tempering import default_base_scale
 
     settings = {**PT_DEFAULTS, "base_scale": default_base_scale(target), **PT_SETTINGS.get(target.name, {})}
-    return log_z_stepping_stone(target, target.event_shape, samples or 256, seed=seed, **settings)
+    if isinstance(target, torch.nn.Module):
+        target = target.to(device)
+    generator = torch.Generator(device=torch.device(device)).manual_seed(int(seed))  # the chains on the device
+    return log_z_stepping_stone(target, target.event_shape, samples or 256, generator=generator, **settings)
 
 
 def _run_flow(target: Any, samples: int | None, seed: int) -> Estimate:
@@ -314,5 +317,6 @@ register_logz_method(
         "ladder from N(0, s²I), s = half its box)",
         256,
         "chains per rung",
+        on_device=True,
     )
 )
