@@ -108,3 +108,18 @@ def test_logz_device_cli(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     assert main([*user, "--device", "auto"]) == 0
     row = json.loads(capsys.readouterr().out)
     assert abs(row["log_z"] - math.log(2 * math.pi)) < 5 * row["stderr"]
+
+
+def test_copies_of_inference_tensors_and_in_place_changes() -> None:
+    """`copies_on` keys its copies by each tensor's version counter: a change in place (a `load_state_dict`) is
+    copied again; a tensor made under `inference_mode`, which has no counter, is copied once."""
+    from ebmlab.densities import DiagonalNormal
+    from ebmlab.device_copies import copies_on
+
+    q = DiagonalNormal(torch.zeros(2), 1.0)
+    first = copies_on(q, ("loc",), torch.device("cpu"), torch.float64)[0]
+    q.load_state_dict({"loc": torch.ones(2), "log_scale": torch.zeros(2)})
+    assert copies_on(q, ("loc",), torch.device("cpu"), torch.float64)[0].tolist() == [1.0, 1.0] != first.tolist()
+    with torch.inference_mode():
+        frozen = DiagonalNormal(torch.zeros(2), 1.0)
+    assert copies_on(frozen, ("loc",), torch.device("cpu"), torch.float64)[0].dtype == torch.float64

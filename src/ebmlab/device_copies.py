@@ -44,11 +44,20 @@ def copies_on(
     cache: dict = owner.__dict__.setdefault(_CACHE, {})
     key = (names, device, dtype)
     hit = cache.get(key)
-    versions = tuple(t._version for t in sources)
+    versions = tuple(_version(t) for t in sources)
     if hit is None or hit[2] != versions or any(a is not b for a, b in zip(hit[0], sources, strict=True)):
         hit = (sources, tuple(t.to(device=device, dtype=dtype or t.dtype) for t in sources), versions)
         cache[key] = hit
     return hit[1]
+
+
+def _version(t: Tensor) -> int:
+    """The in-place change counter; −1 for an inference-mode tensor, which has none (and cannot change in place
+    outside that mode)."""
+    try:
+        return t._version
+    except RuntimeError:
+        return -1
 
 
 def device_of(obj: object) -> torch.device:
