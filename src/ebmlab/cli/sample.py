@@ -70,7 +70,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=seed_int, default=0, help="random seed in [0, 2**63) (default 0)")
     p.add_argument(
         "--device",
-        default=None,
+        default="cpu",
         help="torch device of the chains (and of a run directory's method): cpu (default), cuda, cuda:1, ... or auto",
     )
     p.add_argument(
@@ -142,8 +142,7 @@ def _check_mode(args: argparse.Namespace, run_dir: bool) -> None:
         raise ConfigError("--beta-min and --base-scale set the replica-exchange ladder; give --rungs R with them.")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out}: a file of that name exists; give a directory for the outputs.")
-    defaults = {"num": 1000, "device": "cpu"} if run_dir else {"sampler": "mala", "warmup": 200, "chains": 256,
-                                                               "beta_min": 0.01, "device": "cpu"}  # fmt: skip
+    defaults = {"num": 1000} if run_dir else {"sampler": "mala", "warmup": 200, "chains": 256, "beta_min": 0.01}
     for attr, value in defaults.items():
         if getattr(args, attr) is None:
             setattr(args, attr, value)
