@@ -71,16 +71,19 @@ class DiagonalNormal(nn.Module):
 
     def log_prob(self, x: Tensor) -> Tensor:
         check_event(x, self.event_shape, "DiagonalNormal.log_prob")
-        loc, log_scale = _on(self, ("loc", "log_scale"), x.device)
+        return self._log_prob(x, *_on(self, ("loc", "log_scale"), x.device))
+
+    def _log_prob(self, x: Tensor, loc: Tensor, log_scale: Tensor) -> Tensor:
         z = (x - loc) * torch.exp(-log_scale)
         d = z[0].numel()
         return (-0.5 * z.square() - log_scale).reshape(x.shape[0], -1).sum(1) - 0.5 * d * _LOG_2PI
 
     def log_prob_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(log q(x), ∇ log q(x) = −(x − μ)/σ²) without autograd."""
+        check_event(x, self.event_shape, "DiagonalNormal.log_prob")
         with torch.no_grad():
             loc, log_scale = _on(self, ("loc", "log_scale"), x.device)
-            return self.log_prob(x), -(x - loc) * torch.exp(-log_scale).square()
+            return self._log_prob(x, loc, log_scale), -(x - loc) * torch.exp(-log_scale).square()
 
     def entropy(self) -> Tensor:
         """H(q) = Σ log σ + (d/2)(1 + log 2π)."""

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ebmlab.errors import NonFiniteError, ShapeError
 
-__all__ = ["Estimate", "kish_ess", "log_mean_exp", "pareto_k", "pareto_k_fit"]
+__all__ = ["Estimate", "groups_se", "kish_ess", "log_mean_exp", "pareto_k", "pareto_k_fit"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,17 @@ def _check_log_weights(log_w: Tensor, who: str) -> Tensor:
             "exp(-E) does. Use a broader proposal."
         )
     return log_w
+
+
+def groups_se(values: list[float]) -> float:
+    """SE of the pooled estimate from the scatter of G independent group estimates (sd/√G); 0 for G < 2.
+
+    >>> groups_se([1.0, 3.0])  # sd √2, over √2
+    1.0
+    """
+    if len(values) < 2:
+        return 0.0
+    return float(torch.tensor(values, dtype=torch.float64, device="cpu").std()) / math.sqrt(len(values))
 
 
 def log_mean_exp(log_w: Tensor) -> tuple[float, float, float]:

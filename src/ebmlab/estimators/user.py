@@ -68,7 +68,7 @@ from ebmlab.densities.base import event_shape_of
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError
 from ebmlab.estimators.ais import ais
-from ebmlab.estimators.base import Estimate, log_mean_exp, pareto_k
+from ebmlab.estimators.base import Estimate, groups_se, log_mean_exp, pareto_k
 from ebmlab.estimators.bracket import bidirectional_log_z
 from ebmlab.estimators.laplace import MixtureProposal, laplace_proposal
 from ebmlab.estimators.logz import Proposal, importance_log_weights
@@ -168,14 +168,6 @@ class CountedEnergy:
         return self.energy.energy_and_grad(x)  # type: ignore[attr-defined]
 
 
-def _batch_se(groups: tuple[list[float], list[float]]) -> float:
-    """SE of the pooled estimate from the scatter of G group estimates (≈ SE_group/√G); 0 for G < 2."""
-    values = groups[0]
-    if len(values) < 2:
-        return 0.0
-    return float(torch.tensor(values, dtype=torch.float64, device="cpu").std()) / math.sqrt(len(values))
-
-
 def _groups(log_w: Tensor, n_groups: int) -> tuple[list[float], list[float]]:
     values, errors = [], []
     for part in torch.chunk(log_w, n_groups):
@@ -251,7 +243,7 @@ def log_z(
         value, se, ess = log_mean_exp(log_w)
         groups = _groups(log_w, n_groups)
         diag |= {"ess": ess, "pareto_k": pareto_k(log_w), "groups": groups}
-        est = Estimate(value, max(se, _batch_se(groups)), ess=ess, n=n, method=method)
+        est = Estimate(value, max(se, groups_se(groups[0])), ess=ess, n=n, method=method)
     else:
         base = defensive_base(q)
         details["base"] = base.note
@@ -271,7 +263,7 @@ def log_z(
             est = res.estimate()
             groups = _groups(res.log_weights, n_groups)
             diag |= {"ess": est.ess, "pareto_k": est.details.get("pareto_k"), "groups": groups}
-            se = max(est.stderr, _batch_se(groups))
+            se = max(est.stderr, groups_se(groups[0]))
             est = Estimate(est.value + shift, se, ess=est.ess, n=n, method="ais")
         elif method == "stepping-stone":
             from ebmlab.estimators.user_runs import stepping_stone

@@ -15,7 +15,7 @@ import torch
 
 from ebmlab.densities import Density
 from ebmlab.energies.base import EnergyFn
-from ebmlab.estimators.base import Estimate
+from ebmlab.estimators.base import Estimate, groups_se
 from ebmlab.estimators.laplace import MixtureProposal
 from ebmlab.estimators.proposals import GaussianProposal
 from ebmlab.estimators.stepping_stone import log_z_stepping_stone
@@ -55,10 +55,9 @@ def stepping_stone(
     d = est.details
     groups = d["groups"]
     diag = {"groups": groups, "rung_drift_z": d["rung_drift_z"], "rung_pareto_k": d["rung_pareto_k"]}
-    values = groups[0]
-    if len(values) >= 2:  # the SE is at least the scatter of the groups' estimates
-        batch = float(torch.tensor(values, dtype=torch.float64, device="cpu").std()) / len(values) ** 0.5
-        est = Estimate(est.value, max(est.stderr, batch), ess=est.ess, n=est.n, method=est.method, details=d)
+    if len(groups[0]) >= 2:  # the SE is at least the scatter of the groups' estimates
+        se = max(est.stderr, groups_se(groups[0]))
+        est = Estimate(est.value, se, ess=est.ess, n=est.n, method=est.method, details=d)
     return est, diag
 
 

@@ -109,7 +109,7 @@ def estimate_log_z(
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 2):
         raise ConfigError(f"samples must be an int >= 2 ({m.samples_meaning}), got {n!r}.")
     if m.on_device:
-        return m.run(target, n, seed, device=device)
+        return m.run(target.to(device) if isinstance(target, torch.nn.Module) else target, n, seed, device=device)
     if torch.device(device).type != "cpu":
         ok = [k for k, v in LOGZ_METHODS.items() if v.on_device]
         raise ConfigError(f"--device: method {method!r} runs on the CPU only; on a device use one of {', '.join(ok)}.")
@@ -207,8 +207,6 @@ def _user_runner(method: str) -> Callable[..., Estimate]:
         from ebmlab.estimators.user import log_z
 
         extra: dict[str, Any] = {"n_temperatures": 1000} if method == "ais" else {}
-        if isinstance(target, torch.nn.Module):
-            target = target.to(device)
         return log_z(target, tuple(target.event_shape), method, n=samples or 2, seed=seed, device=device, **extra)
 
     return run
@@ -267,8 +265,6 @@ def _run_pt(target: Any, samples: int | None, seed: int, device: str | torch.dev
     from ebmlab.samplers.tempering import default_base_scale
 
     settings = {**PT_DEFAULTS, "base_scale": default_base_scale(target), **PT_SETTINGS.get(target.name, {})}
-    if isinstance(target, torch.nn.Module):
-        target = target.to(device)
     generator = torch.Generator(device=torch.device(device)).manual_seed(int(seed))  # the chains on the device
     return log_z_stepping_stone(target, target.event_shape, samples or 256, generator=generator, **settings)
 
