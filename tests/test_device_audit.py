@@ -65,7 +65,7 @@ def test_the_user_pipeline_names_a_device_for_every_tensor_it_makes(method: str)
     finally:
         finite_watch.DEFER_ON_CPU = before
     assert hits == [], [str(h) for h in hits]
-    assert abs(est.value - math.log(2 * math.pi * 2.0)) < 5 * est.stderr
+    assert abs(est.value - math.log(2 * math.pi * 2.0)) < 4 * est.stderr  # a sanity bound: accuracy is test_logz_user's
 
 
 def test_replica_exchange_builds_its_default_base_on_the_chains_device() -> None:
