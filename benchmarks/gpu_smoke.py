@@ -154,7 +154,26 @@ def estimator_cases(device: torch.device) -> dict[str, Callable[[], dict]]:
             raise RuntimeError(f"samples on {result.samples.device}")
         return {"swap_accept_min": float(result.swap_accept.nan_to_num(1.0).min())}
 
+    class ModuleGaussian(torch.nn.Module):  # a user's module energy: its device is its buffer's
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("precision", torch.tensor([1.0, 0.25]))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return 0.5 * (x.square() * self.precision).sum(1)
+
+    gaussian, gaussian_z = ModuleGaussian().to(device), math.log(2 * math.pi * 2.0)
+
+    def seeded() -> dict:  # no generator passed: each estimator draws on the module's device
+        ests = {
+            "is": log_z_importance(gaussian, base, 20_000, seed=4),
+            "ais": log_z_ais(gaussian, base, 256, 100, seed=2),
+            "ss": log_z_stepping_stone(gaussian, 2, 64, 100, 20, n_rungs=6, base_scale=4.0, adapt_rounds=20, seed=5),
+        }
+        return {f"z_{k}": (e.value - gaussian_z) / e.stderr for k, e in ests.items()}
+
     return {
+        "log_z seed only, module energy": seeded,
         "log_z ais": lambda: z(log_z_ais(target, base, 512, 200, generator=_gen(device, 2))),
         "log_z is": lambda: z(log_z_importance(target, base, 20_000, generator=_gen(device, 4))),
         "replica exchange": pt,

@@ -51,6 +51,72 @@ def test_the_audit_counts_lines_without_device_and_skips_module_init_and_tensor_
     assert hits == []
 
 
+class _Seeded(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(0)  # initial weights: construction, not counted
+        self.w = torch.nn.Parameter(torch.randn(3, generator=gen))
+
+
+def test_the_audit_counts_generators_made_without_a_device() -> None:
+    before = torch.Generator()
+    with implicit_device_factories(root=".") as hits:
+        _Seeded()
+        torch.Generator(device="cpu")
+        torch.Generator("cpu")
+        made = torch.Generator().manual_seed(3)
+        torch.Generator()
+        assert isinstance(before, torch.Generator) and isinstance(made, torch.Generator)
+        drawn = torch.rand(2, generator=made, device="cpu")
+    assert torch.equal(drawn, torch.rand(2, generator=torch.Generator(device="cpu").manual_seed(3)))
+    assert [(h.factory, h.count) for h in hits] == [("Generator", 1), ("Generator", 1)]
+    assert "torch.Generator without device=" in str(hits[0])
+    with pytest.raises(ValueError), implicit_device_factories(root="."):
+        raise ValueError
+    assert torch.Generator is type(before)  # put back, also after an error
+
+
+def test_every_generator_in_the_package_names_its_device() -> None:
+    """A static pass over the lines the smoke check does not run: each ``torch.Generator(...)`` says where it draws
+    (the data's device, or ``device="cpu"`` for host-side values such as initial weights and data sets)."""
+    import ast
+    from pathlib import Path
+
+    import ebmlab
+
+    unnamed = []
+    for path in sorted(Path(ebmlab.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in ("torch.Generator", "Generator"):
+                if not node.args and not any(k.arg == "device" for k in node.keywords):
+                    unnamed.append(f"{path.name}:{node.lineno}")
+    assert unnamed == []
+
+
+def test_estimators_seeded_without_a_generator_draw_on_the_energy_device(monkeypatch) -> None:
+    """``seed=`` alone: IS, AIS and stepping stone make their generator on the device of the module energy
+    (``device_of``); a plain function's is the CPU's. The same numbers as before on the CPU."""
+    from ebmlab.energies import MLPEnergy
+    from ebmlab.estimators import GaussianProposal, log_z_ais, log_z_importance, log_z_stepping_stone
+    from ebmlab.estimators import logz as logz_module
+
+    asked: list[object] = []
+
+    def device_of(obj: object) -> torch.device:
+        asked.append(obj)
+        return torch.device("cpu")
+
+    monkeypatch.setattr(logz_module, "device_of", device_of)
+    energy, base = MLPEnergy(2, (8,)), GaussianProposal(torch.zeros(2), std=2.0)
+    log_z_importance(_gaussian, base, 100, seed=1)
+    log_z_importance(energy, base, 100, seed=1)
+    log_z_ais(energy, base, 8, 5, seed=1)
+    log_z_stepping_stone(energy, 2, 4, 2, 0, n_rungs=3, adapt_rounds=0, seed=1)
+    assert asked == [_gaussian, energy, energy, energy]
+    with_seed = log_z_importance(_gaussian, base, 100, seed=1).value
+    assert with_seed == log_z_importance(_gaussian, base, 100, torch.Generator(device="cpu").manual_seed(1)).value
+
+
 @pytest.mark.parametrize("method", USER_METHODS)
 def test_the_user_pipeline_names_a_device_for_every_tensor_it_makes(method: str) -> None:
     """Every method of ``log_z``, with the GPU path's checks: no ebmlab line makes a tensor on the default device, and

@@ -12,8 +12,8 @@ meant. Not counted:
   every device) and moved with ``.to(device)``;
 * ``torch.tensor(t)`` / ``torch.as_tensor(t)`` of a tensor ``t``, which keep ``t``'s device.
 
-It sees only calls that run, and only the default device: a ``torch.Generator()`` on the CPU, a ``.cpu()`` or a
-NumPy round trip are for a run on the device itself (``benchmarks/gpu_smoke.py``). Your own energy can be checked
+It sees only calls that run, and only the default device: a CPU generator handed in from outside ``root``, a
+``.cpu()`` or a NumPy round trip are for a run on the device itself (``benchmarks/gpu_smoke.py``). Your own energy can be checked
 the same way, with ``root`` its package's directory.
 
 >>> import torch
@@ -30,6 +30,12 @@ the same way, with ``root`` its package's directory.
 ...     _ = follows(x)
 >>> hits
 []
+>>> def seeded(x):  # a CPU generator, whatever x's device
+...     return x + torch.randn(x.shape, generator=torch.Generator().manual_seed(0), device=x.device)
+>>> with implicit_device_factories(root=".") as hits:
+...     _ = seeded(x)
+>>> [(h.factory, h.count) for h in hits]
+[('Generator', 1)]
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
@@ -98,13 +104,37 @@ class _Watch(TorchFunctionMode):
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
         if func in FACTORIES and "device" not in kwargs:
-            copy = func in _COPIES and args and isinstance(args[0], torch.Tensor)
-            frame = _caller(sys._getframe(1))
-            if not copy and frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(self.root):
-                if not _in_module_init(frame):
-                    path = os.path.relpath(frame.f_code.co_filename, self.root)
-                    self.seen[(path, frame.f_lineno, func.__name__)] += 1
+            if not (func in _COPIES and args and isinstance(args[0], torch.Tensor)):
+                self.record(func.__name__)
         return func(*args, **kwargs)
+
+    def record(self, factory: str) -> None:
+        """Count the call to ``factory`` if it comes from a file under ``root`` and not from a module's ``__init__``."""
+        frame = _caller(sys._getframe(1))
+        if frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(self.root):
+            if not _in_module_init(frame):
+                path = os.path.relpath(frame.f_code.co_filename, self.root)
+                self.seen[(path, frame.f_lineno, factory)] += 1
+
+
+def _watched_generator(record: Callable[[str], None]) -> type:
+    """A ``torch.Generator`` subclass that reports each construction without a device to ``record``; real generators
+    still pass ``isinstance(g, torch.Generator)`` while it stands in for the class."""
+    real = torch.Generator
+
+    class _Meta(type(real)):  # type: ignore[misc]
+        def __instancecheck__(cls, obj: object) -> bool:
+            return isinstance(obj, real)
+
+        def __subclasscheck__(cls, sub: type) -> bool:
+            return issubclass(sub, real)
+
+    class Generator(real, metaclass=_Meta):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            if not args and "device" not in kwargs:
+                record("Generator")
+
+    return Generator
 
 
 @contextmanager
@@ -114,6 +144,10 @@ def implicit_device_factories(root: str | None = None) -> Iterator[list[FactoryC
     where = os.path.abspath(root if root is not None else os.path.dirname(__file__))
     hits: list[FactoryCall] = []
     watch = _Watch(where + os.sep if not where.endswith(os.sep) else where)
-    with watch:
-        yield hits
+    real, torch.Generator = torch.Generator, _watched_generator(watch.record)  # type: ignore[misc]
+    try:
+        with watch:
+            yield hits
+    finally:
+        torch.Generator = real  # type: ignore[misc]
     hits.extend(FactoryCall(p, line, f, n) for (p, line, f), n in sorted(watch.seen.items()))

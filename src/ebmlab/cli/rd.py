@@ -115,7 +115,7 @@ def user_source(spec: str, dim: int | None) -> Any:
         raise ConfigError(f"{spec}: {name} must be a function f(n, generator) -> (n, dim) samples or a Source.")
     if dim is None:
         try:
-            probe = torch.as_tensor(obj(2, torch.Generator().manual_seed(0)))
+            probe = torch.as_tensor(obj(2, torch.Generator(device="cpu").manual_seed(0)))
         except Exception as exc:
             raise ConfigError(f"{spec}: calling {name}(2, generator) failed ({type(exc).__name__}: {exc}).") from None
         dim = 1 if probe.dim() == 1 else int(probe.shape[-1])

@@ -166,7 +166,7 @@ def _resolve_target(args: argparse.Namespace) -> tuple[Any, tuple[int, ...], str
     """(energy, event shape, a name for paths, exact log Z or None) of a named target or of FILE.py:NAME."""
     if is_user_energy(args.target):
         energy, shape = load_user_energy(args.target, args.dim)
-        probe = torch.randn((8, *shape), generator=torch.Generator().manual_seed(0))
+        probe = torch.randn((8, *shape), generator=torch.Generator(device="cpu").manual_seed(0))
         check_user_energy(args.target, energy, probe)
         return energy, shape, args.target.rsplit(":", 1)[1], None
     from ebmlab.targets import get_target

@@ -52,7 +52,7 @@ def load_bars_and_stripes(
     if not 0.0 <= float(flip) < 0.5:
         raise ConfigError(f"bars-and-stripes: flip must lie in [0, 0.5), got {flip!r}.")
     pats = bars_and_stripes_patterns(side)
-    g = torch.Generator().manual_seed(2 * int(seed) + (0 if split == "train" else 1))
+    g = torch.Generator(device="cpu").manual_seed(2 * int(seed) + (0 if split == "train" else 1))
     x = pats[torch.randint(pats.shape[0], (n,), generator=g)]
     noise = (torch.rand(x.shape, generator=g) < float(flip)).to(x.dtype)
     x = (x + noise) % 2

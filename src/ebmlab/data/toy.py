@@ -37,6 +37,6 @@ def load_toy(name: str, split: str = "train", n: int | None = None, seed: int = 
         raise ConfigError(f"n must be a positive int, got {n!r}.")
     target = toy_target(name)
     split_seed = 3 * int(seed) + SPLITS.index(split)
-    x = target.sample(size, torch.Generator().manual_seed(split_seed))
+    x = target.sample(size, torch.Generator(device="cpu").manual_seed(split_seed))
     info = {"source": f"ebmlab.targets:{name}", "seed": int(seed), "split_seed": split_seed, "bounds": target.bounds}
     return Dataset(name, split, x.to(torch.float32), None, info)

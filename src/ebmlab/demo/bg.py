@@ -51,7 +51,7 @@ def boltzmann_generator(out: Path, quick: bool, seed: int, progress: bool) -> Se
         shutil.rmtree(run_dir)
     fit(bg, None, config.train, run_dir=run_dir)
     bg.eval()
-    g = torch.Generator().manual_seed(seed + 1)
+    g = torch.Generator(device="cpu").manual_seed(seed + 1)
     with torch.no_grad():
         curves = recover_potential(bg, 50_000 if quick else 200_000, bins=60, value_range=(-2.5, 2.5), generator=g)
         bound = bg.free_energy_bound(50_000, generator=g)

@@ -27,7 +27,7 @@ def _linear_gaussian_rows(seed: int, quick: bool) -> list[Row]:
     from ebmlab.densities.linear_gaussian import LinearGaussian
     from ebmlab.estimators.variational import DiagonalGaussianPosterior, elbo
 
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device="cpu").manual_seed(seed)
     model = LinearGaussian.random(6, 3, 0.5, g)
     x = model.sample(200 if quick else 1000, g)
     with torch.no_grad():
@@ -54,7 +54,7 @@ def _identity_rows(seed: int, quick: bool) -> list[Row]:
     from ebmlab.energies.states import BinarySpace
     from ebmlab.estimators.boltzmann import BoltzmannDistribution, beta_for_mean_energy_from_samples
 
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device="cpu").manual_seed(seed)
     bm = FullyVisibleBM(12, weight_init=0.5, generator=g).double()
     space = BinarySpace(12, dtype=torch.float64)
     beta = 0.7
@@ -91,7 +91,7 @@ def boltzmann_machines(out: Path, quick: bool, seed: int, progress: bool) -> Sec
         shutil.rmtree(run_dir)
     method: Any = run_experiment(config, run_dir).method
     rbm = method.model.double()
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device="cpu").manual_seed(seed)
     with torch.no_grad():
         est = rbm_ais(rbm, n_chains=100 if quick else 300, betas=500 if quick else 2000, generator=g)
         exact = float(rbm.log_z())

@@ -42,7 +42,7 @@ def digit_completion(out: Path, quick: bool, seed: int, progress: bool) -> Secti
     if test.y is None:
         raise RuntimeError("the digits test split has no labels")
     x, labels = test.x[:n_test], test.y[:n_test]
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device="cpu").manual_seed(seed)
     mask = completion_mask("top_bottom", n_test, x.shape[1], g)
     reps = 4
     xr, mr = x.repeat_interleave(reps, 0), mask.repeat_interleave(reps, 0)

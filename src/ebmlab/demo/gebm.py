@@ -42,7 +42,7 @@ def gebm_vs_base(out: Path, quick: bool, seed: int, progress: bool) -> Section:
     n = 2000 if quick else 4000
     cov = {}
     for name, opts in SAMPLERS.items():
-        x = method.sample(n, torch.Generator().manual_seed(100 + seed), **opts)
+        x = method.sample(n, torch.Generator(device="cpu").manual_seed(100 + seed), **opts)
         cov[name] = mode_coverage(x.double(), target.means, 1.5, weights=target.weights)
 
     def outside(name: str) -> Row:

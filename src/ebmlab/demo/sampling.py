@@ -20,7 +20,7 @@ def sampling_double_well(out: Path, quick: bool, seed: int, progress: bool) -> S
 
     target: Any = get_target("double-well")
     n = 1000 if quick else 4000
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device="cpu").manual_seed(seed)
     x0 = 3 * torch.rand(n, 1, generator=g, dtype=torch.float64) - 1.5
     steps = 800 if quick else 3000
     res = sample(target, MALA(0.1), x0, steps, warmup=200, generator=g, progress=progress)
@@ -61,7 +61,7 @@ def sampling_gaussian_50(out: Path, quick: bool, seed: int, progress: bool) -> S
 
     target: Any = get_target("gaussian-50")
     n, steps, warmup = (500, 150, 200) if quick else (1000, 300, 300)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device="cpu").manual_seed(seed)
     x0 = torch.randn(n, 50, generator=g, dtype=torch.float64)
     res = sample(target, HMC(0.15, n_leapfrog=5), x0, steps, warmup=warmup, generator=g, progress=progress)
     x = res.final_state.x
@@ -108,7 +108,7 @@ def sampling_replica_exchange(out: Path, quick: bool, seed: int, progress: bool)
     w = w / w.sum()
     target = GaussianMixture(circle_means(8, 2.0), 0.2, w.tolist())
     n, rungs, rounds = (64, 8, 300) if quick else (256, 8, 1000)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device="cpu").manual_seed(seed)
     pt = ReplicaExchange(MALA(0.02), n_rungs=rungs, base_scale=2.0)
     pt_x = pt.sample(target, n, 2, rounds - rounds // 2, g, burn_in=rounds // 2).samples  # (T, n, 2)
     kernel = MALA(0.02)

@@ -204,7 +204,7 @@ def ais(
     n_chains = check_count(n_chains, "n_chains")
     n_steps = check_count(n_steps, "n_steps", 1)
     betas = make_betas("sigmoid", betas) if isinstance(betas, int) else make_betas(betas)
-    generator = make_generator(generator, seed)
+    generator = make_generator(generator, seed, like=getattr(path, "target", None))  # GeometricPath's energy
     start = time.perf_counter()
     x = path.base.sample(n_chains, generator)
     if x.shape[0] != n_chains:

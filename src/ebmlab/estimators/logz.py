@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ebmlab.device_copies import device_of
 from ebmlab.energies.base import EnergyFn, evaluate_energy
 from ebmlab.errors import ConfigError, ShapeError
 from ebmlab.estimators.base import Estimate, log_mean_exp, pareto_k
@@ -70,12 +71,14 @@ def check_count(n: int, name: str = "n", minimum: int = 2) -> int:
     return n
 
 
-def make_generator(generator: torch.Generator | None, seed: int | None) -> torch.Generator:
-    """``generator``, or a fresh one seeded with ``seed`` (0 when None); not both."""
+def make_generator(generator: torch.Generator | None, seed: int | None, like: object = None) -> torch.Generator:
+    """``generator``, or a fresh one seeded with ``seed`` (0 when None) on the device of ``like``, the energy whose
+    chains it draws (:func:`~ebmlab.device_copies.device_of`: a module's parameters; the CPU for a plain function,
+    whose device only a generator passed in can tell); not both."""
     if generator is not None and seed is not None:
         raise ConfigError("pass either generator or seed, not both.")
     if generator is None:
-        generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
+        generator = torch.Generator(device=device_of(like)).manual_seed(0 if seed is None else int(seed))
     return generator
 
 
@@ -114,7 +117,7 @@ def log_z_importance(
     and the SE silently too small: ``details["pareto_k"]`` > 0.7 flags this.
     """
     n = check_count(n)
-    generator = make_generator(generator, seed)
+    generator = make_generator(generator, seed, like=energy)
     _, log_w = importance_log_weights(energy, proposal, n, generator, batch_size)
     value, se, ess = log_mean_exp(log_w)
     return Estimate(value, se, ess=ess, n=n, method="is", details={"pareto_k": pareto_k(log_w)})

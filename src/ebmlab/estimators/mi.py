@@ -165,17 +165,17 @@ def train_critic(
     """
     _check_pairs(x, y, batch_size)
     fn = _bound(bound)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device="cpu").manual_seed(seed)  # the batch order, on the host: the same on every device
     if critic is None:
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            critic = SeparableCritic(x[0].numel(), y[0].numel())
+            critic = SeparableCritic(x[0].numel(), y[0].numel()).to(x.device)
     opt = torch.optim.Adam(critic.parameters(), lr=lr)
     history: list[float] = []
     moving: Tensor | None = None
     bar = _progress(steps, bound) if progress else None
     for _ in range(steps):
-        idx = torch.randperm(x.shape[0], generator=gen)[:batch_size]
+        idx = torch.randperm(x.shape[0], generator=gen, device="cpu")[:batch_size].to(x.device)
         s = critic.scores(x[idx], y[idx])  # type: ignore[operator]
         value = fn(s)
         objective = value

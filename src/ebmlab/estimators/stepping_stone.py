@@ -27,6 +27,7 @@ from ebmlab.densities import Density
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError
 from ebmlab.estimators.base import Estimate, pareto_k
+from ebmlab.estimators.logz import make_generator
 from ebmlab.samplers.base import Sampler
 from ebmlab.samplers.langevin import MALA
 from ebmlab.samplers.tempering import ReplicaExchange
@@ -59,7 +60,7 @@ def log_z_stepping_stone(
         if isinstance(number, bool) or not isinstance(number, int) or number < low:
             raise ConfigError(f"log_z_stepping_stone: {name} must be an int >= {low}, got {number!r}.")
     if generator is None:
-        generator = torch.Generator().manual_seed(0 if seed is None else seed)
+        generator = make_generator(None, seed, like=energy)
     event = (event_shape,) if isinstance(event_shape, int) else tuple(int(s) for s in event_shape)
     pt = ReplicaExchange(kernel or MALA(0.05), n_rungs=n_rungs, base_scale=base_scale, beta_min=beta_min, base=base)
     state = pt.init(energy, n_chains, event, generator)

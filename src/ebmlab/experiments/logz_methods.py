@@ -120,7 +120,7 @@ def estimate_log_z(
 
 
 def _fit_samples(target: Any) -> torch.Tensor:
-    return target.sample(_FIT_SAMPLES, torch.Generator().manual_seed(_FIT_SEED), dtype=torch.float64)
+    return target.sample(_FIT_SAMPLES, torch.Generator(device="cpu").manual_seed(_FIT_SEED), dtype=torch.float64)
 
 
 def is_proposal(target: Any, scale: float = 1.5) -> GaussianProposal:
@@ -298,7 +298,7 @@ def _finite_on_base(target: Any) -> bool:
     from ebmlab.samplers.tempering import default_base_scale
 
     scale = PT_SETTINGS.get(target.name, {}).get("base_scale", default_base_scale(target))
-    gen = torch.Generator().manual_seed(0)  # asked before the run, of the target as built (on the CPU)
+    gen = torch.Generator(device="cpu").manual_seed(0)  # asked before the run, of the target as built (on the CPU)
     x = scale * torch.randn((64, *target.event_shape), generator=gen, device="cpu")
     with torch.no_grad():
         return bool(torch.isfinite(target.energy(x)).all())

@@ -140,7 +140,7 @@ def evaluate_eba(
     importance-sampled from it (:func:`~ebmlab.ratedistortion.density_c.density_bounds`) instead of averaged over
     source draws (squared error / MSE only).
     """
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device="cpu").manual_seed(seed)
     src, rho, beta, energy = method.source, method.rho, method.beta, method.energy
     bounds: Any = rd_bounds if log_prob is None else partial(density_bounds, log_prob=log_prob, generator=g)
 

@@ -50,7 +50,9 @@ def build_experiment(config: ExperimentConfig) -> Experiment:
             if section is None:
                 built[kind] = None
                 continue
-            context["generator"] = torch.Generator().manual_seed(derive_seed(seed, "build", kind))
+            context["generator"] = torch.Generator(device="cpu").manual_seed(
+                derive_seed(seed, "build", kind)
+            )  # weights: CPU, moved
             obj = build(kind, section.name, section.params, context, kind)
             if isinstance(obj, nn.Module) or (kind == "data" and isinstance(obj, Tensor)):
                 obj = obj.to(device)

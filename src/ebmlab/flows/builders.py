@@ -27,7 +27,7 @@ def _stack(kind: str, dim: int, n_couplings: int, hidden: int, depth: int, seed:
         raise ConfigError(f"{kind}: dim must be a positive int, got {dim!r}.")
     if n_couplings < 1:
         raise ConfigError(f"{kind}: n_couplings must be >= 1, got {n_couplings}.")
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))  # initial weights: built on the CPU, moved with .to
     if dim == 1:
         return Compose([LULinear(1, init_scale=init_scale), Shift(1)])
     layers: list[Bijection] = []

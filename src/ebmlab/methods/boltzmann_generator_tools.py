@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ebmlab.device_copies import device_of
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, ShapeError
 from ebmlab.estimators.base import Estimate, log_mean_exp
@@ -30,6 +31,11 @@ __all__ = [
     "select_latent_dim",
     "train_boltzmann_generator",
 ]
+
+
+def _generator_of(method: nn.Module, seed: int) -> torch.Generator:
+    """A generator seeded ``seed`` on ``method``'s device, where its draws are made (the same numbers on the CPU)."""
+    return torch.Generator(device=device_of(method)).manual_seed(int(seed))
 
 
 # -- training ------------------------------------------------------------------------------------------
@@ -105,7 +111,7 @@ def select_latent_dim(
     for d_lat in latent_dims:
         bg = BoltzmannGenerator(energy, dim=dim, latent_dim=int(d_lat), seed=seed, **bg_kwargs)
         train_boltzmann_generator(bg, steps, lr=lr, seed=seed, progress=progress, **(train_kwargs or {}))
-        bounds[int(d_lat)] = bg.free_energy_bound(n_eval, torch.Generator().manual_seed(seed + 10_000))
+        bounds[int(d_lat)] = bg.free_energy_bound(n_eval, _generator_of(bg, seed + 10_000))
         models[int(d_lat)] = bg
     best = min(bounds, key=lambda k: bounds[k].value)
     return LatentDimSelection(best, bounds, models)
@@ -233,11 +239,11 @@ def log_z_flow(
     if bg.forward_kl_weight > 0:
         if not callable(getattr(target, "sample", None)):
             raise ConfigError("log_z_flow: forward_kl_weight > 0 needs a target with exact samples (target.sample).")
-        data = target.sample(100_000, torch.Generator().manual_seed(seed + 2)).reshape(100_000, -1).float()
+        data = target.sample(100_000, torch.Generator(device="cpu").manual_seed(seed + 2)).reshape(100_000, -1).float()
     t0 = time.perf_counter()
     train_boltzmann_generator(bg, steps, lr=lr, seed=seed, progress=progress, data=data)
     bg.eval()
-    est = bg.estimate_log_z(n, torch.Generator().manual_seed(seed + 1))
+    est = bg.estimate_log_z(n, _generator_of(bg, seed + 1))
     details = {**est.details, "steps": steps, "train_seconds": time.perf_counter() - t0}
     return replace(est, method="flow", details=details)
 
@@ -250,9 +256,9 @@ def logz_evaluator(n: int = 100_000, sample_seed: int = 1) -> Callable[[nn.Modul
     def evaluate(method: nn.Module, step: int) -> dict[str, float]:
         if not isinstance(method, BoltzmannGenerator):
             raise ConfigError(f"eval: flow-logz needs method boltzmann-generator, got {type(method).__name__}.")
-        est = method.estimate_log_z(n, torch.Generator().manual_seed(seed))
+        est = method.estimate_log_z(n, _generator_of(method, seed))
         out = {"log_z": est.value, "log_z_se": est.stderr, "ess": float(est.ess or 0.0)}
-        out["free_energy_bound"] = method.free_energy_bound(n, torch.Generator().manual_seed(seed + 1)).value
+        out["free_energy_bound"] = method.free_energy_bound(n, _generator_of(method, seed + 1)).value
         if method.log_z is not None:
             out["log_z_error"] = est.value - method.log_z
         return out

@@ -27,7 +27,7 @@ class ConditionalGaussian(nn.Module):
         if x_dim < 1 or y_dim < 1:
             raise ConfigError(f"ConditionalGaussian: x_dim and y_dim must be >= 1, got {x_dim}, {y_dim}.")
         self.x_dim, self.y_dim = x_dim, y_dim
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator(device="cpu").manual_seed(int(seed))
         self.net = make_mlp(x_dim, y_dim + y_dim * (y_dim + 1) // 2, hidden, depth, gen)
         rows, cols = torch.tril_indices(y_dim, y_dim)
         self.register_buffer("tril_flat", rows * y_dim + cols)

@@ -40,7 +40,7 @@ class MLPGenerator(nn.Module):
     def __init__(self, latent_dim: int, dim: int, hidden: int = 128, depth: int = 2, seed: int = 0) -> None:
         super().__init__()
         self.latent_dim = int(latent_dim)
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator(device="cpu").manual_seed(int(seed))
         self.net = make_mlp(latent_dim, dim, hidden, depth, gen)
         last = self.net[-1]
         assert isinstance(last, nn.Linear)

@@ -41,7 +41,7 @@ def _draw(target: GaussianMixture, n: int, split: str, seed: int) -> Tensor:
         raise ConfigError(f"split must be one of {splits}, got {split!r}.")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError(f"n must be a positive int, got {n!r}.")
-    gen = torch.Generator().manual_seed(3 * int(seed) + splits.index(split))
+    gen = torch.Generator(device="cpu").manual_seed(3 * int(seed) + splits.index(split))
     return target.sample(n, gen).to(torch.float32)
 
 

@@ -110,7 +110,7 @@ def mode_coverage_from_labels(
     counts = torch.bincount(inside, minlength=n_modes).to(_F64)
     m = int(inside.numel())
     tv, kl = _tv_kl(counts[None], w)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
     if m > 0:
         what = counts / m
         boot = _multinomial(m, what, n_bootstrap, gen)

@@ -60,7 +60,7 @@ def train_classifier(scale: str, seed: int, epochs: int = 40) -> DigitsClassifie
 
     train, test = load_digits("train", scale=scale, seed=0), load_digits("test", scale=scale, seed=0)
     assert train.y is not None and test.y is not None
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = nn.Sequential(nn.Linear(64, 256), nn.SiLU(), nn.Linear(256, 128), nn.SiLU(), nn.Linear(128, 10))
@@ -110,7 +110,9 @@ def digits_fd_kid(
     clf = digits_classifier(scale)
     train, test = load_digits("train", scale=scale), load_digits("test", scale=scale)
     n = min(samples.shape[0], len(train))
-    floor_x = train.x[torch.randperm(len(train), generator=torch.Generator().manual_seed(0), device="cpu")[:n]]
+    floor_x = train.x[
+        torch.randperm(len(train), generator=torch.Generator(device="cpu").manual_seed(0), device="cpu")[:n]
+    ]
     f_test = clf.features(test.x)
     out: dict[str, Any] = {"n_samples": int(samples.shape[0]), "n_floor": n, "classifier_test_accuracy": clf.accuracy}
     for key, x in (("model", samples), ("floor", floor_x)):

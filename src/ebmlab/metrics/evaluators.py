@@ -138,7 +138,9 @@ def digits_quality(
 ) -> dict[str, Any]:
     """FD/KID of ``n_samples`` model samples vs the digits test split, with the train-vs-test floor."""
     x = draw_samples(method, n_samples, n_steps, seed)
-    return digits_fd_kid(x.reshape(x.shape[0], -1), scale=scale, generator=torch.Generator().manual_seed(seed))
+    return digits_fd_kid(
+        x.reshape(x.shape[0], -1), scale=scale, generator=torch.Generator(device="cpu").manual_seed(seed)
+    )
 
 
 # -- experiment evaluators: evaluate(method, step) -> {name: float} ----------------------------------

@@ -196,7 +196,7 @@ def density_bounds(
     The lower bound is refused (0) when the held-out weights' ESS at x* is below ``min_ess``, when L-BFGS did not
     converge at x* (largest |∂ ln ĉ/∂u| above ``grad_tol``: c may grow without bound) or when ln ĉ(x*) < 0 by 3 SE.
     """
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    g = generator if generator is not None else torch.Generator(device="cpu").manual_seed(0)
     _, lzs, dists = draw_batches(terms, sample_y, n_y, d_rel_se, max_y)
     with torch.no_grad():
         all_lz, all_d = torch.cat(lzs), torch.cat(dists)

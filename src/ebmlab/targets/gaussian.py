@@ -62,7 +62,7 @@ class Gaussian(Target):
         lo, hi = (float(v) for v in eig_range)
         if not 0 < lo <= hi:
             raise ConfigError(f"Gaussian.random: eig_range must satisfy 0 < lo <= hi, got {eig_range}")
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator(device="cpu").manual_seed(seed)
         eig = torch.logspace(math.log10(lo), math.log10(hi), dim, dtype=_F64)  # [lo] when dim == 1
         q, r = torch.linalg.qr(torch.randn(dim, dim, generator=g, dtype=_F64))
         q = q * torch.sign(r.diagonal())  # Haar-distributed orthogonal matrix

@@ -108,7 +108,7 @@ class BatchIterator:
         n = self.data.shape[0]
         if not self.shuffle:
             return torch.arange(n, device="cpu")
-        gen = torch.Generator().manual_seed(derive_seed(self.seed, "data", self.epoch))
+        gen = torch.Generator(device="cpu").manual_seed(derive_seed(self.seed, "data", self.epoch))
         return torch.randperm(n, generator=gen, device="cpu")  # on the CPU: the same order on every device
 
     def next(self) -> Any:
