@@ -140,11 +140,12 @@ def _watched_generator(record: Callable[[str], None]) -> type:
 @contextmanager
 def implicit_device_factories(root: str | None = None) -> Iterator[list[FactoryCall]]:
     """Record the factory calls without ``device=`` made from files under ``root`` (default: the ebmlab package);
-    the yielded list is filled, sorted by path and line, when the block ends."""
+    the yielded list is filled, sorted by path and line, when the block ends. While active, ``torch.Generator`` is a
+    recording subclass (real generators still pass ``isinstance``); it is put back on exit."""
     where = os.path.abspath(root if root is not None else os.path.dirname(__file__))
     hits: list[FactoryCall] = []
     watch = _Watch(where + os.sep if not where.endswith(os.sep) else where)
-    real, torch.Generator = torch.Generator, _watched_generator(watch.record)  # type: ignore[misc]
+    real, torch.Generator = torch.Generator, _watched_generator(watch.record)  # type: ignore[misc,assignment]
     try:
         with watch:
             yield hits
