@@ -131,8 +131,18 @@ def sampler_cases(device: torch.device) -> dict[str, Callable[[], dict]]:
 
         return run
 
+    def gibbs() -> dict:  # single-site Gibbs on a fully visible Boltzmann machine (16 units) on the device
+        from ebmlab.energies.binary import FullyVisibleBM
+
+        fvbm = FullyVisibleBM(16, weight_init=0.3, generator=torch.Generator(device="cpu").manual_seed(0)).to(device)
+        x0 = torch.bernoulli(torch.full((64, 16), 0.5, device=device), generator=_gen(device, 6))
+        result = sample(fvbm, get_sampler("gibbs"), x0, 20, generator=_gen(device, 7), diagnostics=False)
+        if result.samples.device.type != device.type:
+            raise RuntimeError(f"samples on {result.samples.device}, chains on {device}")
+        return {"mean_x": float(result.samples.mean())}
+
     cases = {f"sample {name} {kind}": case(kind, name) for kind in energies for name in step}
-    return cases | {"ebmlab sample": cli(), "ebmlab sample --rungs 4": cli("--rungs", "4")}
+    return cases | {"sample gibbs fvbm": gibbs, "ebmlab sample": cli(), "ebmlab sample --rungs 4": cli("--rungs", "4")}
 
 
 def estimator_cases(device: torch.device) -> dict[str, Callable[[], dict]]:
@@ -172,7 +182,21 @@ def estimator_cases(device: torch.device) -> dict[str, Callable[[], dict]]:
         }
         return {f"z_{k}": (e.value - gaussian_z) / e.stderr for k, e in ests.items()}
 
+    def rbm(marginal: bool) -> Callable[[], dict]:  # AIS on an RBM (8 × 6 units) against its exact log Z
+        def run() -> dict:
+            from ebmlab.energies.binary import RBM
+            from ebmlab.estimators.rbm_ais import rbm_ais
+
+            net = RBM(8, 6, weight_init=0.5, generator=torch.Generator(device="cpu").manual_seed(0)).double()
+            exact = float(net.log_z())
+            est = rbm_ais(net.to(device), 256, 100, _gen(device, 8), marginal=marginal)
+            return {"z": (est.value - exact) / est.stderr, "value": est.value, "exact": exact}
+
+        return run
+
     return {
+        "log_z rbm ais joint": rbm(False),
+        "log_z rbm ais marginal": rbm(True),
         "log_z seed only, module energy": seeded,
         "log_z ais": lambda: z(log_z_ais(target, base, 512, 200, generator=_gen(device, 2))),
         "log_z is": lambda: z(log_z_importance(target, base, 20_000, generator=_gen(device, 4))),

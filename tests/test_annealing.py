@@ -94,6 +94,31 @@ def test_ais_from_a_flow_base_on_the_double_well(wrong: bool) -> None:
     assert (abs(z) > 10) if wrong else (abs(z) < 4), (est, target.log_z())
 
 
+@pytest.mark.parametrize("blocks", [None, [[0, 1, 2, 3], [4, 5, 6, 7], list(range(8, D))]])
+def test_gibbs_names_the_first_block_with_non_finite_logits_and_leaves_the_state(blocks, monkeypatch) -> None:
+    """Logits NaN from unit 9 on: the error names the sweep and the first bad block's units, the chains' state is
+    left as it was, and the host reads the blocks' finiteness once per sweep (not once per block)."""
+    model = FastBoltzmann()
+
+    def energy(x: Tensor) -> Tensor:
+        return model(x)
+
+    def logits(x: Tensor, index: Tensor) -> Tensor:
+        return torch.where(index >= 9, torch.nan, model.conditional_logits(x, index))
+
+    kernel, gen = BlockGibbs(blocks), torch.Generator().manual_seed(0)
+    state = kernel.init(energy, torch.ones(4, D, dtype=torch.float64))
+    reads, real_bool = [], Tensor.__bool__
+    monkeypatch.setattr(Tensor, "__bool__", lambda t: reads.append(1) or real_bool(t))
+    kernel.step(energy, state, gen)
+    assert len(reads) == 1
+    energy.conditional_logits = logits  # type: ignore[attr-defined]
+    before = state.x.clone()
+    with pytest.raises(NonFiniteError, match=r"sweep 1 for units \[(9|8, 9, 10, 11, 12)\];"):
+        kernel.step(energy, state, gen)
+    assert torch.equal(state.x, before)
+
+
 def test_replica_exchange_with_gibbs_on_binary_units() -> None:
     """Bernoulli base, Gibbs at every rung: the β = 1 rung's mean of x matches the exact marginals (4 SE over
     independent columns)."""

@@ -27,10 +27,11 @@ def test_every_config_sampler_and_estimator_runs_on_the_gpu_path(load_benchmark,
     assert len(fits) == len(list((ROOT / "configs").glob("*.yaml")))
     assert {r["sampled_on"] for r in fits} == {"cpu", None}  # None: the completion method has no sample()
     estimators = {"log_z ais", "log_z is", "replica exchange", "log_z stepping stone", "log_z seed only, module energy"}
+    estimators |= {"log_z rbm ais joint", "log_z rbm ais marginal", "sample gibbs fvbm"}
     assert {r["case"] for r in rows} >= estimators
     assert {f"user log_z {m}" for m in smoke.USER_LOGZ} | {"ebmlab logz --device"} <= {r["case"] for r in rows}
     zs = [v for r in rows for k, v in r.items() if k == "z" or k.startswith("z_")]
-    assert len(zs) >= 13 and all(abs(z) < 4 for z in zs), rows
+    assert len(zs) >= 15 and all(abs(z) < 4 for z in zs), rows
 
 
 def test_a_failing_case_is_reported_with_its_error_and_fails_the_run(load_benchmark, monkeypatch, capsys) -> None:

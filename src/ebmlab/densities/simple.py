@@ -136,7 +136,8 @@ class Bernoulli(nn.Module):
 
     def conditional_logits(self, x: Tensor, index: Tensor) -> Tensor:
         """E₀(x; x_i = 0) − E₀(x; x_i = 1) = logit_i for E₀ = −log q (Gibbs on a path from this base), ``(n, |index|)``."""
-        return self.logits.reshape(-1)[index.to(self.logits.device)].to(x).expand(x.shape[0], -1)
+        (logits,) = _on(self, ("logits",), x.device)
+        return logits.reshape(-1)[index].to(x.dtype).expand(x.shape[0], -1)
 
     def log_prob(self, x: Tensor) -> Tensor:
         check_event(x, self.event_shape, "Bernoulli.log_prob")

@@ -168,10 +168,11 @@ def joint_path(rbm: RBM, v_logits: Tensor | None = None):
     :class:`RBMPath`'s E_β."""
     from ebmlab.samplers import GeometricPath
 
-    logits = torch.zeros(rbm.n_visible) if v_logits is None else torch.as_tensor(v_logits).reshape(-1)
+    w = rbm.weight
+    logits = w.new_zeros(rbm.n_visible) if v_logits is None else torch.as_tensor(v_logits).reshape(-1).to(w)
     if logits.numel() != rbm.n_visible:
         raise ShapeError(f"joint_path: v_logits must hold {rbm.n_visible} values, got {logits.numel()}.")
-    base = Bernoulli(torch.cat((logits, torch.zeros(rbm.n_hidden))).to(rbm.weight.dtype)).to(rbm.weight.dtype)
+    base = Bernoulli(torch.cat((logits, w.new_zeros(rbm.n_hidden))))  # on the RBM's device, in its dtype
     return GeometricPath(base, rbm.joint())
 
 
@@ -181,8 +182,9 @@ def rbm_path(rbm: RBM, v_logits: Tensor | None = None, marginal: bool = False) -
     from ebmlab.samplers import BlockGibbs
 
     if marginal:
-        logits = torch.zeros(rbm.n_visible) if v_logits is None else torch.as_tensor(v_logits).reshape(-1)
-        return RBMPath(rbm, Bernoulli(logits).to(rbm.weight.dtype)), RBMGibbs()
+        w = rbm.weight
+        logits = w.new_zeros(rbm.n_visible) if v_logits is None else torch.as_tensor(v_logits).reshape(-1).to(w)
+        return RBMPath(rbm, Bernoulli(logits)), RBMGibbs()
     return joint_path(rbm, v_logits), BlockGibbs(blocks=rbm.joint().blocks())
 
 
@@ -265,7 +267,8 @@ def fvbm_ais(
     from ebmlab.estimators.ais import ais
     from ebmlab.samplers import BlockGibbs, GeometricPath
 
-    base = Bernoulli(torch.zeros(fvbm.dim) if logits is None else logits).to(fvbm.bias.dtype)
+    b = fvbm.bias
+    base = Bernoulli(b.new_zeros(fvbm.dim) if logits is None else torch.as_tensor(logits).to(b))
     with torch.no_grad():
         res = ais(GeometricPath(base, fvbm), BlockGibbs(), n_chains, betas, generator, n_steps=n_sweeps)
     return res.estimate()

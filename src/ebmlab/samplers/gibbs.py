@@ -41,9 +41,22 @@ class BlockGibbs(Sampler):
 
     def __init__(self, blocks: Sequence[Sequence[int]] | None = None, temperature: float = 1.0) -> None:
         super().__init__(step_size=1.0, temperature=temperature)
-        self.blocks = None if blocks is None else [torch.as_tensor(list(b), dtype=torch.long) for b in blocks]
+        self.blocks = (
+            None if blocks is None else [torch.as_tensor(list(b), dtype=torch.long, device="cpu") for b in blocks]
+        )
         if self.blocks is not None and any(b.numel() == 0 for b in self.blocks):
             raise ConfigError("gibbs: every block must hold at least one unit index.")
+        self._blocks_on: dict[tuple[torch.device, int], list[Tensor]] = {}
+
+    def blocks_on(self, device: torch.device, n_units: int) -> list[Tensor]:
+        """The blocks' index tensors on ``device`` (single sites for ``blocks=None``), made once per device."""
+        key = (device, n_units)
+        if key not in self._blocks_on:
+            if self.blocks is None:
+                self._blocks_on[key] = list(torch.arange(n_units, device=device).reshape(n_units, 1).unbind(0))
+            else:
+                self._blocks_on[key] = [b.to(device) for b in self.blocks]
+        return self._blocks_on[key]
 
     def init(self, energy: EnergyFn, x0: Tensor, step_size: float | None = None) -> SamplerState:
         if x0.dim() != 2:
@@ -62,7 +75,7 @@ class BlockGibbs(Sampler):
             return fast(x, index)
         n, k = x.shape[0], index.numel()
         flipped = x.unsqueeze(0).repeat(2 * k, 1, 1)  # (2k, n, d)
-        rows = torch.arange(k)
+        rows = torch.arange(k, device=x.device)
         flipped[rows, :, index] = 0.0
         flipped[rows + k, :, index] = 1.0
         with torch.no_grad():
@@ -73,16 +86,19 @@ class BlockGibbs(Sampler):
         self, energy: EnergyFn, state: SamplerState, generator: torch.Generator | None = None
     ) -> tuple[SamplerState, StepInfo]:
         x = state.x.clone()
-        blocks = self.blocks or [torch.tensor([i]) for i in range(x.shape[1])]
+        blocks = self.blocks_on(x.device, x.shape[1])
+        finite = []  # per block, read by the host once per sweep (the sweep's x is a copy: state stays as it was)
         for index in blocks:
             logits = self._logits(energy, x, index) / self.temperature
-            if not bool(torch.isfinite(logits).all()):
-                raise NonFiniteError(
-                    f"gibbs: non-finite conditional logits at sweep {state.iteration + 1} for units "
-                    f"{index.tolist()[:5]}; check the energy for overflow or lower the temperature."
-                )
+            finite.append(torch.isfinite(logits).all())
             u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype, device=x.device)
             x[:, index] = (u < torch.sigmoid(logits)).to(x.dtype)
+        if not bool(torch.stack(finite).all()):
+            first = blocks[int(torch.stack(finite).logical_not().nonzero()[0])]
+            raise NonFiniteError(
+                f"gibbs: non-finite conditional logits at sweep {state.iteration + 1} for units "
+                f"{first.tolist()[:5]}; check the energy for overflow or lower the temperature."
+            )
         with torch.no_grad():
             e = evaluate_energy(energy, x)
         ones = torch.ones_like(e)
