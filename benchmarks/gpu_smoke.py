@@ -1,12 +1,13 @@
 """Does everything run on one device? Every shipped config trained a few steps, every kernel sampled, AIS, IS,
-replica exchange and stepping stone estimated against exact log Z, and every method of the user log-Z pipeline
-(``estimators.user.log_z``, ``ebmlab logz --device``) on a plain-function energy, each on ``--device``: one JSON
+replica exchange, stepping stone and RBM AIS estimated against exact log Z (also given only ``seed=``, on a module
+energy), Gibbs on a Boltzmann machine, every method of the user log-Z pipeline (``estimators.user.log_z``,
+``ebmlab logz --device``) on a plain-function energy, and ``ebmlab rd`` with EBA, each on ``--device``: one JSON
 line per case (``ok``, seconds, the error's first line, and for the estimators z = (log Ẑ − log Z) / SE).
 
 Issue 17 asks that every sampler, estimator, method and ``fit`` run on CUDA; this is the check to run when a
 device is lent (``benchmarks/gpu_suite.sh`` runs it). On a CPU, ``--defer`` takes the GPU path's deferred checks
 (``finite_watch.DEFER_ON_CPU``), which is how the tests run it; ``--audit`` fails a case whose ebmlab code created
-a tensor without ``device=`` (:mod:`ebmlab.device_audit`: on a GPU such a tensor lands on the CPU).
+a tensor or a generator without ``device=`` (:mod:`ebmlab.device_audit`: on a GPU either lands on the CPU).
 
     python benchmarks/gpu_smoke.py --device cuda --json smoke.jsonl
     python benchmarks/gpu_smoke.py --device cpu --defer --audit --only samplers,estimators,user-logz
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-PARTS = ("configs", "samplers", "estimators", "user-logz")
+PARTS = ("configs", "samplers", "estimators", "user-logz", "rd")
 #: the user log-Z pipeline's cases, small: each method once, and AIS's whitened branch (κ > 1000)
 USER_LOGZ = {
     "is": {"n": 4000},
@@ -246,6 +247,30 @@ def user_logz_cases(device: torch.device) -> dict[str, Callable[[], dict]]:
     return cases | {"ebmlab logz --device": cli}
 
 
+def rd_cases(device: torch.device) -> dict[str, Callable[[], dict]]:
+    """``ebmlab rd --device`` with EBA and its BA-style variant on a Gaussian and a Bernoulli source (a few steps:
+    that it runs there, not how close its bounds are)."""
+
+    def cli(method: str, *source: str) -> Callable[[], dict]:
+        def run() -> dict:
+            from ebmlab.cli import main as cli_main
+
+            out = io.StringIO()
+            argv = ["rd", *source, "--method", method, "--beta", "2", "--steps", "20", "--chains", "64",
+                    "--device", str(device), "--json"]  # fmt: skip
+            with redirect_stdout(out), redirect_stderr(io.StringIO()):
+                code = cli_main(argv)
+            if code != 0:
+                raise RuntimeError(f"ebmlab rd exited {code}")
+            return {"points": len(json.loads(out.getvalue()))}
+
+        return run
+
+    gaussian = ("--source", "gaussian", "--variances", "1", "--distortion", "mse")
+    bernoulli = ("--source", "bernoulli", "--p", "0.3", "--distortion", "hamming")
+    return {f"ebmlab rd {m} {s[1]}": cli(m, *s) for m in ("eba", "eba-ba") for s in (gaussian, bernoulli)}
+
+
 def run_case(name: str, fn: Callable[[], dict], device: torch.device, audit: bool = False) -> dict:
     from ebmlab.device_audit import implicit_device_factories
 
@@ -299,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         cases |= estimator_cases(device)
     if "user-logz" in parts:
         cases |= user_logz_cases(device)
+    if "rd" in parts:
+        cases |= rd_cases(device)
     rows = []
     for name, fn in cases.items():
         row = run_case(name, fn, device, args.audit)

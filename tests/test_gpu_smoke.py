@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_config_sampler_and_estimator_runs_on_the_gpu_path(load_benchmark, monkeypatch, tmp_path) -> None:
-    """Every shipped config, kernel, estimator and user log-Z method runs with finite_watch.DEFER_ON_CPU, and no
+    """Every shipped config, kernel, estimator, user log-Z method and `ebmlab rd` method runs with finite_watch.DEFER_ON_CPU, and no
     ebmlab line they run makes a tensor without ``device=`` (``--audit``); the estimates of log Z agree with the exact
     value within 4 SE."""
     smoke = load_benchmark("gpu_smoke")
@@ -28,6 +28,7 @@ def test_every_config_sampler_and_estimator_runs_on_the_gpu_path(load_benchmark,
     assert {r["sampled_on"] for r in fits} == {"cpu", None}  # None: the completion method has no sample()
     estimators = {"log_z ais", "log_z is", "replica exchange", "log_z stepping stone", "log_z seed only, module energy"}
     estimators |= {"log_z rbm ais joint", "log_z rbm ais marginal", "sample gibbs fvbm"}
+    estimators |= {f"ebmlab rd {m} {s}" for m in ("eba", "eba-ba") for s in ("gaussian", "bernoulli")}
     assert {r["case"] for r in rows} >= estimators
     assert {f"user log_z {m}" for m in smoke.USER_LOGZ} | {"ebmlab logz --device"} <= {r["case"] for r in rows}
     zs = [v for r in rows for k, v in r.items() if k == "z" or k.startswith("z_")]

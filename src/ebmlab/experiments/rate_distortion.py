@@ -147,7 +147,7 @@ def evaluate_eba(
     def sample_y(n: int) -> torch.Tensor:
         if isinstance(src, BernoulliSource):  # stratified: exactly round(p·n) ones, no frequency noise
             k = round(src.p * n)
-            return torch.cat((torch.ones(k, 1), torch.zeros(n - k, 1))).double()
+            return torch.cat((torch.ones(k, 1, device="cpu"), torch.zeros(n - k, 1, device="cpu"))).double()
         return src.sample(n, g)
 
     per_dim = rho is get_distortion("mse")
@@ -243,9 +243,9 @@ def _gaussian_bounds(
     ok = bounded_widenings(src.sample(50_000, g), var, b, (1.0, *WIDEN))
     # starts for the sup search: source draws, marginal draws (E_r c = 1 there) and the marginal's mean; a pool
     # of marginal draws shrunk towards the mean (c's maximum sits near r's mode when r ≈ r*) and source draws
-    draws = loc + var.sqrt() * torch.randn(31, src.dim, generator=g, dtype=torch.float64)
+    draws = loc + var.sqrt() * torch.randn(31, src.dim, generator=g, dtype=torch.float64, device=g.device)
     starts = torch.cat((src.sample(32, g), draws, loc[None]))
-    eps = torch.randn(256, src.dim, generator=g, dtype=torch.float64) * var.sqrt()
+    eps = torch.randn(256, src.dim, generator=g, dtype=torch.float64, device=g.device) * var.sqrt()
     pool = torch.cat([loc + f * eps for f in (1.0, 0.5, 0.25)] + [src.sample(256, g)])
     best = bounds(
         gaussian_marginal_terms(loc, var, beta, per_dim),

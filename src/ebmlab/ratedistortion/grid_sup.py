@@ -135,10 +135,13 @@ def grid_sup(
     width = float((hi - lo + 2 * pad).max())
     if fast:
         n = min(max(n, math.ceil(beta * width / (2 * tol)) + 1), max_nodes)
-    elif (quad := grid_slack(rho, beta, torch.ones(d, dtype=torch.float64))) is not None:
+    elif (quad := grid_slack(rho, beta, torch.ones(d, dtype=torch.float64, device="cpu"))) is not None:
         # squared error: slack = quad·h², so h = √(tol/quad) suffices (at most ``grid``, at least 33 per axis)
         n = min(n, max(33, math.ceil(width / math.sqrt(tol / quad)) + 1))
-    axes = [torch.linspace(float(lo[i] - pad[i]), float(hi[i] + pad[i]), n, dtype=y.dtype) for i in range(d)]
+    axes = [
+        torch.linspace(float(lo[i] - pad[i]), float(hi[i] + pad[i]), n, dtype=y.dtype, device=y.device)
+        for i in range(d)
+    ]
     cand = torch.cartesian_prod(*axes).reshape(-1, d)
     if not fast:  # dense (nodes × draws) evaluation: at most ``dense_pairs`` pairs, at least 32 768 draws
         keep = max(32_768, dense_pairs // cand.shape[0])
@@ -147,7 +150,7 @@ def grid_sup(
     lc, se, ess = (torch.cat(t) for t in zip(*stats, strict=True))
     ok = ess >= min_ess
     j = int(torch.where(ok, lc + z * se, -math.inf).argmax())
-    spacing = torch.tensor([float(a[1] - a[0]) for a in axes], dtype=torch.float64)
+    spacing = torch.tensor([float(a[1] - a[0]) for a in axes], dtype=torch.float64, device="cpu")
     slack = grid_slack(rho, beta, spacing)
     x = cand[j]
     how = (
@@ -164,7 +167,7 @@ def grid_sup(
 
 def borders(ok: Tensor, j: int) -> bool:
     """Whether flat index ``j`` of the grid mask ``ok`` lies on the grid's edge or next to an excluded node."""
-    idx = list(torch.unravel_index(torch.tensor(j), ok.shape))
+    idx = list(torch.unravel_index(torch.tensor(j, device="cpu"), ok.shape))
     for axis, size in enumerate(ok.shape):
         for step in (-1, 1):
             k = int(idx[axis]) + step
