@@ -189,3 +189,20 @@ def test_copies_of_inference_tensors_and_in_place_changes() -> None:
     with torch.inference_mode():
         frozen = DiagonalNormal(torch.zeros(2), 1.0)
     assert copies_on(frozen, ("loc",), torch.device("cpu"), torch.float64)[0].dtype == torch.float64
+
+
+def test_the_linear_gaussian_and_the_mixture_source_make_nothing_on_the_default_device() -> None:
+    """Found by a static pass over the package's factories (session 19): PPCA's draws and covariances and the
+    rate–distortion mixture's draws and exact terms follow their parameters' and inputs' device."""
+    from ebmlab.densities.linear_gaussian import LinearGaussian
+    from ebmlab.ratedistortion.mixture import MixtureEnergy, mixture_abs_terms
+
+    ppca = LinearGaussian.random(4, 2, 0.5, torch.Generator(device="cpu").manual_seed(0))
+    mixture = MixtureEnergy(2)
+    gen = torch.Generator(device="cpu").manual_seed(1)
+    with implicit_device_factories() as hits:
+        x = ppca.sample(8, gen)
+        ppca.log_prob(x), ppca.posterior(x)
+        y = mixture.sample(8, gen)
+        mixture_abs_terms(mixture, 2.0)(y)
+    assert hits == [], [str(h) for h in hits]

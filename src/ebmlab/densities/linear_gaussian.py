@@ -58,8 +58,9 @@ class LinearGaussian(nn.Module):
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         n = positive_count(n, "LinearGaussian.sample")
-        z = torch.randn((n, self.latent_dim), generator=generator, dtype=self.weight.dtype)
-        eps = torch.randn((n, *self.event_shape), generator=generator, dtype=self.weight.dtype)
+        w = self.weight
+        z = torch.randn((n, self.latent_dim), generator=generator, dtype=w.dtype, device=w.device)
+        eps = torch.randn((n, *self.event_shape), generator=generator, dtype=w.dtype, device=w.device)
         return z @ self.weight.T + self.mean + self.log_noise.exp() * eps
 
     def log_joint(self, x: Tensor, z: Tensor) -> Tensor:
@@ -71,7 +72,7 @@ class LinearGaussian(nn.Module):
 
     def marginal_cov(self) -> Tensor:
         return self.weight @ self.weight.T + torch.exp(2 * self.log_noise) * torch.eye(
-            self.event_shape[0], dtype=self.weight.dtype
+            self.event_shape[0], dtype=self.weight.dtype, device=self.weight.device
         )
 
     def log_prob(self, x: Tensor) -> Tensor:
@@ -82,7 +83,9 @@ class LinearGaussian(nn.Module):
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """p(z | x) = N(mean ``(n, d)``, cov ``(d, d)``)."""
         var = torch.exp(2 * self.log_noise)
-        m = self.weight.T @ self.weight + var * torch.eye(self.latent_dim, dtype=self.weight.dtype)
+        m = self.weight.T @ self.weight + var * torch.eye(
+            self.latent_dim, dtype=self.weight.dtype, device=self.weight.device
+        )
         mean = torch.linalg.solve(m, self.weight.T @ (x - self.mean).T).T
         return mean, var * torch.linalg.inv(m)
 

@@ -209,7 +209,9 @@ class Annealed(ChainNegatives):
         w = torch.softmax(res.log_w, 0)
         stats = {"ess": 1.0 / (w.square().sum() * n)}
         if self.kernel.metropolis_adjusted:
-            stats["accept"] = res.accept_rate.mean() if res.accept_rate.numel() else torch.tensor(float("nan"))
+            stats["accept"] = (
+                res.accept_rate.mean() if res.accept_rate.numel() else res.accept_rate.new_tensor(float("nan"))
+            )
         origin = f"after {self.n_steps} annealing steps ({self.kernel.name})"
         return NegativeBatch(self.finish(res.x), res.x, res.log_w, {k: v.float() for k, v in stats.items()}, origin)
 

@@ -73,8 +73,9 @@ class MixtureEnergy(nn.Module):
         """Exact draws from p(x) = e^{−E(x)}: a component by its weight, then x from it."""
         with torch.no_grad():
             k = torch.multinomial(self.weights(), n, replacement=True, generator=generator)
-            e = torch.randn(n, self.dim, generator=generator)
-            u = torch.rand(n, self.dim, generator=generator).clamp(1e-12, 1 - 1e-12) - 0.5
+            where = self.loc.device  # the generator must draw there (a CUDA generator for a mixture on a GPU)
+            e = torch.randn(n, self.dim, generator=generator, device=where)
+            u = torch.rand(n, self.dim, generator=generator, device=where).clamp(1e-12, 1 - 1e-12) - 0.5
             lap = -u.sign() * torch.log1p(-2 * u.abs())  # standard Laplace by the inverse CDF
             z = torch.where(self.is_laplace[k][:, None], lap, e)
             return self.loc[k] + self.scale()[k] * z
@@ -124,7 +125,7 @@ def mixture_abs_terms(energy: MixtureEnergy, beta: float) -> Callable[[Tensor], 
 
     def terms(y: Tensor) -> tuple[Tensor, Tensor]:
         with torch.enable_grad():  # one β per y, so the gradient of the sum is each y's own derivative
-            b = torch.full((y.shape[0], 1, 1), float(beta), dtype=torch.float64, requires_grad=True)
+            b = torch.full((y.shape[0], 1, 1), float(beta), dtype=torch.float64, device=y.device, requires_grad=True)
             lz = log_z(y.double(), b)
             (grad,) = torch.autograd.grad(lz.sum(), b)
         return lz.detach(), -grad.reshape(-1)
