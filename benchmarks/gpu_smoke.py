@@ -195,7 +195,16 @@ def estimator_cases(device: torch.device) -> dict[str, Callable[[], dict]]:
 
         return run
 
+    def potential() -> dict:  # seed 004's Fig. 1 from an (untrained) generator on the device: its curves on the CPU
+        from ebmlab.methods.boltzmann_generator import BoltzmannGenerator
+        from ebmlab.methods.boltzmann_generator_tools import recover_potential
+
+        bg = BoltzmannGenerator(get_target("double-well"), latent_dim=2, seed=0).to(device)
+        curves = recover_potential(bg, 4000, bins=20, generator=_gen(device, 9))
+        return {"bins_seen": int((curves.counts > 0).sum())}
+
     return {
+        "bg recover_potential": potential,
         "log_z rbm ais joint": rbm(False),
         "log_z rbm ais marginal": rbm(True),
         "log_z seed only, module energy": seeded,

@@ -27,7 +27,7 @@ def test_every_config_sampler_and_estimator_runs_on_the_gpu_path(load_benchmark,
     assert len(fits) == len(list((ROOT / "configs").glob("*.yaml")))
     assert {r["sampled_on"] for r in fits} == {"cpu", None}  # None: the completion method has no sample()
     estimators = {"log_z ais", "log_z is", "replica exchange", "log_z stepping stone", "log_z seed only, module energy"}
-    estimators |= {"log_z rbm ais joint", "log_z rbm ais marginal", "sample gibbs fvbm"}
+    estimators |= {"log_z rbm ais joint", "log_z rbm ais marginal", "sample gibbs fvbm", "bg recover_potential"}
     estimators |= {f"ebmlab rd {m} {s}" for m in ("eba", "eba-ba") for s in ("gaussian", "bernoulli")}
     assert {r["case"] for r in rows} >= estimators
     assert {f"user log_z {m}" for m in smoke.USER_LOGZ} | {"ebmlab logz --device"} <= {r["case"] for r in rows}

@@ -153,8 +153,8 @@ def recover_potential(
     if bg.dim != 1:
         raise ConfigError(f"recover_potential: needs a 1-D target (d = 1), got d = {bg.dim}.")
     samples, log_w = bg.log_weights(n, generator)
-    x = samples.reshape(-1).double().numpy()
-    log_w = log_w.double()
+    x = samples.reshape(-1).double().cpu().numpy()  # the histograms: on the CPU, wherever the flow ran
+    log_w = log_w.double().cpu()
     value, stderr, ess = log_mean_exp(log_w)
     w = (log_w - log_w.max()).exp().numpy()
     lo, hi = value_range if value_range is not None else (float(x.min()), float(x.max()))
