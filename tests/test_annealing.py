@@ -119,6 +119,96 @@ def test_gibbs_names_the_first_block_with_non_finite_logits_and_leaves_the_state
     assert torch.equal(state.x, before)
 
 
+def _nan_from_sweep(model: FastBoltzmann, sweep: int):
+    """An energy whose conditional logits turn NaN for units ≥ 9 from its ``sweep``-th Gibbs sweep on."""
+    calls = {"n": 0}
+
+    def energy(x: Tensor) -> Tensor:
+        return model(x)
+
+    def logits(x: Tensor, index: Tensor) -> Tensor:
+        calls["n"] += 1
+        bad = (calls["n"] - 1) // D + 1 >= sweep  # single-site blocks: D calls per sweep
+        return torch.where((index >= 9) & bad, torch.nan, model.conditional_logits(x, index))
+
+    energy.conditional_logits = logits  # type: ignore[attr-defined]
+    return energy
+
+
+@pytest.mark.parametrize("gpu_path", [False, True])
+def test_gibbs_chains_read_the_host_once_per_32_sweeps_on_the_gpu_path(
+    gpu_path: bool, monkeypatch, sync_counter
+) -> None:
+    """On the GPU path (finite_watch.DEFER_ON_CPU) run_chains collects each sweep's per-block finiteness and reads
+    it with the booking, once per 32 sweeps and at the end: 100 sweeps read the host 4 times, not 100 (the CPU path,
+    the control). The chains are the same bit for bit."""
+    from ebmlab.samplers import finite_watch
+
+    model, x0 = FastBoltzmann(), torch.ones(8, D, dtype=torch.float64)
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", gpu_path)
+    counter = sync_counter()
+    run = run_chains(BlockGibbs(), model, x0, 100, torch.Generator().manual_seed(0), frozen_after=None)
+    reads = counter.count
+    monkeypatch.undo()
+    assert reads == (4 if gpu_path else 100) + 2, reads  # + 2: init checks that the start is binary and finite
+    now = run_chains(BlockGibbs(), model, x0, 100, torch.Generator().manual_seed(0), frozen_after=None)
+    assert torch.equal(run.x, now.x) and torch.equal(run.state.energy, now.state.energy)
+
+
+@pytest.mark.parametrize("gpu_path", [False, True])
+@pytest.mark.parametrize("sweep", [3, 40])
+def test_gibbs_on_the_gpu_path_names_the_same_sweep_and_units(gpu_path: bool, sweep: int, monkeypatch) -> None:
+    """Logits NaN from sweep 3 (in the first chunk of 32) or 40 (the second) on: the deferred check raises the CPU
+    path's error, naming that sweep and unit 9."""
+    from ebmlab.samplers import finite_watch
+
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", gpu_path)
+    energy = _nan_from_sweep(FastBoltzmann(), sweep)
+    x0 = torch.ones(4, D, dtype=torch.float64)
+    with pytest.raises(NonFiniteError, match=rf"sweep {sweep} for units \[9\];"):
+        run_chains(BlockGibbs(), energy, x0, 70, torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("gpu_path", [False, True])
+def test_ais_with_gibbs_reads_the_host_once_per_32_temperatures_on_the_gpu_path(gpu_path: bool, monkeypatch,
+                                                                                 sync_counter) -> None:  # fmt: skip
+    """AIS hands each temperature's Gibbs check over unread and reads them 32 at a time (finite_watch.PendingChecks);
+    Gibbs ends at its last evaluation (ends_at_proposal), so path.track_on_device needs no read either: 0.03 reads
+    per temperature on the GPU path, 2 on the CPU path (the control). The log-weights are the same bit for bit."""
+    from ebmlab.samplers import finite_watch
+
+    model = FastBoltzmann()
+    path = GeometricPath(Bernoulli(model.b.clone()), model)
+    counts, log_w = [], []
+    for n_temperatures in (34, 98):
+        monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", gpu_path)
+        counter = sync_counter()
+        result = ais(path, BlockGibbs(), 16, n_temperatures, torch.Generator().manual_seed(0))
+        counts.append(counter.count)
+        monkeypatch.undo()
+        log_w.append(result.log_w)
+    per_temperature = (counts[1] - counts[0]) / 64
+    assert per_temperature == (2 / 64 if gpu_path else 2), counts
+    again = ais(path, BlockGibbs(), 16, 98, torch.Generator().manual_seed(0))
+    assert torch.equal(again.log_w, log_w[1])
+
+
+@pytest.mark.parametrize("gpu_path", [False, True])
+@pytest.mark.parametrize("from_sweep", [5, 40])
+def test_ais_with_gibbs_on_the_gpu_path_raises_the_same_error(gpu_path: bool, from_sweep: int, monkeypatch) -> None:
+    """NaN logits from the 5th or 40th sweep (one per temperature) on: the same error on both paths, read up to 32
+    temperatures late on the GPU path, at the latest by the final flush (each temperature's chains start at sweep 0,
+    so it names sweep 1)."""
+    from ebmlab.samplers import finite_watch
+
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", gpu_path)
+    model = FastBoltzmann()
+    energy = _nan_from_sweep(model, from_sweep)
+    path = GeometricPath(Bernoulli(model.b.clone()), energy)
+    with pytest.raises(NonFiniteError, match=r"gibbs: non-finite conditional logits at sweep 1 for units \[9\];"):
+        ais(path, BlockGibbs(), 16, 50, torch.Generator().manual_seed(0))
+
+
 def test_replica_exchange_with_gibbs_on_binary_units() -> None:
     """Bernoulli base, Gibbs at every rung: the β = 1 rung's mean of x matches the exact marginals (4 SE over
     independent columns)."""
@@ -215,3 +305,56 @@ def test_ais_on_a_path_without_cached_parts() -> None:
     a = ais(OwnPath(), BlockGibbs(), 512, linear_betas(200), torch.Generator().manual_seed(0)).estimate()
     b = _bm_ais(model)
     assert abs(a.value - b.value) < 1e-6 and abs(a.z_score(model.log_z())) < 4
+
+
+class _OwnPath:
+    """A path without cached parts (only base, energy(x, β), at(β)); its energy turns NaN from β = ``nan_from`` on."""
+
+    def __init__(self, model: FastBoltzmann, nan_from: float = 2.0) -> None:
+        self.inner, self.nan_from = GeometricPath(Bernoulli(model.b.clone()), model), nan_from
+        self.base = self.inner.base
+
+    def energy(self, x: Tensor, beta: float) -> Tensor:
+        return self.inner.energy(x, beta) + (torch.nan if beta >= self.nan_from else 0.0)
+
+    def at(self, beta: float):
+        inner = self.inner.at(beta)
+        return inner if beta < self.nan_from else (lambda x: inner(x) + torch.nan)
+
+
+@pytest.mark.parametrize("gpu_path", [False, True])
+def test_ais_on_a_path_without_parts_reads_its_start_checks_late_on_the_gpu_path(gpu_path, monkeypatch,
+                                                                                  sync_counter) -> None:  # fmt: skip
+    """Without cached parts AIS starts each temperature's chains with kernel.init (its finiteness test: one read).
+    On the GPU path, after the first temperature, that test is queued with the Gibbs checks (two per temperature,
+    read 32 at a time: 1/16 read per temperature; on the CPU path, the control, 3: init's binary and finiteness
+    tests and the sweep's); the log-weights are the same."""
+    from ebmlab.samplers import finite_watch
+
+    counts, log_w = [], []
+    for n_temperatures in (34, 98):
+        monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", gpu_path)
+        counter = sync_counter()
+        result = ais(_OwnPath(FastBoltzmann()), BlockGibbs(), 16, n_temperatures, torch.Generator().manual_seed(0))
+        counts.append(counter.count)
+        monkeypatch.undo()
+        log_w.append(result.log_w)
+    assert (counts[1] - counts[0]) / 64 == (4 / 64 if gpu_path else 3), counts
+    again = ais(_OwnPath(FastBoltzmann()), BlockGibbs(), 16, 98, torch.Generator().manual_seed(0))
+    assert torch.equal(again.log_w, log_w[1])
+
+
+@pytest.mark.parametrize("gpu_path", [False, True])
+def test_ais_on_a_path_without_parts_names_a_non_finite_start_on_either_path(gpu_path, monkeypatch) -> None:
+    """The energy NaN from β = 0.7 on: init's error on both paths (on the GPU path read up to 16 temperatures late)."""
+    from ebmlab.samplers import finite_watch
+
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", gpu_path)
+    with pytest.raises(NonFiniteError, match=r"gibbs: 16 of 16 starting points have a non-finite energy"):
+        ais(
+            _OwnPath(FastBoltzmann(), nan_from=0.7),
+            BlockGibbs(),
+            16,
+            linear_betas(50),
+            torch.Generator().manual_seed(0),
+        )

@@ -28,12 +28,14 @@ import torch
 from torch import Tensor
 
 from ebmlab.densities import Density
-from ebmlab.energies.base import EnergyFn
+from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.estimators.base import Estimate, log_mean_exp, pareto_k
 from ebmlab.estimators.logz import check_count, make_generator
 from ebmlab.samplers import HMC, MALA, Sampler, SamplerState
+from ebmlab.samplers.base import finite_rows
 from ebmlab.samplers.chains import run_chains
+from ebmlab.samplers.finite_watch import BlockCheck, PendingChecks, deferred
 from ebmlab.samplers.path import (
     AnnealingPath,
     GeometricPath,
@@ -167,6 +169,20 @@ def _check(t: Tensor, bad_inf: float, what: str) -> None:
         )
 
 
+def _start_unread(
+    kernel: Sampler, energy: EnergyFn, x: Tensor, step_size: float | Tensor, unread: PendingChecks
+) -> SamplerState:
+    """``kernel.init(energy, x)`` without a host read: its finiteness test is queued in ``unread`` (the same error).
+    For the temperatures after the first on the GPU path of a path without parts; the first runs the full init."""
+    if kernel.uses_gradient:
+        e, g = energy_and_grad(energy, x)
+    else:
+        with torch.no_grad():
+            e, g = energy(x), None
+    unread.add(BlockCheck(finite_rows(e, g).unsqueeze(0), lambda _, ok: kernel.raise_bad_start(ok)))
+    return SamplerState(x, e, g, step_size)
+
+
 def ais(
     path: AnnealingPath,
     kernel: Sampler | str,
@@ -232,6 +248,7 @@ def ais(
     size = _StepSize(base_kernel.step_size, adapt_rate, alpha_star, adapting, adapt_on, n_chains, x.dtype)
     steps = torch.zeros(max(n_inner, 0), dtype=torch.float64, device=adapt_on)
     bar = _progress(n_inner, progress)
+    unread = PendingChecks()  # the GPU path: Gibbs' and start finiteness checks, read once per 32 temperatures
     bs = betas.tolist()  # float64 → Python floats once, not three reads per temperature
     for t in range(1, len(bs)):
         if point is not None:  # −Δβ·(E − E₀): −inf where E = +inf
@@ -244,14 +261,18 @@ def ais(
             break
         beta = bs[t]
         energy = path.at(beta)
-        if point is None:
+        if point is None and t > 1 and deferred(x.device):  # the GPU path: init's finiteness test read later
+            state = _start_unread(base_kernel, energy, x, size.at(1.0), unread)
+        elif point is None:
             state = base_kernel.init(energy, x, size.at(1.0))  # type: ignore[arg-type]
         else:
             state = SamplerState(x, point.energy(beta), point.grad(beta) if grad else None, size.at(1.0))
         for _ in range(n_steps):
             for f in ladder:  # one transition per factor; the first (1.0) is the adapted step
-                run = run_chains(base_kernel, energy, state, 1, generator, step_size=size.at(f), frozen_after=None)
+                run = run_chains(base_kernel, energy, state, 1, generator, step_size=size.at(f), frozen_after=None,
+                                 read_last_check=not deferred(x.device))  # fmt: skip
                 state = run.state
+                unread.add(run.unread)
                 if untracked is not None:  # the GPU path: no host read (path.track_on_device)
                     point, missed = track_on_device(energy, state.x, point, grad)  # type: ignore[arg-type]
                     untracked |= missed
@@ -267,6 +288,7 @@ def ais(
             bar.update(1)
     if bar is not None:
         bar.close()
+    unread.flush()
     raise_untracked(untracked, base_kernel.name)
     _check(log_w, float("inf"), "the AIS log-weights")
     info: dict[str, Any] = {"transition": base_kernel.name, "n_steps": n_steps}

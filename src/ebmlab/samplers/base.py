@@ -187,13 +187,17 @@ class Sampler(ABC):
         """The initial state from E and ∇E at the starting points, which must be finite."""
         ok = finite_rows(e, g)
         if not bool(ok.all()):
-            bad = (~ok).nonzero().flatten()
-            raise NonFiniteError(
-                f"{self.name}: {bad.numel()} of {x0.shape[0]} starting points have a non-finite energy or "
-                f"gradient (first chains: {bad[:5].tolist()}). Start the chains inside the support of the "
-                "energy, or check the energy for overflow."
-            )
+            self.raise_bad_start(ok)
         return self._make_state(x0, e, g, self.step_size if step_size is None else step_size)
+
+    def raise_bad_start(self, ok: Tensor) -> None:
+        """Raise the error of starting points whose energy or gradient is non-finite (``~ok``, per chain)."""
+        bad = (~ok).nonzero().flatten()
+        raise NonFiniteError(
+            f"{self.name}: {bad.numel()} of {ok.numel()} starting points have a non-finite energy or "
+            f"gradient (first chains: {bad[:5].tolist()}). Start the chains inside the support of the "
+            "energy, or check the energy for overflow."
+        )
 
     def _make_state(self, x: Tensor, e: Tensor, g: Tensor | None, step_size: float | Tensor) -> SamplerState:
         if isinstance(step_size, Tensor):

@@ -16,7 +16,10 @@ rounding) instead of ``kernel.step`` per step (``"off"``). The draws are the sam
 gives the same chains bit for bit; inside a block nothing synchronises with the host, and ULA / kinetic Langevin
 raise at the exact first non-finite step with the kernels' own message (one check per block). Step by step, ULA and
 kinetic Langevin run in :func:`~ebmlab.samplers.step_watch.run_unadjusted` (``advance`` per step, the finiteness
-of a chunk of steps read at once; the same error at the same step).
+of a chunk of steps read at once; the same error at the same step). On the GPU path
+(:func:`~ebmlab.samplers.finite_watch.deferred`) :class:`~ebmlab.samplers.BlockGibbs` runs its ``sweep`` (no host
+read) and the sweeps' per-block finiteness is read with the booking, once per ``BOOK_EVERY`` sweeps, one chunk late
+(the same error, sweep and units as its ``step``).
 
 ``final_energy=False`` is for callers that use only the final positions (the negatives of maximum-likelihood
 training, whose loss evaluates E there itself): ULA and kinetic Langevin step by step, with nothing kept
@@ -45,6 +48,7 @@ from ebmlab.errors import ConfigError, NonFiniteError
 from ebmlab.samplers.base import Sampler, SamplerState, StepInfo, UnadjustedSampler
 from ebmlab.samplers.compiled import MODES, BlockRunner, make_block_runner
 from ebmlab.samplers.finite_watch import BlockCheck, deferred
+from ebmlab.samplers.gibbs import BlockGibbs
 from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA
@@ -73,6 +77,8 @@ class ChainResult:
         accept_sum: acceptance probability summed over the steps, per chain ``(n,)`` (float64).
         nonfinite: proposals rejected for a non-finite energy or gradient, per chain ``(n,)``.
         divergent: divergent transitions per chain ``(n,)``.
+        unread: with ``read_last_check=False``, the finiteness check of the last block or sweeps, not read yet
+            (the caller calls its ``raise_if_bad()``); otherwise None.
     """
 
     state: SamplerState
@@ -82,6 +88,7 @@ class ChainResult:
     accept_sum: Tensor
     nonfinite: Tensor
     divergent: Tensor
+    unread: BlockCheck | None = None
 
     @property
     def x(self) -> Tensor:
@@ -117,6 +124,7 @@ def run_chains(
     bar: object | None = None,
     capture: str = "auto",
     final_energy: bool = True,
+    read_last_check: bool = True,
 ) -> ChainResult:
     """Take ``n_steps`` transitions of ``kernel`` on ``energy`` from ``start`` (module doc).
 
@@ -134,6 +142,8 @@ def run_chains(
             ``"eager"``, ``"graph"`` or ``"compile"``.
         final_energy: False: the caller needs only the final positions; ULA / kinetic Langevin step by step may
             leave E and ∇E at them unevaluated (module doc).
+        read_last_check: False: on the GPU path, leave the last finiteness check of a block runner or of Gibbs
+            sweeps unread in ``result.unread`` (AIS queues them and reads 32 at a time: ``finite_watch.PendingChecks``).
     """
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
         raise ConfigError(f"run_chains: n_steps must be an int >= 0, got {n_steps!r}.")
@@ -176,7 +186,9 @@ def run_chains(
     result = ChainResult(state, samples, energies, accept, accept_sum, nonfinite, divergent)
     pending: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []  # unbooked steps: mean, acceptance, flags
     t = booked = 0
-    late: BlockCheck | None = None  # ULA / kinetic on CUDA: a block's finiteness, read one block late
+    late: BlockCheck | None = None  # ULA / kinetic / Gibbs on CUDA: a block's finiteness, read one block late
+    # Gibbs on the GPU path: each sweep's finiteness per block, checked with the booking, one chunk late
+    sweeps: list[Tensor] | None = [] if isinstance(kernel, BlockGibbs) and hook is None and deferred(x.device) else None
     flat = runner is None and per_block == 1  # one step's draws without the step dimension (the same numbers)
     while t < n_steps:
         k = min(per_block, n_steps - t)
@@ -203,7 +215,11 @@ def run_chains(
                 kwargs["noise"] = noise if flat else noise[i]
             if uniform is not None:
                 kwargs["uniform"] = uniform if flat else uniform[i]
-            state, info = kernel.step(energy, state, generator, **kwargs)  # type: ignore[call-arg]
+            if sweeps is not None:
+                state, info, finite = kernel.sweep(energy, state, generator)  # type: ignore[attr-defined]
+                sweeps.append(finite)
+            else:
+                state, info = kernel.step(energy, state, generator, **kwargs)  # type: ignore[call-arg]
             pending.append((info.accept_prob.mean(), info.accept_prob, info.nonfinite, info.divergent))
             t += 1
             if keep_every and t % keep_every == 0:
@@ -216,15 +232,36 @@ def run_chains(
                 bar.update(1)  # type: ignore[attr-defined]
             if len(pending) == BOOK_EVERY:
                 streak = book_pending(result, booked, pending, streak)
+                late = swap_checks(late, gibbs_check(kernel, sweeps, state.iteration - (t - booked), x))
                 booked, pending = t, []
-    if late is not None:
+    late = swap_checks(late, gibbs_check(kernel, sweeps, state.iteration - (t - booked), x))
+    if late is not None and read_last_check:
         late.raise_if_bad()
+    result.unread = None if read_last_check else late
     if pending:
         streak = book_pending(result, booked, pending, streak)
     if frozen_after is not None and n_steps >= frozen_after and not lean:  # lean: no non-finite proposal was kept
         check_frozen(kernel, energy, state, streak >= frozen_after, frozen_after)
     result.state = state
     return result
+
+
+def gibbs_check(kernel: Sampler, sweeps: list[Tensor] | None, iteration: int, x: Tensor) -> BlockCheck | None:
+    """The check of the Gibbs sweeps after ``iteration`` collected in ``sweeps`` (emptied), or None."""
+    if not sweeps:
+        return None
+    check = kernel.check(torch.stack(sweeps), iteration, x.device, x.shape[1])  # type: ignore[attr-defined]
+    sweeps.clear()
+    return check
+
+
+def swap_checks(late: BlockCheck | None, new: BlockCheck | None) -> BlockCheck | None:
+    """Read the pending check ``late`` now that later work is queued, and keep ``new`` pending (if there is one)."""
+    if new is None:
+        return late
+    if late is not None:
+        late.raise_if_bad()
+    return new
 
 
 def book_pending(
@@ -278,7 +315,7 @@ def run_block(
     out = runner.run(state, noise, uniform, records=first < k)
     check = None
     if not kernel.metropolis_adjusted:
-        check = BlockCheck(kernel.name, state.iteration, out.ok, state.step_size)
+        check = BlockCheck.unadjusted(kernel.name, state.iteration, out.ok, state.step_size)
     streak = book(books, t, out.accept_mean, out.accept, out.ok, out.divergent, streak)
     if first < k:
         assert books.samples is not None and books.energies is not None

@@ -1,4 +1,5 @@
-"""Whether a block of ULA / kinetic-Langevin steps stayed finite, read by the host one block late on a GPU.
+"""Whether a block of ULA / kinetic-Langevin steps (or of Gibbs sweeps) stayed finite, read by the host one block late
+on a GPU.
 
 The unadjusted kernels accept every move, so a chain whose energy or gradient turns NaN/inf must stop the run with
 a :class:`~ebmlab.errors.NonFiniteError` naming the first such step and its chains. Reading that flag right after
@@ -8,16 +9,21 @@ after the *next* block is queued, so the GPU never idles waiting for the host. T
 the same: the block's per-step flags stay on the device and are only inspected on the failure path. The price is
 that on failure one more block runs (on NaN values) before the error. On the CPU nothing is gained by waiting,
 so the check is read at once unless ``DEFER_ON_CPU`` is set (tests use it to run the deferred path on a CPU).
+
+:class:`~ebmlab.samplers.BlockGibbs` uses the same check on the GPU path, with one row of flags per sweep (one flag
+per block of units): its error names the same sweep and units as its immediate check on the CPU.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from ebmlab.samplers.base import raise_diverged
 
-__all__ = ["DEFER_ON_CPU", "BlockCheck", "deferred"]
+__all__ = ["DEFER_ON_CPU", "BlockCheck", "PendingChecks", "deferred"]
 
 #: read the flags of CPU blocks one block late too (for tests of the GPU path)
 DEFER_ON_CPU = False
@@ -29,10 +35,11 @@ def deferred(device: torch.device) -> bool:
 
 
 class BlockCheck:
-    """The finiteness flags ``ok`` (K, n) of K steps after ``iteration`` of kernel ``name``; no host sync to build."""
+    """The finiteness flags ``ok`` (K, m) of K steps; ``fail(i, ok[i])`` raises the kernel's error for the block's
+    step i (0-based). No host sync to build."""
 
-    def __init__(self, name: str, iteration: int, ok: Tensor, step_size: float | Tensor) -> None:
-        self.name, self.iteration, self.ok, self.step_size = name, iteration, ok, step_size
+    def __init__(self, ok: Tensor, fail: Callable[[int, Tensor], None]) -> None:
+        self.ok, self.fail = ok, fail
         self.bad_steps = (~ok).any(dim=1)
         any_bad = self.bad_steps.any()
         self.event: torch.cuda.Event | None = None
@@ -43,10 +50,38 @@ class BlockCheck:
             self.event = torch.cuda.Event()
             self.event.record()
 
+    @classmethod
+    def unadjusted(cls, name: str, iteration: int, ok: Tensor, step_size: float | Tensor) -> BlockCheck:
+        """The check of K steps after ``iteration`` of ULA / kinetic Langevin ``name`` (``ok``: per step and chain)."""
+        return cls(ok, lambda i, row: raise_diverged(name, iteration + i + 1, row, step_size))
+
     def raise_if_bad(self) -> None:
-        """Raise the kernel's NonFiniteError at the first non-finite step of the block (reads one host flag)."""
+        """Raise the kernel's error at the first non-finite step of the block (reads one host flag)."""
         if self.event is not None:
             self.event.synchronize()  # waits for this block's copy only, not for blocks queued after it
         if bool(self.flag):
             first = int(self.bad_steps.nonzero()[0, 0])
-            raise_diverged(self.name, self.iteration + first + 1, self.ok[first], self.step_size)
+            self.fail(first, self.ok[first])
+
+
+class PendingChecks:
+    """Checks handed over unread (e.g. one per AIS temperature), read together: one host read once ``every`` are
+    queued and at :meth:`flush`; the first bad one raises its error, so the error is the same, up to ``every``
+    checks later."""
+
+    def __init__(self, every: int = 32) -> None:
+        self.every = every
+        self.checks: list[BlockCheck] = []
+
+    def add(self, check: BlockCheck | None) -> None:
+        if check is not None:
+            self.checks.append(check)
+            if len(self.checks) >= self.every:
+                self.flush()
+
+    def flush(self) -> None:
+        """Read the queued checks (one host read) and raise the first bad one's error."""
+        checks, self.checks = self.checks, []
+        if checks and bool(torch.stack([c.bad_steps.any() for c in checks]).any()):
+            for check in checks:
+                check.raise_if_bad()

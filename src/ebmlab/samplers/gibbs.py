@@ -21,6 +21,7 @@ from torch import Tensor
 from ebmlab.energies.base import EnergyFn, evaluate_energy
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
+from ebmlab.samplers.finite_watch import BlockCheck
 
 __all__ = ["BlockGibbs"]
 
@@ -38,6 +39,8 @@ class BlockGibbs(Sampler):
     name = "gibbs"
     uses_gradient = False
     exact = True
+    #: a sweep's last energy evaluation is at its new units, for every chain (path.track_on_device)
+    ends_at_proposal = True
 
     def __init__(self, blocks: Sequence[Sequence[int]] | None = None, temperature: float = 1.0) -> None:
         super().__init__(step_size=1.0, temperature=temperature)
@@ -85,20 +88,45 @@ class BlockGibbs(Sampler):
     def step(
         self, energy: EnergyFn, state: SamplerState, generator: torch.Generator | None = None
     ) -> tuple[SamplerState, StepInfo]:
-        x = state.x.clone()
-        blocks = self.blocks_on(x.device, x.shape[1])
-        finite = []  # per block, read by the host once per sweep (the sweep's x is a copy: state stays as it was)
-        for index in blocks:
+        x, finite = self._resample(energy, state.x, generator)
+        if not bool(finite.all()):  # one host read per sweep; the sweep's x is a copy: state stays as it was
+            self.raise_nonfinite(state.iteration + 1, finite, x.device, x.shape[1])
+        return self._finish(energy, state, x)
+
+    def sweep(
+        self, energy: EnergyFn, state: SamplerState, generator: torch.Generator | None = None
+    ) -> tuple[SamplerState, StepInfo, Tensor]:
+        """:meth:`step` without reading the host (the GPU path of the chain loop): also each block's finiteness
+        ``(n_blocks,)``, for :meth:`check` to read later. Units whose logits are NaN are set to 0 meanwhile."""
+        x, finite = self._resample(energy, state.x, generator)
+        return *self._finish(energy, state, x), finite
+
+    def check(self, finite: Tensor, iteration: int, device: torch.device, n_units: int) -> BlockCheck:
+        """The finiteness ``(K, n_blocks)`` of the K sweeps after ``iteration`` (:meth:`sweep`'s flags, stacked) as a
+        :class:`~ebmlab.samplers.finite_watch.BlockCheck` whose error is :meth:`step`'s."""
+        return BlockCheck(finite, lambda i, row: self.raise_nonfinite(iteration + i + 1, row, device, n_units))
+
+    def raise_nonfinite(self, sweep: int, finite: Tensor, device: torch.device, n_units: int) -> None:
+        """Raise the error of sweep ``sweep``, naming the units of its first block with non-finite logits."""
+        first = self.blocks_on(device, n_units)[int(finite.logical_not().nonzero()[0])]
+        raise NonFiniteError(
+            f"gibbs: non-finite conditional logits at sweep {sweep} for units "
+            f"{first.tolist()[:5]}; check the energy for overflow or lower the temperature."
+        )
+
+    def _resample(self, energy: EnergyFn, x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """A sweep over the blocks from a copy of ``x``; returns it and each block's finiteness (no host read)."""
+        x = x.clone()
+        finite = []
+        for index in self.blocks_on(x.device, x.shape[1]):
             logits = self._logits(energy, x, index) / self.temperature
             finite.append(torch.isfinite(logits).all())
             u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype, device=x.device)
             x[:, index] = (u < torch.sigmoid(logits)).to(x.dtype)
-        if not bool(torch.stack(finite).all()):
-            first = blocks[int(torch.stack(finite).logical_not().nonzero()[0])]
-            raise NonFiniteError(
-                f"gibbs: non-finite conditional logits at sweep {state.iteration + 1} for units "
-                f"{first.tolist()[:5]}; check the energy for overflow or lower the temperature."
-            )
+        return x, torch.stack(finite)
+
+    @staticmethod
+    def _finish(energy: EnergyFn, state: SamplerState, x: Tensor) -> tuple[SamplerState, StepInfo]:
         with torch.no_grad():
             e = evaluate_energy(energy, x)
         ones = torch.ones_like(e)
