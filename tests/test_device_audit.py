@@ -206,3 +206,35 @@ def test_the_linear_gaussian_and_the_mixture_source_make_nothing_on_the_default_
         y = mixture.sample(8, gen)
         mixture_abs_terms(mixture, 2.0)(y)
     assert hits == [], [str(h) for h in hits]
+
+
+class _CudaLabelled(torch.Generator):
+    """A CPU generator that says it draws on CUDA: what a CPU generator is to chains on a GPU, seen from a CPU."""
+
+    @property
+    def device(self) -> torch.device:  # type: ignore[override]
+        return torch.device("cuda", 0)
+
+
+@pytest.mark.parametrize("kernel", ["mala", "ula", "gibbs"])
+def test_a_generator_on_another_device_than_the_chains_is_a_one_line_error(kernel: str) -> None:
+    """run_chains (under sample, the negatives, AIS, replica exchange) names the mismatch and the fix before any
+    draw; without the check these draws would run (the generator really is a CPU one)."""
+    from ebmlab.samplers import BlockGibbs, get_sampler, sample
+
+    x0 = torch.zeros(8, 3) if kernel != "gibbs" else torch.ones(8, 3)
+    sampler = BlockGibbs() if kernel == "gibbs" else get_sampler(kernel, step_size=0.1)
+    with pytest.raises(ConfigError, match=r"the generator draws on cuda:0 but the chains are on cpu; .*device='cpu'"):
+        sample(lambda x: 0.5 * x.square().sum(1), sampler, x0, n_steps=3, generator=_CudaLabelled().manual_seed(0))
+
+
+def test_sample_names_a_kernel_given_by_name_and_starting_points_that_are_not_a_tensor() -> None:
+    from ebmlab.errors import ShapeError
+    from ebmlab.samplers import MALA, sample
+
+    with pytest.raises(
+        ConfigError, match=r"sampler must be a kernel instance .*use get_sampler\('mala', step_size=\.\.\.\)"
+    ):
+        sample(lambda x: x.square().sum(1), "mala", torch.zeros(4, 2), n_steps=3)  # type: ignore[arg-type]
+    with pytest.raises(ShapeError, match="x0 must be a tensor of starting points"):
+        sample(lambda x: x.square().sum(1), MALA(0.1), [[0.0, 0.0]], n_steps=3)  # type: ignore[arg-type]

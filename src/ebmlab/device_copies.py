@@ -29,7 +29,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["copies_on", "device_of"]
+from ebmlab.errors import ConfigError
+
+__all__ = ["check_generator", "copies_on", "device_of"]
 
 _CACHE = "_device_copies"
 
@@ -72,3 +74,16 @@ def device_of(obj: object) -> torch.device:
             for t in tensors():
                 return t.device
     return torch.device("cpu")
+
+
+def check_generator(generator: torch.Generator | None, device: torch.device, who: str) -> None:
+    """A one-line error when ``generator`` draws on another kind of device than the chains' ``device`` (a CPU
+    generator for chains on a GPU, the usual slip when moving a script there); None draws on the device's default.
+
+    >>> check_generator(torch.Generator(), torch.device("cpu"), "sample")  # the same device: nothing to say
+    """
+    if generator is not None and generator.device.type != device.type:
+        raise ConfigError(
+            f"{who}: the generator draws on {generator.device} but the chains are on {device}; make it on their "
+            f"device: torch.Generator(device={str(device)!r}).manual_seed(seed) (or pass seed= instead)."
+        )

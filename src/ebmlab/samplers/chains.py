@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ebmlab.device_copies import check_generator
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError
 from ebmlab.samplers.base import Sampler, SamplerState, StepInfo, UnadjustedSampler
@@ -159,6 +160,7 @@ def run_chains(
     else:
         state = kernel.init(energy, start, step_size)  # type: ignore[arg-type]
     x = state.x
+    check_generator(generator, x.device, kernel.name)
     n = x.shape[0]
     size = max(1, math.prod(x.shape[1:]))
     n_kept = n_steps // keep_every if keep_every else 0

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn
-from ebmlab.errors import ConfigError
+from ebmlab.errors import ConfigError, ShapeError
 from ebmlab.samplers.adaptation import REACHED_TOLERANCE, DualAveraging, WindowedBisection
 from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
 from ebmlab.samplers.chains import block_draws, run_chains
@@ -128,6 +128,11 @@ def sample(
     For ULA, MALA, HMC and kinetic Langevin the noise (HMC: momenta) of a block of K steps is drawn
     at once, ``randn(K, n, *event)``, followed by the K·n MH uniforms for MALA / HMC.
     """
+    if not isinstance(sampler, Sampler):
+        hint = f"get_sampler({sampler!r}, step_size=...)" if isinstance(sampler, str) else "MALA(0.1)"
+        raise ConfigError(f"sample: sampler must be a kernel instance such as MALA(0.1), got {sampler!r}; use {hint}.")
+    if not isinstance(x0, Tensor):
+        raise ShapeError(f"sample: x0 must be a tensor of starting points (n_chains, *event), got {type(x0).__name__}.")
     n_steps = _check_int("n_steps", n_steps, 1)
     warmup = _check_int("warmup", warmup, 0)
     thin = _check_int("thin", thin, 1)
