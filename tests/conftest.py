@@ -19,6 +19,24 @@ import torch
 torch.set_num_threads(1)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--gpu-path",
+        action="store_true",
+        help="run every test on the GPU path on this CPU: finiteness checks read late (finite_watch.DEFER_ON_CPU) "
+        "and fit's logged values kept as tensors (training.loop.keep_on_device), as on CUDA",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--gpu-path"):
+        from ebmlab.samplers import finite_watch
+        from ebmlab.training import loop
+
+        finite_watch.DEFER_ON_CPU = True
+        loop.keep_on_device = lambda device: True  # type: ignore[assignment]
+
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 

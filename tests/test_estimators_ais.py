@@ -128,6 +128,7 @@ def test_ais_adapting_on_the_device_agrees_with_the_host_to_rounding(kernel: str
 
     base = GaussianProposal(torch.zeros(2), std=1.5)
     path = GeometricPath(base, lambda x: 0.5 * (x - 1.0).square().sum(1))
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", False)  # the host path (also under pytest --gpu-path)
     now = ais(path, kernel, 256, 50, n_steps=2, seed=0)
     monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
     late = ais(path, kernel, 256, 50, n_steps=2, seed=0)
@@ -152,6 +153,7 @@ def test_ais_on_the_gpu_path_gives_the_same_weights_and_names_a_kernel_that_look
 
     base = GaussianProposal(torch.zeros(2), std=1.5)
     path = GeometricPath(base, lambda x: 0.5 * (x - 1.0).square().sum(1))
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", False)  # the CPU path (also under pytest --gpu-path)
     now = ais(path, kernel, 32, 12, n_steps=2, seed=4, adapt=False)
     wrong = ais(path, looks_elsewhere(0.3), 32, 12, seed=4, adapt=False)
     assert wrong.info["recomputed_parts"] > 0

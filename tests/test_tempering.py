@@ -243,6 +243,7 @@ def test_the_gpu_path_names_a_kernel_whose_last_evaluation_is_elsewhere(monkeypa
 
     target = GaussianMixture([[-2.0, 0.0], [2.0, 0.0]], 0.4)
     pt = ReplicaExchange(looks_elsewhere(0.05), n_rungs=4, base_scale=2.0)
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", False)  # the CPU path (also under pytest --gpu-path)
     cpu = pt.sample(target, 16, 2, 5, torch.Generator().manual_seed(1))
     monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
     with pytest.raises(EbmlabError, match="ends_at_proposal = False"):
