@@ -359,3 +359,42 @@ def test_ais_on_a_path_without_parts_names_a_non_finite_start_on_either_path(gpu
             linear_betas(50),
             torch.Generator().manual_seed(0),
         )
+
+
+@pytest.mark.parametrize("gpu_path", [False, True])
+def test_replica_exchange_with_gibbs_reads_its_checks_32_rounds_at_a_time_on_the_gpu_path(
+    gpu_path: bool, monkeypatch, sync_counter
+) -> None:
+    """Each round's Gibbs check is kept unread in ReplicaState.unread on the GPU path and read every 32 rounds and
+    by settled(): 2/64 reads per round over 64 more rounds, 3 on the CPU path (the control: the sweep's check, the
+    base draws' check and track's); the same chains."""
+    from ebmlab.samplers import finite_watch
+
+    model = FastBoltzmann(seed=1)
+    counts, samples = [], []
+    for n_rounds in (40, 104):
+        monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", gpu_path)
+        pt = ReplicaExchange(BlockGibbs(), n_rungs=4, base=Bernoulli(model.b.clone()))
+        counter = sync_counter()
+        result = pt.sample(model, 8, D, n_rounds, torch.Generator().manual_seed(0))
+        counts.append(counter.count)
+        monkeypatch.undo()
+        samples.append(result.samples)
+    assert (counts[1] - counts[0]) / 64 == (2 / 64 if gpu_path else 3), counts
+    pt = ReplicaExchange(BlockGibbs(), n_rungs=4, base=Bernoulli(model.b.clone()))
+    assert torch.equal(pt.sample(model, 8, D, 104, torch.Generator().manual_seed(0)).samples, samples[1])
+
+
+@pytest.mark.parametrize("gpu_path", [False, True])
+@pytest.mark.parametrize("from_sweep", [3, 40])
+def test_replica_exchange_with_gibbs_names_non_finite_logits_on_either_path(gpu_path, from_sweep, monkeypatch) -> None:
+    """NaN logits from round 3 or 40 on: Gibbs's error on both paths (on the GPU path read with the next 32 rounds
+    or by settled() at the end of sample)."""
+    from ebmlab.samplers import finite_watch
+
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", gpu_path)
+    model = FastBoltzmann(seed=1)
+    energy = _nan_from_sweep(model, from_sweep)
+    pt = ReplicaExchange(BlockGibbs(), n_rungs=4, base=Bernoulli(model.b.clone()))
+    with pytest.raises(NonFiniteError, match=r"gibbs: non-finite conditional logits at sweep 1 for units \[9\];"):
+        pt.sample(energy, 8, D, 50, torch.Generator().manual_seed(0))

@@ -16,14 +16,14 @@ per block of units): its error names the same sweep and units as its immediate c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
 
 from ebmlab.samplers.base import raise_diverged
 
-__all__ = ["DEFER_ON_CPU", "BlockCheck", "PendingChecks", "deferred"]
+__all__ = ["DEFER_ON_CPU", "BlockCheck", "PendingChecks", "deferred", "read_checks"]
 
 #: read the flags of CPU blocks one block late too (for tests of the GPU path)
 DEFER_ON_CPU = False
@@ -64,12 +64,16 @@ class BlockCheck:
             self.fail(first, self.ok[first])
 
 
+#: unread checks kept before they are read together (AIS temperatures, replica-exchange rounds)
+READ_EVERY = 32
+
+
 class PendingChecks:
     """Checks handed over unread (e.g. one per AIS temperature), read together: one host read once ``every`` are
     queued and at :meth:`flush`; the first bad one raises its error, so the error is the same, up to ``every``
     checks later."""
 
-    def __init__(self, every: int = 32) -> None:
+    def __init__(self, every: int = READ_EVERY) -> None:
         self.every = every
         self.checks: list[BlockCheck] = []
 
@@ -82,6 +86,11 @@ class PendingChecks:
     def flush(self) -> None:
         """Read the queued checks (one host read) and raise the first bad one's error."""
         checks, self.checks = self.checks, []
-        if checks and bool(torch.stack([c.bad_steps.any() for c in checks]).any()):
-            for check in checks:
-                check.raise_if_bad()
+        read_checks(checks)
+
+
+def read_checks(checks: Sequence[BlockCheck]) -> None:
+    """Read ``checks`` together (one host read) and raise the first bad one's error."""
+    if checks and bool(torch.stack([c.bad_steps.any() for c in checks]).any()):
+        for check in checks:
+            check.raise_if_bad()

@@ -21,7 +21,8 @@ finite is never swapped up (``ReplicaInfo.nonfinite[0]``); non-finite proposals 
 A round does not wait for the device: its statistics (:class:`ReplicaInfo`) stay on the chains' device, and on a GPU
 (:func:`~ebmlab.samplers.finite_watch.deferred`) the NaN / −∞ base draws are counted on the device and the error is
 raised at the end of :meth:`ReplicaExchange.sample` or :meth:`~ReplicaExchange.adapt` (:meth:`~ReplicaExchange.settled`
-after a loop of your own); such chains are never swapped up meanwhile. With one MALA or HMC transition per round
+after a loop of your own); such chains are never swapped up meanwhile, and a Gibbs kernel's finiteness checks are
+kept in :attr:`ReplicaState.unread` and read 32 rounds at a time and there. With one MALA or HMC transition per round
 (``steps_per_swap=1``) a round reads the host not at all (:func:`~ebmlab.samplers.path.track_on_device`); with more,
 once, for :func:`~ebmlab.samplers.path.track`'s test whether a chain needs its path parts evaluated again (a kernel
 that moved it and then rejected a later step).
@@ -54,7 +55,7 @@ from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.samplers.base import Sampler, SamplerState, finite_rows, mh_accept
 from ebmlab.samplers.chains import run_chains
-from ebmlab.samplers.finite_watch import deferred
+from ebmlab.samplers.finite_watch import READ_EVERY, BlockCheck, deferred, read_checks
 from ebmlab.samplers.path import (
     GeometricPath,
     PathPoint,
@@ -95,6 +96,8 @@ class ReplicaState:
         bad_base: on a GPU, the NaN / −∞ base draws since the host last looked, a count on the device (module doc).
         untracked: on a GPU, whether some chain's path parts went stale since the host last looked
             (:func:`~ebmlab.samplers.path.track_on_device`; never for MALA or HMC), a flag on the device.
+        unread: on a GPU, the kernel's finiteness checks of the last rounds not read yet (Gibbs: its sweeps'), read
+            together every ``finite_watch.READ_EVERY`` rounds and by :meth:`ReplicaExchange.settled`.
     """
 
     point: PathPoint
@@ -102,6 +105,7 @@ class ReplicaState:
     round: int = 0
     bad_base: Tensor | None = None
     untracked: Tensor | None = None
+    unread: tuple[BlockCheck, ...] = ()
 
     @property
     def x(self) -> Tensor:
@@ -260,10 +264,11 @@ class ReplicaExchange:
         """``state`` after the host has read its count of NaN / −∞ base draws and its untracked flag (raising if
         either is set); call it after the last :meth:`step` of a loop of your own on a GPU (:meth:`sample` and
         :meth:`adapt` do)."""
-        if state.bad_base is None and state.untracked is None:
+        if state.bad_base is None and state.untracked is None and not state.unread:
             return state
         if state.bad_base is not None:
             _raise_bad_base(int(state.bad_base), "the draws of the last rounds")
+        read_checks(state.unread)
         raise_untracked(state.untracked, self.kernel.name)
         return ReplicaState(state.point, state.n_rungs, state.round)
 
@@ -393,14 +398,19 @@ class ReplicaExchange:
         path = self.path(energy, tuple(x.shape[1:]), x.dtype, x.device)
         (betas,) = copies_on(self, ("betas",), x.device, x.dtype)
         hot_rungs = state.point.take(slice(n, None))
-        hot, accept, nonfinite, untracked = self._move_hot_rungs(path, hot_rungs, betas, n, generator, state.untracked)
+        hot, accept, nonfinite, untracked, check = self._move_hot_rungs(path, hot_rungs, betas, n, generator,
+                                                                        state.untracked)  # fmt: skip
+        unread = state.unread if check is None else (*state.unread, check)
+        if len(unread) >= READ_EVERY:
+            read_checks(unread)
+            unread = ()
         cold, bad_base = self._base_draw(path, n, x.dtype, generator, state.bad_base)
         stuck = ~finite_rows(cold.target, cold.target_grad)  # E or ∇E not finite: never swapped up
         point = _cat(cold, hot)
         point, swap = self._swap(point, betas, n, state.round % 2, stuck, generator)
         rung_accept = torch.cat([torch.full((1,), float("nan"), dtype=torch.float64, device=x.device), accept])
         counts = torch.cat([stuck.sum().reshape(1), nonfinite])
-        new = ReplicaState(point, n_rungs, state.round + 1, bad_base, untracked)
+        new = ReplicaState(point, n_rungs, state.round + 1, bad_base, untracked, unread)
         return new, ReplicaInfo(rung_accept, swap, counts)
 
     def _move_hot_rungs(
@@ -411,10 +421,11 @@ class ReplicaExchange:
         n: int,
         generator: torch.Generator,
         untracked: Tensor | None,
-    ) -> tuple[PathPoint, Tensor, Tensor, Tensor | None]:
+    ) -> tuple[PathPoint, Tensor, Tensor, Tensor | None, BlockCheck | None]:
         """``steps_per_swap`` kernel transitions of rungs 1..R−1 in one batch: the new parts, the mean acceptance
-        per rung ``(R − 1,)``, the non-finite proposals per rung ``(R − 1,)`` and ``untracked`` (on the GPU path
-        after one transition of MALA or HMC, or'ed with track_on_device's flag instead of reading the host)."""
+        per rung ``(R − 1,)``, the non-finite proposals per rung ``(R − 1,)``, ``untracked`` (on the GPU path
+        after one transition of MALA or HMC, or'ed with track_on_device's flag instead of reading the host) and, on
+        the GPU path, the kernel's finiteness check left unread (Gibbs)."""
         rungs = self.n_rungs - 1
         beta = betas[1:].repeat_interleave(n)
         if self.step_sizes is None:
@@ -425,14 +436,15 @@ class ReplicaExchange:
         grad = self.kernel.uses_gradient
         energy = path.at(beta)
         start = SamplerState(point.x, point.energy(beta), point.grad(beta) if grad else None, self.kernel.step_size)
-        run = run_chains(self.kernel, energy, start, self.steps_per_swap, generator, step_size=steps, frozen_after=None)
+        run = run_chains(self.kernel, energy, start, self.steps_per_swap, generator, step_size=steps, frozen_after=None,
+                         read_last_check=not deferred(point.x.device))  # fmt: skip
         if tracks_on_device(self.kernel, self.steps_per_swap, point.x.device):
             new, missed = track_on_device(energy, run.state.x, point, grad)
             untracked = missed if untracked is None else untracked | missed
         else:
             new, _ = track(energy, run.state.x, point, grad)
         accept = (run.accept_sum / self.steps_per_swap).reshape(rungs, n).mean(1)
-        return new, accept, run.nonfinite.reshape(rungs, n).sum(1), untracked
+        return new, accept, run.nonfinite.reshape(rungs, n).sum(1), untracked, run.unread
 
     @staticmethod
     def _swap(
