@@ -172,7 +172,7 @@ def test_gibbs_on_the_gpu_path_names_the_same_sweep_and_units(gpu_path: bool, sw
 @pytest.mark.parametrize("gpu_path", [False, True])
 def test_ais_with_gibbs_reads_the_host_once_per_32_temperatures_on_the_gpu_path(gpu_path: bool, monkeypatch,
                                                                                  sync_counter) -> None:  # fmt: skip
-    """AIS hands each temperature's Gibbs check over unread and reads them 32 at a time (finite_watch.PendingChecks);
+    """AIS hands each temperature's Gibbs check over unread and reads them 32 at a time (finite_watch.queued);
     Gibbs ends at its last evaluation (ends_at_proposal), so path.track_on_device needs no read either: 0.03 reads
     per temperature on the GPU path, 2 on the CPU path (the control). The log-weights are the same bit for bit."""
     from ebmlab.samplers import finite_watch

@@ -35,7 +35,7 @@ from ebmlab.estimators.logz import check_count, make_generator
 from ebmlab.samplers import HMC, MALA, Sampler, SamplerState
 from ebmlab.samplers.base import finite_rows
 from ebmlab.samplers.chains import run_chains
-from ebmlab.samplers.finite_watch import BlockCheck, PendingChecks, deferred
+from ebmlab.samplers.finite_watch import BlockCheck, deferred, queued, read_checks
 from ebmlab.samplers.path import (
     AnnealingPath,
     GeometricPath,
@@ -170,17 +170,18 @@ def _check(t: Tensor, bad_inf: float, what: str) -> None:
 
 
 def _start_unread(
-    kernel: Sampler, energy: EnergyFn, x: Tensor, step_size: float | Tensor, unread: PendingChecks
-) -> SamplerState:
-    """``kernel.init(energy, x)`` without a host read: its finiteness test is queued in ``unread`` (the same error).
-    For the temperatures after the first on the GPU path of a path without parts; the first runs the full init."""
+    kernel: Sampler, energy: EnergyFn, x: Tensor, step_size: float | Tensor
+) -> tuple[SamplerState, BlockCheck]:
+    """``kernel.init(energy, x)`` without a host read, and its finiteness test as a check to read later (the same
+    error). For the temperatures after the first on the GPU path of a path without parts; the first runs the full
+    init."""
     if kernel.uses_gradient:
         e, g = energy_and_grad(energy, x)
     else:
         with torch.no_grad():
             e, g = energy(x), None
-    unread.add(BlockCheck(finite_rows(e, g).unsqueeze(0), lambda _, ok: kernel.raise_bad_start(ok)))
-    return SamplerState(x, e, g, step_size)
+    check = BlockCheck(finite_rows(e, g).unsqueeze(0), lambda _, ok: kernel.raise_bad_start(ok))
+    return SamplerState(x, e, g, step_size), check
 
 
 def ais(
@@ -248,7 +249,7 @@ def ais(
     size = _StepSize(base_kernel.step_size, adapt_rate, alpha_star, adapting, adapt_on, n_chains, x.dtype)
     steps = torch.zeros(max(n_inner, 0), dtype=torch.float64, device=adapt_on)
     bar = _progress(n_inner, progress)
-    unread = PendingChecks()  # the GPU path: Gibbs' and start finiteness checks, read once per 32 temperatures
+    unread: tuple[BlockCheck, ...] = ()  # the GPU path: Gibbs' and start finiteness checks, read 32 at a time
     bs = betas.tolist()  # float64 → Python floats once, not three reads per temperature
     for t in range(1, len(bs)):
         if point is not None:  # −Δβ·(E − E₀): −inf where E = +inf
@@ -262,7 +263,8 @@ def ais(
         beta = bs[t]
         energy = path.at(beta)
         if point is None and t > 1 and deferred(x.device):  # the GPU path: init's finiteness test read later
-            state = _start_unread(base_kernel, energy, x, size.at(1.0), unread)
+            state, check = _start_unread(base_kernel, energy, x, size.at(1.0))
+            unread = queued(unread, check)
         elif point is None:
             state = base_kernel.init(energy, x, size.at(1.0))  # type: ignore[arg-type]
         else:
@@ -272,7 +274,7 @@ def ais(
                 run = run_chains(base_kernel, energy, state, 1, generator, step_size=size.at(f), frozen_after=None,
                                  read_last_check=not deferred(x.device))  # fmt: skip
                 state = run.state
-                unread.add(run.unread)
+                unread = queued(unread, run.unread)
                 if untracked is not None:  # the GPU path: no host read (path.track_on_device)
                     point, missed = track_on_device(energy, state.x, point, grad)  # type: ignore[arg-type]
                     untracked |= missed
@@ -288,7 +290,7 @@ def ais(
             bar.update(1)
     if bar is not None:
         bar.close()
-    unread.flush()
+    read_checks(unread)
     raise_untracked(untracked, base_kernel.name)
     _check(log_w, float("inf"), "the AIS log-weights")
     info: dict[str, Any] = {"transition": base_kernel.name, "n_steps": n_steps}

@@ -144,7 +144,7 @@ def run_chains(
         final_energy: False: the caller needs only the final positions; ULA / kinetic Langevin step by step may
             leave E and ∇E at them unevaluated (module doc).
         read_last_check: False: on the GPU path, leave the last finiteness check of a block runner or of Gibbs
-            sweeps unread in ``result.unread`` (AIS queues them and reads 32 at a time: ``finite_watch.PendingChecks``).
+            sweeps unread in ``result.unread`` (AIS queues them and reads 32 at a time: ``finite_watch.queued``).
     """
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
         raise ConfigError(f"run_chains: n_steps must be an int >= 0, got {n_steps!r}.")

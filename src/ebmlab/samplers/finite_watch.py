@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ebmlab.samplers.base import raise_diverged
 
-__all__ = ["DEFER_ON_CPU", "BlockCheck", "PendingChecks", "deferred", "read_checks"]
+__all__ = ["DEFER_ON_CPU", "READ_EVERY", "BlockCheck", "deferred", "queued", "read_checks"]
 
 #: read the flags of CPU blocks one block late too (for tests of the GPU path)
 DEFER_ON_CPU = False
@@ -68,25 +68,17 @@ class BlockCheck:
 READ_EVERY = 32
 
 
-class PendingChecks:
-    """Checks handed over unread (e.g. one per AIS temperature), read together: one host read once ``every`` are
-    queued and at :meth:`flush`; the first bad one raises its error, so the error is the same, up to ``every``
-    checks later."""
-
-    def __init__(self, every: int = READ_EVERY) -> None:
-        self.every = every
-        self.checks: list[BlockCheck] = []
-
-    def add(self, check: BlockCheck | None) -> None:
-        if check is not None:
-            self.checks.append(check)
-            if len(self.checks) >= self.every:
-                self.flush()
-
-    def flush(self) -> None:
-        """Read the queued checks (one host read) and raise the first bad one's error."""
-        checks, self.checks = self.checks, []
-        read_checks(checks)
+def queued(unread: tuple[BlockCheck, ...], check: BlockCheck | None) -> tuple[BlockCheck, ...]:
+    """``unread`` with ``check`` added (e.g. one per AIS temperature or replica-exchange round); once ``READ_EVERY``
+    are queued they are read together (:func:`read_checks`) and ``()`` is returned, so an error is the same, up to
+    ``READ_EVERY`` checks later."""
+    if check is None:
+        return unread
+    unread = (*unread, check)
+    if len(unread) >= READ_EVERY:
+        read_checks(unread)
+        return ()
+    return unread
 
 
 def read_checks(checks: Sequence[BlockCheck]) -> None:

@@ -55,7 +55,7 @@ from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.samplers.base import Sampler, SamplerState, finite_rows, mh_accept
 from ebmlab.samplers.chains import run_chains
-from ebmlab.samplers.finite_watch import READ_EVERY, BlockCheck, deferred, read_checks
+from ebmlab.samplers.finite_watch import BlockCheck, deferred, queued, read_checks
 from ebmlab.samplers.path import (
     GeometricPath,
     PathPoint,
@@ -400,10 +400,7 @@ class ReplicaExchange:
         hot_rungs = state.point.take(slice(n, None))
         hot, accept, nonfinite, untracked, check = self._move_hot_rungs(path, hot_rungs, betas, n, generator,
                                                                         state.untracked)  # fmt: skip
-        unread = state.unread if check is None else (*state.unread, check)
-        if len(unread) >= READ_EVERY:
-            read_checks(unread)
-            unread = ()
+        unread = queued(state.unread, check)
         cold, bad_base = self._base_draw(path, n, x.dtype, generator, state.bad_base)
         stuck = ~finite_rows(cold.target, cold.target_grad)  # E or ∇E not finite: never swapped up
         point = _cat(cold, hot)
