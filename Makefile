@@ -11,7 +11,7 @@ TORCH  ?= torch==2.13.0
 # test workers (pytest-xdist; one test file per worker, so module fixtures run once); JOBS=0 runs in-process
 JOBS   ?= 2
 
-.PHONY: setup check-setup demo test lint bench clean
+.PHONY: setup check-setup demo test test-gpu-path lint bench clean
 
 $(STAMP): pyproject.toml tools/torch_source.py
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+
+# the suite on the GPU path on this CPU: finiteness checks read late, logged values kept as tensors (docs/gpu.md)
+test-gpu-path: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --gpu-path
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
