@@ -398,3 +398,20 @@ def test_replica_exchange_with_gibbs_names_non_finite_logits_on_either_path(gpu_
     pt = ReplicaExchange(BlockGibbs(), n_rungs=4, base=Bernoulli(model.b.clone()))
     with pytest.raises(NonFiniteError, match=r"gibbs: non-finite conditional logits at sweep 1 for units \[9\];"):
         pt.sample(energy, 8, D, 50, torch.Generator().manual_seed(0))
+
+
+def test_a_gibbs_subclass_with_its_own_step_keeps_it_on_the_gpu_path(monkeypatch) -> None:
+    """The chain loop's GPU path runs BlockGibbs.sweep only for BlockGibbs itself: a subclass that overrides step
+    (here counting its calls) is stepped as written."""
+    from ebmlab.samplers import finite_watch
+
+    class Counted(BlockGibbs):
+        calls = 0
+
+        def step(self, energy, state, generator=None):
+            Counted.calls += 1
+            return super().step(energy, state, generator)
+
+    monkeypatch.setattr(finite_watch, "DEFER_ON_CPU", True)
+    run_chains(Counted(), FastBoltzmann(), torch.ones(4, D, dtype=torch.float64), 7, torch.Generator().manual_seed(0))
+    assert Counted.calls == 7

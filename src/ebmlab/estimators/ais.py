@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.densities import Density
-from ebmlab.energies.base import EnergyFn, energy_and_grad
+from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
 from ebmlab.estimators.base import Estimate, log_mean_exp, pareto_k
 from ebmlab.estimators.logz import check_count, make_generator
@@ -175,11 +175,7 @@ def _start_unread(
     """``kernel.init(energy, x)`` without a host read, and its finiteness test as a check to read later (the same
     error). For the temperatures after the first on the GPU path of a path without parts; the first runs the full
     init."""
-    if kernel.uses_gradient:
-        e, g = energy_and_grad(energy, x)
-    else:
-        with torch.no_grad():
-            e, g = energy(x), None
+    e, g = kernel.evaluate(energy, x)
     check = BlockCheck(finite_rows(e, g).unsqueeze(0), lambda _, ok: kernel.raise_bad_start(ok))
     return SamplerState(x, e, g, step_size), check
 

@@ -176,12 +176,14 @@ class Sampler(ABC):
                 f"got {getattr(x0, 'shape', type(x0).__name__)}."
             )
         x0 = x0.detach()
+        return self._start(x0, *self.evaluate(energy, x0), step_size)
+
+    def evaluate(self, energy: EnergyFn, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """E at ``x``, and ∇E when the kernel uses it (else None), as :meth:`init` evaluates them."""
         if self.uses_gradient:
-            e, g = energy_and_grad(energy, x0)
-        else:
-            with torch.no_grad():
-                e, g = energy(x0), None
-        return self._start(x0, e, g, step_size)
+            return energy_and_grad(energy, x)
+        with torch.no_grad():
+            return energy(x), None
 
     def _start(self, x0: Tensor, e: Tensor, g: Tensor | None, step_size: float | Tensor | None = None) -> SamplerState:
         """The initial state from E and ∇E at the starting points, which must be finite."""

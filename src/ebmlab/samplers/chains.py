@@ -190,7 +190,8 @@ def run_chains(
     t = booked = 0
     late: BlockCheck | None = None  # ULA / kinetic / Gibbs on CUDA: a block's finiteness, read one block late
     # Gibbs on the GPU path: each sweep's finiteness per block, checked with the booking, one chunk late
-    sweeps: list[Tensor] | None = [] if isinstance(kernel, BlockGibbs) and hook is None and deferred(x.device) else None
+    # (the exact type: a subclass may override step, which sweep would bypass)
+    sweeps: list[Tensor] | None = [] if type(kernel) is BlockGibbs and hook is None and deferred(x.device) else None
     flat = runner is None and per_block == 1  # one step's draws without the step dimension (the same numbers)
     while t < n_steps:
         k = min(per_block, n_steps - t)
@@ -204,7 +205,7 @@ def run_chains(
                 late.raise_if_bad()
             late = None
             if check is not None and deferred(x.device):
-                late = check
+                late = check.start_copy() if t + k < n_steps else check  # more blocks follow: copy its flag now
             elif check is not None:
                 check.raise_if_bad()
             t = booked = t + k
@@ -236,7 +237,7 @@ def run_chains(
                 streak = book_pending(result, booked, pending, streak)
                 late = swap_checks(late, gibbs_check(kernel, sweeps, state.iteration - (t - booked), x))
                 booked, pending = t, []
-    late = swap_checks(late, gibbs_check(kernel, sweeps, state.iteration - (t - booked), x))
+    late = swap_checks(late, gibbs_check(kernel, sweeps, state.iteration - (t - booked), x), more=False)
     if late is not None and read_last_check:
         late.raise_if_bad()
     result.unread = None if read_last_check else late
@@ -257,13 +258,14 @@ def gibbs_check(kernel: Sampler, sweeps: list[Tensor] | None, iteration: int, x:
     return check
 
 
-def swap_checks(late: BlockCheck | None, new: BlockCheck | None) -> BlockCheck | None:
-    """Read the pending check ``late`` now that later work is queued, and keep ``new`` pending (if there is one)."""
+def swap_checks(late: BlockCheck | None, new: BlockCheck | None, more: bool = True) -> BlockCheck | None:
+    """Read the pending check ``late`` now that later work is queued, and keep ``new`` pending (if there is one;
+    ``more``: work follows it in this call, so its flag's copy starts now)."""
     if new is None:
         return late
     if late is not None:
         late.raise_if_bad()
-    return new
+    return new.start_copy() if more else new
 
 
 def book_pending(

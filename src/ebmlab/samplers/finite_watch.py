@@ -3,7 +3,7 @@ on a GPU.
 
 The unadjusted kernels accept every move, so a chain whose energy or gradient turns NaN/inf must stop the run with
 a :class:`~ebmlab.errors.NonFiniteError` naming the first such step and its chains. Reading that flag right after
-a block is queued makes the host wait for the block; on CUDA, :class:`BlockCheck` instead copies the block's flag
+a block is queued makes the host wait for the block; on CUDA, :class:`BlockCheck` (``start_copy``) instead copies the block's flag
 to pinned host memory asynchronously (an event marks it) and :func:`~ebmlab.samplers.chains.run_chains` reads it
 after the *next* block is queued, so the GPU never idles waiting for the host. The step and the chains named are
 the same: the block's per-step flags stay on the device and are only inspected on the failure path. The price is
@@ -41,14 +41,20 @@ class BlockCheck:
     def __init__(self, ok: Tensor, fail: Callable[[int, Tensor], None]) -> None:
         self.ok, self.fail = ok, fail
         self.bad_steps = (~ok).any(dim=1)
-        any_bad = self.bad_steps.any()
         self.event: torch.cuda.Event | None = None
+        self.flag: Tensor | None = None
+
+    def start_copy(self) -> BlockCheck:
+        """For a check read after more work is queued: on CUDA, copy its flag to pinned host memory now
+        (asynchronously; an event marks it), so that :meth:`raise_if_bad` waits for this block only."""
+        any_bad = self.bad_steps.any()
         self.flag = any_bad
-        if ok.is_cuda:
+        if any_bad.is_cuda:
             self.flag = torch.empty((), dtype=torch.bool, pin_memory=True)
             self.flag.copy_(any_bad, non_blocking=True)
             self.event = torch.cuda.Event()
             self.event.record()
+        return self
 
     @classmethod
     def unadjusted(cls, name: str, iteration: int, ok: Tensor, step_size: float | Tensor) -> BlockCheck:
@@ -59,7 +65,7 @@ class BlockCheck:
         """Raise the kernel's error at the first non-finite step of the block (reads one host flag)."""
         if self.event is not None:
             self.event.synchronize()  # waits for this block's copy only, not for blocks queued after it
-        if bool(self.flag):
+        if bool(self.bad_steps.any() if self.flag is None else self.flag):
             first = int(self.bad_steps.nonzero()[0, 0])
             self.fail(first, self.ok[first])
 
