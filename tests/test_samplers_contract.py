@@ -7,7 +7,9 @@ import torch
 
 from ebmlab.energies import MLPEnergy
 from ebmlab.errors import ConfigError, NonFiniteError, ShapeError
-from ebmlab.samplers import SAMPLER_NAMES, BlockGibbs, get_sampler, sample
+from ebmlab.samplers import MALA, SAMPLER_NAMES, BlockGibbs, get_sampler, sample
+from ebmlab.samplers.base import clamp_log_alpha_, finite_rows
+from ebmlab.samplers.langevin import log_ratio
 
 CONTINUOUS = ("ula", "mala", "hmc", "kinetic")
 
@@ -66,6 +68,71 @@ def test_metropolis_samplers_reject_and_flag_nonfinite_proposals(name: str) -> N
     assert result.nonfinite > 0
     assert torch.isfinite(result.samples).all()
     assert (result.samples[..., 0].abs() <= 1.5).all()
+
+
+class _InfGradBeyond(torch.autograd.Function):
+    """E = ½‖x‖² (finite everywhere) whose gradient is +inf in the first coordinate beyond x₁ > 1.2."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return quadratic(x)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        g = x.clone()
+        g[:, 0] = torch.where(x[:, 0] > 1.2, torch.full_like(g[:, 0], float("inf")), g[:, 0])
+        return grad_out.unsqueeze(1) * g
+
+
+@pytest.mark.parametrize("capture", ("off", "eager"))
+@pytest.mark.parametrize("name", ("mala", "hmc"))
+def test_a_nonfinite_gradient_with_a_finite_energy_is_rejected_and_flagged(name: str, capture: str) -> None:
+    """MALA and HMC test log α alone (base.clamp_log_alpha_): a ∇E of +inf beside a finite E must still make it
+    non-finite, on the step path and the block path alike."""
+    x0 = torch.zeros(64, 3, dtype=torch.float64)
+    kernel = get_sampler(name, step_size=0.5)
+    result = sample(_InfGradBeyond.apply, kernel, x0, n_steps=60, seed=3, diagnostics=False, capture=capture)
+    assert result.nonfinite > 0 and result.divergent >= result.nonfinite
+    assert (result.samples[..., 0] <= 1.2).all()  # no chain ever accepted a point with an infinite gradient
+    assert torch.isfinite(result.final_state.grad).all()
+
+
+@pytest.mark.parametrize("capture", ("off", "eager"))
+def test_a_log_alpha_that_overflows_is_rejected_and_flagged(capture: str) -> None:
+    """E and ∇E finite, E(x) − E(y) overflows float32 to +inf: the proposal is flagged non-finite and rejected (a log α
+    of +inf is never clamped to an acceptance of 1), so the overflow shows up in the counts instead of in the chains."""
+
+    def towers(x: torch.Tensor) -> torch.Tensor:  # +3e38 for x₁ < 0, −3e38 for x₁ > 0: each finite in float32
+        return torch.where(x[:, 0] > 0, -3e38, 3e38).to(x.dtype) + 1e-3 * quadratic(x)
+
+    x0 = torch.full((32, 2), -0.05)
+    result = sample(towers, MALA(0.05), x0, n_steps=40, seed=0, diagnostics=False, capture=capture)
+    assert result.nonfinite > 0
+    assert (result.samples[..., 0] < 0).all()
+
+
+def test_every_nonfinite_proposal_row_makes_mala_log_alpha_nonfinite() -> None:
+    """The claim clamp_log_alpha_ rests on (langevin.log_ratio's doc): NaN / ±inf anywhere in E(y) or ∇E(y) → log α
+    not finite, for random finite E(x), ∇E(x), ξ and steps; rows left finite stay finite."""
+    gen = torch.Generator().manual_seed(0)
+    n, d = 4000, 5
+    e, e_y = torch.randn(n, generator=gen), torch.randn(n, generator=gen)
+    g, g_y, noise = (torch.randn(n, d, generator=gen) * 3 for _ in range(3))
+    values = torch.tensor([float("nan"), float("inf"), -float("inf")])
+    hit = torch.rand(n, generator=gen) < 0.5
+    where = torch.randint(0, d + 1, (n,), generator=gen)  # column d: the energy itself
+    kind = values[torch.randint(0, 3, (n,), generator=gen)]
+    rows = hit.nonzero().flatten()
+    in_e = rows[where[rows] == d]
+    in_g = rows[where[rows] < d]
+    e_y[in_e] = kind[in_e]
+    g_y[in_g, where[in_g]] = kind[in_g]
+    for lam in (1e-3, 0.1, torch.rand(n, generator=gen) * 0.5 + 1e-4):
+        for temp in (1.0, 0.3):
+            _, bad = clamp_log_alpha_(log_ratio(e, e_y, g.clone(), g_y, noise, lam, temp))
+            assert torch.equal(bad, ~finite_rows(e_y, g_y))
 
 
 @pytest.mark.parametrize("name", ("ula", "kinetic"))

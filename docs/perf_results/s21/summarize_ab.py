@@ -1,7 +1,7 @@
-"""Summarise driver_ab.sh: per row, the rate ratio new ÷ old of each round (paired: the two processes ran back to
+"""Summarise driver_ab.sh (or mh_test_ab.sh: prefix mh_test_ab): per row, the rate ratio new ÷ old of each round (paired: the two processes ran back to
 back), their median and range, and each side's median cost (ours ÷ floor).
 
-    python docs/perf_results/s21/summarize_ab.py [rounds]
+    python docs/perf_results/s21/summarize_ab.py [rounds] [prefix]
 """
 
 import json
@@ -11,10 +11,11 @@ from pathlib import Path
 
 here = Path(__file__).parent
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+prefix = sys.argv[2] if len(sys.argv) > 2 else "driver_ab"
 
 
 def rows(side: str, r: int) -> dict:
-    data = json.loads((here / f"driver_ab_{side}_{r}.json").read_text())
+    data = json.loads((here / f"{prefix}_{side}_{r}.json").read_text())
     return {(x["sampler"], x["energy"], x["chains"]): x for x in data["rows"]}
 
 

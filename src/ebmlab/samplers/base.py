@@ -35,7 +35,6 @@ __all__ = [
     "Transition",
     "UnadjustedSampler",
     "finite_rows",
-    "nonfinite_rows",
     "raise_diverged",
     "row_sums",
     "unadjusted_info",
@@ -89,7 +88,8 @@ class StepInfo:
     Attributes:
         accept_prob: Metropolis–Hastings acceptance probability ``(n,)`` (ones if unadjusted).
         accepted: whether the proposal was accepted ``(n,)``.
-        nonfinite: the proposal had a NaN/inf energy or gradient and was rejected ``(n,)``.
+        nonfinite: the proposal had a NaN/inf energy or gradient (MALA, HMC: a log α that is not finite, which
+            includes those; :func:`clamp_log_alpha_`) and was rejected ``(n,)``.
         divergent: non-finite, or an energy error above the kernel's divergence threshold ``(n,)``.
     """
 
@@ -108,12 +108,6 @@ def finite_rows(energy: Tensor, grad: Tensor | None) -> Tensor:
         return torch.isfinite(energy)
     s = row_sums(energy, grad)
     return (s - s) == 0  # isfinite in two ops (torch.isfinite dispatches four): s − s is 0 iff s is finite, else NaN
-
-
-def nonfinite_rows(energy: Tensor, grad: Tensor) -> Tensor:
-    """``~finite_rows(energy, grad)`` in the same two ops (no extra ``~``): the mask the block steps keep."""
-    s = row_sums(energy, grad)
-    return (s - s) != 0
 
 
 def row_sums(energy: Tensor, grad: Tensor) -> Tensor:
@@ -351,7 +345,13 @@ def mh_accept(
     Accepts where log u < min(0, log α), u ~ U(0, 1) drawn from ``generator`` unless given as ``uniform``.
     Returns ``(accept_prob, accepted, log_alpha)``.
     """
-    log_alpha = clamped_log_alpha(log_alpha, ok)
+    return accept_clamped(clamped_log_alpha(log_alpha, ok), generator, uniform)
+
+
+def accept_clamped(
+    log_alpha: Tensor, generator: torch.Generator | None, uniform: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`mh_accept` for a log α already clamped (−inf where rejected outright, at most 0)."""
     u = uniform
     if u is None:
         u = torch.rand(log_alpha.shape, generator=generator, dtype=log_alpha.dtype, device=log_alpha.device)
@@ -367,11 +367,17 @@ def clamped_log_alpha(log_alpha: Tensor, ok: Tensor) -> Tensor:
     return torch.nan_to_num(log_alpha, nan=-float("inf"), neginf=-float("inf")).clamp(max=0.0)
 
 
-def clamp_log_alpha_(log_alpha: Tensor, bad: Tensor) -> Tensor:
-    """:func:`clamped_log_alpha` in place, given the non-finite mask ``bad`` (= ``~ok``): the same bits."""
-    return (
-        log_alpha.masked_fill_(bad, -float("inf")).nan_to_num_(nan=-float("inf"), neginf=-float("inf")).clamp_(max=0.0)
-    )
+def clamp_log_alpha_(log_alpha: Tensor) -> tuple[Tensor, Tensor]:
+    """``(min(0, log α), bad)`` in place, with −inf where log α is not finite (``bad``, the mask returned).
+
+    MALA's and HMC's own test for a non-finite proposal. Their log α is built from the proposal's E and ∇E so that a
+    NaN/inf in either always makes it NaN/±inf (:func:`~ebmlab.samplers.langevin.log_ratio`; HMC: −ΔH, whose kinetic
+    term carries every ∇E of the trajectory): ``bad`` holds every chain :func:`finite_rows` would reject, and also
+    a log α that overflowed from finite parts. One test of n numbers instead of a pass over the gradients; a log α
+    of +inf is rejected too (never clamped to an acceptance of 1).
+    """
+    bad = (log_alpha - log_alpha) != 0  # isfinite in two ops: x − x is 0 iff x is finite, else NaN
+    return log_alpha.masked_fill_(bad, -float("inf")).clamp_(max=0.0), bad
 
 
 def axpy(y: Tensor, x: Tensor, alpha: float | Tensor) -> Tensor:

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from ebmlab.errors import ConfigError
-from ebmlab.samplers.base import Sampler, clamp_log_alpha_, nonfinite_rows, select
+from ebmlab.samplers.base import Sampler, clamp_log_alpha_, select
 from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA, log_ratio
@@ -50,8 +50,7 @@ def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam
             (log_u,) = u  # this step's log u, taken for the whole block (block_extras)
             y = x.add(g, alpha=-lam).add_(noise, alpha=scale)
             e_y, g_y = eg(y)
-            bad = nonfinite_rows(e_y, g_y)
-            log_alpha = clamp_log_alpha_(log_ratio(e, e_y, g, g_y, noise, lam, temp), bad)
+            log_alpha, bad = clamp_log_alpha_(log_ratio(e, e_y, g, g_y, noise, lam, temp))
             acc = log_u < log_alpha
             return select(acc, y, x, fresh=True), torch.where(acc, e_y, e), select(acc, g_y, g), v, log_alpha, bad, None
 
@@ -67,12 +66,11 @@ def step_fn(sampler: Sampler, eg: Callable[[Tensor], tuple[Tensor, Tensor]], lam
                 x = x.add(p, alpha=lam)
                 e, g = eg(x)
                 p.add_(g, alpha=-(0.5 if i == n_leap - 1 else 1.0) * lam * inv_t)  # p is this step's own tensor
-            bad = nonfinite_rows(e, g)
             k1 = p.reshape(p.shape[0], -1).square_().sum(1).mul_(0.5)  # 0.5 · Σp², the same bits
             d = e - e0 if temp == 1.0 else (e - e0).mul_(inv_t)  # d · 1 is d, bit for bit
             delta_h = d.add_(k1).sub_(k0)
             far = delta_h > thresh
-            log_alpha = clamp_log_alpha_(delta_h.neg_(), bad)
+            log_alpha, bad = clamp_log_alpha_(delta_h.neg_())
             acc = log_u < log_alpha
             return select(acc, x, x0, fresh=True), torch.where(acc, e, e0), select(acc, g, g0), v, log_alpha, bad, far
 

@@ -21,11 +21,11 @@ from ebmlab.samplers.base import (
     Sampler,
     SamplerState,
     StepInfo,
+    accept_clamped,
     axpy,
     check_jitter,
-    finite_rows,
+    clamp_log_alpha_,
     jittered,
-    mh_accept,
     select,
 )
 
@@ -89,12 +89,12 @@ class HMC(Sampler):
             e, g = energy_and_grad(energy, x)
             half = 0.5 if i == self.n_leapfrog - 1 else 1.0
             p = axpy(p, g, -half * eps * inv_t)
-        ok = finite_rows(e, g)
         kinetic0 = 0.5 * p0.reshape(p0.shape[0], -1).square().sum(1)
         kinetic1 = 0.5 * p.reshape(p.shape[0], -1).square().sum(1)
         delta_h = (e - e0) * inv_t + kinetic1 - kinetic0
-        accept_prob, accepted, _ = mh_accept(-delta_h, ok, generator, uniform)
-        divergent = ~ok | (delta_h > self.divergence_threshold)
+        log_alpha, bad = clamp_log_alpha_(-delta_h)  # bad: NaN/inf in the end point's E or in any ∇E on the way
+        accept_prob, accepted, _ = accept_clamped(log_alpha, generator, uniform)
+        divergent = bad | (delta_h > self.divergence_threshold)
         new = SamplerState(
             x=select(accepted, x, x0, fresh=True),  # x: the leapfrog's own end point (n_leapfrog >= 1)
             energy=torch.where(accepted, e, e0),
@@ -102,4 +102,4 @@ class HMC(Sampler):
             step_size=state.step_size,
             iteration=state.iteration + 1,
         )
-        return new, StepInfo(accept_prob=accept_prob, accepted=accepted, nonfinite=~ok, divergent=divergent)
+        return new, StepInfo(accept_prob=accept_prob, accepted=accepted, nonfinite=bad, divergent=divergent)

@@ -24,11 +24,11 @@ from ebmlab.samplers.base import (
     StepInfo,
     Transition,
     UnadjustedSampler,
+    accept_clamped,
     axpy,
     check_jitter,
-    finite_rows,
+    clamp_log_alpha_,
     jittered,
-    mh_accept,
     positive_finite,
     select,
     sqrt,
@@ -48,6 +48,10 @@ def log_ratio(
 
     four passes over the chains (s, ξ − cs, the product, the row sum) instead of seven, and no cancellation of the two
     O(dim) terms ‖ξ‖²/2. ``lam``: a float, or one step per chain ``(n,)``. Fresh temporaries are updated in place.
+
+    A NaN/inf in E(y) or ∇E(y) always gives a NaN/±inf log α (E(x), ∇E(x) and ξ finite, c = λ/2σ > 0): a ±inf in
+    sᵢ makes sᵢ(ξᵢ − c·sᵢ) −inf, and a NaN stays NaN. :func:`~ebmlab.samplers.base.clamp_log_alpha_` tests log α
+    alone for that reason.
     """
     s = g + g_y
     sigma = sqrt(2.0 * lam * temp)
@@ -101,7 +105,8 @@ class MALA(Sampler):
     Proposal y = x − λ∇E(x) + √(2λT) ξ, accepted with probability
     min(1, exp(−(E(y) − E(x))/T) q(x|y) / q(y|x)), q(y|x) = N(y; x − λ∇E(x), 2λT I).
     E and ∇E of the current point are cached: one energy-and-gradient evaluation per step.
-    Non-finite proposals are rejected and flagged in ``StepInfo.nonfinite``.
+    Non-finite proposals (NaN/inf in E(y) or ∇E(y), or a log α that overflows) are rejected and flagged in
+    ``StepInfo.nonfinite``.
     """
 
     name = "mala"
@@ -131,9 +136,8 @@ class MALA(Sampler):
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
         y = axpy(axpy(x, g, -lam), noise, sqrt(2.0 * lam * temp))
         e_y, g_y = energy_and_grad(energy, y)
-        ok = finite_rows(e_y, g_y)
-        log_alpha = log_ratio(e, e_y, g, g_y, noise, lam, temp)
-        accept_prob, accepted, _ = mh_accept(log_alpha, ok, generator, uniform)
+        log_alpha, bad = clamp_log_alpha_(log_ratio(e, e_y, g, g_y, noise, lam, temp))  # bad: NaN/inf in E(y), ∇E(y)
+        accept_prob, accepted, _ = accept_clamped(log_alpha, generator, uniform)
         new = SamplerState(
             x=select(accepted, y, x, fresh=True),  # y: this step's own proposal
             energy=torch.where(accepted, e_y, e),
@@ -141,5 +145,5 @@ class MALA(Sampler):
             step_size=state.step_size,
             iteration=state.iteration + 1,
         )
-        info = StepInfo(accept_prob=accept_prob, accepted=accepted, nonfinite=~ok, divergent=~ok)
+        info = StepInfo(accept_prob=accept_prob, accepted=accepted, nonfinite=bad, divergent=bad)
         return new, info
