@@ -1,18 +1,21 @@
 """Session 16's training rounds: fit ÷ bare and fit ÷ method loop (CPU time, paired) per workload and round.
+With a pattern (relative to docs/perf_results), the rounds it names instead (session 21: "s21/training_cpu_s21_[0-9].json").
 
-python docs/perf_results/s16_scratch/summarize_training.py
+python docs/perf_results/s16_scratch/summarize_training.py [PATTERN]
 """
 
 import glob
 import json
 import statistics
+import sys
 
 R = "docs/perf_results"
-for label, pattern in (
+SETS = (
     ("bare loops with fit's Adam (foreach)", "training_cpu_s16_[0-9].json"),
     ("bare loops with PyTorch's default Adam", "training_cpu_s16_bare_default_[0-9].json"),
     ("cd-persistent, bare loops with fit's Adam", "training_cpu_s16_persistent_[0-9].json"),
-):
+)
+for label, pattern in SETS if len(sys.argv) < 2 else (("rounds", sys.argv[1]),):
     files = sorted(glob.glob(f"{R}/{pattern}"))
     print(f"{label}: {', '.join(f.split('/')[-1] for f in files)}")
     rows: dict[str, dict[str, list[float]]] = {}
