@@ -1,16 +1,19 @@
 """bg (benchmarks/training.py's Boltzmann generator): is fit's torch.autograd.grad(loss, params) slower than the
-method loop's loss.backward()? CPU time per call, medians of 15 × 50, one thread.
+method loop's loss.backward()? CPU time per call, medians of 40 × 50, one thread.
 
     OMP_NUM_THREADS=1 python docs/perf_results/s21/grad_vs_backward.py
 """
 
 import statistics
 import sys
-import time
+from pathlib import Path
 
 import torch
 
-sys.path.insert(0, "benchmarks")
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import interleaved
+
 import training as T
 
 torch.set_num_threads(1)
@@ -56,13 +59,7 @@ fs = {
 }
 for f in fs.values():
     f()
-t = {k: [] for k in fs}
-for _ in range(15):
-    for k, f in fs.items():
-        s = time.process_time()
-        for _ in range(50):
-            f()
-        t[k].append((time.process_time() - s) / 50 * 1e6)
+t = interleaved(fs, rounds=40, calls=50)
 base = statistics.median(t["loss only"])
 for k, v in t.items():
     print(

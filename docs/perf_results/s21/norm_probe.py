@@ -6,12 +6,14 @@ norm of the concatenation (other bits); µs per call, medians and minima of 20 �
 
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import interleaved
+
 import training as T
 from ebmlab.training.optim import total_norm
 
@@ -26,12 +28,6 @@ variants = {
     "get_total_norm": lambda: torch.nn.utils.get_total_norm(grads),
     "cat+norm": lambda: torch.linalg.vector_norm(torch.cat([g.reshape(-1) for g in grads])),
 }
-times: dict[str, list[float]] = {k: [] for k in variants}
-for _ in range(20):
-    for key, fn in variants.items():
-        start = time.process_time()
-        for _ in range(200):
-            fn()
-        times[key].append((time.process_time() - start) / 200 * 1e6)
+times = interleaved(variants, rounds=20, calls=200)
 for key, values in times.items():
     print(f"{key:16s} median {statistics.median(values):6.1f} µs, min {min(values):6.1f}")
