@@ -31,6 +31,7 @@ def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None
         (["sample", "mog8", "--rungs", "3", "--sampler", "kinetic"], "carries a velocity per chain"),
         (["sample", "mog8", "--rungs", "3", "--beta-min", "2"], "--beta-min must be below 1"),
         (["sample", "mog8", "--device", "gpu0"], "expected a torch device (cpu, cuda, cuda:0, mps) or auto"),
+        (["sample", "mog8", "--capture", "graphs"], "invalid choice"),
     ],
 )
 def test_bad_input_is_one_line(argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,6 +43,30 @@ def test_bad_input_is_one_line(argv: list[str], expected: str, capsys: pytest.Ca
     assert code == 2
     assert expected in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_sample_capture_reaches_the_chains_and_the_diagnostics(tmp_path, monkeypatch) -> None:
+    """``--capture`` is handed to ``sample`` and recorded; off and the default auto give the same draws bit for bit.
+    (``compile`` takes seconds to compile, so its run is in docs/performance.md, not here.)"""
+    from ebmlab.cli import sample as sample_cli
+
+    seen: list[str] = []
+    real = sample_cli.sample
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["capture"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sample_cli, "sample", recording)
+    common = ["sample", "mog8", "--steps", "64", "--chains", "8", "--warmup", "16"]
+    draws = {}
+    for capture in ("off", None):
+        out = tmp_path / str(capture)
+        assert main([*common, "--out", str(out), *(["--capture", capture] if capture else [])]) == 0
+        assert json.loads((out / "diagnostics.json").read_text())["capture"] == (capture or "auto")
+        draws[capture] = np.load(out / "samples.npy")
+    assert seen == ["off", "auto"]
+    assert np.array_equal(draws["off"], draws[None])
 
 
 def test_sample_writes_samples_diagnostics_and_plot(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,6 +1,6 @@
 """``ebmlab sample``: run MCMC on a named target, or draw from a trained run.
 
-    ebmlab sample TARGET [--sampler NAME] [--steps N] [--chains C] [--seed S] [--out DIR] [--json]
+    ebmlab sample TARGET [--sampler NAME] [--steps N] [--chains C] [--seed S] [--capture MODE] [--out DIR] [--json]
     ebmlab sample FILE.py:NAME --dim D [...]      (your energy: a function or nn.Module class in FILE.py)
     ebmlab sample TARGET --rungs R [--beta-min B] [--base-scale S] ...   (replica exchange)
     ebmlab sample RUN_DIR -n N [--start noise|buffer|annealed|tempered] [--steps N] [--out DIR]
@@ -74,6 +74,14 @@ def add_parser(sub: Any) -> None:
         help="torch device of the chains (and of a run directory's method): cpu (default), cuda, cuda:1, ... or auto",
     )
     p.add_argument(
+        "--capture",
+        choices=("auto", "off", "compile"),
+        default=None,
+        help="how the post-warm-up steps run: auto (default; the same chains as off, bit for bit), off (one kernel "
+        "step per step) or compile (torch.compile: fused steps, different rounding, seconds of compiling first; "
+        "pays on long runs of a cheap energy; falls back to auto with a warning if compiling fails)",
+    )
+    p.add_argument(
         "--rungs",
         type=positive_int,
         default=None,
@@ -117,7 +125,8 @@ def _initial_points(target: Any, shape_1: tuple[int, ...], chains: int, generato
 
 #: options that apply only to one mode (attribute, flag)
 TARGET_ONLY = (("sampler", "--sampler"), ("rungs", "--rungs"), ("chains", "--chains"), ("step_size", "--step-size"),
-               ("warmup", "--warmup"), ("beta_min", "--beta-min"), ("base_scale", "--base-scale"))  # fmt: skip
+               ("warmup", "--warmup"), ("beta_min", "--beta-min"), ("base_scale", "--base-scale"),
+               ("capture", "--capture"))  # fmt: skip
 RUN_DIR_ONLY = (("num", "-n/--num"), ("start", "--start"))
 USER_ONLY = (("dim", "--dim"),)
 
@@ -140,9 +149,15 @@ def _check_mode(args: argparse.Namespace, run_dir: bool) -> None:
         )
     if not run_dir and args.rungs is None and (args.beta_min is not None or args.base_scale is not None):
         raise ConfigError("--beta-min and --base-scale set the replica-exchange ladder; give --rungs R with them.")
+    if not run_dir and args.rungs is not None and args.capture is not None:
+        raise ConfigError("--capture applies to plain chains; replica exchange (--rungs) runs its own rounds, drop it.")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out}: a file of that name exists; give a directory for the outputs.")
-    defaults = {"num": 1000} if run_dir else {"sampler": "mala", "warmup": 200, "chains": 256, "beta_min": 0.01}
+    defaults = (
+        {"num": 1000}
+        if run_dir
+        else {"sampler": "mala", "warmup": 200, "chains": 256, "beta_min": 0.01, "capture": "auto"}
+    )
     for attr, value in defaults.items():
         if getattr(args, attr) is None:
             setattr(args, attr, value)
@@ -199,7 +214,15 @@ def run(args: argparse.Namespace) -> int:
     x0 = _initial_points(target, shape, args.chains, generator)
     thin = max(1, steps // 100)
     result = sample(
-        target, kernel, x0, steps, warmup=args.warmup, thin=thin, generator=generator, progress=sys.stderr.isatty()
+        target,
+        kernel,
+        x0,
+        steps,
+        warmup=args.warmup,
+        thin=thin,
+        generator=generator,
+        progress=sys.stderr.isatty(),
+        capture=args.capture,
     )
     result = _on_cpu(result)  # the reports below read the draws on the CPU
     out = args.out or Path("runs") / f"sample-{label}-{args.sampler}"
@@ -212,6 +235,7 @@ def run(args: argparse.Namespace) -> int:
         "thin": thin,
         "seed": args.seed,
         "initial_step_size": step,
+        "capture": args.capture,
         "exact_log_z": exact_log_z,
         **_coverage(target, result.samples),
         **result.summary(),
