@@ -5,7 +5,7 @@
 Each process (modes alternating) builds the seeded energy, runs ULA ``sample(..., capture="auto")`` once to warm
 up, then ``--runs`` times ``--steps`` steps, and reports CPU ms per step and minor page faults per step of each run.
 glibc's thresholds are dynamic, so with its defaults the same step can land in reused or in fresh pages depending
-on what was allocated and freed before (docs/performance.md, "Session 8"); tuned, freed pages stay in the process.
+on what was allocated and freed before (docs/performance_log.md, "Session 8"); tuned, freed pages stay in the process.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 the same evaluations with a ULA drift's two elementwise passes between them, with the drift's own time, CPU time,
 medians of interleaved rounds. "chain ÷ (floor + drift)" above 1 would be what an evaluation loses to the passes
 between evaluations (colder caches); on the project's CPU it was 1.00–1.07 with the tuned allocator
-(docs/performance.md, "Session 10"): the floor is reachable inside a chain.
+(docs/performance_log.md, "Session 10"): the floor is reachable inside a chain.
 
     OMP_NUM_THREADS=1 python benchmarks/floor_context.py [--cases mlp:4096,conv:4096,many-well:4096] [--malloc tuned]
 """

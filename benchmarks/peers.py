@@ -6,7 +6,7 @@ Two ways to time them (``samplers_user.py --peers``):
   compiled, then after each of our repeats times one run of each peer. The ratios are **paired**: the median over
   repeats of ours ÷ peer, each pair measured seconds apart, so a change of load on a shared machine moves both sides
   of a ratio instead of one (run after ours, BlackJAX's rates for identical networks differed by up to 1.7× between
-  rows of one run: docs/performance.md, "Session 15").
+  rows of one run: docs/performance_log.md, "Session 15").
 * ``after``: every row of ours first, then the peers' medians in one subprocess run (before session 15).
 
 The rows, settings, weights and starting points travel as a SPEC directory of JSON and ``.npy`` files

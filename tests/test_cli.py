@@ -47,7 +47,7 @@ def test_bad_input_is_one_line(argv: list[str], expected: str, capsys: pytest.Ca
 
 def test_sample_capture_reaches_the_chains_and_the_diagnostics(tmp_path, monkeypatch) -> None:
     """``--capture`` is handed to ``sample`` and recorded; off and the default auto give the same draws bit for bit.
-    (``compile`` takes seconds to compile, so its run is in docs/performance.md, not here.)"""
+    (``compile`` takes seconds to compile, so its run is in docs/performance_log.md, "Session 22", not here.)"""
     from ebmlab.cli import sample as sample_cli
 
     seen: list[str] = []

@@ -4,7 +4,7 @@ glibc's ``malloc`` serves blocks above a *dynamic* threshold (128 KiB at start, 
 most 32 MiB) with ``mmap`` and returns them to the system on ``free``; freed memory at the top of the heap is
 trimmed back above another dynamic threshold. A batched E+∇E of a neural energy allocates and frees the same
 multi-megabyte activations on every call, and whether they land in reused or fresh pages depends on what was
-freed before: a fresh page costs a page fault. Measured on the project's CPU (docs/performance.md, "Session 8"):
+freed before: a fresh page costs a page fault. Measured on the project's CPU (docs/performance_log.md, "Session 8"):
 ULA on a ConvNet energy at 4096 chains took 99 ms per step (median; 75–148 ms) with glibc's defaults, at a median
 of 10 206 page faults per step (0–17 814, by allocation history), and 76 ms (69–92 ms) tuned, with none
 (``benchmarks/alloc_faults.py``; an MLP at 4096 chains: 31.0 → 25.8 ms).

@@ -2,7 +2,7 @@
 this session) against E + ∇E at every leapfrog step (the same energy behind a wrapper without ``grad``: what HMC
 did before), in one process, interleaved; CPU time per HMC iteration, medians of 15 rounds (``ROUNDS``), glibc tuned as the CLI.
 The two give the same chains bit for bit (checked here on the first round). It measures commit 7363240, which added
-the gradient-only path; the next commit removed it again (no gain measured in HMC; docs/performance.md, "Session 13"):
+the gradient-only path; the next commit removed it again (no gain measured in HMC; docs/performance_log.md, "Session 13"):
 
     git checkout 7363240 && OMP_NUM_THREADS=1 python docs/perf_results/s13_scratch/hmc_grad_only_ab.py [ROUNDS] [CHAINS,...]
 """

@@ -1,6 +1,6 @@
 """``RowBlocks``: a per-row energy's E+∇E a block of rows at a time, for the session 14 scripts. It was
 ``ebmlab.energies.RowBlocks`` at commit 0248877 and was taken out of the library the same session: it gained nothing
-consistent for a user's autograd MLP or for ``ConvEnergy`` (docs/performance.md, "Session 14")."""
+consistent for a user's autograd MLP or for ``ConvEnergy`` (docs/performance_log.md, "Session 14")."""
 
 from __future__ import annotations
 

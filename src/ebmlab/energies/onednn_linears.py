@@ -2,7 +2,7 @@
 
 PyTorch runs a float32 ``nn.Linear`` on its default BLAS. On some CPUs that BLAS is far slower than oneDNN (on a
 Zen 5 AMD EPYC MKL's GEMM ran at 68–89 GFLOP/s, oneDNN's at 125–186), so a user's own MLP energy took 20.13 ms per
-E+∇E at 4096 rows against 12.02 ms with its linears on oneDNN (docs/performance.md, "Session 14"). On other CPUs
+E+∇E at 4096 rows against 12.02 ms with its linears on oneDNN (docs/performance_log.md, "Session 14"). On other CPUs
 the gain is small or negative (about even on a Zen 4 EPYC from 1024 rows, up to 1.3× slower at 128): measure
 yours with ``benchmarks/linear_backends.py`` before opting in.
 

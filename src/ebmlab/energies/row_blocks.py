@@ -5,7 +5,7 @@ A batched E+∇E of a neural energy allocates its activations afresh on every ca
 ``malloc`` such blocks come back as fresh pages, a page fault per 4 KiB (:mod:`ebmlab.allocator`). Evaluated
 ``rows`` rows at a time, a block's activations hold at most :data:`BLOCK_NUMBERS` numbers (1 MiB of float32) and
 can be reused from one block to the next: glibc keeps them once its dynamic mmap threshold has been raised above
-1 MiB, as a sampler's 4 MiB noise block does. Under glibc's defaults (what a library script gets; docs/performance.md,
+1 MiB, as a sampler's 4 MiB noise block does. Under glibc's defaults (what a library script gets; docs/performance_log.md,
 "Session 14") MLP sampler steps at 2048–8192 chains took 3–49 % less time with 3–17× fewer page faults, with the
 same bits; with :func:`~ebmlab.allocator.tune_malloc` (the command line's setting, and the robust fix) about even.
 

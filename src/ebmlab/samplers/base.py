@@ -409,7 +409,7 @@ def sqrt(v: float | Tensor) -> float | Tensor:
 
 #: from this many numbers a row choice on the CPU copies rows by index instead of calling ``torch.where``, which the CPU
 #: runs element by element (4096 × 64: 206 against 87 µs with ``new`` overwritten in place, 141 µs into a copy of
-#: ``old``; 128 × 64: 11 against 17 µs; docs/perf_results/s12_scratch/select_rows.py, docs/performance.md "Session 12")
+#: ``old``; 128 × 64: 11 against 17 µs; docs/perf_results/s12_scratch/select_rows.py, docs/performance_log.md "Session 12")
 SELECT_BY_INDEX_MIN = 1 << 15
 
 

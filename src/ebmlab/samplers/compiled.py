@@ -68,7 +68,7 @@ MIN_GRAPH_SEGMENTS = 4
 #: where a step moves at most COMPILE_BLOCK_MAX_ELEMENTS numbers (n × event size) and a compiled call's fixed cost
 #: outweighs its arithmetic: mog8 and many-well at 128 chains ran 1.2–2.4× faster, at 4096 chains −12 … +4 %, so
 #: larger steps keep one compiled call per step. A cold compile costs about a second per evaluation in the graph
-#: (inductor caches it on disk). docs/performance.md, "Session 10".
+#: (inductor caches it on disk). docs/performance_log.md, "Session 10".
 COMPILE_EVALS = 16
 COMPILE_BLOCK_MAX_ELEMENTS = 4096
 

@@ -50,7 +50,7 @@ def foreach_applies(params: Sequence[Tensor]) -> bool | None:
     own choice). PyTorch's default on the CPU is the per-parameter loop; its ``foreach`` implementation updates
     every parameter with one kernel per operation and gives the same bits (a test checks Adam, AdamW and SGD with
     momentum): Adam over the Boltzmann generator's 27 parameters took 0.60–0.86 instead of 0.78–1.02 ms per step on a
-    Zen 4 EPYC (docs/performance.md, "Session 15")."""
+    Zen 4 EPYC (docs/performance_log.md, "Session 15")."""
     plain = all(type(p) in (Tensor, nn.Parameter) and p.layout == torch.strided for p in params)
     return True if params and plain and all(p.device.type in ("cpu", "cuda") for p in params) else None
 
