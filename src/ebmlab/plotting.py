@@ -11,6 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ebmlab.outputs import save_figure
+
 __all__ = ["plot_samples_vs_density", "pyplot"]
 
 
@@ -81,6 +83,6 @@ def plot_samples_vs_density(
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ebmlab.yaml_io import atomic_write_text
+
 __all__ = ["data_uri", "demo_html", "fmt_pm", "fmt_value", "page", "write_demo_report"]
 
 
@@ -183,10 +185,8 @@ def write_demo_report(out: Path, sections: Sequence[Any], env: dict[str, Any]) -
         "seconds": sum(s.seconds for s in sections),
         "sections": [_section_dict(s) for s in sections],
     }
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2, default=float) + "\n")
-    tmp.replace(out / "summary.json")
-    (out / "report.html").write_text(page("ebmlab demo report", demo_html(summary, out)))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=float) + "\n")
+    atomic_write_text(out / "report.html", page("ebmlab demo report", demo_html(summary, out)))
     md = ["# ebmlab demo report", ""]
     for s in summary["sections"]:
         md += [f"## {s['title']}", "", f"**Claim.** {s['claim']}", "", f"**Verdict:** {s['verdict']}", ""]
@@ -196,5 +196,5 @@ def write_demo_report(out: Path, sections: Sequence[Any], env: dict[str, Any]) -
         md += ["", s["text"], "", "| quantity | estimate ± SE | ground truth | z | note |", "|---|---|---|---|---|"]
         md += ["| " + " | ".join(_row_cells(r)) + " |" for r in s["rows"]]
         md += [f"\n![{s['title']}]({f})" for f in s["figures"]] + [""]
-    (out / "report.md").write_text("\n".join(md) + "\n")
+    atomic_write_text(out / "report.md", "\n".join(md) + "\n")
     return summary

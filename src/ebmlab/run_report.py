@@ -21,6 +21,7 @@ from typing import Any
 
 from ebmlab.errors import ConfigError
 from ebmlab.report_html import data_uri, demo_html, fmt_value, page, table
+from ebmlab.yaml_io import atomic_write_text
 
 __all__ = ["metric_curves_png", "write_report"]
 
@@ -144,7 +145,7 @@ def write_report(run_dirs: Sequence[Path], out: Path) -> Path:
         bodies.append(_run_html(run, summary, metrics))
         numbers.append({"run": str(run), "kind": "training", "summary": summary, "metrics": metrics})
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps({"runs": numbers}, indent=2, default=str) + "\n")
+    atomic_write_text(out / "summary.json", json.dumps({"runs": numbers}, indent=2, default=str) + "\n")
     title = "ebmlab report: " + ", ".join(p.name for p in run_dirs)
-    (out / "report.html").write_text(page(title, "<hr>".join(bodies)))
+    atomic_write_text(out / "report.html", page(title, "<hr>".join(bodies)))
     return out / "report.html"

@@ -11,8 +11,6 @@ failure is one :class:`~ebmlab.errors.ConfigError` line naming the file (and lin
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import yaml
 
 from ebmlab.errors import ConfigError
+from ebmlab.outputs import atomic_write_bytes, current_umask
 from ebmlab.schema import to_dict
 
 __all__ = [
@@ -92,30 +91,10 @@ def dump_yaml(data: Mapping[str, Any], path: str | Path, durable: bool = True) -
     atomic_write_text(path, text, durable)
 
 
-def current_umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
-    """Write ``text`` to ``path`` so that readers see either the old or the new file, never a torn one; ``durable``:
-    fsync the data before the rename, so that a power loss cannot leave an empty file (False only for files that
-    are removed when the process ends: a temporary run's)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; give the file the usual mode
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            if durable:
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` (UTF-8) to ``path`` so that readers see either the old or the new file, never a torn one
+    (:func:`ebmlab.outputs.atomic_write_bytes`; ``durable``: fsync before the rename)."""
+    atomic_write_bytes(path, text.encode("utf-8"), durable)
 
 
 # -------------------------------------------------------------------------------------- overrides

@@ -17,11 +17,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ebmlab.cli._args import non_negative_int, positive_int
 from ebmlab.errors import ConfigError
+from ebmlab.outputs import save_figure, save_npy
 from ebmlab.yaml_io import atomic_write_text
 
 
@@ -66,7 +66,7 @@ def plot_completions(path: Path, truth: torch.Tensor, mask: torch.Tensor, comple
             if i == 0:
                 ax.set_title("input" if j == 0 else "truth" if j == s + 1 else f"#{j}", fontsize=7)
     fig.tight_layout(pad=0.2)
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     quality |= {"mask": args.mask, "steps": method.n_steps if args.steps is None else args.steps, "start": args.start}
     out = args.out or args.run_dir / f"complete-{args.mask}"
     out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "completions.npy", completions.numpy())
+    save_npy(out / "completions.npy", completions.numpy())
     atomic_write_text(out / "quality.json", json.dumps(quality, indent=2) + "\n")
     plot_completions(out / "completions.png", truth, mask, completions)
     print(json.dumps({k: quality[k] for k in ("pixel_mse", "diversity", "accuracy") if k in quality}))

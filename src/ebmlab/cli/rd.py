@@ -18,6 +18,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ebmlab.outputs import save_figure
+from ebmlab.yaml_io import atomic_write_text
+
 __all__ = ["add_parser", "plot_rd", "run", "user_source"]
 
 FIELDS = ("beta", "distortion", "rate", "rate_upper", "rate_lower", "rate_critic", "rate_closed_form", "seconds")
@@ -150,7 +153,7 @@ def plot_rd(points: list[dict[str, Any]], source: Any, distortion: str, path: Pa
     ax.set_ylabel("rate (nats)")
     ax.legend(frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
     return path
 
@@ -176,8 +179,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        tmp = out / "rd.json.tmp"
-        tmp.write_text(
+        atomic_write_text(
+            out / "rd.json",
             json.dumps(
                 {
                     "source": source.name,
@@ -188,9 +191,8 @@ def run(args: argparse.Namespace) -> int:
                     "points": points,
                 },
                 indent=1,
-            )
+            ),
         )
-        tmp.replace(out / "rd.json")
         plot_rd(points, source, args.distortion, out / "rd.png")
     if args.json:
         print(json.dumps([{k: p[k] for k in fields} for p in points]))

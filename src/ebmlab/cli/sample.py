@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ebmlab.cli._args import non_negative_int, positive_float, positive_int, seed_int, step_size
@@ -28,6 +27,7 @@ from ebmlab.cli.health import mcmc_warnings, report_warnings
 from ebmlab.cli.limits import check_memory, check_time
 from ebmlab.cli.user_energy import check_user_energy, is_user_energy, load_user_energy
 from ebmlab.errors import ConfigError
+from ebmlab.outputs import save_npy
 from ebmlab.samplers import SAMPLER_NAMES, get_sampler, sample
 from ebmlab.samplers.health import chain_report
 from ebmlab.yaml_io import atomic_write_text
@@ -243,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
     }
     summary["warnings"] = warnings = mcmc_warnings(summary, steps * args.chains)
     out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "samples.npy", result.samples.numpy())
+    save_npy(out / "samples.npy", result.samples.numpy())
     atomic_write_text(out / "diagnostics.json", json.dumps(summary, indent=2) + "\n")
     final = result.final_state.x.cpu()
     plot_samples_vs_density(
@@ -326,7 +326,7 @@ def _run_tempering(
     trace = result.samples.cpu()
     out = args.out or Path("runs") / f"sample-{label}-{kernel.name}-pt{args.rungs}"
     out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "samples.npy", trace.numpy())
+    save_npy(out / "samples.npy", trace.numpy())
     swap = result.swap_accept
     summary = {
         "target": args.target,
@@ -402,7 +402,7 @@ def _sample_run_dir(args: argparse.Namespace) -> int:
         ) from None
     out = args.out or Path(args.target) / "samples"
     out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "samples.npy", x.detach().cpu().numpy())
+    save_npy(out / "samples.npy", x.detach().cpu().numpy())
     if args.json:
         print(json.dumps({"run": str(args.target), "samples": str(out / "samples.npy"), "shape": list(x.shape)}))
     else:

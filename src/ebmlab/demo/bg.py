@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from ebmlab.demo.configs import load_config
+from ebmlab.outputs import save_figure
 from ebmlab.report import Row, Section
 from ebmlab.verdicts import HOLDS, INCONCLUSIVE, Rule, z_within
 
@@ -72,7 +73,7 @@ def boltzmann_generator(out: Path, quick: bool, seed: int, progress: bool) -> Se
         ax.legend()
     fig.tight_layout()
     path = out / "figures" / "boltzmann_generator_double_well.png"
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
     est = curves.log_z
     right = float((bg.sample(50_000, generator=g)[:, 0] > target.barrier).double().mean())

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from ebmlab.outputs import save_figure
 from ebmlab.report import Row, Section
 from ebmlab.samplers import HMC, MALA, sample
 from ebmlab.verdicts import at_least, at_most, z_within
@@ -139,7 +140,7 @@ def sampling_replica_exchange(out: Path, quick: bool, seed: int, progress: bool)
     ax.legend(fontsize=7)
     fig.tight_layout()
     path = out / "figures" / "replica_exchange.png"
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
     return Section(
         title="Sampling: replica exchange on a mixture with unequal weights",
