@@ -63,7 +63,9 @@ def test_sample_capture_reaches_the_chains_and_the_diagnostics(tmp_path, monkeyp
     for capture in ("off", None):
         out = tmp_path / str(capture)
         assert main([*common, "--out", str(out), *(["--capture", capture] if capture else [])]) == 0
-        assert json.loads((out / "diagnostics.json").read_text())["capture"] == (capture or "auto")
+        diagnostics = json.loads((out / "diagnostics.json").read_text())
+        assert diagnostics["capture"] == (capture or "auto")  # asked for
+        assert diagnostics["capture_used"] == ("off" if capture else "eager")  # ran: auto runs MALA as eager blocks
         draws[capture] = np.load(out / "samples.npy")
     assert seen == ["off", "auto"]
     assert np.array_equal(draws["off"], draws[None])

@@ -274,6 +274,7 @@ def test_compile_failure_falls_back_with_the_reason_and_the_same_chains(monkeypa
     with pytest.warns(RuntimeWarning, match="capture='compile' could not compile mala.*inductor unavailable"):
         res = sample(mixture, MALA(0.1), x0, 9, seed=4, diagnostics=False, capture="compile")
     assert torch.equal(res.samples, ref.samples) and attempts == [1]
+    assert res.capture == "eager" and "inductor unavailable" in (res.capture_note or "")  # what ran, and why
     again = sample(mixture, MALA(0.1), x0, 9, seed=4, diagnostics=False, capture="compile")
     assert torch.equal(again.samples, ref.samples) and attempts == [1]  # not retried
     state = MALA(0.1).init(mixture, x0)
@@ -327,3 +328,21 @@ def test_compile_off_cuda_runs_the_block_in_compiled_chunks_with_the_block_arith
     assert compiled.COMPILE_EVALS == 16 and size == (3 if isinstance(kernel, HMC) else 16)
     assert lengths == [size] * (37 // size) + [37 % size]
     assert compiled.compile_chunk(kernel, compiled.COMPILE_BLOCK_MAX_ELEMENTS + 1) == 1  # large chains: per step
+
+
+@pytest.mark.parametrize(
+    ("kernel", "capture", "ran"),
+    [
+        (MALA(0.1), "auto", "eager"),
+        (MALA(0.1), "off", "off"),
+        (ULA(0.05), "auto", "off"),
+        (ULA(0.05), "eager", "eager"),
+    ],
+)
+def test_the_result_says_how_the_steps_ran(kernel, capture: str, ran: str) -> None:
+    """``SampleResult.capture``: off CUDA ``auto`` runs MALA as eager blocks and ULA step by step
+    (``make_block_runner``); ``off`` is always one kernel step at a time. No note without a fallback."""
+    x0 = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    res = sample(mixture, kernel, x0, 12, warmup=4, seed=4, diagnostics=False, capture=capture)
+    assert res.capture == ran and res.capture_note is None
+    assert res.summary()["capture_used"] == ran

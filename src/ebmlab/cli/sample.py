@@ -260,6 +260,8 @@ def run(args: argparse.Namespace) -> int:
             + (f", modes covered {summary['mode_coverage']:.2f}" if "mode_coverage" in summary else "")
         )
         print(per_chain_line(summary))
+        if summary.get("capture_note"):  # why auto or a failed compile ran what it did
+            print(f"capture: ran {summary['capture_used']} ({summary['capture_note']})")
         if summary.get("target_accept") is not None:
             reached = "reached" if summary["adaptation_reached"] else "NOT reached"
             print(

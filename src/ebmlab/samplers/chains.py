@@ -80,6 +80,9 @@ class ChainResult:
         divergent: divergent transitions per chain ``(n,)``.
         unread: with ``read_last_check=False``, the finiteness check of the last block or sweeps, not read yet
             (the caller calls its ``raise_if_bad()``); otherwise None.
+        capture: how the steps ran: ``"off"`` (one kernel step at a time), ``"eager"``, ``"graph"`` or ``"compile"``
+            (a block runner; what ``capture="auto"`` chose, or where a failed compile fell back to).
+        capture_note: why ``auto`` or a failed ``compile`` ran what it did (the runner's ``fallback``), or None.
     """
 
     state: SamplerState
@@ -90,6 +93,8 @@ class ChainResult:
     nonfinite: Tensor
     divergent: Tensor
     unread: BlockCheck | None = None
+    capture: str = "off"
+    capture_note: str | None = None
 
     @property
     def x(self) -> Tensor:
@@ -246,6 +251,9 @@ def run_chains(
     if frozen_after is not None and n_steps >= frozen_after and not lean:  # lean: no non-finite proposal was kept
         check_frozen(kernel, energy, state, streak >= frozen_after, frozen_after)
     result.state = state
+    if runner is not None:  # an auto runner still measuring ran every step so far eagerly
+        result.capture = "eager" if runner.mode == "auto" else runner.mode
+        result.capture_note = runner.fallback
     return result
 
 

@@ -37,6 +37,9 @@ class SampleResult:
         accept_per_chain: mean acceptance probability of each chain over the post-warm-up steps ``(n_chains,)``.
         target_accept: the acceptance the step size was adapted to (``None`` without adaptation).
         adaptation: how the step size was adapted during warm-up (``"off"`` without adaptation).
+        capture: how the post-warm-up steps ran: ``"off"`` (one kernel step at a time), ``"eager"``, ``"graph"`` or
+            ``"compile"`` (what ``capture="auto"`` chose, or where a failed compile fell back to).
+        capture_note: why (``auto``'s measurement on CUDA, a compile's failure), or None.
     """
 
     samples: Tensor
@@ -52,6 +55,8 @@ class SampleResult:
     accept_per_chain: Tensor | None = None
     target_accept: float | None = None
     adaptation: str = "off"
+    capture: str = "off"
+    capture_note: str | None = None
 
     @property
     def adaptation_reached(self) -> bool | None:
@@ -74,6 +79,8 @@ class SampleResult:
             "divergent": self.divergent,
             "step_size": self.step_size,
             "seconds": self.seconds,
+            "capture_used": self.capture,
+            "capture_note": self.capture_note,
             **self.diagnostics,
         }
 
@@ -205,6 +212,8 @@ def _sample_torch(
         seconds=0.0,
         target_accept=None if controller is None else controller.target_accept,
         adaptation=method,
+        capture=run.capture,
+        capture_note=run.capture_note,
     )
 
 
