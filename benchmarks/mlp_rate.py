@@ -18,6 +18,10 @@ matmul FLOPs and as a fraction of that rate:
 * ``…+tf32`` (CUDA, ``--tf32``) — the same with ``torch.set_float32_matmul_precision("high")``: TF32
   tensor cores, **different arithmetic** (10-bit mantissa products), against the TF32 GEMM rate.
 
+Every reference and variant is timed once in each of ``--repeats`` rounds, in an order that rotates by one per
+round, and a fraction is the median over rounds of that round's ratio: on a shared machine a slow spell during
+one measurement of the reference can no longer give a variant more than 100 % of the matmul rate.
+
     python benchmarks/mlp_rate.py --json mlp_rate.json [--device cuda --tf32]
 """
 
@@ -69,19 +73,30 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def seconds(fn: Callable[[], object], device: torch.device, repeats: int, inner: int) -> float:
-    """Median over ``repeats`` of (``inner`` back-to-back calls, one sync) / inner."""
-    for _ in range(2):
-        fn()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(inner):
+def interleaved(
+    fns: dict[str, Callable[[], object]], device: torch.device, repeats: int, inner: int
+) -> dict[str, list[float]]:
+    """Seconds per call of every ``fn``, ``repeats`` rounds in which each runs ``inner`` back-to-back calls (one
+    sync), the order rotating by one per round: a reference and a variant are timed seconds apart in every round,
+    so their ratio can be taken per round (a slow spell of a shared machine then moves both)."""
+    for fn in fns.values():
+        for _ in range(2):
             fn()
-        sync(device)
-        times.append((time.perf_counter() - start) / inner)
-    return sorted(times)[len(times) // 2]
+    sync(device)
+    names = list(fns)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            start = time.perf_counter()
+            for _ in range(inner):
+                fns[name]()
+            sync(device)
+            times[name].append((time.perf_counter() - start) / inner)
+    return times
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
 
 
 def as_graph(fn: Callable[[], object]) -> Callable[[], object]:
@@ -141,30 +156,39 @@ def measure(device: torch.device, rows: list[int], repeats: int, graphs: bool, l
         ref_e, ref_g = energy_and_grad(net, x)
         inner = 20 if device.type == "cuda" else 3
         gemm = gemm_fn(n, device)
-        found = {"gemm": seconds(gemm, device, repeats, inner)}
+        fns: dict[str, Callable[[], object]] = {"gemm": gemm}
         if device.type == "cpu" and neural._ONEDNN is not None:
-            found["gemm_onednn"] = seconds(gemm_fn(n, device, onednn=True), device, repeats, inner)
+            fns["gemm_onednn"] = gemm_fn(n, device, onednn=True)
         if graphs:
-            found["gemm+graph"] = seconds(as_graph(gemm), device, repeats, inner)
+            fns["gemm+graph"] = as_graph(gemm)
         errors = {}
         for name, eg in variants.items():
             try:
                 e, g = eg(x)
                 errors[name] = max(float((e - ref_e).abs().max()), float((g - ref_g).abs().max()))
-                found[name] = seconds(lambda eg=eg, x=x: eg(x), device, repeats, inner)
+                fns[name] = lambda eg=eg, x=x: eg(x)
                 if graphs:
-                    found[name + "+graph"] = seconds(as_graph(lambda eg=eg, x=x: eg(x)), device, repeats, inner)
+                    fns[name + "+graph"] = as_graph(lambda eg=eg, x=x: eg(x))
             except Exception as error:  # a variant that fails is reported, the others still run
                 print(f"{name} at {n} rows failed: {type(error).__name__}: {error}", file=sys.stderr)
+        times = interleaved(fns, device, repeats, inner)
+        found = {k: median(t) for k, t in times.items()}
         gemm_rate = {k: gemm_flops(n) / t / 1e9 for k, t in found.items() if k.startswith("gemm")}
         for name, t in found.items():
             if name.startswith("gemm"):
                 continue
             rate = mlp_flops(n) / t / 1e9
-            eager_ref = max(gemm_rate["gemm"], gemm_rate.get("gemm_onednn", 0.0))
-            ref = gemm_rate["gemm+graph"] if name.endswith("+graph") else eager_ref
+            # the fractions are medians over rounds of this round's rate ÷ this round's reference rate
+            refs = ["gemm+graph"] if name.endswith("+graph") else [k for k in ("gemm", "gemm_onednn") if k in times]
+            per_round = [
+                (mlp_flops(n) / tv) / max(gemm_flops(n) / times[k][r] for k in refs) for r, tv in enumerate(times[name])
+            ]
+            best = [
+                (mlp_flops(n) / tv) / max(gemm_flops(n) / times[k][r] for k in gemm_rate)
+                for r, tv in enumerate(times[name])
+            ]
             row = {"precision": label, "rows": n, "variant": name, "seconds": t, "gflops": rate,
-                   "fraction_of_gemm": rate / ref, "fraction_of_best_gemm": rate / max(gemm_rate.values()),
+                   "fraction_of_gemm": median(per_round), "fraction_of_best_gemm": median(best),
                    "max_abs_err_vs_autograd": errors[name.removesuffix("+graph")]}  # fmt: skip
             out.append(row)
             print(
