@@ -21,6 +21,8 @@ else
 fi
 part() { local limit=$1; shift; echo "== $(date -u +%T) [$limit s] $*" >>"$LOG"; timeout $((limit * S)) "$@"; echo "== rc $?" >>"$LOG"; }
 { nvidia-smi -L; uptime; $PY -c "import torch, jax; print(torch.__version__, jax.__version__)"; git log -1 --oneline 2>/dev/null; } >>"$LOG" 2>&1
+# 0. does everything run there? (never run on CUDA yet: first, so a session cut short still has it)
+part 120 $PY benchmarks/gpu_smoke.py --device $DEV $SMOKE --json "$OUT/smoke.jsonl" >>"$LOG" 2>&1
 # 1. MLP E+∇E variants vs the matmul rate at the same shapes (float32, then TF32 labelled)
 part 60 $PY benchmarks/mlp_rate.py --device $DEV $MLP --json "$OUT/mlp_rate.json" >>"$LOG" 2>&1
 # 2. capture="compile" (one compiled step, blocks replayed from a CUDA graph), goal rows first; no peers
@@ -33,6 +35,5 @@ part 150 $PY benchmarks/samplers_user.py --device $DEV --capture auto --jax-prec
 part 35 $PY benchmarks/training.py --device $DEV $TR --json "$OUT/training.json" >>"$LOG" 2>&1
 # 5. same chains? (off against auto and compile)
 part 40 $PY benchmarks/capture_check.py --device $DEV --modes auto,compile $CCHK >"$OUT/capture_check.jsonl" 2>>"$LOG"
-part 120 $PY benchmarks/gpu_smoke.py --device $DEV $SMOKE --json "$OUT/smoke.jsonl" >>"$LOG" 2>&1
 echo "== $(date -u +%T) done" >>"$LOG"
 tail -60 "$LOG"
