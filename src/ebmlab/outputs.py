@@ -63,6 +63,6 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 100) -> Path:
     """``fig.savefig(path, dpi=dpi)``, atomically, in the format of the file's suffix (png, pdf, svg)."""
     path = Path(path)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=path.suffix.lstrip(".") or "png", dpi=dpi)
+    fig.savefig(buffer, format=path.suffix.lstrip(".").lower() or "png", dpi=dpi)
     atomic_write_bytes(path, buffer.getvalue())
     return path
