@@ -55,6 +55,33 @@ def test_parameter_gradients_for_training_match(monkeypatch) -> None:
         torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
+def test_the_sampling_gradient_skips_the_parameters_gradients() -> None:
+    """``energy_and_grad`` takes ∇ₓE only, so a module whose parameters require grad (a user's, as written) runs the
+    same ops as a frozen one, with the same bits. Before, the layers' own backward also computed ∂W = ∂yᵀx and ∂b
+    (``ctx.needs_input_grad`` says only what requires grad): 1.4–2.1× the frozen module's time."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Ops(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.names: list[str] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.names.append(func.overloadpacket.__name__)
+            return func(*args, **(kwargs or {}))
+
+    x = torch.randn(1024, 64)
+    runs = []
+    for trainable in (True, False):
+        fast = onednn_linears(_net().requires_grad_(trainable))
+        with Ops() as ops:
+            e, g = _eg(fast, x)
+        runs.append((sorted(ops.names), e, g))
+    (ops_trainable, e1, g1), (ops_frozen, e0, g0) = runs
+    assert ops_trainable == ops_frozen
+    assert torch.equal(e1, e0) and torch.equal(g1, g0)
+
+
 def test_a_second_derivative_raises_instead_of_being_wrong() -> None:
     """The backward is not differentiable: a gradient penalty (‖∇ₓE‖² with create_graph=True, backpropagated to the
     parameters) is an error, not a silently wrong gradient."""
@@ -102,3 +129,24 @@ def test_anything_but_a_module_with_linears_is_a_one_line_error() -> None:
         onednn_linears(lambda x: x.sum(1))  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"no nn\.Linear layer"):
         onednn_linears(nn.Sequential(nn.Conv2d(1, 2, 3), nn.SiLU()))
+
+
+def test_the_input_gradient_flag_holds_only_inside_energy_and_grad() -> None:
+    """``parameters_are_constant`` is True while ``energy_and_grad`` evaluates the energy, False before and after, also
+    after the energy raised."""
+    from ebmlab.energies.base import parameters_are_constant
+
+    seen = []
+
+    def energy(x: torch.Tensor) -> torch.Tensor:
+        seen.append(parameters_are_constant())
+        return x.square().sum(1)
+
+    def broken(x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("the user's energy failed")
+
+    assert not parameters_are_constant()
+    energy_and_grad(energy, torch.randn(4, 2))
+    with pytest.raises(RuntimeError, match="failed"):
+        energy_and_grad(broken, torch.randn(4, 2))
+    assert seen == [True] and not parameters_are_constant()

@@ -7,7 +7,7 @@
 torch.Size([4])
 """
 
-from ebmlab.energies.base import Energy, EnergyFn, energy_and_grad, evaluate_energy
+from ebmlab.energies.base import Energy, EnergyFn, energy_and_grad, evaluate_energy, parameters_are_constant
 from ebmlab.energies.compose import Clamped, Conditioned, LatentPullback, SumEnergy, Tempered
 from ebmlab.energies.neural import ConvEnergy, MLPEnergy
 from ebmlab.energies.onednn_linears import onednn_linears
@@ -25,4 +25,5 @@ __all__ = [
     "energy_and_grad",
     "evaluate_energy",
     "onednn_linears",
+    "parameters_are_constant",
 ]

@@ -10,6 +10,7 @@ Energies may optionally provide ``energy_and_grad(x) -> (E, ∇ₓE)`` with an a
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -17,10 +18,21 @@ from torch import Tensor, nn
 
 from ebmlab.errors import ShapeError
 
-__all__ = ["Energy", "EnergyFn", "energy_and_grad", "evaluate_energy"]
+__all__ = ["Energy", "EnergyFn", "energy_and_grad", "evaluate_energy", "parameters_are_constant"]
 
 EnergyFn = Callable[[Tensor], Tensor]
 _MODULE_GETATTR = nn.Module.__getattr__
+#: True while :func:`energy_and_grad` evaluates an energy by autograd: only ∇ₓE is taken there
+_INPUT_GRAD_ONLY: ContextVar[bool] = ContextVar("ebmlab_input_grad_only", default=False)
+
+
+def parameters_are_constant() -> bool:
+    """Whether the energy is being evaluated for ∇ₓE alone (inside :func:`energy_and_grad`), so that its parameters
+    are constants of this evaluation. PyTorch's own layers need not ask: autograd skips the parameters' gradients
+    when only ``x``'s is requested. A layer with its own ``autograd.Function`` cannot see that (its
+    ``ctx.needs_input_grad`` says only what requires grad), so it passes its parameters detached when this is True,
+    as :func:`~ebmlab.energies.onednn_linears` does."""
+    return _INPUT_GRAD_ONLY.get()
 
 
 @runtime_checkable
@@ -83,7 +95,11 @@ def analytic_of(energy: object) -> Callable[[Tensor], tuple[Tensor, Tensor]] | N
 
 def _autograd_energy_and_grad(energy: EnergyFn, x: Tensor) -> tuple[Tensor, Tensor]:
     xg = x.detach().requires_grad_(True)
-    e = energy(xg)
+    token = _INPUT_GRAD_ONLY.set(True)  # the graph below never leaves this function: parameters are constants
+    try:
+        e = energy(xg)
+    finally:
+        _INPUT_GRAD_ONLY.reset(token)
     _check_energy_shape(energy, x, e)
     (g,) = torch.autograd.grad(e.sum(), xg)
     return e.detach(), g
