@@ -198,6 +198,7 @@ BAD = [
     (["sample", "RUN", "--rungs", "3", "--chains", "4"], "--rungs, --chains do not apply"),
     (["sample", "RUN", "--step-size", "0.1", "--warmup", "3"], "--step-size, --warmup do not apply"),
     (["sample", "RUN", "--capture", "off"], "--capture do not apply to a run directory"),
+    (["sample", "RUN", "--linears", "onednn"], "--linears do not apply to a run directory"),
     (["sample", "double-well", "--rungs", "3", "--capture", "compile"], "--capture applies to plain chains"),
     (["train", "CONFIG", "--out", "FILE"], "a file of that name exists"),
     (

@@ -29,6 +29,17 @@ class Well(torch.nn.Module):
 
     def forward(self, x):
         return ((x ** 2 - 1) ** 2).sum(1)
+
+class Net(torch.nn.Module):
+    dim = 3
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1) + 0.5 * (x ** 2).sum(1)
 """
 
 
@@ -75,6 +86,9 @@ def test_sample_a_users_module_class_knows_its_dim(user_file, tmp_path, capsys) 
         (["{f}:nan_energy", "--dim", "2"], "non-finite"),
         (["{f}:crashes", "--dim", "2"], "failed on a batch of shape (8, 2): RuntimeError"),
         (["double-well", "--dim", "2"], "--dim applies only to an energy given as FILE.py:NAME"),
+        (["double-well", "--linears", "onednn"], "--linears applies only to your own nn.Module energy"),
+        (["{f}:banana", "--dim", "2", "--linears", "onednn"], "needs an nn.Module energy (FILE.py:Class)"),
+        (["{f}:Well", "--linears", "onednn"], "Well has no nn.Linear layer"),
     ],
 )
 def test_user_energy_mistakes_are_one_line_errors(user_file, tmp_path, capsys, argv, expected) -> None:
@@ -134,3 +148,34 @@ def test_cli_flags_chains_stuck_in_a_far_narrow_well(tmp_path, capsys, monkeypat
         assert summary["n_stuck"] == 0 and "stuck" not in captured.err
         assert summary["accept_chain_min"] > 0.3
     assert torch.isfinite(torch.tensor(summary["accept_chain_median"]))
+
+
+def test_linears_onednn_samples_the_users_module_through_onednn_linears(
+    user_file, tmp_path, monkeypatch, capsys
+) -> None:
+    """``--linears onednn`` hands the user's module to ``onednn_linears`` and samples the copy it returns (recorded in
+    diagnostics.json); on a device other than the CPU it is a one-line error naming the device."""
+    import torch
+
+    from ebmlab import energies
+    from ebmlab.experiments import spec
+
+    wrapped = []
+    real = energies.onednn_linears
+
+    def recording(module):
+        fast = real(module)
+        wrapped.append(fast)
+        return fast
+
+    monkeypatch.setattr(energies, "onednn_linears", recording)
+    out = tmp_path / "net"
+    argv = ["sample", f"{user_file}:Net", "--steps", "40", "--chains", "8", "--warmup", "8", "--linears", "onednn"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert len(wrapped) == 1 and json.loads((out / "diagnostics.json").read_text())["linears"] == "onednn"
+    assert np.load(out / "samples.npy").shape == (40, 8, 3)
+    monkeypatch.setattr(spec, "resolve_device", lambda name: torch.device("meta"))  # stands in for a GPU
+    capsys.readouterr()
+    assert main([*argv, "--device", "cuda", "--out", str(tmp_path / "gpu")]) == 2
+    assert "--linears onednn is a CPU path; the chains are on meta" in capsys.readouterr().err
+    assert not (tmp_path / "gpu").exists()

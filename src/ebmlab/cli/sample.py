@@ -82,6 +82,14 @@ def add_parser(sub: Any) -> None:
         "pays on long runs of a cheap energy; falls back to auto with a warning if compiling fails)",
     )
     p.add_argument(
+        "--linears",
+        choices=("default", "onednn"),
+        default=None,
+        help="your nn.Module energy's nn.Linear layers: default (PyTorch's BLAS) or onednn "
+        "(ebmlab.energies.onednn_linears: oneDNN's GEMM, about 2x faster on CPUs where the BLAS is slow, float32 "
+        "rounding differs; CPU only; benchmarks/linear_backends.py tells which is faster on yours)",
+    )
+    p.add_argument(
         "--rungs",
         type=positive_int,
         default=None,
@@ -126,9 +134,8 @@ def _initial_points(target: Any, shape_1: tuple[int, ...], chains: int, generato
 #: options that apply only to one mode (attribute, flag)
 TARGET_ONLY = (("sampler", "--sampler"), ("rungs", "--rungs"), ("chains", "--chains"), ("step_size", "--step-size"),
                ("warmup", "--warmup"), ("beta_min", "--beta-min"), ("base_scale", "--base-scale"),
-               ("capture", "--capture"))  # fmt: skip
+               ("capture", "--capture"), ("linears", "--linears"))  # fmt: skip
 RUN_DIR_ONLY = (("num", "-n/--num"), ("start", "--start"))
-USER_ONLY = (("dim", "--dim"),)
 
 
 def _check_mode(args: argparse.Namespace, run_dir: bool) -> None:
@@ -136,6 +143,8 @@ def _check_mode(args: argparse.Namespace, run_dir: bool) -> None:
     user = is_user_energy(args.target)
     if not user and args.dim is not None:
         raise ConfigError("--dim applies only to an energy given as FILE.py:NAME; a named target knows its shape.")
+    if not user and not run_dir and args.linears is not None:
+        raise ConfigError("--linears applies only to your own nn.Module energy given as FILE.py:Class.")
     wrong = [flag for attr, flag in (TARGET_ONLY if run_dir else RUN_DIR_ONLY) if getattr(args, attr) is not None]
     if wrong and run_dir:
         raise ConfigError(
@@ -181,6 +190,8 @@ def _resolve_target(args: argparse.Namespace) -> tuple[Any, tuple[int, ...], str
     """(energy, event shape, a name for paths, exact log Z or None) of a named target or of FILE.py:NAME."""
     if is_user_energy(args.target):
         energy, shape = load_user_energy(args.target, args.dim)
+        if args.linears == "onednn":
+            energy = _on_onednn(args.target, energy)
         probe = torch.randn((8, *shape), generator=torch.Generator(device="cpu").manual_seed(0))
         check_user_energy(args.target, energy, probe)
         return energy, shape, args.target.rsplit(":", 1)[1], None
@@ -188,6 +199,18 @@ def _resolve_target(args: argparse.Namespace) -> tuple[Any, tuple[int, ...], str
 
     target = get_target(args.target)
     return target, tuple(target.event_shape), args.target, target.log_z()
+
+
+def _on_onednn(spec: str, energy: Any) -> Any:
+    """``--linears onednn``: the user's module with its ``nn.Linear`` layers on oneDNN (a CPU path)."""
+    from ebmlab.energies import onednn_linears
+
+    if not isinstance(energy, torch.nn.Module):
+        raise ConfigError(f"--linears onednn needs an nn.Module energy (FILE.py:Class); {spec} is a function.")
+    try:
+        return onednn_linears(energy)
+    except ConfigError as exc:
+        raise ConfigError(f"--linears onednn: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -201,6 +224,8 @@ def run(args: argparse.Namespace) -> int:
     from ebmlab.plotting import plot_samples_vs_density
 
     device = resolve_device(args.device)
+    if args.linears == "onednn" and device.type != "cpu":
+        raise ConfigError(f"--linears onednn is a CPU path; the chains are on {device}: drop --linears.")
     target, shape, label, exact_log_z = _resolve_target(args)
     if isinstance(target, torch.nn.Module):
         target = target.to(device)
@@ -236,6 +261,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "initial_step_size": step,
         "capture": args.capture,
+        "linears": args.linears or "default",
         "exact_log_z": exact_log_z,
         **_coverage(target, result.samples),
         **result.summary(),
