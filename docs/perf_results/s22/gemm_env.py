@@ -6,25 +6,22 @@ the pip wheel) against oneDNN's linear (what `onednn_linears` uses), under MKL's
 """
 
 import statistics
-import time
+import sys
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "s21"))
+from timing import interleaved  # session 21's interleaved CPU-time loop
 
 torch.set_num_threads(1)
 a, w = torch.randn(4096, 256), torch.randn(256, 256)
 wt = w.t().contiguous()
-
-
-def rate(f, n: int = 30) -> float:
-    f()
-    times = []
-    for _ in range(7):
-        start = time.perf_counter()
-        for _ in range(n):
-            f()
-        times.append((time.perf_counter() - start) / n)
-    return 2 * 4096 * 256 * 256 / statistics.median(times) / 1e9
-
-
-print(f"mm (default BLAS) {rate(lambda: torch.mm(a, w)):6.1f} GFLOP/s")
-print(f"oneDNN linear     {rate(lambda: torch.ops.mkldnn._linear_pointwise(a, wt, None, 'none', [], '')):6.1f} GFLOP/s")
+fns = {
+    "mm (default BLAS)": lambda: torch.mm(a, w),
+    "oneDNN linear": lambda: torch.ops.mkldnn._linear_pointwise(a, wt, None, "none", [], ""),
+}
+for fn in fns.values():
+    fn()
+for name, us in interleaved(fns, rounds=7, calls=30).items():
+    print(f"{name:18s} {2 * 4096 * 256 * 256 / statistics.median(us) / 1e3:6.1f} GFLOP/s")

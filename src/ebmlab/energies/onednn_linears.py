@@ -12,7 +12,7 @@ autograd function whose backward gives ∂x = ∂y W (the same rule), ∂W = ∂
 training (parameter gradients) both work, equal to the original up to float32 rounding. Inside
 :func:`~ebmlab.energies.energy_and_grad` (every sampler's ∇ₓE) the weights enter as constants
 (:func:`~ebmlab.energies.base.parameters_are_constant`), so the backward computes ∂x alone whether or not they
-require grad; before, a module as written (parameters requiring grad) paid for ∂W and ∂b too, 1.4–2.1× the
+require grad; before, a module as written (parameters requiring grad) paid for ∂W and ∂b too, 1.6–1.7× the
 time. Its backward is not itself
 differentiable: a second derivative through it (``create_graph=True``, e.g. a gradient penalty) raises an error.
 Inputs that are not 2-D go through the layer's own ``forward``.
