@@ -5,7 +5,7 @@
 * ``mlp`` — ``MLPEnergy(64, (256, 256))`` (SiLU), seeded weights;
 * ``conv`` — ``ConvEnergy(channels=8)`` on 1×8×8 images (conv 3×3 → 4×4/2 → 4×4/2, SiLU, linear), seeded;
 * ``mlp-module`` — the same network and weights as ``mlp``, written as a user would: an ``nn.Sequential`` called in a
-  plain function, ∇E by autograd on PyTorch's default BLAS;
+  plain function, its parameters requiring grad (not frozen), ∇E by autograd on PyTorch's default BLAS;
 * ``mlp-module-onednn`` — that module through ``ebmlab.energies.onednn_linears`` (its linears on oneDNN).
 
 Each problem gives the energy, its starting points, step size and the arrays (weights) that
@@ -14,6 +14,7 @@ benchmarks/jax_peer.py needs to build the same energy in JAX.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -97,7 +98,9 @@ def build_problem(name: str) -> Problem:
         return Problem(name, net, (1, 8, 8), 1e-2, 1.0, _arrays(net))
     if name in ("mlp-module", "mlp-module-onednn"):
         net = MLPEnergy(MLP_DIM, MLP_HIDDEN).eval().requires_grad_(False)  # the weights of "mlp"
-        module = net.net if name == "mlp-module" else onednn_linears(net.net)
+        # as a user writes it: parameters that require grad (frozen, onednn_linears once paid for ∂W: session 22)
+        plain = copy.deepcopy(net.net).requires_grad_(True)
+        module = plain if name == "mlp-module" else onednn_linears(plain)
 
         def user_mlp(x: Tensor) -> Tensor:
             return module(x).squeeze(-1)
