@@ -71,6 +71,19 @@ def test_sample_capture_reaches_the_chains_and_the_diagnostics(tmp_path, monkeyp
     assert np.array_equal(draws["off"], draws[None])
 
 
+def test_sample_prints_and_records_auto_s_suggestion_to_compile(tmp_path, monkeypatch, capsys) -> None:
+    """After a long, cheap eager run the note suggesting ``--capture compile`` reaches the terminal and the file."""
+    from ebmlab.samplers import driver
+
+    monkeypatch.setattr(driver, "COMPILE_HINT_SECONDS", 0.0)  # any run counts as long
+    monkeypatch.setattr(driver, "COMPILE_HINT_MAX_EVAL", float("inf"))
+    out = tmp_path / "o"
+    assert main(["sample", "mog8", "--steps", "64", "--chains", "8", "--warmup", "16", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "capture: ran eager (these steps took" in printed and "--capture compile" in printed
+    assert "--capture compile" in json.loads((out / "diagnostics.json").read_text())["capture_note"]
+
+
 def test_sample_writes_samples_diagnostics_and_plot(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "dw"
     code = main(["sample", "double-well", "--steps", "200", "--chains", "64", "--warmup", "50", "--out", str(out)])

@@ -15,7 +15,7 @@ import torch
 
 from ebmlab.energies import MLPEnergy
 from ebmlab.errors import ConfigError, NonFiniteError
-from ebmlab.samplers import HMC, MALA, ULA, KineticLangevin, driver, sample
+from ebmlab.samplers import HMC, MALA, ULA, BlockGibbs, KineticLangevin, compiled, driver, sample
 from ebmlab.samplers.chains import run_chains
 from ebmlab.samplers.compiled import BlockRunner, make_block_runner
 
@@ -346,3 +346,28 @@ def test_the_result_says_how_the_steps_ran(kernel, capture: str, ran: str) -> No
     res = sample(mixture, kernel, x0, 12, warmup=4, seed=4, diagnostics=False, capture=capture)
     assert res.capture == ran and res.capture_note is None
     assert res.summary()["capture_used"] == ran
+
+
+@pytest.mark.parametrize("kernel", [MALA(0.1), ULA(0.05), HMC(0.1, 3)], ids=lambda k: k.name)
+def test_a_long_cheap_run_of_auto_on_a_cpu_suggests_compile(kernel, monkeypatch) -> None:
+    """``auto`` never picks ``compile`` (it rounds differently); after a long run at a small batch the result says
+    that it may pay. Not when a mode was asked for, for a batch above the block compile's size, for an expensive
+    evaluation, or for a short run."""
+    x0 = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+
+    def note(start: torch.Tensor = x0, capture: str = "auto") -> str | None:
+        return sample(mixture, kernel, start, 12, seed=4, diagnostics=False, capture=capture).capture_note
+
+    assert note() is None  # a short run: the default threshold (60 s)
+    monkeypatch.setattr(driver, "COMPILE_HINT_SECONDS", 0.0)
+    monkeypatch.setattr(driver, "COMPILE_HINT_MAX_EVAL", float("inf"))  # whatever this machine's speed
+    hint = note()
+    assert hint is not None and "capture='compile'" in hint and "--capture compile" in hint
+    assert note(capture="eager") is None and note(capture="off") is None
+    big = torch.randn(compiled.COMPILE_BLOCK_MAX_ELEMENTS // 2 + 1, 2, dtype=torch.float64)
+    assert note(big) is None
+    spins = torch.zeros(16, 5, dtype=torch.float64)
+    gibbs = sample(lambda s: -(s[:, :-1] * s[:, 1:]).sum(-1), BlockGibbs(), spins, 12, seed=4, diagnostics=False)
+    assert gibbs.capture_note is None  # no block runner, nothing to compile
+    monkeypatch.setattr(driver, "COMPILE_HINT_MAX_EVAL", 0.0)
+    assert note() is None

@@ -14,9 +14,12 @@ from ebmlab.errors import ConfigError, ShapeError
 from ebmlab.samplers.adaptation import REACHED_TOLERANCE, DualAveraging, WindowedBisection
 from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
 from ebmlab.samplers.chains import block_draws, run_chains
-from ebmlab.samplers.compiled import make_block_runner
+from ebmlab.samplers.compiled import COMPILE_BLOCK_MAX_ELEMENTS, make_block_runner
+from ebmlab.samplers.hmc import HMC
+from ebmlab.samplers.kinetic import KineticLangevin
+from ebmlab.samplers.langevin import MALA, ULA
 
-__all__ = ["SampleResult", "sample"]
+__all__ = ["SampleResult", "compile_hint", "sample"]
 
 
 @dataclass
@@ -39,7 +42,8 @@ class SampleResult:
         adaptation: how the step size was adapted during warm-up (``"off"`` without adaptation).
         capture: how the post-warm-up steps ran: ``"off"`` (one kernel step at a time), ``"eager"``, ``"graph"`` or
             ``"compile"`` (what ``capture="auto"`` chose, or where a failed compile fell back to).
-        capture_note: why (``auto``'s measurement on CUDA, a compile's failure), or None.
+        capture_note: why (``auto``'s measurement on CUDA, a compile's failure), or None; after a long eager run of
+            ``auto`` on a CPU at a small batch, a suggestion to try ``capture="compile"`` (:func:`compile_hint`).
     """
 
     samples: Tensor
@@ -167,6 +171,38 @@ def sample(
     return result
 
 
+#: ``sample`` suggests ``capture="compile"`` after an eager CPU run of ``auto`` of at least this many seconds, on at
+#: most COMPILE_BLOCK_MAX_ELEMENTS numbers per step and at most COMPILE_HINT_MAX_EVAL seconds per energy evaluation:
+#: there a compile (4–30 s, from inductor's disk cache or cold) repays itself at the 2–11× it measured on cheap
+#: energies (docs/performance.md, "Speed in your own scripts").
+COMPILE_HINT_SECONDS = 60.0
+COMPILE_HINT_MAX_EVAL = 1e-3
+
+
+def compile_hint(used: str, seconds: float, sampler: Sampler, x0: Tensor, steps: int) -> str | None:
+    """Suggest ``capture="compile"`` after a long, dispatch-bound eager run of ``auto`` on a CPU; else None.
+
+    ``used``: the mode ``auto`` ran (on a CPU ``"eager"``, or ``"off"`` for ULA and kinetic Langevin); ``seconds``: how long its ``steps`` steps took. ``auto`` never picks ``compile`` itself: it rounds differently from ``capture="off"`` (``auto`` gives the same chains
+    bit for bit) and costs seconds before its first step.
+    """
+    compilable = isinstance(sampler, ULA | MALA | HMC | KineticLangevin)
+    if (
+        not compilable
+        or used not in ("eager", "off")
+        or x0.device.type != "cpu"
+        or x0.numel() > COMPILE_BLOCK_MAX_ELEMENTS
+    ):
+        return None
+    per_eval = seconds / (steps * (sampler.n_leapfrog if isinstance(sampler, HMC) else 1))
+    if seconds < COMPILE_HINT_SECONDS or per_eval > COMPILE_HINT_MAX_EVAL:
+        return None
+    return (
+        f"these steps took {seconds:.0f} s, {per_eval * 1e6:.0f} µs per energy evaluation; at this batch size "
+        "capture='compile' (ebmlab sample --capture compile) ran cheap energies 2–11× faster after a compile of "
+        "about 4–30 s (docs/performance.md); it rounds differently"
+    )
+
+
 def _sample_torch(
     energy: EnergyFn,
     sampler: Sampler,
@@ -190,9 +226,12 @@ def _sample_torch(
         state = run_chains(
             sampler, energy, state, warmup, generator, block=_BLOCK_ELEMENTS, bar=bar, capture=capture
         ).state
+    started = time.perf_counter()
     run = run_chains(
         sampler, energy, state, n_steps, generator, keep_every=thin, block=_BLOCK_ELEMENTS, bar=bar, capture=capture
     )
+    if capture == "auto" and run.capture_note is None:
+        run.capture_note = compile_hint(run.capture, time.perf_counter() - started, sampler, x0, n_steps)
     if bar is not None:
         bar.close()
     assert run.samples is not None and run.energies is not None
