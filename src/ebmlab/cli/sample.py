@@ -1,6 +1,6 @@
 """``ebmlab sample``: run MCMC on a named target, or draw from a trained run.
 
-    ebmlab sample TARGET [--sampler NAME] [--steps N] [--chains C] [--seed S] [--capture MODE] [--out DIR] [--json]
+    ebmlab sample TARGET [--sampler NAME] [--steps N] [--chains C] [--seed S] [--capture MODE] [--draw-ahead] [--out DIR] [--json]
     ebmlab sample FILE.py:NAME --dim D [...]      (your energy: a function or nn.Module class in FILE.py)
     ebmlab sample TARGET --rungs R [--beta-min B] [--base-scale S] ...   (replica exchange)
     ebmlab sample RUN_DIR -n N [--start noise|buffer|annealed|tempered] [--steps N] [--out DIR]
@@ -82,6 +82,13 @@ def add_parser(sub: Any) -> None:
         "pays on long runs of a cheap energy; falls back to auto with a warning if compiling fails)",
     )
     p.add_argument(
+        "--draw-ahead",
+        action="store_true",
+        default=None,
+        help="draw the next block of random numbers on a helper thread while the chains run (the same chains; "
+        "faster on large batches when a second core is idle, slower on a busy machine)",
+    )
+    p.add_argument(
         "--linears",
         choices=("default", "onednn"),
         default=None,
@@ -134,7 +141,7 @@ def _initial_points(target: Any, shape_1: tuple[int, ...], chains: int, generato
 #: options that apply only to one mode (attribute, flag)
 TARGET_ONLY = (("sampler", "--sampler"), ("rungs", "--rungs"), ("chains", "--chains"), ("step_size", "--step-size"),
                ("warmup", "--warmup"), ("beta_min", "--beta-min"), ("base_scale", "--base-scale"),
-               ("capture", "--capture"), ("linears", "--linears"))  # fmt: skip
+               ("capture", "--capture"), ("linears", "--linears"), ("draw_ahead", "--draw-ahead"))  # fmt: skip
 RUN_DIR_ONLY = (("num", "-n/--num"), ("start", "--start"))
 
 
@@ -158,8 +165,11 @@ def _check_mode(args: argparse.Namespace, run_dir: bool) -> None:
         )
     if not run_dir and args.rungs is None and (args.beta_min is not None or args.base_scale is not None):
         raise ConfigError("--beta-min and --base-scale set the replica-exchange ladder; give --rungs R with them.")
-    if not run_dir and args.rungs is not None and args.capture is not None:
-        raise ConfigError("--capture applies to plain chains; replica exchange (--rungs) runs its own rounds, drop it.")
+    for given, flag in ((args.capture, "--capture"), (args.draw_ahead, "--draw-ahead")):
+        if not run_dir and args.rungs is not None and given is not None:
+            raise ConfigError(
+                f"{flag} applies to plain chains; replica exchange (--rungs) runs its own rounds, drop it."
+            )
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out}: a file of that name exists; give a directory for the outputs.")
     defaults = (
@@ -248,6 +258,7 @@ def run(args: argparse.Namespace) -> int:
         generator=generator,
         progress=sys.stderr.isatty(),
         capture=args.capture,
+        draw_ahead=bool(args.draw_ahead),
     )
     result = _on_cpu(result)  # the reports below read the draws on the CPU
     out = args.out or Path("runs") / f"sample-{label}-{args.sampler}"
@@ -262,6 +273,7 @@ def run(args: argparse.Namespace) -> int:
         "initial_step_size": step,
         "capture": args.capture,
         "linears": args.linears or "default",
+        "draw_ahead": bool(args.draw_ahead),
         "exact_log_z": exact_log_z,
         **_coverage(target, result.samples),
         **result.summary(),

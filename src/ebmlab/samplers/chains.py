@@ -46,6 +46,7 @@ from torch import Tensor
 from ebmlab.device_copies import check_generator
 from ebmlab.energies.base import EnergyFn
 from ebmlab.errors import ConfigError, NonFiniteError
+from ebmlab.samplers import draw_ahead as ahead_draws
 from ebmlab.samplers.base import Sampler, SamplerState, StepInfo, UnadjustedSampler
 from ebmlab.samplers.compiled import MODES, BlockRunner, make_block_runner
 from ebmlab.samplers.finite_watch import BlockCheck, deferred
@@ -53,7 +54,7 @@ from ebmlab.samplers.gibbs import BlockGibbs
 from ebmlab.samplers.hmc import HMC
 from ebmlab.samplers.kinetic import KineticLangevin
 from ebmlab.samplers.langevin import MALA, ULA
-from ebmlab.samplers.step_watch import run_unadjusted
+from ebmlab.samplers.step_watch import rng_of, run_unadjusted
 
 __all__ = ["ChainResult", "StepHook", "block_draws", "run_chains"]
 
@@ -131,6 +132,7 @@ def run_chains(
     capture: str = "auto",
     final_energy: bool = True,
     read_last_check: bool = True,
+    draw_ahead: bool = False,
 ) -> ChainResult:
     """Take ``n_steps`` transitions of ``kernel`` on ``energy`` from ``start`` (module doc).
 
@@ -150,6 +152,9 @@ def run_chains(
             leave E and ∇E at them unevaluated (module doc).
         read_last_check: False: on the GPU path, leave the last finiteness check of a block runner or of Gibbs
             sweeps unread in ``result.unread`` (AIS queues them and reads 32 at a time: ``finite_watch.queued``).
+        draw_ahead: on a CPU, with ``block > 0``, a block runner or ULA / kinetic Langevin step by step and a
+            generator of the caller's, draw the next block on a helper thread while this one runs
+            (:mod:`~ebmlab.samplers.draw_ahead`; the same numbers; pays only where a core is idle).
     """
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
         raise ConfigError(f"run_chains: n_steps must be an int >= 0, got {n_steps!r}.")
@@ -179,8 +184,9 @@ def run_chains(
     # ULA / kinetic (exact types) accept every move and raise at a non-finite one: nothing to book per step
     lean = hook is None and draw_noise and not draw_uniform
     if lean and runner is None and isinstance(kernel, UnadjustedSampler):  # step by step: step_watch
+        ahead = draw_ahead and ahead_pays(x, per_block, generator)
         state = run_unadjusted(kernel, energy, state, n_steps, generator, per_block, BOOK_EVERY, keep_every, samples,
-                               energies, bar, final_energy or keep_every > 0)  # fmt: skip
+                               energies, bar, final_energy or keep_every > 0, ahead)  # fmt: skip
         ones = torch.ones(n_steps, dtype=torch.float64, device=x.device)
         counts = torch.zeros(n, dtype=torch.long, device=x.device)
         total = torch.full((n,), float(n_steps), dtype=torch.float64, device=x.device)  # n_steps × 1.0, exactly
@@ -198,50 +204,61 @@ def run_chains(
     # (the exact type: a subclass may override step, which sweep would bypass)
     sweeps: list[Tensor] | None = [] if type(kernel) is BlockGibbs and hook is None and deferred(x.device) else None
     flat = runner is None and per_block == 1  # one step's draws without the step dimension (the same numbers)
-    while t < n_steps:
-        k = min(per_block, n_steps - t)
+
+    def draw(k: int) -> tuple[Tensor | None, Tensor | None]:
         shape = x.shape if flat else (k, *x.shape)
         noise = torch.randn(shape, generator=generator, dtype=x.dtype, device=x.device) if draw_noise else None
         u_shape = (n,) if flat else (k, n)
         uniform = torch.rand(u_shape, generator=generator, dtype=x.dtype, device=x.device) if draw_uniform else None
-        if runner is not None and noise is not None:
-            state, streak, check = run_block(runner, kernel, state, noise, uniform, result, t, keep_every, streak)
-            if late is not None:  # the previous block's flags, read after this block was queued
-                late.raise_if_bad()
-            late = None
-            if check is not None and deferred(x.device):
-                late = check.start_copy() if t + k < n_steps else check  # more blocks follow: copy its flag now
-            elif check is not None:
-                check.raise_if_bad()
-            t = booked = t + k
-            if bar is not None:
-                bar.update(k)  # type: ignore[attr-defined]
-            continue
-        for i in range(k):
-            kwargs = {}
-            if noise is not None:
-                kwargs["noise"] = noise if flat else noise[i]
-            if uniform is not None:
-                kwargs["uniform"] = uniform if flat else uniform[i]
-            if sweeps is not None:
-                state, info, finite = kernel.sweep(energy, state, generator)  # type: ignore[attr-defined]
-                sweeps.append(finite)
-            else:
-                state, info = kernel.step(energy, state, generator, **kwargs)  # type: ignore[call-arg]
-            pending.append((info.accept_prob.mean(), info.accept_prob, info.nonfinite, info.divergent))
-            t += 1
-            if keep_every and t % keep_every == 0:
-                assert samples is not None and energies is not None
-                samples[t // keep_every - 1] = state.x
-                energies[t // keep_every - 1] = state.cached(kernel.name)[0]
-            if hook is not None:
-                state = hook(t, state, info) or state
-            if bar is not None:
-                bar.update(1)  # type: ignore[attr-defined]
-            if len(pending) == BOOK_EVERY:
-                streak = book_pending(result, booked, pending, streak)
-                late = swap_checks(late, gibbs_check(kernel, sweeps, state.iteration - (t - booked), x))
-                booked, pending = t, []
+        return noise, uniform
+
+    # a block runner's steps take their draws and nothing else from the generator: the next block can be drawn ahead
+    ahead = draw_ahead and runner is not None and draw_noise and ahead_pays(x, per_block, generator)
+    draws = ahead_draws.BlockDraws(draw, n_steps, per_block, rng_of(generator, x.device), ahead)
+    try:
+        while t < n_steps:
+            k = min(per_block, n_steps - t)
+            (noise, uniform), _ = draws.next()
+            if runner is not None and noise is not None:
+                state, streak, check = run_block(runner, kernel, state, noise, uniform, result, t, keep_every, streak)
+                if late is not None:  # the previous block's flags, read after this block was queued
+                    late.raise_if_bad()
+                late = None
+                if check is not None and deferred(x.device):
+                    late = check.start_copy() if t + k < n_steps else check  # more blocks follow: copy its flag now
+                elif check is not None:
+                    check.raise_if_bad()
+                t = booked = t + k
+                if bar is not None:
+                    bar.update(k)  # type: ignore[attr-defined]
+                continue
+            for i in range(k):
+                kwargs = {}
+                if noise is not None:
+                    kwargs["noise"] = noise if flat else noise[i]
+                if uniform is not None:
+                    kwargs["uniform"] = uniform if flat else uniform[i]
+                if sweeps is not None:
+                    state, info, finite = kernel.sweep(energy, state, generator)  # type: ignore[attr-defined]
+                    sweeps.append(finite)
+                else:
+                    state, info = kernel.step(energy, state, generator, **kwargs)  # type: ignore[call-arg]
+                pending.append((info.accept_prob.mean(), info.accept_prob, info.nonfinite, info.divergent))
+                t += 1
+                if keep_every and t % keep_every == 0:
+                    assert samples is not None and energies is not None
+                    samples[t // keep_every - 1] = state.x
+                    energies[t // keep_every - 1] = state.cached(kernel.name)[0]
+                if hook is not None:
+                    state = hook(t, state, info) or state
+                if bar is not None:
+                    bar.update(1)  # type: ignore[attr-defined]
+                if len(pending) == BOOK_EVERY:
+                    streak = book_pending(result, booked, pending, streak)
+                    late = swap_checks(late, gibbs_check(kernel, sweeps, state.iteration - (t - booked), x))
+                    booked, pending = t, []
+    finally:
+        draws.close()
     late = swap_checks(late, gibbs_check(kernel, sweeps, state.iteration - (t - booked), x), more=False)
     if late is not None and read_last_check:
         late.raise_if_bad()
@@ -255,6 +272,14 @@ def run_chains(
         result.capture = "eager" if runner.mode == "auto" else runner.mode
         result.capture_note = runner.fallback
     return result
+
+
+def ahead_pays(x: Tensor, per_block: int, generator: torch.Generator | None) -> bool:
+    """Whether to draw the next block ahead (:mod:`~ebmlab.samplers.draw_ahead`): on a CPU (elsewhere a draw is
+    queued, not waited for), for blocks of at least AHEAD_MIN_ELEMENTS numbers, from the caller's own generator (the
+    global one may be drawn from by the energy itself, e.g. dropout, while the helper draws)."""
+    big = per_block * x.numel() >= ahead_draws.AHEAD_MIN_ELEMENTS
+    return x.device.type == "cpu" and big and generator is not None
 
 
 def gibbs_check(kernel: Sampler, sweeps: list[Tensor] | None, iteration: int, x: Tensor) -> BlockCheck | None:

@@ -114,6 +114,7 @@ def sample(
     progress: bool = False,
     diagnostics: bool = True,
     capture: str = "auto",
+    draw_ahead: bool = False,
 ) -> SampleResult:
     """Run ``x0.shape[0]`` chains for ``warmup + n_steps`` transitions of ``sampler``.
 
@@ -135,6 +136,9 @@ def sample(
             ``kernel.step`` call per step). All consume the random stream identically; "auto", "eager",
             "graph" and "off" give the same chains bit for bit. Warm-up with step-size adaptation runs
             step by step.
+        draw_ahead: on a CPU, draw the next block's noise on a helper thread while this block runs (blocks of at
+            least 65 536 numbers; :mod:`ebmlab.samplers.draw_ahead`): the same chains bit for bit, faster where a
+            second core is idle, slower where it is not (off by default).
 
     For ULA, MALA, HMC and kinetic Langevin the noise (HMC: momenta) of a block of K steps is drawn
     at once, ``randn(K, n, *event)``, followed by the K·n MH uniforms for MALA / HMC.
@@ -162,7 +166,9 @@ def sample(
     controller = DualAveraging(target_accept or sampler.default_target_accept) if adapt_step_size else None
 
     start = time.perf_counter()
-    result = _sample_torch(energy, sampler, x0, n_steps, warmup, thin, controller, generator, progress, capture)
+    result = _sample_torch(
+        energy, sampler, x0, n_steps, warmup, thin, controller, generator, progress, capture, draw_ahead
+    )
     result.seconds = time.perf_counter() - start
     if diagnostics and result.samples.shape[0] >= 4:
         from ebmlab.diagnostics import summarize
@@ -214,6 +220,7 @@ def _sample_torch(
     generator: torch.Generator,
     progress: bool,
     capture: str,
+    draw_ahead: bool,
 ) -> SampleResult:
     """Warm-up and sampling with :func:`~ebmlab.samplers.chains.run_chains` (the one chain loop)."""
     bar = _progress(warmup + n_steps, sampler.name) if progress else None
@@ -224,12 +231,14 @@ def _sample_torch(
         state, method = _adapt(energy, sampler, state, warmup, controller, generator, bar)
     else:
         state = run_chains(
-            sampler, energy, state, warmup, generator, block=_BLOCK_ELEMENTS, bar=bar, capture=capture
-        ).state
+            sampler, energy, state, warmup, generator, block=_BLOCK_ELEMENTS, bar=bar, capture=capture,
+            draw_ahead=draw_ahead,
+        ).state  # fmt: skip
     started = time.perf_counter()
     run = run_chains(
-        sampler, energy, state, n_steps, generator, keep_every=thin, block=_BLOCK_ELEMENTS, bar=bar, capture=capture
-    )
+        sampler, energy, state, n_steps, generator, keep_every=thin, block=_BLOCK_ELEMENTS, bar=bar, capture=capture,
+        draw_ahead=draw_ahead,
+    )  # fmt: skip
     if capture == "auto" and run.capture_note is None:
         run.capture_note = compile_hint(run.capture, time.perf_counter() - started, sampler, x0, n_steps)
     if bar is not None:

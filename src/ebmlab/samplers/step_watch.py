@@ -29,6 +29,7 @@ from torch import Tensor
 
 from ebmlab.energies.base import EnergyFn, energy_and_grad
 from ebmlab.samplers.base import SamplerState, UnadjustedSampler, raise_diverged, row_sums
+from ebmlab.samplers.draw_ahead import BlockDraws
 
 __all__ = ["StepWatch", "run_unadjusted"]
 
@@ -59,8 +60,9 @@ class StepWatch:
         generator: torch.Generator | None,
         device: torch.device,
         redraw: Callable[[int], object],
+        settle: Callable[[], None] | None = None,
     ) -> None:
-        self.name, self.step_size, self.redraw = name, step_size, redraw
+        self.name, self.step_size, self.redraw, self.settle = name, step_size, redraw, settle
         self.rng = rng_of(generator, device)
         self.iteration = 0
         self.sums: list[Tensor] = []
@@ -68,12 +70,16 @@ class StepWatch:
         self.rng_state: Tensor | None = None
         self.positions_at = -1  # the chunk's step (0-based) whose sums are of positions only (-1: none)
 
-    def start(self, iteration: int) -> None:
-        """Begin a chunk after ``iteration`` steps, at a draw boundary (the generator's state is saved)."""
+    def start(self, iteration: int, rng_state: Tensor | None = None) -> None:
+        """Begin a chunk after ``iteration`` steps, at a draw boundary: the generator's state there is saved
+        (``rng_state``: that state, when the chunk's first draw was made ahead of time)."""
         self.iteration = iteration
         self.sums, self.draws = [], []
         self.positions_at = -1
-        self.rng_state = None if self.rng is None else self.rng.get_state()
+        if rng_state is not None:
+            self.rng_state = rng_state
+        else:
+            self.rng_state = None if self.rng is None else self.rng.get_state()
 
     def drew(self, k: int) -> None:
         """The chain loop drew the noise of the next ``k`` steps."""
@@ -108,6 +114,8 @@ class StepWatch:
         """Put the generator where it stood after the draws of the chunk's first ``steps`` steps."""
         if self.rng is None or self.rng_state is None:
             return
+        if self.settle is not None:  # a draw in flight ends (and is undone) before the generator is set
+            self.settle()
         self.rng.set_state(self.rng_state)
         done = 0
         for k in self.draws:
@@ -130,25 +138,55 @@ def run_unadjusted(
     energies: Tensor | None,
     bar: object | None,
     final_energy: bool = True,
+    ahead: bool = False,
 ) -> SamplerState:
     """``n_steps`` of ``kernel.advance`` (its :class:`~ebmlab.samplers.base.Transition`, no state built per step)
     with the noise of ``per_draw`` steps drawn at once, the finiteness of every step tested by a :class:`StepWatch`
     at draw boundaries after ``chunk`` or more steps and at the end; every ``keep_every``-th step's x and E written
     into ``samples`` / ``energies``. Returns the last state (positions only when not ``final_energy``: the last step
-    is ``advance_positions``, module doc)."""
+    is ``advance_positions``, module doc). ``ahead``: draw the next block's noise on a helper thread
+    (:mod:`~ebmlab.samplers.draw_ahead`; the same numbers)."""
     if n_steps == 0:
         return state
-    x, v, start = state.x, state.momentum, state.iteration
-    e, g = state.cached(kernel.name)  # a positions-only state: its one-line error
-    assert g is not None
+    state.cached(kernel.name)  # a positions-only state: its one-line error
+    x = state.x
     flat = per_draw == 1  # one step's noise without the step dimension (the same numbers: k · numel decides)
 
     def draw(k: int) -> Tensor:
         shape = x.shape if flat else (k, *x.shape)
         return torch.randn(shape, generator=generator, dtype=x.dtype, device=x.device)
 
-    watch = StepWatch(kernel.name, state.step_size, generator, x.device, draw)
-    watch.start(start)
+    draws = BlockDraws(draw, n_steps, per_draw, rng_of(generator, x.device), ahead)
+    watch = StepWatch(kernel.name, state.step_size, generator, x.device, draw, settle=draws.settle)
+    watch.start(state.iteration)
+    try:
+        return _run(
+            kernel, energy, state, n_steps, draws, watch, chunk, keep_every, samples, energies, bar, final_energy
+        )
+    finally:
+        draws.close()
+
+
+def _run(
+    kernel: UnadjustedSampler,
+    energy: EnergyFn,
+    state: SamplerState,
+    n_steps: int,
+    draws: BlockDraws[Tensor],
+    watch: StepWatch,
+    chunk: int,
+    keep_every: int,
+    samples: Tensor | None,
+    energies: Tensor | None,
+    bar: object | None,
+    final_energy: bool,
+) -> SamplerState:
+    """:func:`run_unadjusted`'s loop over the steps, with its draws and watch."""
+    x, v, start = state.x, state.momentum, state.iteration
+    e, g = state.cached(kernel.name)
+    assert g is not None
+    per_draw = draws.per_block
+    flat = per_draw == 1
     step = kernel.transition(state.step_size)  # the arithmetic of kernel.advance, its constants computed once
     drift, kick = step.drift, step.kick
     noise = x
@@ -156,11 +194,13 @@ def run_unadjusted(
     for t in range(n_steps):
         i = t % per_draw
         if i == 0:
-            if watch.steps >= chunk:
+            restart = watch.steps >= chunk
+            if restart:
                 watch.check()
-                watch.start(start + t)
             k = min(per_draw, n_steps - t)
-            noise = draw(k)
+            noise, before = draws.next(state=restart)
+            if restart:
+                watch.start(start + t, before)
             watch.drew(k)
         if t == last:  # kernel.advance_positions
             x, _ = drift(x, v, g, noise if flat else noise[i])

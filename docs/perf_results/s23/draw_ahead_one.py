@@ -1,0 +1,24 @@
+"""One `sample` run (many-well 32-D, ULA, 4096 chains, 400 steps, one intra-op thread) with `draw_ahead` on or off;
+prints its wall seconds. `draw_ahead_pairs.sh` runs it alone and as two processes at once."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+from ebmlab.allocator import tune_malloc
+from ebmlab.samplers import ULA, sample
+from user_energies import build_problem
+
+torch.set_num_threads(1)
+tune_malloc()
+problem = build_problem("many-well")
+x0 = problem.x0(4096)
+sample(problem.energy, ULA(problem.step_size), x0, 20, seed=0, diagnostics=False)  # warm
+start = time.perf_counter()
+sample(problem.energy, ULA(problem.step_size), x0, 400, seed=0, diagnostics=False, draw_ahead=sys.argv[1] == "on")
+print(f"{time.perf_counter() - start:.3f}")

@@ -1,0 +1,161 @@
+"""Drawing the next block ahead on a helper thread (ebmlab.samplers.draw_ahead): the same numbers in the same order,
+the generator left where drawing block by block leaves it (also after an error), and the helper really used."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+
+from ebmlab.errors import NonFiniteError
+from ebmlab.samplers import HMC, MALA, ULA, KineticLangevin, draw_ahead, driver, sample
+from ebmlab.samplers.chains import run_chains
+from ebmlab.samplers.draw_ahead import BlockDraws
+
+
+def mixture(x: torch.Tensor) -> torch.Tensor:
+    a = (x - 1.5).square().sum(-1)
+    b = (x + 1.5).square().sum(-1)
+    return -torch.logsumexp(torch.stack([-a, -b]), 0)
+
+
+@pytest.fixture
+def helper_threads(monkeypatch) -> list[str]:
+    """Every block size is worth drawing ahead, blocks are 3 steps of 16 × 2 chains, and the names of the threads
+    that drew are recorded."""
+    monkeypatch.setattr(draw_ahead, "AHEAD_MIN_ELEMENTS", 1)
+    monkeypatch.setattr(driver, "_BLOCK_ELEMENTS", 96)
+    names: list[str] = []
+    real = torch.randn
+
+    def recording(*args, **kwargs):
+        names.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "randn", recording)
+    return names
+
+
+def test_blocks_hold_the_sequential_numbers_and_leave_the_generator_there() -> None:
+    g = torch.Generator().manual_seed(3)
+    draws = BlockDraws(lambda k: torch.rand(k, generator=g), 10, 4, g, ahead=True)
+    got = [draws.next()[0] for _ in range(3)]
+    draws.close()
+    ref = torch.Generator().manual_seed(3)
+    assert [len(b) for b in got] == [4, 4, 2]
+    assert torch.equal(torch.cat(got), torch.rand(10, generator=ref))
+    assert torch.equal(g.get_state(), ref.get_state())  # nothing drawn beyond the plan
+
+
+def test_settle_undoes_a_draw_in_flight_and_names_the_state_before_each_block() -> None:
+    """After one block of three the second is in flight; settling puts the generator back to after the first."""
+    g = torch.Generator().manual_seed(5)
+    draws = BlockDraws(lambda k: torch.rand(k, generator=g), 9, 3, g, ahead=True)
+    first, before_first = draws.next()
+    assert before_first is None  # drawn on this thread, nothing asked
+    draws.close()
+    ref = torch.Generator().manual_seed(5)
+    assert torch.equal(first, torch.rand(3, generator=ref))
+    assert torch.equal(g.get_state(), ref.get_state())
+    g2 = torch.Generator().manual_seed(5)
+    again = BlockDraws(lambda k: torch.rand(k, generator=g2), 9, 3, g2, ahead=True)
+    again.next()
+    _, before_second = again.next()  # drawn ahead: the state it started from is handed out with it
+    again.close()
+    ref2 = torch.Generator().manual_seed(5)
+    torch.rand(3, generator=ref2)
+    assert before_second is not None and torch.equal(before_second, ref2.get_state())
+
+
+@pytest.mark.parametrize(
+    "kernel", [ULA(0.05), MALA(0.1), HMC(0.1, 3), KineticLangevin(0.1, friction=2.0)], ids=lambda k: k.name
+)
+@pytest.mark.parametrize("capture", ["auto", "eager"])
+def test_sample_gives_the_same_chains_with_the_draws_ahead(kernel, capture: str, helper_threads: list[str]) -> None:
+    """ULA / kinetic under ``auto`` on a CPU run step by step (step_watch), the rest and ``eager`` in blocks."""
+    x0 = torch.randn(16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    runs = {}
+    for ahead in (False, True):
+        g = torch.Generator().manual_seed(7)
+        helper_threads.clear()
+        res = sample(mixture, kernel, x0, 40, warmup=10, generator=g, diagnostics=False, capture=capture,
+                     draw_ahead=ahead)  # fmt: skip
+        runs[ahead] = (res.samples, res.final_state.x, g.get_state(), list(helper_threads))
+    (s0, x_0, g0, names0), (s1, x_1, g1, names1) = runs[False], runs[True]
+    assert torch.equal(s0, s1) and torch.equal(x_0, x_1) and torch.equal(g0, g1)
+    assert not any(n.startswith("ebmlab-draws") for n in names0)
+    assert sum(n.startswith("ebmlab-draws") for n in names1) >= 10  # the later blocks came from the helper
+
+
+class TurnsNaN:
+    """The mixture, until its ``at``-th call, after which chain 3's energy is NaN (ULA stops there)."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.calls = at, 0
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        e = mixture(x)
+        if self.calls >= self.at:
+            e = e.clone()
+            e[3] = float("nan")
+        return e
+
+
+@pytest.mark.parametrize("capture", ["auto", "eager"])
+def test_an_error_leaves_the_same_message_and_generator_as_without(capture: str, helper_threads: list[str]) -> None:
+    """ULA stopping after more than one chunk of checks (32 steps): the same error, and the generator where the
+    block-by-block loop leaves it (the step watch rewinds it to the failing step's draws; a draw in flight is
+    undone first)."""
+    x0 = torch.zeros(16, 2, dtype=torch.float64)
+    seen = {}
+    for ahead in (False, True):
+        g = torch.Generator().manual_seed(1)
+        with pytest.raises(NonFiniteError, match="step 49") as err:
+            sample(TurnsNaN(50), ULA(0.02), x0, 400, generator=g, diagnostics=False, capture=capture,
+                   draw_ahead=ahead)  # fmt: skip
+        seen[ahead] = (str(err.value), g.get_state())
+    assert seen[False][0] == seen[True][0]
+    ref = torch.Generator().manual_seed(1)
+    for _ in range(17):  # the draws of blocks 1–17 (3 steps each): through the block of step 49, then no further
+        torch.randn((3, 16, 2), dtype=torch.float64, generator=ref)
+    assert torch.equal(seen[False][1], ref.get_state()) and torch.equal(seen[True][1], ref.get_state())
+
+
+def test_an_energy_that_raises_leaves_the_generator_as_without(helper_threads: list[str]) -> None:
+    calls = {"n": 0}
+
+    def failing(x: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == 20:
+            raise RuntimeError("user energy failed")
+        return mixture(x)
+
+    x0 = torch.zeros(16, 2, dtype=torch.float64)
+    states = []
+    for ahead in (False, True):
+        calls["n"] = 0
+        g = torch.Generator().manual_seed(2)
+        with pytest.raises(RuntimeError, match="user energy failed"):
+            sample(failing, MALA(0.1), x0, 60, generator=g, diagnostics=False, capture="eager", draw_ahead=ahead)
+        states.append(g.get_state())
+    assert torch.equal(states[0], states[1])
+
+
+def test_draw_ahead_is_off_by_default(helper_threads: list[str]) -> None:
+    x0 = torch.zeros(16, 2, dtype=torch.float64)
+    sample(mixture, MALA(0.1), x0, 30, seed=0, diagnostics=False)
+    run_chains(ULA(0.05), mixture, x0, 30, torch.Generator().manual_seed(0), block=96)
+    assert helper_threads and not any(n.startswith("ebmlab-draws") for n in helper_threads)
+
+
+def test_the_global_generator_is_never_drawn_from_ahead(helper_threads: list[str]) -> None:
+    """``generator=None`` draws from torch's global generator, which the energy itself may use (dropout): all of it
+    stays on the calling thread."""
+    x0 = torch.zeros(16, 2, dtype=torch.float64)
+    run_chains(MALA(0.1), mixture, x0, 30, None, block=96, capture="eager", draw_ahead=True)
+    run_chains(ULA(0.05), mixture, x0, 30, None, block=96, draw_ahead=True)
+    assert helper_threads and not any(n.startswith("ebmlab-draws") for n in helper_threads)
+    run_chains(MALA(0.1), mixture, x0, 30, torch.Generator().manual_seed(0), block=96, capture="eager", draw_ahead=True)
+    assert any(n.startswith("ebmlab-draws") for n in helper_threads)  # the control: its own generator
