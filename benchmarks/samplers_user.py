@@ -131,7 +131,7 @@ def floor_time(problem, x: torch.Tensor, device: torch.device, repeats: int, inn
 
 
 #: ``sample(draw_ahead=...)`` for our rows (``--draw-ahead``)
-DRAW_AHEAD = False
+DRAW_AHEAD: bool | str = "auto"
 
 
 def measure_ours(
@@ -382,9 +382,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument(
-        "--draw-ahead", default="off", choices=("on", "off"),
-        help="sample(draw_ahead=...): off (the default a user gets) keeps everything on one thread; on draws the next "
-        "block on a helper thread (a second core's time, not counted in --threads)",
+        "--draw-ahead", default="auto", choices=("auto", "on", "off"),
+        help="sample(draw_ahead=...): auto (the default a user gets) draws the next block on a helper thread when the "
+        "first blocks measure it faster, on always, off never (everything on one thread); the helper's core is not "
+        "counted in --threads",
     )  # fmt: skip
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--steps-scale", type=float, default=1.0, help="multiply the default step counts")
@@ -461,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     info["compile_block_max_elements"] = compiled.COMPILE_BLOCK_MAX_ELEMENTS
     info["compile_evals"] = compiled.COMPILE_EVALS
     global DRAW_AHEAD
-    DRAW_AHEAD = args.draw_ahead == "on"
+    DRAW_AHEAD = {"on": True, "off": False}.get(args.draw_ahead, "auto")
     info["draw_ahead"] = DRAW_AHEAD
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)

@@ -32,7 +32,7 @@ def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None
         (["sample", "mog8", "--rungs", "3", "--beta-min", "2"], "--beta-min must be below 1"),
         (["sample", "mog8", "--device", "gpu0"], "expected a torch device (cpu, cuda, cuda:0, mps) or auto"),
         (["sample", "mog8", "--capture", "graphs"], "invalid choice"),
-        (["sample", "mog8", "--rungs", "4", "--draw-ahead"], "--draw-ahead applies to plain chains"),
+        (["sample", "mog8", "--rungs", "4", "--draw-ahead", "on"], "--draw-ahead applies to plain chains"),
     ],
 )
 def test_bad_input_is_one_line(argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -86,13 +86,13 @@ def test_sample_prints_and_records_auto_s_suggestion_to_compile(tmp_path, monkey
 
 
 def test_sample_draw_ahead_reaches_the_chains_and_gives_the_same_draws(tmp_path, monkeypatch) -> None:
-    """``--draw-ahead`` is handed to ``sample`` and recorded; the draws are those without it, bit for bit; with
-    ``--rungs`` or a run directory it is a one-line error."""
+    """``--draw-ahead`` is handed to ``sample`` (default auto) and recorded; the draws are the same whatever it is, bit
+    for bit; with ``--rungs`` it is a one-line error (test_bad_input_is_one_line)."""
     from ebmlab.cli import sample as sample_cli
     from ebmlab.samplers import draw_ahead
 
     monkeypatch.setattr(draw_ahead, "AHEAD_MIN_ELEMENTS", 1)  # small chains still draw ahead
-    seen: list[bool] = []
+    seen: list[object] = []
     real = sample_cli.sample
 
     def recording(*args, **kwargs):
@@ -102,13 +102,13 @@ def test_sample_draw_ahead_reaches_the_chains_and_gives_the_same_draws(tmp_path,
     monkeypatch.setattr(sample_cli, "sample", recording)
     common = ["sample", "mog8", "--steps", "300", "--chains", "8", "--warmup", "16"]
     draws = {}
-    for flag in ([], ["--draw-ahead"]):
-        out = tmp_path / str(len(flag))
-        assert main([*common, "--out", str(out), *flag]) == 0
-        assert json.loads((out / "diagnostics.json").read_text())["draw_ahead"] == bool(flag)
-        draws[bool(flag)] = np.load(out / "samples.npy")
-    assert seen == [False, True]
-    assert np.array_equal(draws[False], draws[True])
+    for mode in (None, "on", "off"):
+        out = tmp_path / str(mode)
+        assert main([*common, "--out", str(out), *(["--draw-ahead", mode] if mode else [])]) == 0
+        assert json.loads((out / "diagnostics.json").read_text())["draw_ahead"] == (mode or "auto")
+        draws[mode] = np.load(out / "samples.npy")
+    assert seen == ["auto", True, False]
+    assert np.array_equal(draws[None], draws["on"]) and np.array_equal(draws[None], draws["off"])
 
 
 def test_sample_writes_samples_diagnostics_and_plot(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:

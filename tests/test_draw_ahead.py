@@ -143,11 +143,57 @@ def test_an_energy_that_raises_leaves_the_generator_as_without(helper_threads: l
     assert torch.equal(states[0], states[1])
 
 
-def test_draw_ahead_is_off_by_default(helper_threads: list[str]) -> None:
+def test_by_default_small_blocks_and_short_runs_stay_on_the_calling_thread(monkeypatch) -> None:
+    """The default ``"auto"`` leaves blocks under AHEAD_MIN_ELEMENTS numbers and runs of at most ``len(PROBE)`` blocks
+    alone; above both it probes (the helper draws during the probe)."""
+    names: list[str] = []
+    real = torch.randn
+
+    def recording(*args, **kwargs):
+        names.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "randn", recording)
+    monkeypatch.setattr(driver, "_BLOCK_ELEMENTS", 96)  # blocks of 3 steps: 30 steps are 10 blocks
     x0 = torch.zeros(16, 2, dtype=torch.float64)
-    sample(mixture, MALA(0.1), x0, 30, seed=0, diagnostics=False)
-    run_chains(ULA(0.05), mixture, x0, 30, torch.Generator().manual_seed(0), block=96)
-    assert helper_threads and not any(n.startswith("ebmlab-draws") for n in helper_threads)
+    sample(mixture, MALA(0.1), x0, 90, seed=0, diagnostics=False)  # 30 blocks, but 288 numbers per block
+    monkeypatch.setattr(draw_ahead, "AHEAD_MIN_ELEMENTS", 1)
+    sample(mixture, MALA(0.1), x0, 3 * len(draw_ahead.PROBE), seed=0, diagnostics=False)  # too short to probe
+    assert names and not any(n.startswith("ebmlab-draws") for n in names)
+    sample(mixture, MALA(0.1), x0, 90, seed=0, diagnostics=False)
+    assert any(n.startswith("ebmlab-draws") for n in names)  # the control: large enough and long enough
+
+
+class FakeClock:
+    """``time.perf_counter`` for the probe: the caller advances it by each block's cost."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def perf_counter(self) -> float:
+        return self.t
+
+
+@pytest.mark.parametrize(("cost_ahead", "chosen"), [(0.8, True), (1.3, False)])
+def test_auto_draws_ahead_when_the_probe_measured_it_faster(monkeypatch, cost_ahead: float, chosen: bool) -> None:
+    """A block costs 1 with its draw on the calling thread and ``cost_ahead`` while the helper draws the next one;
+    the probe picks the cheaper way, and the numbers are the sequential ones either way."""
+    clock = FakeClock()
+    monkeypatch.setattr(draw_ahead, "time", clock)
+    g = torch.Generator().manual_seed(4)
+    blocks = 2 * len(draw_ahead.PROBE)
+    draws = BlockDraws(lambda k: torch.rand(k, generator=g), 3 * blocks, 3, g, ahead="auto")
+    got, ways = [], []
+    for _ in range(blocks):
+        out, _ = draws.next()
+        got.append(out)
+        ways.append(draws.pending is not None)
+        clock.t += cost_ahead if draws.pending is not None else 1.0
+    draws.close()
+    assert ways[: len(draw_ahead.PROBE)] == list(draw_ahead.PROBE)  # the probe's segments
+    assert draws.chosen is chosen and all(w is chosen for w in ways[len(draw_ahead.PROBE) : -1])
+    assert len(draws.timings[True]) == len(draws.timings[False]) == 4  # two counted blocks per segment
+    assert torch.equal(torch.cat(got), torch.rand(3 * blocks, generator=torch.Generator().manual_seed(4)))
 
 
 def test_the_global_generator_is_never_drawn_from_ahead(helper_threads: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""One `sample` run (many-well 32-D, ULA, 4096 chains, 400 steps, one intra-op thread) with `draw_ahead` on or off;
+"""One `sample` run (many-well 32-D, ULA, 4096 chains, 400 steps, one intra-op thread) with `draw_ahead` off, on or auto;
 prints its wall seconds. `draw_ahead_pairs.sh` runs it alone and as two processes at once."""
 
 from __future__ import annotations
@@ -20,5 +20,6 @@ problem = build_problem("many-well")
 x0 = problem.x0(4096)
 sample(problem.energy, ULA(problem.step_size), x0, 20, seed=0, diagnostics=False)  # warm
 start = time.perf_counter()
-sample(problem.energy, ULA(problem.step_size), x0, 400, seed=0, diagnostics=False, draw_ahead=sys.argv[1] == "on")
+mode = {"off": False, "on": True, "auto": "auto"}[sys.argv[1]]
+sample(problem.energy, ULA(problem.step_size), x0, 400, seed=0, diagnostics=False, draw_ahead=mode)
 print(f"{time.perf_counter() - start:.3f}")

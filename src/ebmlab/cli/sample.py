@@ -1,6 +1,6 @@
 """``ebmlab sample``: run MCMC on a named target, or draw from a trained run.
 
-    ebmlab sample TARGET [--sampler NAME] [--steps N] [--chains C] [--seed S] [--capture MODE] [--draw-ahead] [--out DIR] [--json]
+    ebmlab sample TARGET [--sampler NAME] [--steps N] [--chains C] [--seed S] [--capture MODE] [--draw-ahead MODE] [--out DIR] [--json]
     ebmlab sample FILE.py:NAME --dim D [...]      (your energy: a function or nn.Module class in FILE.py)
     ebmlab sample TARGET --rungs R [--beta-min B] [--base-scale S] ...   (replica exchange)
     ebmlab sample RUN_DIR -n N [--start noise|buffer|annealed|tempered] [--steps N] [--out DIR]
@@ -83,10 +83,11 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--draw-ahead",
-        action="store_true",
+        choices=("auto", "on", "off"),
         default=None,
-        help="draw the next block of random numbers on a helper thread while the chains run (the same chains; "
-        "faster on large batches when a second core is idle, slower on a busy machine)",
+        help="draw the next block of random numbers on a helper thread while the chains run: auto (default; when "
+        "the first blocks measure it faster), on or off. The same chains whatever runs; it pays on large batches "
+        "when a second core is idle",
     )
     p.add_argument(
         "--linears",
@@ -175,7 +176,14 @@ def _check_mode(args: argparse.Namespace, run_dir: bool) -> None:
     defaults = (
         {"num": 1000}
         if run_dir
-        else {"sampler": "mala", "warmup": 200, "chains": 256, "beta_min": 0.01, "capture": "auto"}
+        else {
+            "sampler": "mala",
+            "warmup": 200,
+            "chains": 256,
+            "beta_min": 0.01,
+            "capture": "auto",
+            "draw_ahead": "auto",
+        }
     )
     for attr, value in defaults.items():
         if getattr(args, attr) is None:
@@ -258,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
         generator=generator,
         progress=sys.stderr.isatty(),
         capture=args.capture,
-        draw_ahead=bool(args.draw_ahead),
+        draw_ahead={"on": True, "off": False}.get(args.draw_ahead, "auto"),
     )
     result = _on_cpu(result)  # the reports below read the draws on the CPU
     out = args.out or Path("runs") / f"sample-{label}-{args.sampler}"
@@ -273,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
         "initial_step_size": step,
         "capture": args.capture,
         "linears": args.linears or "default",
-        "draw_ahead": bool(args.draw_ahead),
+        "draw_ahead": args.draw_ahead,
         "exact_log_z": exact_log_z,
         **_coverage(target, result.samples),
         **result.summary(),

@@ -132,7 +132,7 @@ def run_chains(
     capture: str = "auto",
     final_energy: bool = True,
     read_last_check: bool = True,
-    draw_ahead: bool = False,
+    draw_ahead: bool | str = "auto",
 ) -> ChainResult:
     """Take ``n_steps`` transitions of ``kernel`` on ``energy`` from ``start`` (module doc).
 
@@ -154,10 +154,13 @@ def run_chains(
             sweeps unread in ``result.unread`` (AIS queues them and reads 32 at a time: ``finite_watch.queued``).
         draw_ahead: on a CPU, with ``block > 0``, a block runner or ULA / kinetic Langevin step by step and a
             generator of the caller's, draw the next block on a helper thread while this one runs
-            (:mod:`~ebmlab.samplers.draw_ahead`; the same numbers; pays only where a core is idle).
+            (:mod:`~ebmlab.samplers.draw_ahead`; the same numbers; pays only where a core is idle); ``"auto"``
+            (default): when the first blocks measure it faster.
     """
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
         raise ConfigError(f"run_chains: n_steps must be an int >= 0, got {n_steps!r}.")
+    if draw_ahead not in (True, False, "auto"):
+        raise ConfigError(f"draw_ahead must be True, False or 'auto', got {draw_ahead!r}.")
     if isinstance(keep_every, bool) or not isinstance(keep_every, int) or keep_every < 0:
         raise ConfigError(f"run_chains: keep_every must be an int >= 0, got {keep_every!r}.")
     if capture not in MODES:
@@ -184,7 +187,7 @@ def run_chains(
     # ULA / kinetic (exact types) accept every move and raise at a non-finite one: nothing to book per step
     lean = hook is None and draw_noise and not draw_uniform
     if lean and runner is None and isinstance(kernel, UnadjustedSampler):  # step by step: step_watch
-        ahead = draw_ahead and ahead_pays(x, per_block, generator)
+        ahead = draw_ahead if ahead_pays(x, per_block, generator) else False
         state = run_unadjusted(kernel, energy, state, n_steps, generator, per_block, BOOK_EVERY, keep_every, samples,
                                energies, bar, final_energy or keep_every > 0, ahead)  # fmt: skip
         ones = torch.ones(n_steps, dtype=torch.float64, device=x.device)
@@ -213,7 +216,7 @@ def run_chains(
         return noise, uniform
 
     # a block runner's steps take their draws and nothing else from the generator: the next block can be drawn ahead
-    ahead = draw_ahead and runner is not None and draw_noise and ahead_pays(x, per_block, generator)
+    ahead = draw_ahead if runner is not None and draw_noise and ahead_pays(x, per_block, generator) else False
     draws = ahead_draws.BlockDraws(draw, n_steps, per_block, rng_of(generator, x.device), ahead)
     try:
         while t < n_steps:

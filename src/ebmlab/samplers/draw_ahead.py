@@ -14,6 +14,13 @@ The numbers are the same, in the same order, as drawing each block when it is ne
 * :meth:`BlockDraws.settle` (an error, or any exit before the planned end) waits for a draw in flight and puts the
   generator back to its state before that draw, where drawing block by block would have left it.
 
+``ahead="auto"`` measures instead of assuming a free core: on a busy machine the helper competes with other work, and
+a run whose main thread waits on it gets slower. The first ``len(PROBE)`` blocks alternate segments of blocks drawn
+on the calling thread and drawn ahead; each block is timed from one :meth:`BlockDraws.next` to the next (its draw or
+its wait, and its run). The first block of a segment is not counted (its draw was made the other way). The faster
+way, by the median time per block, draws the rest. Runs of fewer than ``len(PROBE) + 1`` blocks draw on the calling
+thread. Whatever is chosen, the numbers are the same.
+
 >>> import torch
 >>> g = torch.Generator().manual_seed(0)
 >>> draws = BlockDraws(lambda k: torch.randn(k, generator=g), 8, 3, g, ahead=True)  # blocks of 3, 3 and 2 steps
@@ -25,6 +32,8 @@ True
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
@@ -32,12 +41,14 @@ from typing import Generic, TypeVar
 import torch
 from torch import Tensor
 
-__all__ = ["AHEAD_MIN_ELEMENTS", "BlockDraws"]
+__all__ = ["AHEAD_MIN_ELEMENTS", "PROBE", "BlockDraws"]
 
 T = TypeVar("T")
 
 #: blocks of fewer random numbers are drawn when needed: handing a draw to the helper thread costs tens of µs
 AHEAD_MIN_ELEMENTS = 1 << 16
+#: ``ahead="auto"``: whether each of the first blocks is run with the next one drawn ahead (segments of three)
+PROBE = (False,) * 3 + (True,) * 3 + (False,) * 3 + (True,) * 3
 
 
 class BlockDraws(Generic[T]):
@@ -47,22 +58,54 @@ class BlockDraws(Generic[T]):
         draw: draws one block of ``k`` steps from ``rng`` (the only generator it uses).
         steps, per_block: the planned steps and the steps per block.
         rng: the generator ``draw`` uses (None: the helper thread is not used).
-        ahead: draw the next block on a helper thread while the caller runs this one.
+        ahead: draw the next block on a helper thread while the caller runs this one; ``"auto"``: whichever of the
+            two the first blocks measured faster (module doc).
+
+    Attributes:
+        chosen: whether the blocks are drawn ahead (``"auto"``: None until the probe has decided).
+        timings: ``"auto"``'s probe, seconds per counted block: ``{False: [...], True: [...]}``.
     """
 
     def __init__(
-        self, draw: Callable[[int], T], steps: int, per_block: int, rng: torch.Generator | None, ahead: bool
+        self, draw: Callable[[int], T], steps: int, per_block: int, rng: torch.Generator | None, ahead: bool | str
     ) -> None:
+        if ahead not in (True, False, "auto"):
+            raise ValueError(f"ahead must be True, False or 'auto', got {ahead!r}.")
         self.draw, self.steps, self.per_block, self.rng = draw, steps, per_block, rng
         self.handed = 0  # blocks handed out
-        use = ahead and rng is not None and steps > per_block
+        blocks = -(-steps // per_block)
+        probe = ahead == "auto" and blocks > len(PROBE)
+        use = rng is not None and blocks > 1 and (ahead is True or probe)
+        self.chosen: bool | None = None if probe and use else bool(use)
+        self.timings: dict[bool, list[float]] = {False: [], True: []}
+        self.last: float | None = None  # when the previous block was handed out
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="ebmlab-draws") if use else None
         self.pending: Future[T] | None = None
         self.pending_before: Tensor | None = None  # the generator's state before the draw in flight
 
+    def _ahead_while(self, block: int) -> bool:
+        """Whether the block after ``block`` (0-based) is drawn while ``block`` runs."""
+        if self.chosen is not None:
+            return self.chosen
+        if block < len(PROBE):
+            return PROBE[block]
+        on, off = self.timings[True], self.timings[False]
+        self.chosen = statistics.median(on) < statistics.median(off)
+        return self.chosen
+
+    def _time(self) -> None:
+        """Count the block just finished (``"auto"``'s probe) unless it opened a segment."""
+        now = time.perf_counter()
+        done = self.handed - 1  # the block whose run ended now
+        if self.last is not None and 0 < done < len(PROBE) and PROBE[done] == PROBE[done - 1]:
+            self.timings[PROBE[done]].append(now - self.last)
+        self.last = now
+
     def next(self, state: bool = False) -> tuple[T, Tensor | None]:
         """The next block's draws and the generator's state before them: when drawn ahead, or when ``state`` is asked
         for (else None)."""
+        if self.chosen is None:
+            self._time()
         before = None
         if self.pending is not None:
             out, before = self.pending.result(), self.pending_before
@@ -71,7 +114,7 @@ class BlockDraws(Generic[T]):
             before = self.rng.get_state() if state and self.rng is not None else None
             out = self.draw(self.size(self.handed))
         self.handed += 1
-        if self.pool is not None and self.handed * self.per_block < self.steps:
+        if self.pool is not None and self.handed * self.per_block < self.steps and self._ahead_while(self.handed - 1):
             assert self.rng is not None
             self.pending_before = self.rng.get_state()  # nothing draws now: this thread's draw is done
             self.pending = self.pool.submit(self.draw, self.size(self.handed))

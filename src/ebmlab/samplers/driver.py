@@ -114,7 +114,7 @@ def sample(
     progress: bool = False,
     diagnostics: bool = True,
     capture: str = "auto",
-    draw_ahead: bool = False,
+    draw_ahead: bool | str = "auto",
 ) -> SampleResult:
     """Run ``x0.shape[0]`` chains for ``warmup + n_steps`` transitions of ``sampler``.
 
@@ -138,7 +138,8 @@ def sample(
             step by step.
         draw_ahead: on a CPU, draw the next block's noise on a helper thread while this block runs (blocks of at
             least 65 536 numbers; :mod:`ebmlab.samplers.draw_ahead`): the same chains bit for bit, faster where a
-            second core is idle, slower where it is not (off by default).
+            second core is idle, slower where it is not. ``"auto"`` (default): when the first 12 blocks measure it
+            faster; True / False: always / never.
 
     For ULA, MALA, HMC and kinetic Langevin the noise (HMC: momenta) of a block of K steps is drawn
     at once, ``randn(K, n, *event)``, followed by the K·n MH uniforms for MALA / HMC.
@@ -220,7 +221,7 @@ def _sample_torch(
     generator: torch.Generator,
     progress: bool,
     capture: str,
-    draw_ahead: bool,
+    draw_ahead: bool | str,
 ) -> SampleResult:
     """Warm-up and sampling with :func:`~ebmlab.samplers.chains.run_chains` (the one chain loop)."""
     bar = _progress(warmup + n_steps, sampler.name) if progress else None

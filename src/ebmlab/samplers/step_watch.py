@@ -138,7 +138,7 @@ def run_unadjusted(
     energies: Tensor | None,
     bar: object | None,
     final_energy: bool = True,
-    ahead: bool = False,
+    ahead: bool | str = False,
 ) -> SamplerState:
     """``n_steps`` of ``kernel.advance`` (its :class:`~ebmlab.samplers.base.Transition`, no state built per step)
     with the noise of ``per_draw`` steps drawn at once, the finiteness of every step tested by a :class:`StepWatch`
