@@ -1,8 +1,8 @@
 """The draws of successive blocks of steps, in order from one generator, the next block drawn ahead on a helper thread.
 
 :func:`~ebmlab.samplers.chains.run_chains` draws the noise (and MH uniforms) of a block of K steps at once. PyTorch's
-CPU generator draws serially, about 3–5 ns per number: 8 % of an ``MLPEnergy`` step at 4096 chains, about 20 % of a
-32-D many-well step. :class:`BlockDraws` draws block b + 1 on a helper thread while block b runs (ATen releases the
+CPU generator draws serially, about 3–5 ns per number: 8 % of the CPU time of ULA on an ``MLPEnergy`` at 4096
+chains (docs/performance_log.md, "Session 23"). :class:`BlockDraws` draws block b + 1 on a helper thread while block b runs (ATen releases the
 GIL while it draws), so where a second core is free the draws cost the chains no time.
 
 The numbers are the same, in the same order, as drawing each block when it is needed:
