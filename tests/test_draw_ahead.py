@@ -20,12 +20,8 @@ def mixture(x: torch.Tensor) -> torch.Tensor:
     return -torch.logsumexp(torch.stack([-a, -b]), 0)
 
 
-@pytest.fixture
-def helper_threads(monkeypatch) -> list[str]:
-    """Every block size is worth drawing ahead, blocks are 3 steps of 16 × 2 chains, and the names of the threads
-    that drew are recorded."""
-    monkeypatch.setattr(draw_ahead, "AHEAD_MIN_ELEMENTS", 1)
-    monkeypatch.setattr(driver, "_BLOCK_ELEMENTS", 96)
+def drawing_threads(monkeypatch) -> list[str]:
+    """The names of the threads that call ``torch.randn`` from now on."""
     names: list[str] = []
     real = torch.randn
 
@@ -35,6 +31,15 @@ def helper_threads(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(torch, "randn", recording)
     return names
+
+
+@pytest.fixture
+def helper_threads(monkeypatch) -> list[str]:
+    """Every block size is worth drawing ahead, blocks are 3 steps of 16 × 2 chains, and the names of the threads
+    that drew are recorded."""
+    monkeypatch.setattr(draw_ahead, "AHEAD_MIN_ELEMENTS", 1)
+    monkeypatch.setattr(driver, "_BLOCK_ELEMENTS", 96)
+    return drawing_threads(monkeypatch)
 
 
 def test_blocks_hold_the_sequential_numbers_and_leave_the_generator_there() -> None:
@@ -146,14 +151,7 @@ def test_an_energy_that_raises_leaves_the_generator_as_without(helper_threads: l
 def test_by_default_small_blocks_and_short_runs_stay_on_the_calling_thread(monkeypatch) -> None:
     """The default ``"auto"`` leaves blocks under AHEAD_MIN_ELEMENTS numbers and runs of at most ``len(PROBE)`` blocks
     alone; above both it probes (the helper draws during the probe)."""
-    names: list[str] = []
-    real = torch.randn
-
-    def recording(*args, **kwargs):
-        names.append(threading.current_thread().name)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(torch, "randn", recording)
+    names = drawing_threads(monkeypatch)
     monkeypatch.setattr(driver, "_BLOCK_ELEMENTS", 96)  # blocks of 3 steps: 30 steps are 10 blocks
     x0 = torch.zeros(16, 2, dtype=torch.float64)
     sample(mixture, MALA(0.1), x0, 90, seed=0, diagnostics=False)  # 30 blocks, but 288 numbers per block
