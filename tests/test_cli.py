@@ -89,9 +89,10 @@ def test_sample_draw_ahead_reaches_the_chains_and_gives_the_same_draws(tmp_path,
     """``--draw-ahead`` is handed to ``sample`` (default auto) and recorded; the draws are the same whatever it is, bit
     for bit; with ``--rungs`` it is a one-line error (test_bad_input_is_one_line)."""
     from ebmlab.cli import sample as sample_cli
-    from ebmlab.samplers import draw_ahead
+    from ebmlab.samplers import draw_ahead, driver
 
-    monkeypatch.setattr(draw_ahead, "AHEAD_MIN_ELEMENTS", 1)  # small chains still draw ahead
+    monkeypatch.setattr(draw_ahead, "AHEAD_MIN_ELEMENTS", 1)  # small chains still draw ahead,
+    monkeypatch.setattr(driver, "_BLOCK_ELEMENTS", 96)  # in blocks of 6 steps (50 blocks)
     seen: list[object] = []
     real = sample_cli.sample
 
@@ -105,7 +106,9 @@ def test_sample_draw_ahead_reaches_the_chains_and_gives_the_same_draws(tmp_path,
     for mode in (None, "on", "off"):
         out = tmp_path / str(mode)
         assert main([*common, "--out", str(out), *(["--draw-ahead", mode] if mode else [])]) == 0
-        assert json.loads((out / "diagnostics.json").read_text())["draw_ahead"] == (mode or "auto")
+        diagnostics = json.loads((out / "diagnostics.json").read_text())
+        assert diagnostics["draw_ahead"] == (mode or "auto")  # asked for
+        assert diagnostics["draw_ahead_used"] is (mode == "on") or mode is None  # ran (auto: what its probe chose)
         draws[mode] = np.load(out / "samples.npy")
     assert seen == ["auto", True, False]
     assert np.array_equal(draws[None], draws["on"]) and np.array_equal(draws[None], draws["off"])

@@ -87,6 +87,7 @@ def test_sample_gives_the_same_chains_with_the_draws_ahead(kernel, capture: str,
         res = sample(mixture, kernel, x0, 40, warmup=10, generator=g, diagnostics=False, capture=capture,
                      draw_ahead=ahead)  # fmt: skip
         runs[ahead] = (res.samples, res.final_state.x, g.get_state(), list(helper_threads))
+        assert res.draw_ahead is ahead and res.summary()["draw_ahead_used"] is ahead  # the result says what ran
     (s0, x_0, g0, names0), (s1, x_1, g1, names1) = runs[False], runs[True]
     assert torch.equal(s0, s1) and torch.equal(x_0, x_1) and torch.equal(g0, g1)
     assert not any(n.startswith("ebmlab-draws") for n in names0)

@@ -84,6 +84,8 @@ class ChainResult:
         capture: how the steps ran: ``"off"`` (one kernel step at a time), ``"eager"``, ``"graph"`` or ``"compile"``
             (a block runner; what ``capture="auto"`` chose, or where a failed compile fell back to).
         capture_note: why ``auto`` or a failed ``compile`` ran what it did (the runner's ``fallback``), or None.
+        draw_ahead: the blocks' random numbers were drawn ahead on a helper thread (``draw_ahead=True``, or what
+            ``"auto"`` chose after its probe; False for a run that ended during the probe).
     """
 
     state: SamplerState
@@ -96,6 +98,7 @@ class ChainResult:
     unread: BlockCheck | None = None
     capture: str = "off"
     capture_note: str | None = None
+    draw_ahead: bool = False
 
     @property
     def x(self) -> Tensor:
@@ -188,12 +191,13 @@ def run_chains(
     lean = hook is None and draw_noise and not draw_uniform
     if lean and runner is None and isinstance(kernel, UnadjustedSampler):  # step by step: step_watch
         ahead = draw_ahead if ahead_pays(x, per_block, generator) else False
-        state = run_unadjusted(kernel, energy, state, n_steps, generator, per_block, BOOK_EVERY, keep_every, samples,
-                               energies, bar, final_energy or keep_every > 0, ahead)  # fmt: skip
+        state, drew_ahead = run_unadjusted(kernel, energy, state, n_steps, generator, per_block, BOOK_EVERY,
+                                           keep_every, samples, energies, bar, final_energy or keep_every > 0,
+                                           ahead)  # fmt: skip
         ones = torch.ones(n_steps, dtype=torch.float64, device=x.device)
         counts = torch.zeros(n, dtype=torch.long, device=x.device)
         total = torch.full((n,), float(n_steps), dtype=torch.float64, device=x.device)  # n_steps × 1.0, exactly
-        return ChainResult(state, samples, energies, ones, total, counts, counts.clone())
+        return ChainResult(state, samples, energies, ones, total, counts, counts.clone(), draw_ahead=drew_ahead)
     accept = torch.empty(n_steps, dtype=torch.float64, device=x.device)
     accept_sum = torch.zeros(n, dtype=torch.float64, device=x.device)
     nonfinite = torch.zeros(n, dtype=torch.long, device=x.device)
@@ -262,6 +266,7 @@ def run_chains(
                     booked, pending = t, []
     finally:
         draws.close()
+    result.draw_ahead = draws.chosen is True
     late = swap_checks(late, gibbs_check(kernel, sweeps, state.iteration - (t - booked), x), more=False)
     if late is not None and read_last_check:
         late.raise_if_bad()

@@ -44,6 +44,7 @@ class SampleResult:
             ``"compile"`` (what ``capture="auto"`` chose, or where a failed compile fell back to).
         capture_note: why (``auto``'s measurement on CUDA, a compile's failure), or None; after a long eager run of
             ``auto`` on a CPU at a small batch, a suggestion to try ``capture="compile"`` (:func:`compile_hint`).
+        draw_ahead: the post-warm-up blocks' random numbers were drawn ahead on a helper thread (``draw_ahead``).
     """
 
     samples: Tensor
@@ -61,6 +62,7 @@ class SampleResult:
     adaptation: str = "off"
     capture: str = "off"
     capture_note: str | None = None
+    draw_ahead: bool = False
 
     @property
     def adaptation_reached(self) -> bool | None:
@@ -85,6 +87,7 @@ class SampleResult:
             "seconds": self.seconds,
             "capture_used": self.capture,
             "capture_note": self.capture_note,
+            "draw_ahead_used": self.draw_ahead,
             **self.diagnostics,
         }
 
@@ -263,6 +266,7 @@ def _sample_torch(
         adaptation=method,
         capture=run.capture,
         capture_note=run.capture_note,
+        draw_ahead=run.draw_ahead,
     )
 
 
