@@ -46,19 +46,25 @@ def test_bad_input_is_one_line(argv: list[str], expected: str, capsys: pytest.Ca
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_sample_capture_reaches_the_chains_and_the_diagnostics(tmp_path, monkeypatch) -> None:
-    """``--capture`` is handed to ``sample`` and recorded; off and the default auto give the same draws bit for bit.
-    (``compile`` takes seconds to compile, so its run is in docs/performance_log.md, "Session 22", not here.)"""
+def record_sample_kwarg(monkeypatch, name: str) -> list[object]:
+    """The value of ``sample``'s keyword ``name`` at each call ``ebmlab sample`` makes from now on."""
     from ebmlab.cli import sample as sample_cli
 
-    seen: list[str] = []
+    seen: list[object] = []
     real = sample_cli.sample
 
     def recording(*args, **kwargs):
-        seen.append(kwargs["capture"])
+        seen.append(kwargs[name])
         return real(*args, **kwargs)
 
     monkeypatch.setattr(sample_cli, "sample", recording)
+    return seen
+
+
+def test_sample_capture_reaches_the_chains_and_the_diagnostics(tmp_path, monkeypatch) -> None:
+    """``--capture`` is handed to ``sample`` and recorded; off and the default auto give the same draws bit for bit.
+    (``compile`` takes seconds to compile, so its run is in docs/performance_log.md, "Session 22", not here.)"""
+    seen = record_sample_kwarg(monkeypatch, "capture")
     common = ["sample", "mog8", "--steps", "64", "--chains", "8", "--warmup", "16"]
     draws = {}
     for capture in ("off", None):
@@ -88,19 +94,11 @@ def test_sample_prints_and_records_auto_s_suggestion_to_compile(tmp_path, monkey
 def test_sample_draw_ahead_reaches_the_chains_and_gives_the_same_draws(tmp_path, monkeypatch) -> None:
     """``--draw-ahead`` is handed to ``sample`` (default auto) and recorded; the draws are the same whatever it is, bit
     for bit; with ``--rungs`` it is a one-line error (test_bad_input_is_one_line)."""
-    from ebmlab.cli import sample as sample_cli
     from ebmlab.samplers import draw_ahead, driver
 
     monkeypatch.setattr(draw_ahead, "AHEAD_MIN_ELEMENTS", 1)  # small chains still draw ahead,
     monkeypatch.setattr(driver, "_BLOCK_ELEMENTS", 96)  # in blocks of 6 steps (50 blocks)
-    seen: list[object] = []
-    real = sample_cli.sample
-
-    def recording(*args, **kwargs):
-        seen.append(kwargs["draw_ahead"])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(sample_cli, "sample", recording)
+    seen = record_sample_kwarg(monkeypatch, "draw_ahead")
     common = ["sample", "mog8", "--steps", "300", "--chains", "8", "--warmup", "16"]
     draws = {}
     for mode in (None, "on", "off"):

@@ -8,7 +8,7 @@ import threading
 import pytest
 import torch
 
-from ebmlab.errors import NonFiniteError
+from ebmlab.errors import ConfigError, NonFiniteError
 from ebmlab.samplers import HMC, MALA, ULA, KineticLangevin, draw_ahead, driver, sample
 from ebmlab.samplers.chains import run_chains
 from ebmlab.samplers.draw_ahead import BlockDraws
@@ -204,3 +204,8 @@ def test_the_global_generator_is_never_drawn_from_ahead(helper_threads: list[str
     assert helper_threads and not any(n.startswith("ebmlab-draws") for n in helper_threads)
     run_chains(MALA(0.1), mixture, x0, 30, torch.Generator().manual_seed(0), block=96, capture="eager", draw_ahead=True)
     assert any(n.startswith("ebmlab-draws") for n in helper_threads)  # the control: its own generator
+
+
+def test_a_wrong_draw_ahead_is_a_one_line_error() -> None:
+    with pytest.raises(ConfigError, match="draw_ahead must be True, False or 'auto', got 'yes'"):
+        sample(mixture, MALA(0.1), torch.zeros(4, 2), 5, seed=0, draw_ahead="yes")

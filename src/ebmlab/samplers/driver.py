@@ -16,8 +16,6 @@ from ebmlab.samplers.base import Sampler, SamplerState, StepInfo
 from ebmlab.samplers.chains import block_draws, run_chains
 from ebmlab.samplers.compiled import COMPILE_BLOCK_MAX_ELEMENTS, make_block_runner
 from ebmlab.samplers.hmc import HMC
-from ebmlab.samplers.kinetic import KineticLangevin
-from ebmlab.samplers.langevin import MALA, ULA
 
 __all__ = ["SampleResult", "compile_hint", "sample"]
 
@@ -192,16 +190,13 @@ COMPILE_HINT_MAX_EVAL = 1e-3
 def compile_hint(used: str, seconds: float, sampler: Sampler, x0: Tensor, steps: int) -> str | None:
     """Suggest ``capture="compile"`` after a long, dispatch-bound eager run of ``auto`` on a CPU; else None.
 
-    ``used``: the mode ``auto`` ran (on a CPU ``"eager"``, or ``"off"`` for ULA and kinetic Langevin); ``seconds``: how long its ``steps`` steps took. ``auto`` never picks ``compile`` itself: it rounds differently from ``capture="off"`` (``auto`` gives the same chains
-    bit for bit) and costs seconds before its first step.
+    ``used``: the mode ``auto`` ran (on a CPU ``"eager"``, or ``"off"`` for ULA and kinetic Langevin); ``seconds``:
+    how long its ``steps`` steps took. ``auto`` never picks ``compile`` itself: it rounds differently from
+    ``capture="off"`` (``auto`` gives the same chains bit for bit) and costs seconds before its first step.
     """
-    compilable = isinstance(sampler, ULA | MALA | HMC | KineticLangevin)
-    if (
-        not compilable
-        or used not in ("eager", "off")
-        or x0.device.type != "cpu"
-        or x0.numel() > COMPILE_BLOCK_MAX_ELEMENTS
-    ):
+    has_runner = block_draws(sampler)[0]  # ULA, MALA, HMC, kinetic Langevin: the kernels a block compiles
+    small = x0.numel() <= COMPILE_BLOCK_MAX_ELEMENTS
+    if not has_runner or used not in ("eager", "off") or x0.device.type != "cpu" or not small:
         return None
     per_eval = seconds / (steps * (sampler.n_leapfrog if isinstance(sampler, HMC) else 1))
     if seconds < COMPILE_HINT_SECONDS or per_eval > COMPILE_HINT_MAX_EVAL:
