@@ -87,7 +87,7 @@ def test_sample_gives_the_same_chains_with_the_draws_ahead(kernel, capture: str,
         res = sample(mixture, kernel, x0, 40, warmup=10, generator=g, diagnostics=False, capture=capture,
                      draw_ahead=ahead)  # fmt: skip
         runs[ahead] = (res.samples, res.final_state.x, g.get_state(), list(helper_threads))
-        assert res.draw_ahead is ahead and res.summary()["draw_ahead_used"] is ahead  # the result says what ran
+        assert res.draw_ahead == res.summary()["draw_ahead_share"] == float(ahead)  # the result says what ran
     (s0, x_0, g0, names0), (s1, x_1, g1, names1) = runs[False], runs[True]
     assert torch.equal(s0, s1) and torch.equal(x_0, x_1) and torch.equal(g0, g1)
     assert not any(n.startswith("ebmlab-draws") for n in names0)
@@ -193,6 +193,34 @@ def test_auto_draws_ahead_when_the_probe_measured_it_faster(monkeypatch, cost_ah
     assert draws.chosen is chosen and all(w is chosen for w in ways[len(draw_ahead.PROBE) : -1])
     assert len(draws.timings[True]) == len(draws.timings[False]) == 4  # two counted blocks per segment
     assert torch.equal(torch.cat(got), torch.rand(3 * blocks, generator=torch.Generator().manual_seed(4)))
+
+
+def test_auto_probes_again_and_follows_a_machine_that_got_busy(monkeypatch) -> None:
+    """Drawing ahead costs 0.8 per block until the clock reaches 60, then 1.3 (another process took the idle core):
+    the first probe chooses the helper; a second probe, due ten probe durations after that choice (longer than
+    ``REPROBE_SECONDS`` here), chooses the calling thread; the numbers stay the sequential ones."""
+    clock = FakeClock()
+    monkeypatch.setattr(draw_ahead, "time", clock)
+    monkeypatch.setattr(draw_ahead, "REPROBE_SECONDS", 1.0)
+    g = torch.Generator().manual_seed(6)
+    blocks, n_probe = 200, len(draw_ahead.PROBE)
+    draws = BlockDraws(lambda k: torch.rand(k, generator=g), 2 * blocks, 2, g, ahead="auto")
+    got, ways, times = [], [], []
+    for _ in range(blocks):
+        times.append(clock.t)
+        out, _ = draws.next()
+        got.append(out)
+        ways.append(draws.pending is not None)
+        clock.t += (0.8 if clock.t < 60 else 1.3) if draws.pending is not None else 1.0
+    draws.close()
+    assert ways[:n_probe] == list(draw_ahead.PROBE) and ways[n_probe] is True  # the first probe chose the helper
+    again = ways.index(False, n_probe)  # the second probe opens with blocks drawn on the calling thread
+    assert ways[again : again + n_probe] == list(draw_ahead.PROBE) and not any(ways[again + n_probe :])
+    decided, first_probe = times[n_probe], times[n_probe] - times[0]
+    assert times[again] >= decided + 10 * first_probe > times[again - 1]  # due ten probe durations later
+    assert draws.probes == 2 and draws.chosen is False
+    assert draws.share == sum(ways[:-1]) / (blocks - 1)
+    assert torch.equal(torch.cat(got), torch.rand(2 * blocks, generator=torch.Generator().manual_seed(6)))
 
 
 def test_the_global_generator_is_never_drawn_from_ahead(helper_threads: list[str]) -> None:

@@ -85,8 +85,8 @@ def add_parser(sub: Any) -> None:
         "--draw-ahead",
         choices=("auto", "on", "off"),
         default=None,
-        help="draw the next block of random numbers on a helper thread while the chains run: auto (default; when "
-        "the first blocks measure it faster), on or off. The same chains whatever runs; it pays on large batches "
+        help="draw the next block of random numbers on a helper thread while the chains run: auto (default; while "
+        "blocks measure it faster, timed at the start and every 30 s or more), on or off. The same chains whatever runs; it pays on large batches "
         "when a second core is idle",
     )
     p.add_argument(

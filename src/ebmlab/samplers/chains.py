@@ -84,8 +84,8 @@ class ChainResult:
         capture: how the steps ran: ``"off"`` (one kernel step at a time), ``"eager"``, ``"graph"`` or ``"compile"``
             (a block runner; what ``capture="auto"`` chose, or where a failed compile fell back to).
         capture_note: why ``auto`` or a failed ``compile`` ran what it did (the runner's ``fallback``), or None.
-        draw_ahead: the blocks' random numbers were drawn ahead on a helper thread (``draw_ahead=True``, or what
-            ``"auto"`` chose after its probe; False for a run that ended during the probe).
+        draw_ahead: the share of the blocks after the first whose random numbers were drawn ahead on a helper thread
+            (1.0 with ``draw_ahead=True``; with ``"auto"``, its probes' blocks drawn ahead and what it chose after each).
     """
 
     state: SamplerState
@@ -98,7 +98,7 @@ class ChainResult:
     unread: BlockCheck | None = None
     capture: str = "off"
     capture_note: str | None = None
-    draw_ahead: bool = False
+    draw_ahead: float = 0.0
 
     @property
     def x(self) -> Tensor:
@@ -158,7 +158,7 @@ def run_chains(
         draw_ahead: on a CPU, with ``block > 0``, a block runner or ULA / kinetic Langevin step by step and a
             generator of the caller's, draw the next block on a helper thread while this one runs
             (:mod:`~ebmlab.samplers.draw_ahead`; the same numbers; pays only where a core is idle); ``"auto"``
-            (default): when the first blocks measure it faster.
+            (default): while blocks measure it faster (timed at the start and again during long runs).
     """
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
         raise ConfigError(f"run_chains: n_steps must be an int >= 0, got {n_steps!r}.")
@@ -266,7 +266,7 @@ def run_chains(
                     booked, pending = t, []
     finally:
         draws.close()
-    result.draw_ahead = draws.chosen is True
+    result.draw_ahead = draws.share
     late = swap_checks(late, gibbs_check(kernel, sweeps, state.iteration - (t - booked), x), more=False)
     if late is not None and read_last_check:
         late.raise_if_bad()

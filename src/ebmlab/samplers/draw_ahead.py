@@ -18,8 +18,10 @@ The numbers are the same, in the same order, as drawing each block when it is ne
 a run whose main thread waits on it gets slower. The first ``len(PROBE)`` blocks alternate segments of blocks drawn
 on the calling thread and drawn ahead; each block is timed from one :meth:`BlockDraws.next` to the next (its draw or
 its wait, and its run). The first block of a segment is not counted (its draw was made the other way). The faster
-way, by the median time per block, draws the rest. Runs of fewer than ``len(PROBE) + 1`` blocks draw on the calling
-thread. Whatever is chosen, the numbers are the same.
+way, by the median time per block, draws the next blocks. Runs of fewer than ``len(PROBE) + 1`` blocks draw on the
+calling thread. A machine's load changes during a long run, so the probe is run again once ``REPROBE_SECONDS``, or ten
+times the last probe's own duration if longer, have passed since the last choice, when more than ``len(PROBE)``
+blocks are left. Whatever is chosen, the numbers are the same.
 
 >>> import torch
 >>> g = torch.Generator().manual_seed(0)
@@ -41,7 +43,7 @@ from typing import Generic, TypeVar
 import torch
 from torch import Tensor
 
-__all__ = ["AHEAD_MIN_ELEMENTS", "PROBE", "BlockDraws"]
+__all__ = ["AHEAD_MIN_ELEMENTS", "PROBE", "REPROBE_SECONDS", "BlockDraws"]
 
 T = TypeVar("T")
 
@@ -49,6 +51,8 @@ T = TypeVar("T")
 AHEAD_MIN_ELEMENTS = 1 << 16
 #: ``ahead="auto"``: whether each of the first blocks is run with the next one drawn ahead (segments of three)
 PROBE = (False,) * 3 + (True,) * 3 + (False,) * 3 + (True,) * 3
+#: ``ahead="auto"``: the least wall time from one choice to the next probe (at least ten times a probe's duration)
+REPROBE_SECONDS = 30.0
 
 
 class BlockDraws(Generic[T]):
@@ -62,8 +66,10 @@ class BlockDraws(Generic[T]):
             two the first blocks measured faster (module doc).
 
     Attributes:
-        chosen: whether the blocks are drawn ahead (``"auto"``: None until the probe has decided).
-        timings: ``"auto"``'s probe, seconds per counted block: ``{False: [...], True: [...]}``.
+        chosen: whether the blocks are drawn ahead (``"auto"``: None while a probe runs).
+        timings: ``"auto"``'s latest probe, seconds per counted block: ``{False: [...], True: [...]}``.
+        probes: ``"auto"``'s probes so far.
+        ahead_blocks: blocks handed out whose draws were made ahead (:attr:`share`).
     """
 
     def __init__(
@@ -72,31 +78,48 @@ class BlockDraws(Generic[T]):
         if ahead not in (True, False, "auto"):
             raise ValueError(f"ahead must be True, False or 'auto', got {ahead!r}.")
         self.draw, self.steps, self.per_block, self.rng = draw, steps, per_block, rng
-        self.handed = 0  # blocks handed out
-        blocks = -(-steps // per_block)
-        probe = ahead == "auto" and blocks > len(PROBE)
-        use = rng is not None and blocks > 1 and (ahead is True or probe)
+        self.handed = self.ahead_blocks = 0  # blocks handed out; of them, drawn ahead
+        self.blocks = -(-steps // per_block)
+        probe = ahead == "auto" and self.blocks > len(PROBE)
+        use = rng is not None and self.blocks > 1 and (ahead is True or probe)
         self.chosen: bool | None = None if probe and use else bool(use)
         self.timings: dict[bool, list[float]] = {False: [], True: []}
-        self.last: float | None = None  # when the previous block was handed out
+        self.probes = 1 if self.chosen is None else 0
+        self.probe_start = 0  # the block the latest probe began with
+        self.last: float | None = None  # when the previous block was handed out (during a probe)
+        self.probe_began = 0.0  # when (perf_counter) the latest probe began
+        self.reprobe_at = float("inf")  # ``"auto"``: when the next probe is due
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="ebmlab-draws") if use else None
         self.pending: Future[T] | None = None
         self.pending_before: Tensor | None = None  # the generator's state before the draw in flight
 
     def _ahead_while(self, block: int) -> bool:
         """Whether the block after ``block`` (0-based) is drawn while ``block`` runs."""
-        if self.chosen is not None:
+        if self.chosen is not None and not self._reprobe(block):
             return self.chosen
-        if block < len(PROBE):
-            return PROBE[block]
+        if block - self.probe_start < len(PROBE):
+            return PROBE[block - self.probe_start]
         on, off = self.timings[True], self.timings[False]
         self.chosen = statistics.median(on) < statistics.median(off)
+        now = time.perf_counter()
+        self.reprobe_at = now + max(REPROBE_SECONDS, 10.0 * (now - self.probe_began))
         return self.chosen
+
+    def _reprobe(self, block: int) -> bool:
+        """Start a new probe with ``block`` when one is due (``"auto"``) and more than ``len(PROBE)`` blocks follow."""
+        if self.blocks - 1 - block <= len(PROBE) or time.perf_counter() < self.reprobe_at:
+            return False
+        self.chosen, self.probe_start, self.probes = None, block, self.probes + 1
+        self.timings = {False: [], True: []}
+        self.last = self.probe_began = time.perf_counter()  # when ``block`` was handed out, near enough
+        return True
 
     def _time(self) -> None:
         """Count the block just finished (``"auto"``'s probe) unless it opened a segment."""
         now = time.perf_counter()
-        done = self.handed - 1  # the block whose run ended now
+        if self.handed == 0:
+            self.probe_began = now
+        done = self.handed - 1 - self.probe_start  # the block whose run ended now, counted from the probe's first
         if self.last is not None and 0 < done < len(PROBE) and PROBE[done] == PROBE[done - 1]:
             self.timings[PROBE[done]].append(now - self.last)
         self.last = now
@@ -110,6 +133,7 @@ class BlockDraws(Generic[T]):
         if self.pending is not None:
             out, before = self.pending.result(), self.pending_before
             self.pending = self.pending_before = None
+            self.ahead_blocks += 1
         else:
             before = self.rng.get_state() if state and self.rng is not None else None
             out = self.draw(self.size(self.handed))
@@ -119,6 +143,11 @@ class BlockDraws(Generic[T]):
             self.pending_before = self.rng.get_state()  # nothing draws now: this thread's draw is done
             self.pending = self.pool.submit(self.draw, self.size(self.handed))
         return out, before
+
+    @property
+    def share(self) -> float:
+        """The share of the blocks after the first whose draws were made ahead (0.0 for one block or none)."""
+        return self.ahead_blocks / (self.handed - 1) if self.handed > 1 else 0.0
 
     def size(self, block: int) -> int:
         """Steps of block ``block`` (0-based)."""

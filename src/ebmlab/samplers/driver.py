@@ -42,7 +42,8 @@ class SampleResult:
             ``"compile"`` (what ``capture="auto"`` chose, or where a failed compile fell back to).
         capture_note: why (``auto``'s measurement on CUDA, a compile's failure), or None; after a long eager run of
             ``auto`` on a CPU at a small batch, a suggestion to try ``capture="compile"`` (:func:`compile_hint`).
-        draw_ahead: the post-warm-up blocks' random numbers were drawn ahead on a helper thread (``draw_ahead``).
+        draw_ahead: the share of the post-warm-up blocks whose random numbers were drawn ahead on a helper thread
+            (``draw_ahead``; :attr:`ChainResult.draw_ahead <ebmlab.samplers.chains.ChainResult.draw_ahead>`).
     """
 
     samples: Tensor
@@ -60,7 +61,7 @@ class SampleResult:
     adaptation: str = "off"
     capture: str = "off"
     capture_note: str | None = None
-    draw_ahead: bool = False
+    draw_ahead: float = 0.0
 
     @property
     def adaptation_reached(self) -> bool | None:
@@ -85,7 +86,7 @@ class SampleResult:
             "seconds": self.seconds,
             "capture_used": self.capture,
             "capture_note": self.capture_note,
-            "draw_ahead_used": self.draw_ahead,
+            "draw_ahead_share": self.draw_ahead,
             **self.diagnostics,
         }
 
@@ -139,8 +140,8 @@ def sample(
             step by step.
         draw_ahead: on a CPU, draw the next block's noise on a helper thread while this block runs (blocks of at
             least 65 536 numbers; :mod:`ebmlab.samplers.draw_ahead`): the same chains bit for bit, faster where a
-            second core is idle, slower where it is not. ``"auto"`` (default): when the first 12 blocks measure it
-            faster; True / False: always / never.
+            second core is idle, slower where it is not. ``"auto"`` (default): while blocks measure it faster (12
+            blocks timed both ways at the start, again every 30 s or more); True / False: always / never.
 
     For ULA, MALA, HMC and kinetic Langevin the noise (HMC: momenta) of a block of K steps is drawn
     at once, ``randn(K, n, *event)``, followed by the K·n MH uniforms for MALA / HMC.

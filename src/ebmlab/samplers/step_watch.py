@@ -139,15 +139,15 @@ def run_unadjusted(
     bar: object | None,
     final_energy: bool = True,
     ahead: bool | str = False,
-) -> tuple[SamplerState, bool]:
+) -> tuple[SamplerState, float]:
     """``n_steps`` of ``kernel.advance`` (its :class:`~ebmlab.samplers.base.Transition`, no state built per step)
     with the noise of ``per_draw`` steps drawn at once, the finiteness of every step tested by a :class:`StepWatch`
     at draw boundaries after ``chunk`` or more steps and at the end; every ``keep_every``-th step's x and E written
     into ``samples`` / ``energies``. Returns the last state (positions only when not ``final_energy``: the last step
-    is ``advance_positions``, module doc) and whether the blocks were drawn ahead on a helper thread (``ahead``,
+    is ``advance_positions``, module doc) and the share of the blocks drawn ahead on a helper thread (``ahead``,
     :mod:`~ebmlab.samplers.draw_ahead`; the same numbers either way)."""
     if n_steps == 0:
-        return state, False
+        return state, 0.0
     state.cached(kernel.name)  # a positions-only state: its one-line error
     x = state.x
     flat = per_draw == 1  # one step's noise without the step dimension (the same numbers: k · numel decides)
@@ -165,7 +165,7 @@ def run_unadjusted(
         )
     finally:
         draws.close()
-    return state, draws.chosen is True
+    return state, draws.share
 
 
 def _run(
