@@ -223,6 +223,25 @@ def test_auto_probes_again_and_follows_a_machine_that_got_busy(monkeypatch) -> N
     assert torch.equal(torch.cat(got), torch.rand(2 * blocks, generator=torch.Generator().manual_seed(6)))
 
 
+def test_auto_does_not_probe_again_with_too_few_blocks_left(monkeypatch) -> None:
+    """A probe falling due with ``len(PROBE)`` blocks or fewer left is not started: the run keeps its choice."""
+    clock = FakeClock()
+    monkeypatch.setattr(draw_ahead, "time", clock)
+    g = torch.Generator().manual_seed(3)
+    n_probe = len(draw_ahead.PROBE)
+    blocks = 3 * n_probe
+    draws = BlockDraws(lambda k: torch.rand(k, generator=g), blocks, 1, g, ahead="auto")
+    ways = []
+    for b in range(blocks):
+        if b == blocks - n_probe:
+            clock.t += 1e6  # a probe is due from here on, with len(PROBE) blocks left
+        draws.next()
+        ways.append(draws.pending is not None)
+        clock.t += 0.8 if draws.pending is not None else 1.0
+    draws.close()
+    assert draws.probes == 1 and all(ways[n_probe:-1])  # the helper, chosen once, to the end
+
+
 def test_the_global_generator_is_never_drawn_from_ahead(helper_threads: list[str]) -> None:
     """``generator=None`` draws from torch's global generator, which the energy itself may use (dropout): all of it
     stays on the calling thread."""
